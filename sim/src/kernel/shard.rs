@@ -1,0 +1,227 @@
+//! Sharded execution with conservative time windows.
+//!
+//! The actors are partitioned by [`World::shard_of`]; each shard runs on its
+//! own thread with its own clone of the world and its own event queue. Time
+//! advances in windows `[start, start + lookahead)` where `start` is the
+//! earliest pending event over all shards and `lookahead` the smallest delay
+//! of any message between shards: nothing sent inside a window can land in
+//! another shard before the window's end, so shards run a window without
+//! talking. At the window's edge each shard sends its cross-shard messages
+//! over crossbeam channels (one batch per destination), all meet at a
+//! barrier, and each pushes what it received into its queue.
+//!
+//! Each shard handles its events in the same `(time, source, sequence)` order
+//! as a single-threaded run restricted to its actors, so the result is
+//! bit-identical for any shard count.
+
+use super::queue::EventQueue;
+use super::simulation::{ActorSlot, process_until};
+use super::{Event, RunStats, SHARD_COUNT_MAX, SimDuration, SimTime, Simulation, World};
+use crate::SimError;
+use crossbeam_channel::{Receiver, Sender, bounded};
+use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::Barrier;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+type Batch<M> = Vec<Event<M>>;
+
+struct Shard<W: World> {
+    world: W,
+    slots: Vec<ActorSlot>,
+    queue: EventQueue<W::Message>,
+    events: u64,
+    windows: u64,
+    last: Option<SimTime>,
+}
+
+/// What all shard threads share for one run.
+struct Sync<'a> {
+    shard_count: usize,
+    until: SimTime,
+    lookahead: SimDuration,
+    owner: &'a [u16],
+    barrier: Barrier,
+    /// Earliest pending time of each shard, published before each window.
+    earliest: Vec<AtomicU64>,
+    /// Set when a handler panicked; every shard stops at the next window.
+    abort: AtomicBool,
+}
+
+impl<W: World> Simulation<W> {
+    /// Like [`Simulation::run_until`], on `shard_count` threads. `lookahead`
+    /// must not exceed the smallest delay of any message between actors of
+    /// different shards; a message that breaks it panics, naming the actors.
+    /// The result is bit-identical to a single-threaded run.
+    pub fn run_until_sharded(
+        &mut self,
+        until: SimTime,
+        shard_count: usize,
+        lookahead: SimDuration,
+    ) -> Result<RunStats, SimError> {
+        if !(1..=SHARD_COUNT_MAX).contains(&shard_count) {
+            return Err(SimError::ShardCount { requested: shard_count, max: SHARD_COUNT_MAX });
+        }
+        if shard_count == 1 {
+            return Ok(self.run_until(until));
+        }
+        if lookahead == SimDuration::ZERO {
+            return Err(SimError::ZeroLookahead { lookahead_us: 0 });
+        }
+        assert!(until >= self.now, "run_until({until}) is before now ({})", self.now);
+
+        let owner: Vec<u16> = self
+            .kinds
+            .ids()
+            .map(|id| {
+                let shard = self.world.shard_of(id, shard_count);
+                assert!(shard < shard_count, "shard_of({id}) = {shard}, not below {shard_count}");
+                shard as u16
+            })
+            .collect();
+        let floor = self.queue.floor();
+        let mut shards: Vec<Shard<W>> = (0..shard_count)
+            .map(|_| Shard {
+                world: self.world.clone(),
+                slots: self.slots.clone(),
+                queue: EventQueue::with_floor(floor),
+                events: 0,
+                windows: 0,
+                last: None,
+            })
+            .collect();
+        for event in self.queue.drain_all() {
+            let shard = owner[self.kinds.slot(event.target)] as usize;
+            shards[shard].queue.push(event);
+        }
+
+        let sync = Sync {
+            shard_count,
+            until,
+            lookahead,
+            owner: &owner,
+            barrier: Barrier::new(shard_count),
+            earliest: (0..shard_count).map(|_| AtomicU64::new(u64::MAX)).collect(),
+            abort: AtomicBool::new(false),
+        };
+        // At most one batch from every other shard per window, and each
+        // shard drains its channel every window: senders never block.
+        let cross_shard_batches_per_window_max = shard_count;
+        let (senders, receivers): (Vec<Sender<Batch<W::Message>>>, Vec<_>) =
+            (0..shard_count).map(|_| bounded(cross_shard_batches_per_window_max)).unzip();
+        let kinds = &self.kinds;
+        let panics: Vec<Option<Box<dyn Any + Send>>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = shards
+                .iter_mut()
+                .zip(receivers)
+                .enumerate()
+                .map(|(index, (shard, inbox))| {
+                    let (sync, senders) = (&sync, senders.clone());
+                    scope.spawn(move || run_shard(index, shard, kinds, sync, &senders, &inbox))
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap_or_else(Some)).collect()
+        });
+        if let Some(payload) = panics.into_iter().flatten().next() {
+            resume_unwind(payload);
+        }
+
+        let mut stats = RunStats::default();
+        let mut last: Option<SimTime> = None;
+        self.queue = EventQueue::with_floor(floor);
+        for (index, shard) in shards.iter_mut().enumerate() {
+            self.world.merge_shard(&shard.world, index, shard_count);
+            stats.events += shard.events;
+            stats.windows = stats.windows.max(shard.windows);
+            last = last.max(shard.last);
+            for event in shard.queue.drain_all() {
+                self.queue.push(event);
+            }
+        }
+        for (position, (slot, &shard)) in self.slots.iter_mut().zip(&owner).enumerate() {
+            *slot = shards[shard as usize].slots[position].clone();
+        }
+        self.finish_run(until, stats.events, last);
+        Ok(stats)
+    }
+}
+
+/// One shard's thread: windows until no shard has an event before `until`.
+/// Returns the panic payload if a handler panicked.
+fn run_shard<W: World>(
+    index: usize,
+    shard: &mut Shard<W>,
+    kinds: &super::actor::KindTable,
+    sync: &Sync<'_>,
+    senders: &[Sender<Batch<W::Message>>],
+    inbox: &Receiver<Batch<W::Message>>,
+) -> Option<Box<dyn Any + Send>> {
+    let mut outgoing: Vec<Batch<W::Message>> = (0..sync.shard_count).map(|_| Vec::new()).collect();
+    let mut outbox = Vec::new();
+    let mut panicked = None;
+    loop {
+        let earliest = shard.queue.peek_time().map_or(u64::MAX, |t| t.0);
+        sync.earliest[index].store(earliest, Ordering::SeqCst);
+        sync.barrier.wait();
+        if sync.abort.load(Ordering::SeqCst) {
+            break;
+        }
+        let start = sync.earliest.iter().map(|e| e.load(Ordering::SeqCst)).min().unwrap_or(u64::MAX);
+        if start >= sync.until.0 {
+            break;
+        }
+        let window_end = SimTime(start.saturating_add(sync.lookahead.0).min(sync.until.0));
+        if panicked.is_none() {
+            let result = catch_unwind(AssertUnwindSafe(|| {
+                process_until(
+                    &mut shard.world,
+                    kinds,
+                    &mut shard.slots,
+                    &mut shard.queue,
+                    window_end,
+                    &mut outbox,
+                    |event, queue| {
+                        let to = sync.owner[kinds.slot(event.target)] as usize;
+                        if to == index {
+                            queue.push(event);
+                        } else {
+                            assert!(
+                                event.time >= window_end,
+                                "message from {} to {} at {} crosses shards with a delay below the lookahead \
+                                 ({} us): raise the delay or lower the lookahead",
+                                event.source,
+                                event.target,
+                                event.time,
+                                sync.lookahead.0
+                            );
+                            outgoing[to].push(event);
+                        }
+                    },
+                )
+            }));
+            match result {
+                Ok((events, last)) => {
+                    shard.events += events;
+                    shard.last = shard.last.max(last);
+                }
+                Err(payload) => {
+                    panicked = Some(payload);
+                    sync.abort.store(true, Ordering::SeqCst);
+                }
+            }
+            for (to, batch) in outgoing.iter_mut().enumerate() {
+                if !batch.is_empty() {
+                    senders[to].send(std::mem::take(batch)).expect("shard inbox closed during a run");
+                }
+            }
+        }
+        shard.windows += 1;
+        sync.barrier.wait();
+        for batch in inbox.try_iter() {
+            for event in batch {
+                shard.queue.push(event);
+            }
+        }
+    }
+    panicked
+}

@@ -1,0 +1,91 @@
+//! `crowdtwin bench`: engine benchmarks run from the command line.
+
+use crate::TwinError;
+use crowdtwin_sim::phold::{Phold, PholdParams};
+use crowdtwin_sim::{SimError, SimTime};
+use serde::Serialize;
+use std::io::{IsTerminal, Write};
+use std::time::Instant;
+
+/// Progress lines are written in this many steps of simulated time.
+const PROGRESS_STEPS: u64 = 20;
+
+/// One PHOLD run, as printed by `crowdtwin bench phold`.
+#[derive(Clone, Debug, Serialize)]
+pub struct PholdReport {
+    pub benchmark: &'static str,
+    pub lps: u32,
+    pub population: u32,
+    pub remote: f64,
+    pub lookahead: f64,
+    pub mean: f64,
+    pub end: f64,
+    pub seed: u64,
+    pub shards: usize,
+    pub events: u64,
+    pub wall_s: f64,
+    pub events_per_s: f64,
+    pub windows: u64,
+    pub pending_events: usize,
+    /// Queue buffer bytes (capacity) divided by pending events.
+    pub queue_bytes_per_pending_event: f64,
+    /// Size of one queued event record.
+    pub event_record_bytes: usize,
+    /// Determinism fingerprint: equal for equal seeds, whatever `shards`.
+    pub trace_hash: String,
+}
+
+/// Runs PHOLD until `end_s` seconds of simulated time and measures it.
+/// Progress goes to stderr when stderr is a terminal.
+pub fn run_phold(params: PholdParams, end_s: f64, seed: u64, shards: usize) -> Result<PholdReport, TwinError> {
+    if !(end_s.is_finite() && end_s > 0.0 && end_s <= 1e9) {
+        return Err(
+            SimError::InvalidParameter { name: "end", reason: "must be between 0 and 1e9 seconds".into() }.into()
+        );
+    }
+    let mut sim = Phold::simulation(params, seed)?;
+    let end = SimTime::from_secs_f64(end_s);
+    let show_progress = std::io::stderr().is_terminal();
+    let started = Instant::now();
+    let mut events = 0;
+    let mut windows = 0;
+    for step in 1..=PROGRESS_STEPS {
+        let until = SimTime(end.as_micros() / PROGRESS_STEPS * step).max(sim.now());
+        let until = if step == PROGRESS_STEPS { end } else { until };
+        let stats = sim.run_until_sharded(until, shards, params.lookahead())?;
+        events += stats.events;
+        windows += stats.windows;
+        if show_progress {
+            let wall = started.elapsed().as_secs_f64();
+            eprint!(
+                "\rphold: {:>3}% of {end_s} s simulated, {events} events, {wall:.1} s",
+                step * 100 / PROGRESS_STEPS
+            );
+            if step == PROGRESS_STEPS {
+                eprintln!();
+            }
+            std::io::stderr().flush().ok();
+        }
+    }
+    let wall_s = started.elapsed().as_secs_f64();
+    let pending = sim.pending_events();
+    Ok(PholdReport {
+        benchmark: "phold",
+        lps: params.lps,
+        population: params.population,
+        remote: params.remote,
+        lookahead: params.lookahead_s,
+        mean: params.mean_s,
+        end: end_s,
+        seed,
+        shards,
+        events,
+        wall_s,
+        events_per_s: events as f64 / wall_s.max(1e-9),
+        windows,
+        pending_events: pending,
+        queue_bytes_per_pending_event: sim.queue_allocated_bytes() as f64 / pending.max(1) as f64,
+        event_record_bytes: std::mem::size_of::<crowdtwin_sim::kernel::Event<()>>(),
+        trace_hash: format!("{:016x}", sim.trace_hash()),
+    })
+}
