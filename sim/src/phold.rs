@@ -104,7 +104,8 @@ impl Phold {
 
     #[inline]
     fn delay(&self, unit_exponential: f64) -> SimDuration {
-        SimDuration(self.lookahead_us + (unit_exponential * self.mean_us as f64).round() as u64)
+        // Round to the nearest microsecond (the value is never negative).
+        SimDuration(self.lookahead_us + (unit_exponential * self.mean_us as f64 + 0.5) as u64)
     }
 
     /// Events handled by each process, in process order.
