@@ -21,6 +21,14 @@ pub enum SimError {
         /// The lookahead that was given, in microseconds.
         lookahead_us: u64,
     },
+    /// Too many or no threads were asked for; the limit is [`crate::kernel::SHARD_COUNT_MAX`].
+    #[error("thread count {requested} is outside 1..={max}")]
+    ThreadCount {
+        /// Threads requested.
+        requested: usize,
+        /// Largest thread count supported.
+        max: usize,
+    },
     /// Too many shards were asked for; the limit is [`crate::kernel::SHARD_COUNT_MAX`].
     #[error("shard count {requested} is outside 1..={max}")]
     ShardCount {

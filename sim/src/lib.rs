@@ -28,7 +28,9 @@
 
 pub mod error;
 pub mod kernel;
+pub mod model;
 pub mod phold;
+pub mod scenario;
 
 pub use error::SimError;
 pub use kernel::{ActorId, ActorKind, Context, RunStats, SimDuration, SimTime, Simulation, World};

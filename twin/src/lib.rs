@@ -1,10 +1,16 @@
 //! crowdtwin-twin: the live twin, its services and the `crowdtwin` command.
 //!
-//! Today it holds the command-line front end and the kernel benchmark
-//! ([`bench`]); the live twin, forecasts, itineraries and orders arrive with
-//! their issues (see ARCHITECTURE.md).
+//! Today it holds the command-line front end, planner runs of scenario files
+//! with their outputs ([`run`], [`output`], [`report`]), synthetic scenarios
+//! for scale tests ([`synthetic`]) and the kernel benchmark ([`bench`]). The
+//! live twin, forecasts, itineraries and orders arrive with their issues (see
+//! ARCHITECTURE.md).
 
 pub mod bench;
+pub mod output;
+pub mod report;
+pub mod run;
+pub mod synthetic;
 
 use thiserror::Error;
 
@@ -14,6 +20,12 @@ pub enum TwinError {
     /// A simulation parameter or run option was rejected; fix the value named.
     #[error(transparent)]
     Sim(#[from] crowdtwin_sim::SimError),
+    /// A scenario file was refused; the message names the file, line and problem.
+    #[error(transparent)]
+    Scenario(#[from] crowdtwin_sim::scenario::ScenarioError),
+    /// An input could not be read or is not acceptable; the message says which and why.
+    #[error("{0}")]
+    Input(String),
     /// Writing results failed (closed pipe, full disk).
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),

@@ -2,8 +2,10 @@
 
 use clap::{Parser, Subcommand};
 use crowdtwin_sim::phold::PholdParams;
-use crowdtwin_twin::{TwinError, bench};
+use crowdtwin_twin::run::{self, RunOptions};
+use crowdtwin_twin::{TwinError, bench, synthetic};
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -15,6 +17,42 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run a scenario and write places.parquet, kpis.json and report.html.
+    Run {
+        /// Scenario file (TOML).
+        file: PathBuf,
+        /// Seed of every random stream (default: the file's `seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Output folder (created if missing).
+        #[arg(long, default_value = "out")]
+        out: PathBuf,
+        /// Threads to run the shards on (default: one per shard).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Spatial shards; the output is byte-identical for any count.
+        #[arg(long, default_value_t = 1)]
+        shards: usize,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Check a scenario file and say what it holds.
+    Validate {
+        /// Scenario file (TOML).
+        file: PathBuf,
+    },
+    /// Print the JSON Schema of scenario files.
+    Schema,
+    /// Write a synthetic scenario for scale tests.
+    Generate {
+        /// Visitors.
+        #[arg(long)]
+        visitors: u64,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Benchmarks of the simulation engine.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -53,6 +91,52 @@ enum BenchCommand {
 
 fn run(cli: Cli) -> Result<(), TwinError> {
     match cli.command {
+        Command::Run { file, seed, out, threads, shards, quiet } => {
+            let options = RunOptions { seed, shards, threads: threads.unwrap_or(shards), progress: !quiet };
+            let started = std::time::Instant::now();
+            let (output, paths) = run::run_file(&file, &out, &options)?;
+            let kpis = &output.kpis;
+            println!(
+                "{}: {} events in {:.2} s; peak density {:.2} P/m² at {} ({})",
+                kpis.scenario,
+                kpis.events,
+                started.elapsed().as_secs_f64(),
+                kpis.peak_density_p_per_m2,
+                kpis.peak_density_element,
+                kpis.peak_density_at
+            );
+            for path in paths {
+                println!("wrote {}", path.display());
+            }
+            println!("open the report: {}", out.join("report.html").display());
+        }
+        Command::Validate { file } => {
+            let scenario = run::load_scenario(&file)?;
+            let visitors = scenario.visitors.as_ref().map_or(0, |v| v.count);
+            println!(
+                "{}: ok: \"{}\", {} places, {} walkways, {} sessions, {} visitors, {} crowds, {} interventions",
+                file.display(),
+                scenario.name,
+                scenario.places.len(),
+                scenario.walkways.len(),
+                scenario.sessions.len(),
+                visitors,
+                scenario.crowds.len(),
+                scenario.interventions.len()
+            );
+        }
+        Command::Schema => print!("{}", crowdtwin_sim::scenario::json_schema()),
+        Command::Generate { visitors, out } => {
+            if !(1_000..=crowdtwin_sim::scenario::VISITORS_MAX).contains(&visitors) {
+                return Err(TwinError::Input(format!(
+                    "--visitors {visitors}: must be between 1000 and {}",
+                    crowdtwin_sim::scenario::VISITORS_MAX
+                )));
+            }
+            std::fs::write(&out, synthetic::park_toml(visitors))
+                .map_err(|e| TwinError::Input(format!("{}: {e}", out.display())))?;
+            println!("wrote {}", out.display());
+        }
         Command::Bench(BenchCommand::Phold { lps, population, remote, lookahead, mean, end, seed, shards }) => {
             let params = PholdParams { lps, population, remote, lookahead_s: lookahead, mean_s: mean };
             let report = bench::run_phold(params, end, seed, shards)?;

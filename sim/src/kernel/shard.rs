@@ -25,6 +25,8 @@ use std::sync::Barrier;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 type Batch<M> = Vec<Event<M>>;
+/// A shard as a thread holds it: its number, its state and its inbox.
+type Member<'a, W> = (usize, &'a mut Shard<W>, Receiver<Batch<<W as World>::Message>>);
 
 struct Shard<W: World> {
     world: W,
@@ -59,9 +61,26 @@ impl<W: World> Simulation<W> {
         shard_count: usize,
         lookahead: SimDuration,
     ) -> Result<RunStats, SimError> {
+        self.run_until_parallel(until, shard_count, shard_count, lookahead)
+    }
+
+    /// Like [`Simulation::run_until_sharded`], with the `shard_count` shards
+    /// dealt over `threads` threads (shard `s` on thread `s % threads`;
+    /// `threads` is capped at `shard_count`). The result depends on neither.
+    pub fn run_until_parallel(
+        &mut self,
+        until: SimTime,
+        shard_count: usize,
+        threads: usize,
+        lookahead: SimDuration,
+    ) -> Result<RunStats, SimError> {
         if !(1..=SHARD_COUNT_MAX).contains(&shard_count) {
             return Err(SimError::ShardCount { requested: shard_count, max: SHARD_COUNT_MAX });
         }
+        if !(1..=SHARD_COUNT_MAX).contains(&threads) {
+            return Err(SimError::ThreadCount { requested: threads, max: SHARD_COUNT_MAX });
+        }
+        let threads = threads.min(shard_count);
         if shard_count == 1 {
             return Ok(self.run_until(until));
         }
@@ -100,7 +119,7 @@ impl<W: World> Simulation<W> {
             until,
             lookahead,
             owner: &owner,
-            barrier: Barrier::new(shard_count),
+            barrier: Barrier::new(threads),
             earliest: (0..shard_count).map(|_| AtomicU64::new(u64::MAX)).collect(),
             abort: AtomicBool::new(false),
         };
@@ -110,14 +129,17 @@ impl<W: World> Simulation<W> {
         let (senders, receivers): (Vec<Sender<Batch<W::Message>>>, Vec<_>) =
             (0..shard_count).map(|_| bounded(cross_shard_batches_per_window_max)).unzip();
         let kinds = &self.kinds;
+        // Deal shards (with their inboxes) to threads: shard s on thread s % threads.
+        let mut groups: Vec<Vec<Member<'_, W>>> = (0..threads).map(|_| Vec::new()).collect();
+        for (index, (shard, inbox)) in shards.iter_mut().zip(receivers).enumerate() {
+            groups[index % threads].push((index, shard, inbox));
+        }
         let panics: Vec<Option<Box<dyn Any + Send>>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = shards
-                .iter_mut()
-                .zip(receivers)
-                .enumerate()
-                .map(|(index, (shard, inbox))| {
+            let handles: Vec<_> = groups
+                .into_iter()
+                .map(|group| {
                     let (sync, senders) = (&sync, senders.clone());
-                    scope.spawn(move || run_shard(index, shard, kinds, sync, &senders, &inbox))
+                    scope.spawn(move || run_group(group, kinds, sync, &senders))
                 })
                 .collect();
             handles.into_iter().map(|h| h.join().unwrap_or_else(Some)).collect()
@@ -146,22 +168,22 @@ impl<W: World> Simulation<W> {
     }
 }
 
-/// One shard's thread: windows until no shard has an event before `until`.
-/// Returns the panic payload if a handler panicked.
-fn run_shard<W: World>(
-    index: usize,
-    shard: &mut Shard<W>,
+/// One thread running a group of shards: windows until no shard has an
+/// event before `until`. Returns the panic payload if a handler panicked.
+fn run_group<W: World>(
+    mut group: Vec<Member<'_, W>>,
     kinds: &super::actor::KindTable,
     sync: &Sync<'_>,
     senders: &[Sender<Batch<W::Message>>],
-    inbox: &Receiver<Batch<W::Message>>,
 ) -> Option<Box<dyn Any + Send>> {
     let mut outgoing: Vec<Batch<W::Message>> = (0..sync.shard_count).map(|_| Vec::new()).collect();
     let mut outbox = Vec::new();
     let mut panicked = None;
     loop {
-        let earliest = shard.queue.peek_time().map_or(u64::MAX, |t| t.0);
-        sync.earliest[index].store(earliest, Ordering::SeqCst);
+        for (index, shard, _) in &group {
+            let earliest = shard.queue.peek_time().map_or(u64::MAX, |t| t.0);
+            sync.earliest[*index].store(earliest, Ordering::SeqCst);
+        }
         sync.barrier.wait();
         if sync.abort.load(Ordering::SeqCst) {
             break;
@@ -171,7 +193,11 @@ fn run_shard<W: World>(
             break;
         }
         let window_end = SimTime(start.saturating_add(sync.lookahead.0).min(sync.until.0));
-        if panicked.is_none() {
+        for (index, shard, _) in &mut group {
+            let index = *index;
+            if panicked.is_some() {
+                break;
+            }
             let result = catch_unwind(AssertUnwindSafe(|| {
                 process_until(
                     &mut shard.world,
@@ -209,17 +235,19 @@ fn run_shard<W: World>(
                     sync.abort.store(true, Ordering::SeqCst);
                 }
             }
+            shard.windows += 1;
             for (to, batch) in outgoing.iter_mut().enumerate() {
                 if !batch.is_empty() {
                     senders[to].send(std::mem::take(batch)).expect("shard inbox closed during a run");
                 }
             }
         }
-        shard.windows += 1;
         sync.barrier.wait();
-        for batch in inbox.try_iter() {
-            for event in batch {
-                shard.queue.push(event);
+        for (_, shard, inbox) in &mut group {
+            for batch in inbox.try_iter() {
+                for event in batch {
+                    shard.queue.push(event);
+                }
             }
         }
     }

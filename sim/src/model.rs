@@ -1,0 +1,278 @@
+//! The mesoscopic crowd model: people move on a graph of places and
+//! walkways. Walkways follow Weidmann's fundamental diagram with an outflow
+//! capacity; places queue people for security, entry, service and transit.
+//!
+//! Actors: one per visitor, place (gate, plaza, venue, shop, food outlet,
+//! fan zone, transit stop) and walkway. Every message between actors takes
+//! at least the handoff time (`model.handoff_s`), which is the kernel's
+//! lookahead, so any partition of the actors into shards gives the same run.
+
+mod output;
+mod place;
+mod population;
+pub mod recorder;
+pub mod site;
+mod visitor;
+mod walkway;
+
+pub use output::{ElementKpis, ElementSeries, Los, RunKpis, RunOutput, SessionKpis};
+pub use place::{PlaceCounters, PlaceState};
+pub use population::PopulationSummary;
+pub use visitor::{Visitor, VisitorKind};
+pub use walkway::WalkwayState;
+
+use crate::kernel::{ActorId, ActorKind, Context, SimTime, Simulation, World};
+use crate::scenario::Scenario;
+use site::Site;
+use std::sync::Arc;
+
+/// Actor kind of visitors.
+pub const VISITOR: ActorKind = ActorKind(0);
+/// Actor kind of places.
+pub const PLACE: ActorKind = ActorKind(1);
+/// Actor kind of walkways.
+pub const WALKWAY: ActorKind = ActorKind(2);
+
+/// No session (a `Person` not going to a ticketed session).
+pub const NO_SESSION: u16 = u16::MAX;
+/// No walkway (a `Person` who has not walked yet).
+pub const NO_WALKWAY: u16 = u16::MAX;
+/// The person has passed security.
+pub const FLAG_SCREENED: u8 = 1;
+/// The person belongs to a crowd and leaves the model at its destination.
+pub const FLAG_CROWD: u8 = 2;
+/// The person is going home: at their transit stop they wait for a departure.
+pub const FLAG_LEAVING: u8 = 4;
+
+/// A person moving through the site, as carried in messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Person {
+    /// Visitor index.
+    pub visitor: u32,
+    /// Place index they are heading to.
+    pub destination: u16,
+    /// Session index of the ticket they are going to use, or `NO_SESSION`.
+    pub session: u16,
+    /// The walkway they arrived by, or `NO_WALKWAY`.
+    pub via: u16,
+    /// `FLAG_*` bits.
+    pub flags: u8,
+}
+
+/// Messages of the crowd model.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Message {
+    /// To a visitor: you arrive at your origin now.
+    Begin,
+    /// To a visitor: you are done at `place` (served, seated and out, arrived).
+    Ready {
+        /// Where the visitor is.
+        place: u16,
+    },
+    /// To a visitor: a dwell (eating, fan zone) is over.
+    Wake,
+    /// To a place: a person arrives.
+    Arrive {
+        /// Who.
+        person: Person,
+    },
+    /// To a place: a visitor idle here leaves for `person.destination`.
+    Depart {
+        /// Who, and where to.
+        person: Person,
+    },
+    /// To a place (itself): a lane or server finished.
+    ServiceDone {
+        /// Which one.
+        server: u16,
+    },
+    /// To a venue: a session's planned end.
+    SessionEnd {
+        /// Session index.
+        session: u16,
+    },
+    /// To a venue (itself): the next spectator leaves.
+    EgressRelease,
+    /// To a transit place (itself): a departure.
+    Departure,
+    /// To a gate: open or close.
+    SetGate {
+        /// Open after this.
+        open: bool,
+    },
+    /// To a venue: a session ends later.
+    DelaySession {
+        /// Session index.
+        session: u16,
+        /// Delay, s.
+        delay_s: u32,
+    },
+    /// To a transit place: reduced departures until `until`.
+    Disrupt {
+        /// Share of the capacity per departure.
+        capacity_factor: f32,
+        /// End of the disruption.
+        until: SimTime,
+    },
+    /// To a walkway: a person steps on from place `from`.
+    Enter {
+        /// Who.
+        person: Person,
+        /// Place index they come from.
+        from: u16,
+    },
+    /// To a walkway (itself): the next walker in `direction` leaves.
+    Release {
+        /// 0: towards `b`; 1: towards `a`.
+        direction: u8,
+    },
+}
+
+/// Read-only data every actor shares.
+#[derive(Debug)]
+pub struct Shared {
+    /// The site with its routing.
+    pub site: Site,
+    /// Sessions held at each place (empty except at venues).
+    pub sessions_by_venue: Vec<Vec<u16>>,
+    /// Rank of each place along the x axis (for spatial shards).
+    place_rank: Vec<u32>,
+}
+
+/// The crowd model's world: every actor's state.
+#[derive(Clone, Debug)]
+pub struct CrowdWorld {
+    shared: Arc<Shared>,
+    /// Visitors, by index.
+    pub visitors: Vec<Visitor>,
+    /// Places, in scenario order.
+    pub places: Vec<PlaceState>,
+    /// Walkways, in scenario order.
+    pub walkways: Vec<WalkwayState>,
+    population: PopulationSummary,
+}
+
+impl PartialEq for CrowdWorld {
+    fn eq(&self, other: &Self) -> bool {
+        self.visitors == other.visitors && self.places == other.places && self.walkways == other.walkways
+    }
+}
+
+impl CrowdWorld {
+    /// The shared site data.
+    pub fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
+    /// The scenario this world was built from.
+    pub fn scenario(&self) -> &Scenario {
+        &self.shared.site.scenario
+    }
+
+    /// Who was generated.
+    pub fn population(&self) -> &PopulationSummary {
+        &self.population
+    }
+
+    fn place_shard(&self, place: usize, shard_count: usize) -> usize {
+        self.shared.place_rank[place] as usize * shard_count / self.shared.place_rank.len()
+    }
+}
+
+impl World for CrowdWorld {
+    type Message = Message;
+
+    #[inline]
+    fn handle(&mut self, message: Message, ctx: &mut Context<'_, Message>) {
+        let me = ctx.me();
+        let index = me.index() as usize;
+        let shared = &*self.shared;
+        match me.kind() {
+            VISITOR => self.visitors[index].handle(shared, index, message, ctx),
+            PLACE => self.places[index].handle(shared, index, message, ctx),
+            WALKWAY => match message {
+                Message::Enter { person, from } => self.walkways[index].enter(shared, index, person, from as u32, ctx),
+                Message::Release { direction } => self.walkways[index].release(shared, index, direction, ctx),
+                other => panic!("walkway {index} cannot handle {other:?}"),
+            },
+            kind => panic!("no actor kind {kind:?} in the crowd model"),
+        }
+    }
+
+    /// Places in bands along the x axis; a walkway with the place at its
+    /// `from` end; visitors dealt round-robin.
+    fn shard_of(&self, actor: ActorId, shard_count: usize) -> usize {
+        let index = actor.index() as usize;
+        match actor.kind() {
+            VISITOR => index % shard_count,
+            PLACE => self.place_shard(index, shard_count),
+            _ => self.place_shard(self.shared.site.scenario.walkways[index].a, shard_count),
+        }
+    }
+
+    fn merge_shard(&mut self, part: &Self, shard: usize, shard_count: usize) {
+        for (index, visitor) in self.visitors.iter_mut().enumerate() {
+            if index % shard_count == shard {
+                *visitor = part.visitors[index];
+            }
+        }
+        for index in 0..self.places.len() {
+            if self.place_shard(index, shard_count) == shard {
+                self.places[index] = part.places[index].clone();
+            }
+        }
+        for index in 0..self.walkways.len() {
+            if self.place_shard(self.shared.site.scenario.walkways[index].a, shard_count) == shard {
+                self.walkways[index] = part.walkways[index].clone();
+            }
+        }
+    }
+}
+
+/// Builds the simulation of `scenario` with every random stream from `seed`:
+/// the site, the population (arrivals scheduled), sessions and interventions.
+pub fn build(scenario: Scenario, seed: u64) -> Simulation<CrowdWorld> {
+    let mut sessions_by_venue = vec![Vec::new(); scenario.places.len()];
+    for (index, session) in scenario.sessions.iter().enumerate() {
+        sessions_by_venue[session.venue].push(index as u16);
+    }
+    let mut by_x: Vec<usize> = (0..scenario.places.len()).collect();
+    by_x.sort_by(|&a, &b| {
+        scenario.places[a].position_m[0].total_cmp(&scenario.places[b].position_m[0]).then(a.cmp(&b))
+    });
+    let mut place_rank = vec![0; scenario.places.len()];
+    for (rank, &place) in by_x.iter().enumerate() {
+        place_rank[place] = rank as u32;
+    }
+    let shared = Arc::new(Shared { site: Site::new(scenario), sessions_by_venue, place_rank });
+    let (visitors, arrivals, population) = population::generate(&shared.site.scenario, seed);
+    let places = (0..shared.site.scenario.places.len()).map(|i| PlaceState::new(&shared, i)).collect();
+    let walkways = shared.site.scenario.walkways.iter().map(|_| WalkwayState::new(shared.site.interval)).collect();
+    let counts =
+        [visitors.len() as u32, shared.site.scenario.places.len() as u32, shared.site.scenario.walkways.len() as u32];
+    let world = CrowdWorld { shared: shared.clone(), visitors, places, walkways, population };
+    let mut sim = Simulation::new(world, seed, &counts);
+    for (visitor, at) in arrivals {
+        sim.inject(ActorId::new(VISITOR, visitor), at, Message::Begin);
+    }
+    let scenario = &shared.site.scenario;
+    for (index, session) in scenario.sessions.iter().enumerate() {
+        sim.inject(place::place_id(session.venue), session.end, Message::SessionEnd { session: index as u16 });
+    }
+    for intervention in &scenario.interventions {
+        use crate::scenario::Intervention::*;
+        let (place, message) = match *intervention {
+            CloseGate { place, .. } => (place, Message::SetGate { open: false }),
+            OpenGate { place, .. } => (place, Message::SetGate { open: true }),
+            DelaySession { session, delay, .. } => (
+                scenario.sessions[session].venue,
+                Message::DelaySession { session: session as u16, delay_s: (delay.as_micros() / 1_000_000) as u32 },
+            ),
+            TransitDisruption { place, until, capacity_factor, .. } => {
+                (place, Message::Disrupt { capacity_factor: capacity_factor as f32, until })
+            }
+        };
+        sim.inject(place::place_id(place), intervention.at(), message);
+    }
+    sim
+}

@@ -1,0 +1,311 @@
+//! What a run produces: per element (place or walkway) per interval
+//! statistics, and the run's KPIs.
+
+use super::recorder::Bin;
+use super::{CrowdWorld, PopulationSummary};
+use crate::kernel::{SimTime, Simulation};
+use crate::scenario::format_clock;
+use serde::Serialize;
+
+/// Fruin's level of service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Los {
+    /// Free.
+    A,
+    /// Minor conflicts.
+    B,
+    /// Restricted.
+    C,
+    /// Restricted for most.
+    D,
+    /// Severely restricted, shuffling.
+    E,
+    /// Breakdown: dangerous crowding.
+    F,
+}
+
+impl Los {
+    /// Level of service at `density` P/m². Walkway thresholds on space per
+    /// person (A > 3.3 m², B 2.3–3.3, C 1.4–2.3, D 0.9–1.4, E 0.5–0.9,
+    /// F < 0.5); queueing areas use Fruin's queue thresholds (A > 1.2,
+    /// B 0.9–1.2, C 0.7–0.9, D 0.3–0.7, E 0.2–0.3, F < 0.2). shared/REFERENCES.md.
+    pub fn from_density(density: f64, queueing_area: bool) -> Los {
+        if density <= 0.0 {
+            return Los::A;
+        }
+        let space = 1.0 / density;
+        let limits = if queueing_area { [1.2, 0.9, 0.7, 0.3, 0.2] } else { [3.3, 2.3, 1.4, 0.9, 0.5] };
+        let levels = [Los::A, Los::B, Los::C, Los::D, Los::E];
+        levels.into_iter().zip(limits).find(|&(_, limit)| space > limit).map_or(Los::F, |(los, _)| los)
+    }
+
+    /// 0 for A up to 5 for F.
+    pub fn rank(self) -> u8 {
+        self as u8
+    }
+
+    /// "A" to "F".
+    pub fn letter(self) -> &'static str {
+        ["A", "B", "C", "D", "E", "F"][self as usize]
+    }
+}
+
+/// Whether Fruin's queue thresholds apply to places of this kind.
+pub fn is_queueing_area(kind: &str) -> bool {
+    matches!(kind, "gate" | "venue" | "shop" | "food" | "transit")
+}
+
+/// One place or walkway with its per-interval bins.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ElementSeries {
+    /// Place id, or `from--to` for a walkway.
+    pub id: String,
+    /// Place kind, or "walkway".
+    pub kind: String,
+    /// Walkable area, m².
+    pub area_m2: f64,
+    /// Walkway length, m.
+    pub length_m: Option<f64>,
+    /// Bins, one per output interval.
+    pub bins: Vec<Bin>,
+    interval_s: f64,
+}
+
+impl ElementSeries {
+    /// Mean persons present in interval `i`.
+    pub fn occupancy(&self, i: usize) -> f64 {
+        self.bins[i].presence_us as f64 / (self.interval_s * 1e6)
+    }
+    /// Mean density in interval `i`, P/m².
+    pub fn density(&self, i: usize) -> f64 {
+        self.occupancy(i) / self.area_m2
+    }
+    /// Level of service of interval `i`.
+    pub fn los(&self, i: usize) -> Los {
+        Los::from_density(self.density(i), is_queueing_area(&self.kind))
+    }
+    /// Mean persons queueing in interval `i`.
+    pub fn queue(&self, i: usize) -> f64 {
+        self.bins[i].queue_us as f64 / (self.interval_s * 1e6)
+    }
+    /// Mean wait of the waits that ended in interval `i`, s (None if none did).
+    pub fn mean_wait_s(&self, i: usize) -> Option<f64> {
+        let bin = &self.bins[i];
+        (bin.waits > 0).then(|| bin.wait_sum_s / bin.waits as f64)
+    }
+    /// Mean walking speed of the traversals that ended in interval `i`, m/s (walkways).
+    pub fn speed_mps(&self, i: usize) -> Option<f64> {
+        let bin = &self.bins[i];
+        match self.length_m {
+            Some(length) if bin.traversals > 0 && bin.traversal_sum_s > 0.0 => {
+                Some(length / (bin.traversal_sum_s / bin.traversals as f64))
+            }
+            _ => None,
+        }
+    }
+    /// Intervals recorded.
+    pub fn intervals(&self) -> usize {
+        self.bins.len()
+    }
+}
+
+/// KPIs of one place or walkway.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ElementKpis {
+    /// Id.
+    pub id: String,
+    /// Kind.
+    pub kind: String,
+    /// Highest interval-mean density, P/m².
+    pub peak_density_p_per_m2: f64,
+    /// Worst level of service.
+    pub peak_los: Los,
+    /// Clock time of the peak.
+    pub peak_at: String,
+    /// Minutes at level of service E or F.
+    pub minutes_at_los_e_or_f: f64,
+    /// Person-seconds spent queueing.
+    pub total_queue_time_s: f64,
+    /// Highest interval-mean queue length.
+    pub max_queue: f64,
+    /// Mean wait of everyone who waited here, s.
+    pub mean_wait_s: f64,
+    /// People who entered.
+    pub entries: u64,
+}
+
+/// A session's attendance.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SessionKpis {
+    /// Venue id.
+    pub venue: String,
+    /// Sport.
+    pub sport: String,
+    /// Name.
+    pub name: String,
+    /// Start clock time.
+    pub start: String,
+    /// Tickets sold.
+    pub tickets: u32,
+    /// Spectators seated (at any time).
+    pub seated: u32,
+    /// Spectators seated before the start.
+    pub seated_on_time: u32,
+}
+
+/// The run's KPIs (`kpis.json`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RunKpis {
+    /// Scenario name.
+    pub scenario: String,
+    /// Seed.
+    pub seed: u64,
+    /// Clock time of the start.
+    pub start: String,
+    /// Clock time of the end.
+    pub end: String,
+    /// Events the kernel handled.
+    pub events: u64,
+    /// Who came.
+    pub population: PopulationSummary,
+    /// People who left by transit.
+    pub departed_by_transit: u64,
+    /// Crowd members who reached their destination.
+    pub crowd_arrivals: u64,
+    /// People who found no route.
+    pub stranded: u64,
+    /// Arrivals turned back at closed gates.
+    pub turned_back: u64,
+    /// Person-seconds spent queueing, all places and walkways.
+    pub total_queue_time_s: f64,
+    /// Orders at shops and food outlets.
+    pub orders: u64,
+    /// Their revenue.
+    pub revenue: f64,
+    /// Customers who found nothing in stock.
+    pub sold_out: u64,
+    /// Customers who saw a long queue and went elsewhere.
+    pub balked: u64,
+    /// The element with the highest density, and when.
+    pub peak_density_element: String,
+    /// That density, P/m².
+    pub peak_density_p_per_m2: f64,
+    /// Clock time of it.
+    pub peak_density_at: String,
+    /// Per session.
+    pub sessions: Vec<SessionKpis>,
+    /// Per place and walkway, in scenario order (places, then walkways).
+    pub elements: Vec<ElementKpis>,
+}
+
+/// Everything a run produces.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunOutput {
+    /// Per element series.
+    pub elements: Vec<ElementSeries>,
+    /// KPIs.
+    pub kpis: RunKpis,
+    /// Clock time of interval 0, s after midnight.
+    pub start_clock_s: u32,
+    /// Output interval, s.
+    pub interval_s: f64,
+}
+
+impl RunOutput {
+    /// Collects the outputs of a simulation that has run to `end`.
+    pub fn collect(sim: &Simulation<CrowdWorld>, seed: u64) -> RunOutput {
+        let world = sim.world();
+        let scenario = world.scenario();
+        let end = sim.now();
+        let interval_s = scenario.params.output_interval_s;
+        let mut elements = Vec::with_capacity(scenario.places.len() + scenario.walkways.len());
+        for (place, state) in scenario.places.iter().zip(&world.places) {
+            elements.push(ElementSeries {
+                id: place.id.clone(),
+                kind: place.kind.as_str().to_string(),
+                area_m2: place.area_m2,
+                length_m: None,
+                bins: state.recorder.finish(end, state.waiting_since()),
+                interval_s,
+            });
+        }
+        for (walkway, state) in scenario.walkways.iter().zip(&world.walkways) {
+            elements.push(ElementSeries {
+                id: format!("{}--{}", scenario.places[walkway.a].id, scenario.places[walkway.b].id),
+                kind: "walkway".to_string(),
+                area_m2: walkway.length_m * walkway.width_m,
+                length_m: Some(walkway.length_m),
+                bins: state.recorder.finish(end, state.waiting_since(end)),
+                interval_s,
+            });
+        }
+        let clock = |interval: usize| format_clock(scenario.start_clock_s + (interval as f64 * interval_s) as u32);
+        let element_kpis: Vec<ElementKpis> = elements
+            .iter()
+            .map(|e| {
+                let n = e.intervals();
+                let peak = (0..n).max_by(|&a, &b| e.density(a).total_cmp(&e.density(b)).then(b.cmp(&a)));
+                let waits: u64 = e.bins.iter().map(|b| b.waits as u64).sum();
+                let wait_sum: f64 = e.bins.iter().map(|b| b.wait_sum_s).sum();
+                ElementKpis {
+                    id: e.id.clone(),
+                    kind: e.kind.clone(),
+                    peak_density_p_per_m2: peak.map_or(0.0, |i| e.density(i)),
+                    peak_los: peak.map_or(Los::A, |i| e.los(i)),
+                    peak_at: clock(peak.unwrap_or(0)),
+                    minutes_at_los_e_or_f: (0..n).filter(|&i| e.los(i) >= Los::E).count() as f64 * interval_s / 60.0,
+                    total_queue_time_s: e.bins.iter().map(|b| b.queue_us as f64 / 1e6).sum(),
+                    max_queue: (0..n).map(|i| e.queue(i)).fold(0.0, f64::max),
+                    mean_wait_s: if waits > 0 { wait_sum / waits as f64 } else { 0.0 },
+                    entries: e.bins.iter().map(|b| b.entries as u64).sum(),
+                }
+            })
+            .collect();
+        let sum = |f: fn(&super::PlaceCounters) -> u64| world.places.iter().map(|p| f(&p.counters)).sum::<u64>();
+        let sessions = scenario
+            .sessions
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let counters = &world.places[s.venue].counters;
+                let find = |list: &[(u16, u32)]| list.iter().find(|c| c.0 as usize == i).map_or(0, |c| c.1);
+                SessionKpis {
+                    venue: scenario.places[s.venue].id.clone(),
+                    sport: s.sport.clone(),
+                    name: s.name.clone(),
+                    start: format_clock(scenario.clock_s(s.start)),
+                    tickets: s.tickets,
+                    seated: find(&counters.seated),
+                    seated_on_time: find(&counters.seated_on_time),
+                }
+            })
+            .collect();
+        let peak = element_kpis
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.peak_density_p_per_m2.total_cmp(&b.1.peak_density_p_per_m2).then(b.0.cmp(&a.0)));
+        let kpis = RunKpis {
+            scenario: scenario.name.clone(),
+            seed,
+            start: format_clock(scenario.start_clock_s),
+            end: format_clock(scenario.clock_s(end.min(SimTime::ZERO + scenario.duration))),
+            events: sim.events_handled(),
+            population: world.population().clone(),
+            departed_by_transit: sum(|c| c.departed),
+            crowd_arrivals: sum(|c| c.crowd_arrivals),
+            stranded: sum(|c| c.stranded),
+            turned_back: sum(|c| c.turned_back),
+            total_queue_time_s: element_kpis.iter().map(|e| e.total_queue_time_s).sum(),
+            orders: sum(|c| c.orders),
+            revenue: world.places.iter().map(|p| p.counters.revenue).sum(),
+            sold_out: sum(|c| c.sold_out),
+            balked: sum(|c| c.balked),
+            peak_density_element: peak.map_or(String::new(), |p| p.1.id.clone()),
+            peak_density_p_per_m2: peak.map_or(0.0, |p| p.1.peak_density_p_per_m2),
+            peak_density_at: peak.map_or(String::new(), |p| p.1.peak_at.clone()),
+            sessions,
+            elements: element_kpis,
+        };
+        RunOutput { elements, kpis, start_clock_s: scenario.start_clock_s, interval_s }
+    }
+}

@@ -1,0 +1,423 @@
+//! A place actor: gates (security lanes), plazas, venues (entry lanes, seats,
+//! sessions, egress), shops and food outlets (servers, stock), fan zones and
+//! transit stops (departures with a capacity).
+
+use super::{
+    FLAG_CROWD, FLAG_LEAVING, FLAG_SCREENED, Message, NO_SESSION, NO_WALKWAY, PLACE, Person, Shared, VISITOR, WALKWAY,
+};
+use crate::kernel::{ActorId, Context, SimDuration, SimTime};
+use crate::model::recorder::Recorder;
+use crate::scenario::PlaceKind;
+use std::collections::VecDeque;
+
+/// Customers who would wait longer than this for a shop or food server
+/// (queue length / servers x mean service time) go elsewhere, s.
+pub const SHOP_BALK_WAIT_S: f64 = 900.0;
+
+/// Lanes or servers with a first-in first-out queue.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Service {
+    /// Who each server is serving.
+    serving: Vec<Option<Person>>,
+    waiting: VecDeque<(Person, SimTime)>,
+}
+
+/// Per-venue state.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Venue {
+    /// Visitors seated for each session of the scenario held here (by session index).
+    seated: Vec<(u16, Vec<u32>)>,
+    /// Sessions that have ended.
+    ended: Vec<u16>,
+    /// Sessions whose end moved later, with the new end.
+    delayed: Vec<(u16, SimTime)>,
+    egress: VecDeque<u32>,
+    egress_pending: bool,
+}
+
+/// Per-transit-stop state.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Transit {
+    waiting: VecDeque<(u32, SimTime)>,
+    departure_pending: bool,
+    /// Capacity share and the time it lasts until.
+    disruption: Option<(f64, SimTime)>,
+}
+
+/// Counters a place keeps for the run's KPIs.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PlaceCounters {
+    /// People who arrived here as their destination.
+    pub arrivals: u64,
+    /// People served (screened, admitted, sold to).
+    pub served: u64,
+    /// Orders taken (shops and food).
+    pub orders: u64,
+    /// Revenue from orders.
+    pub revenue: f64,
+    /// Customers who found nothing in stock.
+    pub sold_out: u64,
+    /// Spectators seated per session (venues), by session index.
+    pub seated: Vec<(u16, u32)>,
+    /// Spectators seated before their session started.
+    pub seated_on_time: Vec<(u16, u32)>,
+    /// People who left the site from here (transit).
+    pub departed: u64,
+    /// Crowd members who reached this place as their destination.
+    pub crowd_arrivals: u64,
+    /// People who found no route from here and gave up.
+    pub stranded: u64,
+    /// People sent back from a closed gate.
+    pub turned_back: u64,
+    /// Customers who saw the queue and went elsewhere.
+    pub balked: u64,
+}
+
+/// State of one place.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlaceState {
+    occupancy: u32,
+    /// Statistics per output interval.
+    pub recorder: Recorder,
+    /// People sent down each exit (for splitting over equal routes).
+    sent: Vec<u32>,
+    service: Service,
+    open: bool,
+    venue: Option<Box<Venue>>,
+    transit: Option<Box<Transit>>,
+    stock: Vec<u32>,
+    /// KPI counters.
+    pub counters: PlaceCounters,
+}
+
+impl PlaceState {
+    pub(crate) fn new(shared: &Shared, index: usize) -> Self {
+        let place = &shared.site.scenario.places[index];
+        let venue = (place.kind == PlaceKind::Venue).then(|| {
+            let sessions = shared.sessions_by_venue[index].iter().map(|&s| (s, Vec::new())).collect();
+            Box::new(Venue { seated: sessions, ..Venue::default() })
+        });
+        PlaceState {
+            occupancy: 0,
+            recorder: Recorder::new(shared.site.interval),
+            sent: vec![0; shared.site.exits[index].len()],
+            service: Service { serving: vec![None; place.servers as usize], waiting: VecDeque::new() },
+            open: true,
+            venue,
+            transit: (place.kind == PlaceKind::Transit).then(Box::default),
+            stock: place.items.iter().map(|i| i.stock).collect(),
+            counters: PlaceCounters::default(),
+        }
+    }
+
+    /// People in the place's walkable area now (seated spectators excluded).
+    pub fn occupancy(&self) -> u32 {
+        self.occupancy
+    }
+
+    /// People queueing now.
+    pub fn queue_length(&self) -> usize {
+        self.service.waiting.len() + self.transit.as_ref().map_or(0, |t| t.waiting.len())
+    }
+
+    /// Stock left per item, in the scenario's item order.
+    pub fn stock(&self) -> &[u32] {
+        &self.stock
+    }
+
+    /// Arrival times of everyone still queueing.
+    pub(crate) fn waiting_since(&self) -> impl Iterator<Item = SimTime> + '_ {
+        let transit = self.transit.iter().flat_map(|t| t.waiting.iter().map(|w| w.1));
+        self.service.waiting.iter().map(|w| w.1).chain(transit)
+    }
+
+    fn change_occupancy(&mut self, now: SimTime, delta: i32) {
+        self.occupancy = self.occupancy.checked_add_signed(delta).expect("place occupancy went negative");
+        self.recorder.set_level(now, self.occupancy);
+    }
+
+    pub(crate) fn handle(&mut self, shared: &Shared, index: usize, message: Message, ctx: &mut Context<'_, Message>) {
+        let now = ctx.now();
+        match message {
+            Message::Arrive { person } => self.arrive(shared, index, person, ctx),
+            Message::Depart { person } if person.destination as usize == index => {
+                // Staying: already counted here.
+                self.at_destination(shared, index, person, ctx);
+            }
+            Message::Depart { person } => {
+                self.change_occupancy(now, -1);
+                self.recorder.transient(now, now + shared.site.handoff);
+                self.forward(shared, index, person, ctx);
+            }
+            Message::ServiceDone { server } => {
+                let person = self.service.serving[server as usize].take().expect("a server finished nobody");
+                self.counters.served += 1;
+                self.start_next(shared, index, server as usize, ctx);
+                self.served(shared, index, person, ctx);
+            }
+            Message::SessionEnd { session } => self.session_end(shared, index, session, ctx),
+            Message::EgressRelease => self.egress_release(shared, index, ctx),
+            Message::Departure => self.departure(shared, index, ctx),
+            Message::SetGate { open } => {
+                self.open = open;
+                if !open {
+                    // Everyone still queueing turns back the way they came.
+                    for (person, since) in std::mem::take(&mut self.service.waiting) {
+                        self.recorder.queued(since, now);
+                        self.change_occupancy(now, -1);
+                        self.turn_back(shared, index, person, ctx);
+                    }
+                }
+            }
+            Message::DelaySession { session, delay_s } => {
+                let venue = self.venue.as_mut().expect("sessions are delayed at venues");
+                let end = shared.site.scenario.sessions[session as usize].end + SimDuration::from_secs(delay_s as u64);
+                venue.delayed.retain(|d| d.0 != session);
+                venue.delayed.push((session, end));
+            }
+            Message::Disrupt { capacity_factor, until } => {
+                let transit = self.transit.as_mut().expect("disruptions are at transit places");
+                transit.disruption = Some((capacity_factor as f64, until));
+            }
+            other => panic!("place {} cannot handle {other:?}", shared.site.scenario.places[index].id),
+        }
+    }
+
+    fn arrive(&mut self, shared: &Shared, index: usize, person: Person, ctx: &mut Context<'_, Message>) {
+        let place = &shared.site.scenario.places[index];
+        let now = ctx.now();
+        if place.kind == PlaceKind::Gate && person.flags & FLAG_SCREENED == 0 {
+            if !self.open {
+                self.counters.turned_back += 1;
+                self.recorder.transient(now, now + shared.site.handoff);
+                return self.turn_back(shared, index, person, ctx);
+            }
+            self.change_occupancy(now, 1);
+            return self.queue(shared, index, person, ctx);
+        }
+        if person.destination as usize != index {
+            self.recorder.transient(now, now + shared.site.handoff);
+            return self.forward(shared, index, person, ctx);
+        }
+        self.counters.arrivals += 1;
+        self.recorder.entry(now);
+        self.change_occupancy(now, 1);
+        self.at_destination(shared, index, person, ctx);
+    }
+
+    /// A person (counted in the occupancy) is at their destination.
+    fn at_destination(&mut self, shared: &Shared, index: usize, person: Person, ctx: &mut Context<'_, Message>) {
+        let place = &shared.site.scenario.places[index];
+        let now = ctx.now();
+        match place.kind {
+            PlaceKind::Venue if person.session != NO_SESSION => self.queue(shared, index, person, ctx),
+            PlaceKind::Shop | PlaceKind::Food => {
+                let expected_wait_s = self.service.waiting.len() as f64 / place.servers as f64 * place.service_s;
+                if expected_wait_s > SHOP_BALK_WAIT_S {
+                    self.counters.balked += 1;
+                    self.done_here(shared, index, person, ctx);
+                } else {
+                    self.queue(shared, index, person, ctx);
+                }
+            }
+            PlaceKind::Transit if person.flags & FLAG_LEAVING != 0 => {
+                let transit = self.transit.as_mut().expect("transit state");
+                transit.waiting.push_back((person.visitor, now));
+                if !transit.departure_pending {
+                    transit.departure_pending = true;
+                    let interval = SimDuration::from_secs_f64(place.departure_interval_s).as_micros();
+                    let next = SimTime(now.as_micros().div_ceil(interval) * interval);
+                    ctx.send_at(ctx.me(), next, Message::Departure);
+                }
+            }
+            _ => self.done_here(shared, index, person, ctx),
+        }
+    }
+
+    /// Joins the queue for a lane or server, or starts service at once.
+    fn queue(&mut self, shared: &Shared, index: usize, person: Person, ctx: &mut Context<'_, Message>) {
+        match self.service.serving.iter().position(Option::is_none) {
+            Some(server) => {
+                self.recorder.wait(ctx.now(), SimDuration::ZERO);
+                self.serve(shared, index, server, person, ctx);
+            }
+            None => self.service.waiting.push_back((person, ctx.now())),
+        }
+    }
+
+    fn serve(&mut self, shared: &Shared, index: usize, server: usize, person: Person, ctx: &mut Context<'_, Message>) {
+        let mean = shared.site.scenario.places[index].service_s;
+        let duration = SimDuration::from_secs_f64(ctx.rng().exponential(mean));
+        self.service.serving[server] = Some(person);
+        ctx.send(ctx.me(), duration, Message::ServiceDone { server: server as u16 });
+    }
+
+    fn start_next(&mut self, shared: &Shared, index: usize, server: usize, ctx: &mut Context<'_, Message>) {
+        if let Some((person, since)) = self.service.waiting.pop_front() {
+            self.recorder.queued(since, ctx.now());
+            self.serve(shared, index, server, person, ctx);
+        }
+    }
+
+    /// Service finished: screened at a gate, admitted at a venue, sold to at a shop.
+    fn served(&mut self, shared: &Shared, index: usize, mut person: Person, ctx: &mut Context<'_, Message>) {
+        let place = &shared.site.scenario.places[index];
+        let now = ctx.now();
+        match place.kind {
+            PlaceKind::Gate => {
+                person.flags |= FLAG_SCREENED;
+                if person.destination as usize == index {
+                    self.done_here(shared, index, person, ctx);
+                } else {
+                    self.change_occupancy(now, -1);
+                    self.recorder.transient(now, now + shared.site.handoff);
+                    self.forward(shared, index, person, ctx);
+                }
+            }
+            PlaceKind::Venue => {
+                let venue = self.venue.as_mut().expect("venue state");
+                let session = person.session;
+                if venue.ended.contains(&session) {
+                    // Too late: straight back out.
+                    return self.done_here(shared, index, person, ctx);
+                }
+                let seats = venue.seated.iter_mut().find(|s| s.0 == session).expect("ticket for a session held here");
+                seats.1.push(person.visitor);
+                self.change_occupancy(now, -1);
+                bump(&mut self.counters.seated, session);
+                if now <= shared.site.scenario.sessions[session as usize].start {
+                    bump(&mut self.counters.seated_on_time, session);
+                }
+            }
+            PlaceKind::Shop | PlaceKind::Food => {
+                let in_stock: Vec<usize> = (0..self.stock.len()).filter(|&i| self.stock[i] > 0).collect();
+                if in_stock.is_empty() {
+                    self.counters.sold_out += 1;
+                } else {
+                    let item = in_stock[ctx.rng().below(in_stock.len() as u64) as usize];
+                    self.stock[item] -= 1;
+                    self.counters.orders += 1;
+                    self.counters.revenue += place.items[item].price;
+                }
+                self.done_here(shared, index, person, ctx);
+            }
+            _ => unreachable!("{} places serve nobody", place.kind.as_str()),
+        }
+    }
+
+    /// The person is done at their destination: a visitor decides what
+    /// next; a crowd member leaves the model.
+    fn done_here(&mut self, shared: &Shared, index: usize, person: Person, ctx: &mut Context<'_, Message>) {
+        if person.flags & FLAG_CROWD != 0 {
+            self.counters.crowd_arrivals += 1;
+            self.change_occupancy(ctx.now(), -1);
+            return;
+        }
+        ctx.send(ActorId::new(VISITOR, person.visitor), shared.site.handoff, Message::Ready { place: index as u16 });
+    }
+
+    /// Sends a person down the next walkway towards their destination,
+    /// splitting people over equally good routes by capacity.
+    fn forward(&mut self, shared: &Shared, index: usize, person: Person, ctx: &mut Context<'_, Message>) {
+        let destination = person.destination as usize;
+        debug_assert_ne!(destination, index, "forwarding to where one is");
+        let hops = shared.site.routing_at(ctx.now()).next_hops(index, destination);
+        let exits = &shared.site.exits[index];
+        let walkways = &shared.site.scenario.walkways;
+        let Some(&slot) = hops.iter().min_by(|&&a, &&b| {
+            let load = |s: u16| {
+                (self.sent[s as usize] as f64 + 1.0) / walkways[exits[s as usize].walkway as usize].capacity_p_per_s
+            };
+            load(a).total_cmp(&load(b)).then(a.cmp(&b))
+        }) else {
+            self.counters.stranded += 1;
+            return;
+        };
+        self.sent[slot as usize] += 1;
+        let walkway = exits[slot as usize].walkway;
+        ctx.send(ActorId::new(WALKWAY, walkway), shared.site.handoff, Message::Enter { person, from: index as u16 });
+    }
+
+    /// Sends an unscreened person back down the walkway they came by.
+    fn turn_back(&mut self, shared: &Shared, index: usize, person: Person, ctx: &mut Context<'_, Message>) {
+        if person.via == NO_WALKWAY {
+            self.counters.stranded += 1;
+            return;
+        }
+        ctx.send(
+            ActorId::new(WALKWAY, person.via as u32),
+            shared.site.handoff,
+            Message::Enter { person, from: index as u16 },
+        );
+    }
+
+    fn session_end(&mut self, shared: &Shared, index: usize, session: u16, ctx: &mut Context<'_, Message>) {
+        let venue = self.venue.as_mut().expect("sessions end at venues");
+        if let Some(&(_, end)) = venue.delayed.iter().find(|d| d.0 == session)
+            && end > ctx.now()
+        {
+            return ctx.send_at(ctx.me(), end, Message::SessionEnd { session });
+        }
+        venue.ended.push(session);
+        let seats = venue.seated.iter_mut().find(|s| s.0 == session).expect("session held here");
+        venue.egress.extend(seats.1.drain(..));
+        if !venue.egress_pending && !venue.egress.is_empty() {
+            venue.egress_pending = true;
+            ctx.send(ctx.me(), SimDuration::ZERO, Message::EgressRelease);
+        }
+        let _ = (shared, index);
+    }
+
+    fn egress_release(&mut self, shared: &Shared, index: usize, ctx: &mut Context<'_, Message>) {
+        let venue = self.venue.as_mut().expect("egress is at venues");
+        let Some(visitor) = venue.egress.pop_front() else {
+            venue.egress_pending = false;
+            return;
+        };
+        let more = !venue.egress.is_empty();
+        venue.egress_pending = more;
+        if more {
+            let headway = 1.0 / shared.site.scenario.places[index].egress_p_per_s;
+            ctx.send(ctx.me(), SimDuration::from_secs_f64(headway), Message::EgressRelease);
+        }
+        self.change_occupancy(ctx.now(), 1);
+        let person =
+            Person { visitor, destination: index as u16, session: NO_SESSION, via: NO_WALKWAY, flags: FLAG_SCREENED };
+        self.done_here(shared, index, person, ctx);
+    }
+
+    fn departure(&mut self, shared: &Shared, index: usize, ctx: &mut Context<'_, Message>) {
+        let place = &shared.site.scenario.places[index];
+        let now = ctx.now();
+        let transit = self.transit.as_mut().expect("departures are at transit places");
+        let factor = match transit.disruption {
+            Some((factor, until)) if now < until => factor,
+            _ => 1.0,
+        };
+        let capacity = (place.departure_capacity as f64 * factor).floor() as usize;
+        let leaving = capacity.min(transit.waiting.len());
+        let departed: Vec<(u32, SimTime)> = transit.waiting.drain(..leaving).collect();
+        let more = !transit.waiting.is_empty();
+        transit.departure_pending = more;
+        if more {
+            ctx.send(ctx.me(), SimDuration::from_secs_f64(place.departure_interval_s), Message::Departure);
+        }
+        for (_, since) in departed {
+            self.recorder.queued(since, now);
+        }
+        self.counters.departed += leaving as u64;
+        self.change_occupancy(now, -(leaving as i32));
+    }
+}
+
+fn bump(counts: &mut Vec<(u16, u32)>, session: u16) {
+    match counts.iter_mut().find(|c| c.0 == session) {
+        Some(c) => c.1 += 1,
+        None => counts.push((session, 1)),
+    }
+}
+
+/// The place actor of place `index`.
+pub(crate) fn place_id(index: usize) -> ActorId {
+    ActorId::new(PLACE, index as u32)
+}

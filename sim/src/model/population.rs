@@ -1,0 +1,158 @@
+//! Who comes: ticket holders for the sessions, walk-ins, and crowds, with
+//! their arrival times, drawn from one stream derived from the seed.
+
+use super::visitor::{TICKETS_PER_VISITOR_MAX, Visitor, VisitorKind, uniform};
+use crate::kernel::{ActorRng, SimDuration, SimTime};
+use crate::scenario::{CrowdArrival, PlaceKind, Scenario};
+use serde::Serialize;
+
+/// Gap a visitor leaves between the end of one session and the start of the next, s.
+pub const SESSION_GAP_MIN_S: f64 = 2_700.0;
+/// The population's random stream is the one of this (otherwise unused) actor number.
+const POPULATION_STREAM: u32 = u32::MAX - 1;
+
+/// What [`generate`] made.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct PopulationSummary {
+    /// Visitors with tickets.
+    pub ticket_holders: u64,
+    /// Tickets assigned.
+    pub tickets: u64,
+    /// Tickets the sessions offered but no visitor could take (visitor count too small).
+    pub tickets_unsold: u64,
+    /// Visitors with no ticket.
+    pub walk_ins: u64,
+    /// Crowd members.
+    pub crowd_members: u64,
+}
+
+/// Triangular on `[low, high]` with the given mode (inverse transform).
+fn triangular(rng: &mut ActorRng, low: f64, mode: f64, high: f64) -> f64 {
+    if high <= low {
+        return low;
+    }
+    let u = rng.uniform();
+    let split = (mode - low) / (high - low);
+    if u < split {
+        low + (u * (high - low) * (mode - low)).sqrt()
+    } else {
+        high - ((1.0 - u) * (high - low) * (high - mode)).sqrt()
+    }
+}
+
+/// Index drawn with probability proportional to `weights` (not all zero).
+fn pick(rng: &mut ActorRng, weights: impl Iterator<Item = f64> + Clone) -> Option<usize> {
+    let total: f64 = weights.clone().sum();
+    if total <= 0.0 {
+        return None;
+    }
+    let mut x = rng.uniform() * total;
+    let mut last = None;
+    for (i, w) in weights.enumerate() {
+        if w > 0.0 {
+            last = Some(i);
+            x -= w;
+            if x < 0.0 {
+                return Some(i);
+            }
+        }
+    }
+    last
+}
+
+/// Generates the visitors, their arrivals (visitor index, time) and a summary.
+pub fn generate(scenario: &Scenario, seed: u64) -> (Vec<Visitor>, Vec<(u32, SimTime)>, PopulationSummary) {
+    let mut rng = ActorRng::for_actor(seed, POPULATION_STREAM);
+    let mut visitors = Vec::new();
+    let mut arrivals = Vec::new();
+    let mut summary = PopulationSummary::default();
+    let end = scenario.end();
+
+    if let Some(params) = &scenario.visitors {
+        let transit: Vec<(usize, f64)> = scenario
+            .places
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.kind == PlaceKind::Transit)
+            .map(|(i, p)| (i, p.arrival_share))
+            .collect();
+        let mut remaining: Vec<u32> = scenario.sessions.iter().map(|s| s.tickets).collect();
+        let preference = |sport: &str| params.sport_preferences.get(sport).copied().unwrap_or(1.0);
+        let mut left: u64 = remaining.iter().map(|&t| t as u64).sum();
+        let weights_k = &params.session_count_weights;
+        while left > 0 && (visitors.len() as u64) < params.count {
+            let wanted = pick(&mut rng, weights_k.iter().copied()).unwrap_or(0) + 1;
+            let mut tickets: Vec<u16> = Vec::with_capacity(TICKETS_PER_VISITOR_MAX);
+            while tickets.len() < wanted.min(TICKETS_PER_VISITOR_MAX) {
+                let after = tickets
+                    .last()
+                    .map(|&s| scenario.sessions[s as usize].end + SimDuration::from_secs_f64(SESSION_GAP_MIN_S));
+                let weights = scenario.sessions.iter().enumerate().map(|(i, s)| {
+                    let fits = after.is_none_or(|a| s.start >= a);
+                    if fits { remaining[i] as f64 * preference(&s.sport) } else { 0.0 }
+                });
+                match pick(&mut rng, weights) {
+                    Some(session) => {
+                        remaining[session] -= 1;
+                        left -= 1;
+                        tickets.push(session as u16);
+                    }
+                    None => break,
+                }
+            }
+            if tickets.is_empty() {
+                // Only sessions nobody prefers are left.
+                break;
+            }
+            summary.tickets += tickets.len() as u64;
+            let first = &scenario.sessions[tickets[0] as usize];
+            let [earliest, mode, latest] = params.arrive_before_s;
+            let before = triangular(&mut rng, latest, mode, earliest);
+            let at = SimTime(first.start.as_micros().saturating_sub((before * 1e6) as u64));
+            let origin = transit[pick(&mut rng, transit.iter().map(|t| t.1)).expect("transit shares checked")].0;
+            arrivals.push((visitors.len() as u32, at));
+            visitors.push(Visitor::new(VisitorKind::TicketHolder, origin as u16, &tickets, 0));
+        }
+        summary.ticket_holders = visitors.len() as u64;
+        summary.tickets_unsold = left;
+        let (from, to) = params.walk_in_window;
+        while (visitors.len() as u64) < params.count {
+            let at = SimTime(from.as_micros() + ((to.as_micros() - from.as_micros()) as f64 * rng.uniform()) as u64);
+            let [shortest, longest] = params.walk_in_stay_s;
+            let leave_s =
+                (at.as_micros() as f64 / 1e6 + uniform(&mut rng, shortest, longest)).min(end.as_micros() as f64 / 1e6);
+            let origin = transit[pick(&mut rng, transit.iter().map(|t| t.1)).expect("transit shares checked")].0;
+            arrivals.push((visitors.len() as u32, at));
+            let leave_min = (leave_s / 60.0).min(u16::MAX as f64) as u16;
+            visitors.push(Visitor::new(VisitorKind::WalkIn, origin as u16, &[], leave_min));
+            summary.walk_ins += 1;
+        }
+    }
+
+    for crowd in &scenario.crowds {
+        let mut t = crowd.start.as_micros() as f64;
+        let spread = crowd.spread.as_micros() as f64;
+        for member in 0..crowd.count {
+            let at = match crowd.arrival {
+                CrowdArrival::Regular if crowd.count > 1 => {
+                    crowd.start.as_micros() as f64 + spread * member as f64 / (crowd.count - 1) as f64
+                }
+                CrowdArrival::Regular => crowd.start.as_micros() as f64,
+                CrowdArrival::Poisson => {
+                    if member > 0 {
+                        t += rng.exponential(spread / crowd.count as f64);
+                    }
+                    t
+                }
+            };
+            let mut visitor = Visitor::new(VisitorKind::Crowd, crowd.from as u16, &[], crowd.to as u16);
+            if !crowd.screening {
+                visitor.mark_screened();
+            }
+            arrivals.push((visitors.len() as u32, SimTime(at as u64)));
+            visitors.push(visitor);
+            summary.crowd_members += 1;
+        }
+    }
+    (visitors, arrivals, summary)
+}

@@ -1,0 +1,217 @@
+//! A visitor actor: arrives by transit, passes security, goes to its
+//! sessions, eats, shops and lingers in free time, and leaves by transit.
+
+use super::{FLAG_CROWD, FLAG_LEAVING, FLAG_SCREENED, Message, NO_SESSION, NO_WALKWAY, PLACE, Person, Shared};
+use crate::kernel::{ActorId, ActorRng, Context, SimDuration, SimTime};
+use crate::scenario::PlaceKind;
+
+/// Most tickets one visitor holds.
+pub const TICKETS_PER_VISITOR_MAX: usize = 4;
+/// Time a visitor allows for entering a venue before its session, s.
+pub const VENUE_ENTRY_BUFFER_S: f64 = 600.0;
+/// A free slot must be this long for food or shopping, s.
+pub const ERRAND_SLACK_MIN_S: f64 = 1_800.0;
+/// A free slot must be this long for a fan zone, s.
+pub const FAN_ZONE_SLACK_MIN_S: f64 = 1_200.0;
+
+/// What kind of visitor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum VisitorKind {
+    /// Holds tickets to sessions.
+    TicketHolder,
+    /// Comes for the park, with no ticket.
+    WalkIn,
+    /// Member of a crowd: walks from one place to another and leaves.
+    Crowd,
+}
+
+const DID_FOOD: u8 = 1;
+const DID_SHOP: u8 = 2;
+const DID_FAN_ZONE: u8 = 4;
+const EATING: u8 = 8;
+const AT_FAN_ZONE: u8 = 16;
+const SKIPS_SCREENING: u8 = 32;
+
+/// State of one visitor (24 bytes).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Visitor {
+    /// Session indices of the tickets held, in time order.
+    pub tickets: [u16; TICKETS_PER_VISITOR_MAX],
+    /// Tickets already used (or skipped).
+    pub next_ticket: u8,
+    /// Kind.
+    pub kind: VisitorKind,
+    flags: u8,
+    /// Where the visitor arrives and leaves (a transit place, or a crowd's origin).
+    pub origin: u16,
+    /// Where the visitor is idle now.
+    pub location: u16,
+    /// Crowd members: destination. Walk-ins: minutes after the start when they leave.
+    pub target: u16,
+}
+
+impl Visitor {
+    /// A ticket holder or walk-in arriving at `origin`.
+    pub fn new(kind: VisitorKind, origin: u16, tickets: &[u16], target: u16) -> Self {
+        assert!(tickets.len() <= TICKETS_PER_VISITOR_MAX, "too many tickets");
+        let mut held = [NO_SESSION; TICKETS_PER_VISITOR_MAX];
+        held[..tickets.len()].copy_from_slice(tickets);
+        Visitor { tickets: held, next_ticket: 0, kind, flags: 0, origin, location: origin, target }
+    }
+
+    /// Crowd members who skip security.
+    pub(crate) fn mark_screened(&mut self) {
+        self.flags |= SKIPS_SCREENING;
+    }
+
+    fn next_session(&self) -> Option<u16> {
+        self.tickets.get(self.next_ticket as usize).copied().filter(|&s| s != NO_SESSION)
+    }
+
+    pub(crate) fn handle(&mut self, shared: &Shared, index: usize, message: Message, ctx: &mut Context<'_, Message>) {
+        match message {
+            Message::Begin => {
+                self.location = self.origin;
+                let (destination, session, flags) = match self.kind {
+                    VisitorKind::Crowd => (
+                        self.target,
+                        NO_SESSION,
+                        if self.flags & SKIPS_SCREENING != 0 { FLAG_SCREENED | FLAG_CROWD } else { FLAG_CROWD },
+                    ),
+                    _ => {
+                        let (destination, session) = self.decide(shared, ctx);
+                        (destination, session, 0)
+                    }
+                };
+                let person = Person { visitor: index as u32, destination, session, via: NO_WALKWAY, flags };
+                ctx.send(place(self.origin), shared.site.handoff, Message::Arrive { person });
+            }
+            Message::Ready { place: at } => {
+                self.location = at;
+                let kind = shared.site.scenario.places[at as usize].kind;
+                if kind == PlaceKind::Venue {
+                    // Back out of a session: a new free slot.
+                    self.flags &= !(DID_FOOD | DID_SHOP | DID_FAN_ZONE);
+                }
+                if kind == PlaceKind::Food && self.flags & EATING == 0 {
+                    self.flags |= EATING;
+                    let [shortest, longest] = visitors(shared).eat_s;
+                    let eat = uniform(ctx.rng(), shortest, longest);
+                    return ctx.send(ctx.me(), SimDuration::from_secs_f64(eat), Message::Wake);
+                }
+                if kind == PlaceKind::FanZone && self.flags & AT_FAN_ZONE == 0 {
+                    self.flags |= AT_FAN_ZONE;
+                    let [shortest, longest] = visitors(shared).fan_zone_dwell_s;
+                    let mut dwell = uniform(ctx.rng(), shortest, longest);
+                    if let Some(session) = self.next_session() {
+                        dwell = dwell.min(self.slack_s(shared, session, ctx.now())).max(0.0);
+                    }
+                    return ctx.send(ctx.me(), SimDuration::from_secs_f64(dwell), Message::Wake);
+                }
+                self.depart(shared, index, ctx);
+            }
+            Message::Wake => {
+                self.flags &= !(EATING | AT_FAN_ZONE);
+                self.depart(shared, index, ctx);
+            }
+            other => panic!("visitor {index} cannot handle {other:?}"),
+        }
+    }
+
+    fn depart(&mut self, shared: &Shared, index: usize, ctx: &mut Context<'_, Message>) {
+        let (destination, session) = self.decide(shared, ctx);
+        let leaving = if session == NO_SESSION && destination == self.origin { FLAG_LEAVING } else { 0 };
+        let person =
+            Person { visitor: index as u32, destination, session, via: NO_WALKWAY, flags: FLAG_SCREENED | leaving };
+        ctx.send(place(self.location), shared.site.handoff, Message::Depart { person });
+    }
+
+    /// Free time before leaving for `session`, s.
+    fn slack_s(&self, shared: &Shared, session: u16, now: SimTime) -> f64 {
+        let session = &shared.site.scenario.sessions[session as usize];
+        let travel = shared.site.routing_at(now).cost_s(self.location as usize, session.venue);
+        session.start.as_micros() as f64 / 1e6 - now.as_micros() as f64 / 1e6 - travel - VENUE_ENTRY_BUFFER_S
+    }
+
+    /// The next destination (and session, if it is a ticketed venue).
+    fn decide(&mut self, shared: &Shared, ctx: &mut Context<'_, Message>) -> (u16, u16) {
+        let params = visitors(shared);
+        let now = ctx.now();
+        let errands = |me: &mut Visitor, ctx: &mut Context<'_, Message>, slack_s: f64, scale: f64| -> Option<u16> {
+            if slack_s > ERRAND_SLACK_MIN_S && me.flags & DID_FOOD == 0 {
+                me.flags |= DID_FOOD;
+                if ctx.rng().chance(params.food_probability * scale) {
+                    return me.nearby(shared, &shared.site.food, ctx.rng(), now);
+                }
+            }
+            if slack_s > ERRAND_SLACK_MIN_S && me.flags & DID_SHOP == 0 {
+                me.flags |= DID_SHOP;
+                if ctx.rng().chance(params.shop_probability * scale) {
+                    return me.nearby(shared, &shared.site.shops, ctx.rng(), now);
+                }
+            }
+            if slack_s > FAN_ZONE_SLACK_MIN_S && me.flags & DID_FAN_ZONE == 0 {
+                me.flags |= DID_FAN_ZONE;
+                // Walk-ins come for the park: they always see the fan zone.
+                let p = if me.kind == VisitorKind::WalkIn { 1.0 } else { params.fan_zone_probability * scale };
+                if ctx.rng().chance(p) {
+                    return me.nearby(shared, &shared.site.fan_zones, ctx.rng(), now);
+                }
+            }
+            None
+        };
+        if let Some(session) = self.next_session() {
+            let slack = self.slack_s(shared, session, now);
+            if let Some(errand) = errands(self, ctx, slack, 1.0) {
+                return (errand, NO_SESSION);
+            }
+            self.next_ticket += 1;
+            let venue = shared.site.scenario.sessions[session as usize].venue;
+            return (venue as u16, session);
+        }
+        let (slack, scale) = match self.kind {
+            VisitorKind::WalkIn => ((self.target as f64 * 60.0) - now.as_micros() as f64 / 1e6, 1.0),
+            // After the last session: fewer errands, then home.
+            _ => (ERRAND_SLACK_MIN_S + 1.0, 0.5),
+        };
+        if let Some(errand) = errands(self, ctx, slack, scale) {
+            return (errand, NO_SESSION);
+        }
+        (self.origin, NO_SESSION)
+    }
+
+    /// One of `places`, nearer ones likelier (weight `1 / (1 + minutes)^2`).
+    fn nearby(&self, shared: &Shared, places: &[u32], rng: &mut ActorRng, now: SimTime) -> Option<u16> {
+        let routing = shared.site.routing_at(now);
+        let weight = |p: u32| {
+            let cost = routing.cost_s(self.location as usize, p as usize);
+            if cost.is_finite() { 1.0 / (1.0 + cost / 60.0).powi(2) } else { 0.0 }
+        };
+        let total: f64 = places.iter().map(|&p| weight(p)).sum();
+        if total <= 0.0 {
+            return None;
+        }
+        let mut pick = rng.uniform() * total;
+        for &p in places {
+            pick -= weight(p);
+            if pick < 0.0 {
+                return Some(p as u16);
+            }
+        }
+        places.iter().rev().find(|&&p| weight(p) > 0.0).map(|&p| p as u16)
+    }
+}
+
+fn visitors(shared: &Shared) -> &crate::scenario::Visitors {
+    shared.site.scenario.visitors.as_ref().expect("ticket holders and walk-ins come from [visitors]")
+}
+
+fn place(index: u16) -> ActorId {
+    ActorId::new(PLACE, index as u32)
+}
+
+/// Uniform in `[low, high]`.
+pub(crate) fn uniform(rng: &mut ActorRng, low: f64, high: f64) -> f64 {
+    low + (high - low) * rng.uniform()
+}
