@@ -125,6 +125,8 @@ pub enum Message {
     Release {
         /// 0: towards `b`; 1: towards `a`.
         direction: u8,
+        /// Schedule number; a release from an older schedule is ignored.
+        generation: u32,
     },
 }
 
@@ -192,7 +194,9 @@ impl World for CrowdWorld {
             PLACE => self.places[index].handle(shared, index, message, ctx),
             WALKWAY => match message {
                 Message::Enter { person, from } => self.walkways[index].enter(shared, index, person, from as u32, ctx),
-                Message::Release { direction } => self.walkways[index].release(shared, index, direction, ctx),
+                Message::Release { direction, generation } => {
+                    self.walkways[index].release(shared, index, direction, generation, ctx)
+                }
                 other => panic!("walkway {index} cannot handle {other:?}"),
             },
             kind => panic!("no actor kind {kind:?} in the crowd model"),
@@ -247,7 +251,9 @@ pub fn build(scenario: Scenario, seed: u64) -> Simulation<CrowdWorld> {
     let shared = Arc::new(Shared { site: Site::new(scenario), sessions_by_venue, place_rank });
     let (visitors, arrivals, population) = population::generate(&shared.site.scenario, seed);
     let places = (0..shared.site.scenario.places.len()).map(|i| PlaceState::new(&shared, i)).collect();
-    let walkways = shared.site.scenario.walkways.iter().map(|_| WalkwayState::new(shared.site.interval)).collect();
+    let free_speed = shared.site.scenario.params.walk_speed_mps_free;
+    let walkways =
+        shared.site.scenario.walkways.iter().map(|_| WalkwayState::new(shared.site.interval, free_speed)).collect();
     let counts =
         [visitors.len() as u32, shared.site.scenario.places.len() as u32, shared.site.scenario.walkways.len() as u32];
     let world = CrowdWorld { shared: shared.clone(), visitors, places, walkways, population };

@@ -24,6 +24,8 @@ pub const WALKWAYS_MAX: usize = 16_384;
 pub const SESSIONS_MAX: usize = 4_096;
 /// Largest number of visitors (ticket holders, walk-ins and crowds together).
 pub const VISITORS_MAX: u64 = 20_000_000;
+/// Largest number of crowds.
+pub const CROWDS_MAX: usize = 60_000;
 /// Longest run: two days.
 pub const RUN_DURATION_S_MAX: u32 = 48 * 3_600;
 
@@ -113,7 +115,7 @@ impl Default for ModelParams {
             walk_speed_mps_free: 1.34,
             weidmann_gamma_p_per_m2: 1.913,
             jam_density_p_per_m2: 5.4,
-            walk_speed_mps_min: 0.05,
+            walk_speed_mps_min: 0.01,
             walkway_capacity_p_per_m_s: None,
             bottleneck_capacity_p_per_m_s: 1.3,
             handoff_s: 1.0,
@@ -351,8 +353,16 @@ pub struct CrowdSpec {
     /// Place id where they appear.
     pub from: String,
     /// Place id they walk to; they leave the model on arrival (after its
-    /// service, if it has one).
+    /// service, if it has one) on their last lap.
     pub to: String,
+    /// Place ids they pass on the way, in order (each reached by the
+    /// shortest route from the one before).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub via: Vec<String>,
+    /// Times they walk the stops `via..., to` (a ring when `to` = `from`):
+    /// for fixed-density experiments on a circuit.
+    #[serde(default = "default_laps")]
+    pub laps: u32,
     /// Clock time the first appears.
     pub start: String,
     /// Seconds over which they appear.
@@ -364,6 +374,10 @@ pub struct CrowdSpec {
     /// Whether they must pass security at the gates on their way.
     #[serde(default)]
     pub screening: bool,
+}
+
+fn default_laps() -> u32 {
+    1
 }
 
 /// A change at a given time.
@@ -549,6 +563,10 @@ pub struct Crowd {
     pub from: usize,
     /// Destination place index.
     pub to: usize,
+    /// Stops of one lap: the `via` places, then `to`.
+    pub stops: Vec<usize>,
+    /// Laps.
+    pub laps: u32,
     /// First appearance.
     pub start: SimTime,
     /// Window of appearances.
@@ -755,10 +773,12 @@ impl Scenario {
         if end_clock_s <= start_clock_s || end_clock_s - start_clock_s > RUN_DURATION_S_MAX {
             return Err(top(format!("end {} must be after start {} and at most 48 hours later", raw.end, raw.start)));
         }
+        // Times may lie after the end (a session the run stops in the middle
+        // of, an intervention it never reaches) but not before the start.
         let clock = |text: &str| -> Result<SimTime, String> {
             let seconds = parse_clock(text)?;
-            if seconds < start_clock_s || seconds > end_clock_s {
-                return Err(format!("{text} is outside the run ({} to {})", raw.start, raw.end));
+            if seconds < start_clock_s {
+                return Err(format!("{text} is before the run starts ({})", raw.start));
             }
             Ok(SimTime::from_secs((seconds - start_clock_s) as u64))
         };
@@ -1050,11 +1070,27 @@ impl Scenario {
             if c.count as u64 > VISITORS_MAX {
                 return Err(here(format!("count {} is above the limit of {VISITORS_MAX}", c.count)));
             }
+            let mut stops = Vec::with_capacity(c.via.len() + 1);
+            for id in &c.via {
+                stops.push(place(id, "via").map_err(here)?);
+            }
+            stops.push(to);
+            if stops.windows(2).any(|w| w[0] == w[1]) || stops[0] == from {
+                return Err(here("consecutive stops must differ".into()));
+            }
+            if c.laps == 0 || c.laps as u64 * stops.len() as u64 > u32::MAX as u64 {
+                return Err(here(format!("laps = {} must be at least 1 (and laps x stops below 2^32)", c.laps)));
+            }
+            if c.laps > 1 && stops.last() == stops.first() {
+                return Err(here("a lap must not end where the next one starts".into()));
+            }
             crowds.push(Crowd {
                 name: c.name.clone(),
                 count: c.count,
                 from,
                 to,
+                stops,
+                laps: c.laps,
                 start,
                 spread: SimDuration::from_secs_f64(c.spread_s),
                 arrival: c.arrival,

@@ -235,7 +235,7 @@ impl RunOutput {
                 kind: "walkway".to_string(),
                 area_m2: walkway.length_m * walkway.width_m,
                 length_m: Some(walkway.length_m),
-                bins: state.recorder.finish(end, state.waiting_since(end)),
+                bins: state.recorder.finish(end, state.waiting_since(end, walkway.length_m).into_iter()),
                 interval_s,
             });
         }

@@ -192,6 +192,7 @@ impl PlaceState {
                 self.recorder.transient(now, now + shared.site.handoff);
                 return self.turn_back(shared, index, person, ctx);
             }
+            self.recorder.entry(now);
             self.change_occupancy(now, 1);
             return self.queue(shared, index, person, ctx);
         }

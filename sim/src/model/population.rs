@@ -129,7 +129,7 @@ pub fn generate(scenario: &Scenario, seed: u64) -> (Vec<Visitor>, Vec<(u32, SimT
         }
     }
 
-    for crowd in &scenario.crowds {
+    for (crowd_index, crowd) in scenario.crowds.iter().enumerate() {
         let mut t = crowd.start.as_micros() as f64;
         let spread = crowd.spread.as_micros() as f64;
         for member in 0..crowd.count {
@@ -145,7 +145,7 @@ pub fn generate(scenario: &Scenario, seed: u64) -> (Vec<Visitor>, Vec<(u32, SimT
                     t
                 }
             };
-            let mut visitor = Visitor::new(VisitorKind::Crowd, crowd.from as u16, &[], crowd.to as u16);
+            let mut visitor = Visitor::new(VisitorKind::Crowd, crowd.from as u16, &[], crowd_index as u16);
             if !crowd.screening {
                 visitor.mark_screened();
             }

@@ -47,8 +47,10 @@ pub struct Visitor {
     pub origin: u16,
     /// Where the visitor is idle now.
     pub location: u16,
-    /// Crowd members: destination. Walk-ins: minutes after the start when they leave.
+    /// Crowd members: crowd index. Walk-ins: minutes after the start when they leave.
     pub target: u16,
+    /// Crowd members: legs walked.
+    pub legs: u32,
 }
 
 impl Visitor {
@@ -57,12 +59,23 @@ impl Visitor {
         assert!(tickets.len() <= TICKETS_PER_VISITOR_MAX, "too many tickets");
         let mut held = [NO_SESSION; TICKETS_PER_VISITOR_MAX];
         held[..tickets.len()].copy_from_slice(tickets);
-        Visitor { tickets: held, next_ticket: 0, kind, flags: 0, origin, location: origin, target }
+        Visitor { tickets: held, next_ticket: 0, kind, flags: 0, origin, location: origin, target, legs: 0 }
     }
 
     /// Crowd members who skip security.
     pub(crate) fn mark_screened(&mut self) {
         self.flags |= SKIPS_SCREENING;
+    }
+
+    /// A crowd member's next stop, with `FLAG_CROWD` on the last leg (they
+    /// leave the model there).
+    fn crowd_leg(&self, shared: &Shared) -> (u16, u8) {
+        let crowd = &shared.site.scenario.crowds[self.target as usize];
+        let legs_total = crowd.stops.len() as u32 * crowd.laps;
+        let destination = crowd.stops[self.legs as usize % crowd.stops.len()] as u16;
+        let screened = if self.flags & SKIPS_SCREENING != 0 || self.legs > 0 { FLAG_SCREENED } else { 0 };
+        let last = if self.legs + 1 >= legs_total { FLAG_CROWD } else { 0 };
+        (destination, screened | last)
     }
 
     fn next_session(&self) -> Option<u16> {
@@ -74,11 +87,10 @@ impl Visitor {
             Message::Begin => {
                 self.location = self.origin;
                 let (destination, session, flags) = match self.kind {
-                    VisitorKind::Crowd => (
-                        self.target,
-                        NO_SESSION,
-                        if self.flags & SKIPS_SCREENING != 0 { FLAG_SCREENED | FLAG_CROWD } else { FLAG_CROWD },
-                    ),
+                    VisitorKind::Crowd => {
+                        let (destination, flags) = self.crowd_leg(shared);
+                        (destination, NO_SESSION, flags)
+                    }
                     _ => {
                         let (destination, session) = self.decide(shared, ctx);
                         (destination, session, 0)
@@ -86,6 +98,13 @@ impl Visitor {
                 };
                 let person = Person { visitor: index as u32, destination, session, via: NO_WALKWAY, flags };
                 ctx.send(place(self.origin), shared.site.handoff, Message::Arrive { person });
+            }
+            Message::Ready { place: at } if self.kind == VisitorKind::Crowd => {
+                self.location = at;
+                self.legs += 1;
+                let (destination, flags) = self.crowd_leg(shared);
+                let person = Person { visitor: index as u32, destination, session: NO_SESSION, via: NO_WALKWAY, flags };
+                ctx.send(place(self.location), shared.site.handoff, Message::Depart { person });
             }
             Message::Ready { place: at } => {
                 self.location = at;

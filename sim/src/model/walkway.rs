@@ -1,8 +1,19 @@
-//! A walkway actor: people walk it at the Weidmann speed of its density and
-//! leave it no faster than its outflow capacity; the overflow queues at the
-//! exit, in first-in first-out order per direction.
+//! A walkway actor. Everyone on it walks at the Weidmann speed of its
+//! current density (both directions together), so the speed changes as
+//! people step on and off; the distance walked since the start of the run,
+//! `∫ v(ρ(t)) dt`, is integrated exactly between events (the density is
+//! constant between them). A walker reaches the far end when the walkway has
+//! advanced the walkway's length since they stepped on; they leave it no
+//! faster than its outflow capacity (specific capacity × width, per
+//! direction), and the overflow queues at the exit in first-in first-out order.
+//!
+//! A walkway holds at most jam density × area people; whoever comes when it
+//! is full waits at its entrance (first come, first on, both directions in
+//! one line) and is counted in the walkway's queue. A `bottleneck` walkway
+//! (a door, a turnstile row) is short: it is crossed at free speed and its
+//! outflow is set by its own capacity, not by the fundamental diagram.
 
-use super::{Message, PLACE, Person, Shared, WALKWAY};
+use super::{Message, PLACE, Person, Shared};
 use crate::kernel::{ActorId, Context, SimDuration, SimTime};
 use crate::model::recorder::Recorder;
 use crate::scenario::weidmann_speed_mps;
@@ -12,28 +23,45 @@ use std::collections::VecDeque;
 struct Walker {
     person: Person,
     entered: SimTime,
-    earliest_exit: SimTime,
+    /// The walkway's walked distance when this walker stepped on, m.
+    start_m: f64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
 struct Lane {
     walkers: VecDeque<Walker>,
     next_free: SimTime,
-    release_pending: bool,
+    /// When the pending release is scheduled (`None`: none is).
+    scheduled: Option<SimTime>,
+    /// Releases carry this number; an older one is stale and ignored.
+    generation: u32,
 }
 
 /// State of one walkway.
 #[derive(Clone, Debug, PartialEq)]
 pub struct WalkwayState {
     count: u32,
+    speed_mps: f64,
+    walked_m: f64,
+    updated: SimTime,
     lanes: [Lane; 2],
+    /// People waiting to step on a full walkway: who, direction, since when.
+    entrance: VecDeque<(Person, u8, SimTime)>,
     /// Statistics per output interval.
     pub recorder: Recorder,
 }
 
 impl WalkwayState {
-    pub(crate) fn new(interval: SimDuration) -> Self {
-        WalkwayState { count: 0, lanes: Default::default(), recorder: Recorder::new(interval) }
+    pub(crate) fn new(interval: SimDuration, free_speed_mps: f64) -> Self {
+        WalkwayState {
+            count: 0,
+            speed_mps: free_speed_mps,
+            walked_m: 0.0,
+            updated: SimTime::ZERO,
+            lanes: Default::default(),
+            entrance: VecDeque::new(),
+            recorder: Recorder::new(interval),
+        }
     }
 
     /// People on the walkway now.
@@ -41,9 +69,68 @@ impl WalkwayState {
         self.count
     }
 
-    /// Arrival times of people held at the exit by the capacity limit.
-    pub(crate) fn waiting_since(&self, now: SimTime) -> impl Iterator<Item = SimTime> + '_ {
-        self.lanes.iter().flat_map(|l| l.walkers.iter()).map(|w| w.earliest_exit).filter(move |&t| t < now)
+    /// People waiting to step on.
+    pub fn entrance_queue(&self) -> usize {
+        self.entrance.len()
+    }
+
+    /// Since when everyone still queueing has queued, as of `now`: those at
+    /// the entrance, and those who reached the far end and wait for the exit.
+    pub(crate) fn waiting_since(&self, now: SimTime, length_m: f64) -> Vec<SimTime> {
+        let entrance = self.entrance.iter().map(|e| e.2);
+        let walked = self.walked_m + self.speed_mps * now.saturating_since(self.updated).as_secs_f64();
+        self.lanes
+            .iter()
+            .flat_map(|l| l.walkers.iter())
+            .filter_map(|w| {
+                let excess = walked - w.start_m - length_m;
+                (excess > 0.0).then(|| SimTime(now.as_micros().saturating_sub((excess / self.speed_mps * 1e6) as u64)))
+            })
+            .chain(entrance)
+            .collect()
+    }
+
+    /// Brings the walked distance up to `now`.
+    fn advance(&mut self, now: SimTime) {
+        self.walked_m += self.speed_mps * now.saturating_since(self.updated).as_secs_f64();
+        self.updated = now;
+    }
+
+    /// Sets the speed for the new count and (re)schedules each lane's next release.
+    fn settle(&mut self, shared: &Shared, index: usize, ctx: &mut Context<'_, Message>) {
+        let spec = &shared.site.scenario.walkways[index];
+        let params = &shared.site.scenario.params;
+        let now = ctx.now();
+        self.recorder.set_level(now, self.count);
+        self.speed_mps = if spec.bottleneck {
+            params.walk_speed_mps_free
+        } else {
+            let density = self.count as f64 / (spec.length_m * spec.width_m);
+            weidmann_speed_mps(params, density).max(params.walk_speed_mps_min)
+        };
+        for (direction, lane) in self.lanes.iter_mut().enumerate() {
+            let Some(head) = lane.walkers.front() else {
+                lane.scheduled = None;
+                continue;
+            };
+            let remaining_m = (head.start_m + spec.length_m - self.walked_m).max(0.0);
+            // Round up, so the head has arrived when the release runs.
+            let reach = SimTime(now.as_micros() + (remaining_m / self.speed_mps * 1e6).ceil() as u64);
+            let at = reach.max(lane.next_free);
+            if lane.scheduled != Some(at) {
+                lane.scheduled = Some(at);
+                lane.generation = lane.generation.wrapping_add(1);
+                let release = Message::Release { direction: direction as u8, generation: lane.generation };
+                ctx.send_at(ctx.me(), at, release);
+            }
+        }
+    }
+
+    /// Most people the walkway holds: jam density × area, at least one.
+    fn storage(shared: &Shared, index: usize) -> u32 {
+        let spec = &shared.site.scenario.walkways[index];
+        let jam = shared.site.scenario.params.jam_density_p_per_m2;
+        ((jam * spec.length_m * spec.width_m).floor() as u32).max(1)
     }
 
     pub(crate) fn enter(
@@ -55,44 +142,58 @@ impl WalkwayState {
         ctx: &mut Context<'_, Message>,
     ) {
         let spec = &shared.site.scenario.walkways[index];
-        let params = &shared.site.scenario.params;
-        let direction = usize::from(from as usize != spec.a);
+        let direction = u8::from(from as usize != spec.a);
         let now = ctx.now();
-        self.count += 1;
-        self.recorder.set_level(now, self.count);
-        self.recorder.entry(now);
-        let density = self.count as f64 / (spec.length_m * spec.width_m);
-        let speed = weidmann_speed_mps(params, density).max(params.walk_speed_mps_min);
-        let earliest_exit = now + SimDuration::from_secs_f64(spec.length_m / speed);
-        let lane = &mut self.lanes[direction];
-        lane.walkers.push_back(Walker { person, entered: now, earliest_exit });
-        if !lane.release_pending {
-            lane.release_pending = true;
-            let at = earliest_exit.max(lane.next_free);
-            ctx.send_at(ctx.me(), at, Message::Release { direction: direction as u8 });
+        if self.count >= Self::storage(shared, index) || !self.entrance.is_empty() {
+            self.entrance.push_back((person, direction, now));
+            return;
         }
+        self.advance(now);
+        self.step_on(person, direction, now);
+        self.settle(shared, index, ctx);
     }
 
-    pub(crate) fn release(&mut self, shared: &Shared, index: usize, direction: u8, ctx: &mut Context<'_, Message>) {
+    fn step_on(&mut self, person: Person, direction: u8, now: SimTime) {
+        self.count += 1;
+        self.recorder.entry(now);
+        self.lanes[direction as usize].walkers.push_back(Walker { person, entered: now, start_m: self.walked_m });
+    }
+
+    pub(crate) fn release(
+        &mut self,
+        shared: &Shared,
+        index: usize,
+        direction: u8,
+        generation: u32,
+        ctx: &mut Context<'_, Message>,
+    ) {
+        let lane = &self.lanes[direction as usize];
+        if lane.generation != generation || lane.scheduled != Some(ctx.now()) {
+            return; // superseded by a later schedule
+        }
         let spec = &shared.site.scenario.walkways[index];
         let now = ctx.now();
+        self.advance(now);
+        let speed = self.speed_mps;
         let lane = &mut self.lanes[direction as usize];
         let walker = lane.walkers.pop_front().expect("a release is scheduled only for a waiting walker");
-        debug_assert!(walker.earliest_exit <= now);
-        self.count -= 1;
-        self.recorder.set_level(now, self.count);
-        if walker.earliest_exit < now {
-            self.recorder.queued(walker.earliest_exit, now);
+        lane.scheduled = None;
+        lane.next_free = now + SimDuration::from_secs_f64(1.0 / spec.capacity_p_per_s);
+        let excess_m = self.walked_m - walker.start_m - spec.length_m;
+        debug_assert!(excess_m > -1e-6, "released {excess_m} m before the end");
+        let held = SimDuration::from_secs_f64((excess_m / speed).max(0.0));
+        if held > SimDuration::ZERO {
+            self.recorder.queued(SimTime(now.as_micros() - held.as_micros().min(now.as_micros())), now);
         }
         self.recorder.traversal(now, now - walker.entered);
-        lane.next_free = now + SimDuration::from_secs_f64(1.0 / spec.capacity_p_per_s);
-        match lane.walkers.front() {
-            Some(next) => {
-                let at = next.earliest_exit.max(lane.next_free);
-                ctx.send_at(ActorId::new(WALKWAY, index as u32), at, Message::Release { direction });
-            }
-            None => lane.release_pending = false,
+        self.count -= 1;
+        let storage = Self::storage(shared, index);
+        while self.count < storage {
+            let Some((waiting, direction, since)) = self.entrance.pop_front() else { break };
+            self.recorder.queued(since, now);
+            self.step_on(waiting, direction, now);
         }
+        self.settle(shared, index, ctx);
         let to = if direction == 0 { spec.b } else { spec.a };
         let person = Person { via: index as u16, ..walker.person };
         ctx.send(ActorId::new(PLACE, to as u32), shared.site.handoff, Message::Arrive { person });

@@ -1,0 +1,77 @@
+//! Scenario files: every error names the file, the line and what is wrong.
+
+use crowdtwin_sim::scenario::{Scenario, json_schema};
+
+const GANGNEUNG: &str = include_str!("../../../scenarios/gangneung-2018.toml");
+
+fn error(text: &str) -> String {
+    Scenario::parse(text, "bad.toml").expect_err("must be refused").to_string()
+}
+
+/// The 1-based line of the first occurrence of `needle` in `text`.
+fn line_of(text: &str, needle: &str) -> usize {
+    text[..text.find(needle).expect("needle present")].lines().count() + 1
+}
+
+#[test]
+fn the_bundled_scenario_is_valid() {
+    let scenario = Scenario::parse(GANGNEUNG, "gangneung-2018.toml").unwrap();
+    assert_eq!(scenario.places.iter().filter(|p| p.seats > 0).map(|p| p.seats).sum::<u32>(), 33_500);
+    assert_eq!(scenario.sessions.len(), 10);
+    assert_eq!(scenario.visitors.as_ref().unwrap().count, 60_000);
+}
+
+#[test]
+fn errors_name_the_file_line_and_problem() {
+    let cases = [
+        (
+            GANGNEUNG.replace("to = \"gate-west\"", "to = \"gate-wset\""),
+            "to = \"gate-wset\"",
+            "`gate-wset` is not a place id",
+        ),
+        (GANGNEUNG.replace("seats = 12000", "seats = -5"), "seats = -5", "invalid value"),
+        (GANGNEUNG.replace("area_m2 = 12000", "area_m2 = 12000\ncolour = \"red\""), "colour", "unknown field"),
+        (GANGNEUNG.replace("start = \"16:00\"", "start = \"16:75\""), "start = \"16:75\"", "not a clock time"),
+        (GANGNEUNG.replace("kind = \"plaza\"", "kind = \"lawn\""), "kind = \"lawn\"", "unknown variant"),
+        (GANGNEUNG.replace("width_m = 15", "width_m = 15\nwidth_m = 3"), "width_m = 3", "duplicate key"),
+    ];
+    for (text, needle, message) in cases {
+        let error = error(&text);
+        let line = line_of(&text, needle);
+        // The line of the offending entry or key; an entry's error points at
+        // the start of its table, at most a few lines above.
+        let reported: usize = error.split(':').nth(1).and_then(|l| l.parse().ok()).unwrap_or_else(|| panic!("{error}"));
+        assert!(error.starts_with("bad.toml:"), "{error}");
+        assert!(reported <= line && line - reported <= 12, "{error} (expected near line {line})");
+        assert!(error.contains(message), "{error} lacks {message}");
+    }
+}
+
+#[test]
+fn semantic_errors_are_refused() {
+    let cases = [
+        (GANGNEUNG.replace("version = 1", "version = 2"), "format version 2"),
+        (GANGNEUNG.replace("end = \"25:00\"", "end = \"06:00\""), "must be after start"),
+        (GANGNEUNG.replace("end = \"11:50\"", "end = \"11:50\"\ntickets = 4000"), "4000 tickets for 3500 seats"),
+        (GANGNEUNG.replace("start = \"09:05\"", "start = \"06:05\""), "before the run starts"),
+        (GANGNEUNG.replace("start = \"20:05\"", "start = \"16:00\""), "overlaps"),
+        (GANGNEUNG.replace("egress_width_m = 24\n", ""), "a venue needs `egress_width_m`"),
+        (GANGNEUNG.replace("food_probability = 0.55", "food_probability = 1.5"), "food_probability"),
+        (GANGNEUNG.replace("id = \"plaza-north\"", "id = \"olympic-plaza\""), "used twice"),
+    ];
+    for (text, message) in cases {
+        let error = error(&text);
+        assert!(error.contains(message), "{error} lacks {message}");
+    }
+}
+
+#[test]
+fn the_json_schema_describes_the_format() {
+    let schema: serde_json::Value = serde_json::from_str(&json_schema()).unwrap();
+    let properties = &schema["properties"];
+    for key in ["version", "places", "walkways", "sessions", "visitors", "crowds", "interventions", "model"] {
+        assert!(properties.get(key).is_some(), "schema lacks {key}");
+    }
+    let shipped = include_str!("../../../scenarios/scenario.schema.json");
+    assert_eq!(shipped, json_schema(), "scenarios/scenario.schema.json is stale: run `crowdtwin schema`");
+}
