@@ -16,8 +16,9 @@ use toml::Spanned;
 
 /// The scenario format version this build reads and writes.
 pub const SCENARIO_FORMAT_VERSION: u32 = 1;
-/// Largest number of places (including gates, venues, shops) in one site.
-pub const PLACES_MAX: usize = 4_096;
+/// Largest number of places (including gates, venues, shops) in one site;
+/// routing tables grow with its square (12 bytes per pair).
+pub const PLACES_MAX: usize = 1_024;
 /// Largest number of walkways in one site.
 pub const WALKWAYS_MAX: usize = 16_384;
 /// Largest number of sessions in one scenario.

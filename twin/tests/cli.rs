@@ -49,3 +49,105 @@ fn bad_parameters_are_refused_with_the_parameter_named() {
         assert!(stderr.contains(expected), "{all:?}: {stderr}");
     }
 }
+
+fn scenario_path() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/gangneung-2018.toml")
+}
+
+fn temporary_folder(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("crowdtwin-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// The Gangneung scenario cut to the morning (for speed).
+fn morning_scenario(dir: &std::path::Path) -> std::path::PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let text = std::fs::read_to_string(scenario_path()).unwrap().replace("end = \"25:00\"", "end = \"12:00\"");
+    let path = dir.join("morning.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn run_writes_parquet_kpis_and_report_identical_for_any_threads_and_shards() {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let dir = temporary_folder("run");
+    let scenario = morning_scenario(&dir);
+    let scenario = scenario.to_str().unwrap();
+    let runs = [vec![], vec!["--threads", "2", "--shards", "2"], vec!["--threads", "1", "--shards", "4"]];
+    let mut outputs = Vec::new();
+    for (i, extra) in runs.iter().enumerate() {
+        let out = dir.join(format!("out{i}"));
+        let mut args = vec!["run", scenario, "--seed", "7", "--out", out.to_str().unwrap()];
+        args.extend(extra.iter().copied());
+        let result = crowdtwin(&args);
+        let stdout = String::from_utf8_lossy(&result.stdout);
+        assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+        assert!(stdout.contains("report.html"), "tells the user where the report is: {stdout}");
+        let read = |name: &str| std::fs::read(out.join(name)).unwrap();
+        outputs.push((read("places.parquet"), read("kpis.json"), read("report.html")));
+    }
+    for other in &outputs[1..] {
+        assert!(other.0 == outputs[0].0, "places.parquet differs across threads/shards");
+        assert!(other.1 == outputs[0].1, "kpis.json differs");
+        assert!(other.2 == outputs[0].2, "report.html differs");
+    }
+    // 18 places + 26 walkways, 300 minutes each.
+    let reader = SerializedFileReader::new(std::fs::File::open(dir.join("out0/places.parquet")).unwrap()).unwrap();
+    assert_eq!(reader.metadata().file_metadata().num_rows(), 44 * 300);
+    let columns: Vec<String> =
+        reader.metadata().file_metadata().schema_descr().columns().iter().map(|c| c.name().to_string()).collect();
+    for column in ["place", "occupancy", "density_p_per_m2", "los", "queue_length", "mean_wait_s"] {
+        assert!(columns.iter().any(|c| c == column), "{column} missing from {columns:?}");
+    }
+    let kpis: serde_json::Value = serde_json::from_slice(&outputs[0].1).unwrap();
+    assert_eq!(kpis["seed"], 7);
+    assert!(kpis["events"].as_u64().unwrap() > 100_000);
+    assert!(kpis["sessions"][0]["seated"].as_u64().unwrap() > 2_500, "the 09:05 curling session fills");
+    let report = String::from_utf8(outputs[0].2.clone()).unwrap();
+    assert!(report.starts_with("<!DOCTYPE html>") && report.contains("<svg"));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_bad_scenario_is_refused_with_its_line_and_nothing_written() {
+    let dir = temporary_folder("bad");
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = std::fs::read_to_string(scenario_path()).unwrap().replace("to = \"gate-west\"", "to = \"gate-wset\"");
+    let line = text[..text.find("gate-wset").unwrap()].lines().count();
+    let path = dir.join("bad.toml");
+    std::fs::write(&path, text).unwrap();
+    for command in ["validate", "run"] {
+        let out = dir.join("out");
+        let output = crowdtwin(
+            &[command, path.to_str().unwrap(), "--out", out.to_str().unwrap()][..if command == "run" { 4 } else { 2 }],
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success());
+        assert!(stderr.contains("bad.toml:") && stderr.contains("`gate-wset` is not a place id"), "{stderr}");
+        let reported: usize = stderr.split("bad.toml:").nth(1).unwrap().split(':').next().unwrap().parse().unwrap();
+        assert!(reported <= line && line - reported < 6, "{stderr}: expected near line {line}");
+        assert!(!out.join("places.parquet").exists(), "nothing written for a refused scenario");
+    }
+    let missing = crowdtwin(&["validate", dir.join("nope.toml").to_str().unwrap()]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("nope.toml"));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn generate_writes_a_valid_synthetic_park_and_schema_prints_json() {
+    let dir = temporary_folder("generate");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("park.toml");
+    assert!(crowdtwin(&["generate", "--visitors", "100000", "--out", path.to_str().unwrap()]).status.success());
+    let validate = crowdtwin(&["validate", path.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&validate.stdout);
+    assert!(validate.status.success() && stdout.contains("100000 visitors"), "{stdout}");
+    assert!(!crowdtwin(&["generate", "--visitors", "10", "--out", path.to_str().unwrap()]).status.success());
+    let schema = crowdtwin(&["schema"]);
+    let value: serde_json::Value = serde_json::from_slice(&schema.stdout).unwrap();
+    assert!(value["properties"]["places"].is_object());
+    std::fs::remove_dir_all(&dir).ok();
+}
