@@ -18,12 +18,12 @@ mod walkway;
 pub use output::{ElementKpis, ElementSeries, Los, RunKpis, RunOutput, SessionKpis};
 pub use place::{PlaceCounters, PlaceState};
 pub use population::PopulationSummary;
+pub use site::Site;
 pub use visitor::{Visitor, VisitorKind};
 pub use walkway::WalkwayState;
 
 use crate::kernel::{ActorId, ActorKind, Context, SimTime, Simulation, World};
 use crate::scenario::Scenario;
-use site::Site;
 use std::sync::Arc;
 
 /// Actor kind of visitors.
@@ -139,12 +139,66 @@ pub struct Shared {
     pub sessions_by_venue: Vec<Vec<u16>>,
     /// Rank of each place along the x axis (for spatial shards).
     place_rank: Vec<u32>,
+    /// See [`BuildOptions::population_headroom`].
+    pub population_headroom: f64,
+    /// Seed the visitors' activation draws derive from.
+    activation_seed: u64,
+}
+
+impl Shared {
+    /// Whether visitor `index` comes at `arrival_scale`: a fixed draw per
+    /// visitor against `arrival_scale / population_headroom`, so raising
+    /// the scale only ever adds visitors.
+    pub fn comes(&self, index: usize, arrival_scale: f64) -> bool {
+        if self.population_headroom <= 1.0 && arrival_scale >= 1.0 {
+            return true;
+        }
+        let draw = crate::kernel::ActorRng::for_actor(self.activation_seed, index as u32).uniform();
+        draw < arrival_scale / self.population_headroom
+    }
+}
+
+/// Uncertain parameters a live twin's ensemble members carry and tune;
+/// 1.0 each is the scenario as written.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Tuning {
+    /// Share of the generated population that actually comes (see
+    /// `BuildOptions::population_headroom`): 1.0 = the scenario's numbers.
+    pub arrival_scale: f64,
+    /// Factor on every walking speed.
+    pub walk_speed_factor: f64,
+    /// Factor on eating and fan zone dwell times.
+    pub dwell_factor: f64,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning { arrival_scale: 1.0, walk_speed_factor: 1.0, dwell_factor: 1.0 }
+    }
+}
+
+/// How to build a simulation from a scenario.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BuildOptions {
+    /// Generate this many times the scenario's visitors and tickets, each
+    /// coming only with probability `arrival_scale / population_headroom`,
+    /// so a twin can scale arrivals up to this factor while it runs. 1.0
+    /// (planner runs) generates exactly the scenario's population.
+    pub population_headroom: f64,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        BuildOptions { population_headroom: 1.0 }
+    }
 }
 
 /// The crowd model's world: every actor's state.
 #[derive(Clone, Debug)]
 pub struct CrowdWorld {
     shared: Arc<Shared>,
+    /// Parameters an ensemble tunes between runs.
+    pub tuning: Tuning,
     /// Visitors, by index.
     pub visitors: Vec<Visitor>,
     /// Places, in scenario order.
@@ -176,6 +230,37 @@ impl CrowdWorld {
         &self.population
     }
 
+    /// Applies an intervention decided while the world runs (a gate closed
+    /// or opened now): the routing changes from `at` on. Returns the new
+    /// shared data, which other worlds of the same scenario (ensemble
+    /// members) can take with [`CrowdWorld::set_shared`]. The caller also
+    /// sends the place its message.
+    pub fn with_intervention(&self, intervention: crate::scenario::Intervention) -> Arc<Shared> {
+        let mut scenario = self.shared.site.scenario.clone();
+        scenario.interventions.push(intervention);
+        scenario.interventions.sort_by_key(|i| i.at());
+        Arc::new(Shared {
+            site: Site::new(scenario),
+            sessions_by_venue: self.shared.sessions_by_venue.clone(),
+            place_rank: self.shared.place_rank.clone(),
+            population_headroom: self.shared.population_headroom,
+            activation_seed: self.shared.activation_seed,
+        })
+    }
+
+    /// Replaces the shared data with one made by [`CrowdWorld::with_intervention`]
+    /// for the same scenario.
+    pub fn set_shared(&mut self, shared: Arc<Shared>) {
+        assert_eq!(shared.site.scenario.places.len(), self.shared.site.scenario.places.len());
+        assert_eq!(shared.site.scenario.walkways.len(), self.shared.site.scenario.walkways.len());
+        self.shared = shared;
+    }
+
+    /// The shared data, to hand to [`CrowdWorld::set_shared`] of another world.
+    pub fn shared_arc(&self) -> Arc<Shared> {
+        self.shared.clone()
+    }
+
     fn place_shard(&self, place: usize, shard_count: usize) -> usize {
         self.shared.place_rank[place] as usize * shard_count / self.shared.place_rank.len()
     }
@@ -189,13 +274,16 @@ impl World for CrowdWorld {
         let me = ctx.me();
         let index = me.index() as usize;
         let shared = &*self.shared;
+        let tuning = self.tuning;
         match me.kind() {
-            VISITOR => self.visitors[index].handle(shared, index, message, ctx),
+            VISITOR => self.visitors[index].handle(shared, &tuning, index, message, ctx),
             PLACE => self.places[index].handle(shared, index, message, ctx),
             WALKWAY => match message {
-                Message::Enter { person, from } => self.walkways[index].enter(shared, index, person, from as u32, ctx),
+                Message::Enter { person, from } => {
+                    self.walkways[index].enter(shared, &tuning, index, person, from as u32, ctx)
+                }
                 Message::Release { direction, generation } => {
-                    self.walkways[index].release(shared, index, direction, generation, ctx)
+                    self.walkways[index].release(shared, &tuning, index, direction, generation, ctx)
                 }
                 other => panic!("walkway {index} cannot handle {other:?}"),
             },
@@ -236,6 +324,15 @@ impl World for CrowdWorld {
 /// Builds the simulation of `scenario` with every random stream from `seed`:
 /// the site, the population (arrivals scheduled), sessions and interventions.
 pub fn build(scenario: Scenario, seed: u64) -> Simulation<CrowdWorld> {
+    build_with(scenario, seed, BuildOptions::default())
+}
+
+/// [`build`] with options (a live twin's population headroom).
+pub fn build_with(scenario: Scenario, seed: u64, options: BuildOptions) -> Simulation<CrowdWorld> {
+    assert!(
+        options.population_headroom >= 1.0 && options.population_headroom <= 4.0,
+        "population headroom must be between 1 and 4"
+    );
     let mut sessions_by_venue = vec![Vec::new(); scenario.places.len()];
     for (index, session) in scenario.sessions.iter().enumerate() {
         sessions_by_venue[session.venue].push(index as u16);
@@ -248,15 +345,23 @@ pub fn build(scenario: Scenario, seed: u64) -> Simulation<CrowdWorld> {
     for (rank, &place) in by_x.iter().enumerate() {
         place_rank[place] = rank as u32;
     }
-    let shared = Arc::new(Shared { site: Site::new(scenario), sessions_by_venue, place_rank });
-    let (visitors, arrivals, population) = population::generate(&shared.site.scenario, seed);
+    let shared = Arc::new(Shared {
+        site: Site::new(scenario),
+        sessions_by_venue,
+        place_rank,
+        population_headroom: options.population_headroom,
+        activation_seed: seed ^ 0xAC71_7A7E,
+    });
+    let (visitors, arrivals, population) =
+        population::generate(&shared.site.scenario, seed, options.population_headroom);
     let places = (0..shared.site.scenario.places.len()).map(|i| PlaceState::new(&shared, i)).collect();
     let free_speed = shared.site.scenario.params.walk_speed_mps_free;
     let walkways =
         shared.site.scenario.walkways.iter().map(|_| WalkwayState::new(shared.site.interval, free_speed)).collect();
     let counts =
         [visitors.len() as u32, shared.site.scenario.places.len() as u32, shared.site.scenario.walkways.len() as u32];
-    let world = CrowdWorld { shared: shared.clone(), visitors, places, walkways, population };
+    let world =
+        CrowdWorld { shared: shared.clone(), tuning: Tuning::default(), visitors, places, walkways, population };
     let mut sim = Simulation::new(world, seed, &counts);
     for (visitor, at) in arrivals {
         sim.inject(ActorId::new(VISITOR, visitor), at, Message::Begin);

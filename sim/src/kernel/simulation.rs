@@ -206,6 +206,16 @@ impl<W: World> Simulation<W> {
         self.queue.allocated_bytes()
     }
 
+    /// Gives every actor a fresh random stream derived from `(seed, actor id)`:
+    /// a resampled copy of an ensemble member then has its own future.
+    /// The world, clock and pending events are unchanged.
+    pub fn reseed(&mut self, seed: u64) {
+        self.seed = seed;
+        for (slot, id) in self.slots.iter_mut().zip(self.kinds.ids()) {
+            slot.rng = ActorRng::for_actor(seed, id.raw());
+        }
+    }
+
     /// Set-up access to an actor's random stream outside any handler.
     pub fn actor_rng(&mut self, actor: ActorId) -> &mut ActorRng {
         let slot = self.kinds.slot(actor);

@@ -61,7 +61,13 @@ fn pick(rng: &mut ActorRng, weights: impl Iterator<Item = f64> + Clone) -> Optio
 }
 
 /// Generates the visitors, their arrivals (visitor index, time) and a summary.
-pub fn generate(scenario: &Scenario, seed: u64) -> (Vec<Visitor>, Vec<(u32, SimTime)>, PopulationSummary) {
+/// With `headroom` > 1, generates that many times the visitors and tickets
+/// (a live twin's ensemble picks who actually comes).
+pub fn generate(
+    scenario: &Scenario,
+    seed: u64,
+    headroom: f64,
+) -> (Vec<Visitor>, Vec<(u32, SimTime)>, PopulationSummary) {
     let mut rng = ActorRng::for_actor(seed, POPULATION_STREAM);
     let mut visitors = Vec::new();
     let mut arrivals = Vec::new();
@@ -76,11 +82,13 @@ pub fn generate(scenario: &Scenario, seed: u64) -> (Vec<Visitor>, Vec<(u32, SimT
             .filter(|(_, p)| p.kind == PlaceKind::Transit)
             .map(|(i, p)| (i, p.arrival_share))
             .collect();
-        let mut remaining: Vec<u32> = scenario.sessions.iter().map(|s| s.tickets).collect();
+        let mut remaining: Vec<u32> =
+            scenario.sessions.iter().map(|s| (s.tickets as f64 * headroom).round() as u32).collect();
+        let count = (params.count as f64 * headroom).round() as u64;
         let preference = |sport: &str| params.sport_preferences.get(sport).copied().unwrap_or(1.0);
         let mut left: u64 = remaining.iter().map(|&t| t as u64).sum();
         let weights_k = &params.session_count_weights;
-        while left > 0 && (visitors.len() as u64) < params.count {
+        while left > 0 && (visitors.len() as u64) < count {
             let wanted = pick(&mut rng, weights_k.iter().copied()).unwrap_or(0) + 1;
             let mut tickets: Vec<u16> = Vec::with_capacity(TICKETS_PER_VISITOR_MAX);
             while tickets.len() < wanted.min(TICKETS_PER_VISITOR_MAX) {
@@ -116,7 +124,7 @@ pub fn generate(scenario: &Scenario, seed: u64) -> (Vec<Visitor>, Vec<(u32, SimT
         summary.ticket_holders = visitors.len() as u64;
         summary.tickets_unsold = left;
         let (from, to) = params.walk_in_window;
-        while (visitors.len() as u64) < params.count {
+        while (visitors.len() as u64) < count {
             let at = SimTime(from.as_micros() + ((to.as_micros() - from.as_micros()) as f64 * rng.uniform()) as u64);
             let [shortest, longest] = params.walk_in_stay_s;
             let leave_s =

@@ -3,6 +3,7 @@
 
 use super::{FLAG_CROWD, FLAG_LEAVING, FLAG_SCREENED, Message, NO_SESSION, NO_WALKWAY, PLACE, Person, Shared};
 use crate::kernel::{ActorId, ActorRng, Context, SimDuration, SimTime};
+use crate::model::Tuning;
 use crate::scenario::PlaceKind;
 
 /// Most tickets one visitor holds.
@@ -82,8 +83,18 @@ impl Visitor {
         self.tickets.get(self.next_ticket as usize).copied().filter(|&s| s != NO_SESSION)
     }
 
-    pub(crate) fn handle(&mut self, shared: &Shared, index: usize, message: Message, ctx: &mut Context<'_, Message>) {
+    pub(crate) fn handle(
+        &mut self,
+        shared: &Shared,
+        tuning: &Tuning,
+        index: usize,
+        message: Message,
+        ctx: &mut Context<'_, Message>,
+    ) {
         match message {
+            Message::Begin if self.kind != VisitorKind::Crowd && !shared.comes(index, tuning.arrival_scale) => {
+                // Stays at home in this member of the ensemble.
+            }
             Message::Begin => {
                 self.location = self.origin;
                 let (destination, session, flags) = match self.kind {
@@ -116,13 +127,13 @@ impl Visitor {
                 if kind == PlaceKind::Food && self.flags & EATING == 0 {
                     self.flags |= EATING;
                     let [shortest, longest] = visitors(shared).eat_s;
-                    let eat = uniform(ctx.rng(), shortest, longest);
+                    let eat = uniform(ctx.rng(), shortest, longest) * tuning.dwell_factor;
                     return ctx.send(ctx.me(), SimDuration::from_secs_f64(eat), Message::Wake);
                 }
                 if kind == PlaceKind::FanZone && self.flags & AT_FAN_ZONE == 0 {
                     self.flags |= AT_FAN_ZONE;
                     let [shortest, longest] = visitors(shared).fan_zone_dwell_s;
-                    let mut dwell = uniform(ctx.rng(), shortest, longest);
+                    let mut dwell = uniform(ctx.rng(), shortest, longest) * tuning.dwell_factor;
                     if let Some(session) = self.next_session() {
                         dwell = dwell.min(self.slack_s(shared, session, ctx.now())).max(0.0);
                     }

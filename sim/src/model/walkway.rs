@@ -15,6 +15,7 @@
 
 use super::{Message, PLACE, Person, Shared};
 use crate::kernel::{ActorId, Context, SimDuration, SimTime};
+use crate::model::Tuning;
 use crate::model::recorder::Recorder;
 use crate::scenario::weidmann_speed_mps;
 use std::collections::VecDeque;
@@ -97,17 +98,18 @@ impl WalkwayState {
     }
 
     /// Sets the speed for the new count and (re)schedules each lane's next release.
-    fn settle(&mut self, shared: &Shared, index: usize, ctx: &mut Context<'_, Message>) {
+    fn settle(&mut self, shared: &Shared, tuning: &Tuning, index: usize, ctx: &mut Context<'_, Message>) {
         let spec = &shared.site.scenario.walkways[index];
         let params = &shared.site.scenario.params;
         let now = ctx.now();
         self.recorder.set_level(now, self.count);
-        self.speed_mps = if spec.bottleneck {
-            params.walk_speed_mps_free
-        } else {
-            let density = self.count as f64 / (spec.length_m * spec.width_m);
-            weidmann_speed_mps(params, density).max(params.walk_speed_mps_min)
-        };
+        self.speed_mps = tuning.walk_speed_factor
+            * if spec.bottleneck {
+                params.walk_speed_mps_free
+            } else {
+                let density = self.count as f64 / (spec.length_m * spec.width_m);
+                weidmann_speed_mps(params, density).max(params.walk_speed_mps_min)
+            };
         for (direction, lane) in self.lanes.iter_mut().enumerate() {
             let Some(head) = lane.walkers.front() else {
                 lane.scheduled = None;
@@ -136,6 +138,7 @@ impl WalkwayState {
     pub(crate) fn enter(
         &mut self,
         shared: &Shared,
+        tuning: &Tuning,
         index: usize,
         person: Person,
         from: u32,
@@ -150,7 +153,7 @@ impl WalkwayState {
         }
         self.advance(now);
         self.step_on(person, direction, now);
-        self.settle(shared, index, ctx);
+        self.settle(shared, tuning, index, ctx);
     }
 
     fn step_on(&mut self, person: Person, direction: u8, now: SimTime) {
@@ -162,6 +165,7 @@ impl WalkwayState {
     pub(crate) fn release(
         &mut self,
         shared: &Shared,
+        tuning: &Tuning,
         index: usize,
         direction: u8,
         generation: u32,
@@ -193,7 +197,7 @@ impl WalkwayState {
             self.recorder.queued(since, now);
             self.step_on(waiting, direction, now);
         }
-        self.settle(shared, index, ctx);
+        self.settle(shared, tuning, index, ctx);
         let to = if direction == 0 { spec.b } else { spec.a };
         let person = Person { via: index as u16, ..walker.person };
         ctx.send(ActorId::new(PLACE, to as u32), shared.site.handoff, Message::Arrive { person });
