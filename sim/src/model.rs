@@ -15,7 +15,7 @@ pub mod site;
 mod visitor;
 mod walkway;
 
-pub use output::{ElementKpis, ElementSeries, Los, RunKpis, RunOutput, SessionKpis};
+pub use output::{ElementKpis, ElementSeries, Los, RunKpis, RunOutput, SessionKpis, is_queueing_area};
 pub use place::{PlaceCounters, PlaceState};
 pub use population::PopulationSummary;
 pub use site::Site;
@@ -259,6 +259,62 @@ impl CrowdWorld {
     /// The shared data, to hand to [`CrowdWorld::set_shared`] of another world.
     pub fn shared_arc(&self) -> Arc<Shared> {
         self.shared.clone()
+    }
+
+    /// Places and walkways together ("elements"): places first, in scenario
+    /// order, then walkways; the order of `RunOutput::elements`.
+    pub fn element_count(&self) -> usize {
+        self.places.len() + self.walkways.len()
+    }
+
+    /// Id of element `i` (`from--to` for walkways).
+    pub fn element_id(&self, i: usize) -> String {
+        let scenario = self.scenario();
+        match i.checked_sub(self.places.len()) {
+            None => scenario.places[i].id.clone(),
+            Some(w) => {
+                let walkway = &scenario.walkways[w];
+                format!("{}--{}", scenario.places[walkway.a].id, scenario.places[walkway.b].id)
+            }
+        }
+    }
+
+    /// Kind of element `i` ("walkway" for walkways).
+    pub fn element_kind(&self, i: usize) -> &'static str {
+        match i.checked_sub(self.places.len()) {
+            None => self.scenario().places[i].kind.as_str(),
+            Some(_) => "walkway",
+        }
+    }
+
+    /// Walkable area of element `i`, m².
+    pub fn element_area_m2(&self, i: usize) -> f64 {
+        let scenario = self.scenario();
+        match i.checked_sub(self.places.len()) {
+            None => scenario.places[i].area_m2,
+            Some(w) => scenario.walkways[w].length_m * scenario.walkways[w].width_m,
+        }
+    }
+
+    /// People at element `i` now (on a walkway: on it and waiting to step on).
+    pub fn element_people(&self, i: usize) -> u32 {
+        match i.checked_sub(self.places.len()) {
+            None => self.places[i].occupancy(),
+            Some(w) => self.walkways[w].count() + self.walkways[w].entrance_queue() as u32,
+        }
+    }
+
+    /// Statistics of element `i`.
+    pub fn element_recorder(&self, i: usize) -> &recorder::Recorder {
+        match i.checked_sub(self.places.len()) {
+            None => &self.places[i].recorder,
+            Some(w) => &self.walkways[w].recorder,
+        }
+    }
+
+    /// Index of the element with id `id`.
+    pub fn element_index(&self, id: &str) -> Option<usize> {
+        (0..self.element_count()).find(|&i| self.element_id(i) == id)
     }
 
     fn place_shard(&self, place: usize, shard_count: usize) -> usize {

@@ -7,6 +7,8 @@
 //! ARCHITECTURE.md).
 
 pub mod bench;
+pub mod eval;
+pub mod live;
 pub mod output;
 pub mod report;
 pub mod run;

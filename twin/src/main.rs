@@ -53,6 +53,27 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Score the live twin's 30-minute forecasts on a truth it cannot see; prints JSON.
+    ForecastEval {
+        /// The scenario the twin knows (the plan).
+        #[arg(long)]
+        scenario: PathBuf,
+        /// The scenario that really happens (sensors observe it).
+        #[arg(long)]
+        truth: PathBuf,
+        /// Seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Ensemble members.
+        #[arg(long, default_value_t = 32)]
+        members: usize,
+        /// Minutes between scored forecasts.
+        #[arg(long, default_value_t = 15)]
+        every_min: u32,
+        /// Forecast horizon, minutes.
+        #[arg(long, default_value_t = 30)]
+        horizon_min: u32,
+    },
     /// Benchmarks of the simulation engine.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -124,6 +145,24 @@ fn run(cli: Cli) -> Result<(), TwinError> {
                 scenario.crowds.len(),
                 scenario.interventions.len()
             );
+        }
+        Command::ForecastEval { scenario, truth, seed, members, every_min, horizon_min } => {
+            if every_min == 0 {
+                return Err(TwinError::Input("--every-min must be at least 1".into()));
+            }
+            let nominal = run::load_scenario(&scenario)?;
+            let truth = run::load_scenario(&truth)?;
+            let config = crowdtwin_twin::eval::EvalConfig {
+                twin: crowdtwin_twin::live::TwinConfig { members, horizon_min, ..Default::default() },
+                forecast_every_min: every_min,
+                first_forecast_clock_s: None,
+                sensors: Default::default(),
+            };
+            let report =
+                crowdtwin_twin::eval::forecast_eval(nominal, truth, &config, seed).map_err(TwinError::Input)?;
+            let mut out = std::io::stdout().lock();
+            serde_json::to_writer(&mut out, &report).map_err(std::io::Error::from)?;
+            writeln!(out)?;
         }
         Command::Schema => print!("{}", crowdtwin_sim::scenario::json_schema()),
         Command::Generate { visitors, out } => {

@@ -116,6 +116,28 @@ impl Recorder {
     pub fn level(&self) -> u32 {
         self.level
     }
+
+    /// Mean presence over bin `index`, counting the current level up to
+    /// `now` (for a bin the run has passed but whose level has not changed
+    /// since). Transient presence already recorded is included.
+    pub fn mean_presence(&self, index: usize, now: SimTime) -> f64 {
+        let recorded = self.bins.get(index).map_or(0, |b| b.presence_us);
+        let (bin_start, bin_end) = (index as u64 * self.interval_us, (index as u64 + 1) * self.interval_us);
+        let from = self.last_us.max(bin_start);
+        let to = now.as_micros().min(bin_end);
+        let pending = if to > from { self.level as u64 * (to - from) } else { 0 };
+        (recorded + pending) as f64 / self.interval_us as f64
+    }
+
+    /// People who entered during bins `from..to`.
+    pub fn entries(&self, bins: std::ops::Range<usize>) -> u64 {
+        bins.filter_map(|i| self.bins.get(i)).map(|b| b.entries as u64).sum()
+    }
+
+    /// The output interval.
+    pub fn interval(&self) -> SimDuration {
+        SimDuration(self.interval_us)
+    }
 }
 
 #[cfg(test)]

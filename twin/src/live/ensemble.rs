@@ -1,0 +1,701 @@
+//! The twin: an ensemble of world states (a particle filter) advanced with
+//! the twin's clock, weighted by how well each explains the observed
+//! counts, resampled when the weights degenerate, with the uncertain
+//! parameters (arrival scale, walking speed, dwell times) jittered so the
+//! ensemble can learn them; and forecasts run ahead from forks of it.
+
+use super::observation::{self, Checked, IngestReport, Observation, ObservationError, Timed};
+use crowdtwin_sim::kernel::ActorRng;
+use crowdtwin_sim::model::{self, BuildOptions, CrowdWorld, Los, Message, Tuning};
+use crowdtwin_sim::scenario::{Intervention, Scenario, format_clock};
+use crowdtwin_sim::{ActorId, SimDuration, SimTime, Simulation};
+use serde::Serialize;
+use std::collections::{HashSet, VecDeque};
+
+/// Largest ensemble.
+pub const MEMBERS_MAX: usize = 256;
+/// Longest forecast horizon, minutes.
+pub const HORIZON_MIN_MAX: u32 = 120;
+/// Resample when the effective ensemble size falls below this share of it.
+pub const RESAMPLE_ESS_SHARE: f64 = 0.5;
+/// Model error added to every count total's standard deviation, as a share of it.
+pub const COUNT_MODEL_ERROR_SHARE: f64 = 0.1;
+/// Count totals the members are weighed on: gates, venues, transit,
+/// walkways, other places, and the whole site.
+const AGGREGATES: usize = 6;
+
+/// How the twin runs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TwinConfig {
+    /// Ensemble members.
+    pub members: usize,
+    /// Seed of the members' streams, the prior and the resampling.
+    pub seed: u64,
+    /// Assimilation step: the ensemble advances and weighs in steps of this.
+    pub step: SimDuration,
+    /// Forecast horizon, minutes.
+    pub horizon_min: u32,
+    /// See `BuildOptions::population_headroom`: how far arrivals may scale up.
+    pub population_headroom: f64,
+    /// Threads for advancing and forecasting (members are split over them).
+    pub threads: usize,
+    /// Alert when a place reaches level of service E with at least this probability.
+    pub alert_probability: f64,
+    /// Spread of the prior on the arrival scale (log-normal sigma).
+    pub prior_arrival_sigma: f64,
+}
+
+impl Default for TwinConfig {
+    fn default() -> Self {
+        TwinConfig {
+            members: 32,
+            seed: 1,
+            step: SimDuration::from_secs(60),
+            horizon_min: 30,
+            population_headroom: 2.0,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            alert_probability: 0.2,
+            prior_arrival_sigma: 0.25,
+        }
+    }
+}
+
+struct Member {
+    sim: Simulation<CrowdWorld>,
+    log_weight: f64,
+}
+
+/// Totals of what the twin has taken in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct ObservationTotals {
+    /// Observations accepted.
+    pub accepted: u64,
+    /// Duplicates ignored.
+    pub duplicates: u64,
+    /// Late counts kept out of the filter.
+    pub late: u64,
+    /// Counts used to weigh the ensemble.
+    pub assimilated: u64,
+    /// Events (delays, gate changes) applied.
+    pub events: u64,
+}
+
+/// The live twin.
+pub struct Twin {
+    config: TwinConfig,
+    members: Vec<Member>,
+    now: SimTime,
+    pending: Vec<(u64, Timed)>,
+    sequence: u64,
+    seen: HashSet<String>,
+    seen_order: VecDeque<String>,
+    rng: ActorRng,
+    totals: ObservationTotals,
+    resamplings: u64,
+}
+
+fn normal(rng: &mut ActorRng) -> f64 {
+    // Box-Muller; 1 - u is in (0, 1].
+    let (u, v) = (1.0 - rng.uniform(), rng.uniform());
+    (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+}
+
+/// Liu & West (2001) shrinkage: after resampling, each copy's parameters
+/// move towards the ensemble mean by `1 - a` and get noise of the matching
+/// size, so the ensemble keeps its spread without drifting as a random walk.
+const SHRINKAGE_A: f64 = 0.98;
+
+/// Parameters in log space: arrival scale and dwell factor. (Walking speed
+/// stays at the scenario's value: counts alone cannot tell it from arrivals.)
+fn log_parameters(tuning: &Tuning) -> [f64; 2] {
+    [tuning.arrival_scale.ln(), tuning.dwell_factor.ln()]
+}
+
+fn set_log_parameters(tuning: &mut Tuning, values: [f64; 2], headroom: f64) {
+    tuning.arrival_scale = values[0].exp().clamp(0.2, headroom);
+    tuning.dwell_factor = values[1].exp().clamp(0.3, 3.0);
+}
+
+/// Runs `job` on every member, spread over `threads` threads.
+fn on_members<T: Send>(members: &mut [Member], threads: usize, job: impl Fn(&mut Member) -> T + Sync) -> Vec<T> {
+    let chunk = members.len().div_ceil(threads.max(1)).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = members
+            .chunks_mut(chunk)
+            .map(|part| scope.spawn(|| part.iter_mut().map(&job).collect::<Vec<T>>()))
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().expect("an ensemble member panicked")).collect()
+    })
+}
+
+impl Twin {
+    /// An ensemble for `scenario` at its start, with the uncertain
+    /// parameters drawn from their priors.
+    pub fn new(scenario: Scenario, config: TwinConfig) -> Result<Twin, String> {
+        if !(1..=MEMBERS_MAX).contains(&config.members) {
+            return Err(format!("members = {} must be between 1 and {MEMBERS_MAX}", config.members));
+        }
+        if !(1..=HORIZON_MIN_MAX).contains(&config.horizon_min) {
+            return Err(format!("horizon {} min must be between 1 and {HORIZON_MIN_MAX}", config.horizon_min));
+        }
+        if config.step.as_micros() < 1_000_000 {
+            return Err("the assimilation step must be at least 1 s".into());
+        }
+        let mut rng = ActorRng::for_actor(config.seed, u32::MAX - 2);
+        let base =
+            model::build_with(scenario, config.seed, BuildOptions { population_headroom: config.population_headroom });
+        let members = (0..config.members)
+            .map(|i| {
+                let mut sim = base.clone();
+                sim.reseed(config.seed.wrapping_add(1 + i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+                let tuning = &mut sim.world_mut().tuning;
+                if config.members > 1 {
+                    let prior = [config.prior_arrival_sigma * normal(&mut rng), 0.1 * normal(&mut rng)];
+                    set_log_parameters(tuning, prior, config.population_headroom);
+                }
+                Member { sim, log_weight: 0.0 }
+            })
+            .collect();
+        Ok(Twin {
+            config,
+            members,
+            now: SimTime::ZERO,
+            pending: Vec::new(),
+            sequence: 0,
+            seen: HashSet::new(),
+            seen_order: VecDeque::new(),
+            rng,
+            totals: ObservationTotals::default(),
+            resamplings: 0,
+        })
+    }
+
+    /// The time the ensemble has been advanced to.
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+
+    /// A member's world, for the scenario and element names.
+    pub fn world(&self) -> &CrowdWorld {
+        self.members[0].sim.world()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &TwinConfig {
+        &self.config
+    }
+
+    /// Checks a batch and keeps it for assimilation; refuses the whole batch
+    /// if any observation is bad (see [`observation`] for the rules).
+    pub fn ingest(&mut self, batch: &[Observation]) -> Result<IngestReport, ObservationError> {
+        if batch.len() > observation::OBSERVATION_BATCH_MAX {
+            return Err(ObservationError {
+                problems: vec![(
+                    0,
+                    format!("{} observations: at most {} per batch", batch.len(), observation::OBSERVATION_BATCH_MAX),
+                )],
+            });
+        }
+        let world = self.members[0].sim.world();
+        let mut problems = Vec::new();
+        let mut checked = Vec::with_capacity(batch.len());
+        for (position, observation) in batch.iter().enumerate() {
+            match observation::check(observation, world, self.now) {
+                Ok(timed) => checked.push(timed),
+                Err(problem) => problems.push((position, problem)),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(ObservationError { problems });
+        }
+        let mut report = IngestReport::default();
+        let mut batch_ids = HashSet::new();
+        for (observation, timed) in batch.iter().zip(checked) {
+            let id = observation.id();
+            if self.seen.contains(id) || !batch_ids.insert(id) {
+                report.duplicates += 1;
+                continue;
+            }
+            let is_count = matches!(timed.what, Checked::Count { .. } | Checked::GateEntries { .. });
+            // Counts at or before the last step cannot weigh the ensemble any more.
+            if is_count && timed.at < self.now {
+                report.late += 1;
+            } else {
+                report.accepted += 1;
+                self.sequence += 1;
+                self.pending.push((self.sequence, timed));
+            }
+        }
+        for id in batch_ids {
+            self.remember(id.to_string());
+        }
+        self.totals.accepted += report.accepted as u64;
+        self.totals.duplicates += report.duplicates as u64;
+        self.totals.late += report.late as u64;
+        Ok(report)
+    }
+
+    fn remember(&mut self, id: String) {
+        if self.seen_order.len() >= observation::OBSERVATION_IDS_REMEMBERED_MAX
+            && let Some(old) = self.seen_order.pop_front()
+        {
+            self.seen.remove(&old);
+        }
+        self.seen.insert(id.clone());
+        self.seen_order.push_back(id);
+    }
+
+    /// Advances the ensemble to `to` in assimilation steps.
+    pub fn advance(&mut self, to: SimTime) {
+        while self.now < to {
+            let step_end = (self.now + self.config.step).min(to);
+            self.apply_events(step_end);
+            let threads = self.config.threads;
+            on_members(&mut self.members, threads, |member| {
+                member.sim.run_until(step_end);
+            });
+            self.now = step_end;
+            self.assimilate();
+        }
+    }
+
+    /// Events (delays, gate changes) due before `until`, applied to every member.
+    fn apply_events(&mut self, until: SimTime) {
+        let mut due: Vec<(u64, Timed)> = Vec::new();
+        self.pending.retain(|(sequence, timed)| {
+            let event =
+                matches!(timed.what, Checked::SessionDelay { .. } | Checked::GateStatus { .. } | Checked::Recorded);
+            if event && timed.at < until {
+                due.push((*sequence, timed.clone()));
+                false
+            } else {
+                true
+            }
+        });
+        due.sort_by_key(|(sequence, timed)| (timed.at, *sequence));
+        for (_, timed) in due {
+            let at = timed.at.max(self.now);
+            match timed.what {
+                Checked::SessionDelay { session, delay } => {
+                    let venue = self.world().scenario().sessions[session].venue;
+                    let delay_s = (delay.as_micros() / 1_000_000) as u32;
+                    for member in &mut self.members {
+                        let message = Message::DelaySession { session: session as u16, delay_s };
+                        member.sim.inject(ActorId::new(model::PLACE, venue as u32), at, message);
+                    }
+                    self.totals.events += 1;
+                }
+                Checked::GateStatus { place, open } => {
+                    let intervention =
+                        if open { Intervention::OpenGate { at, place } } else { Intervention::CloseGate { at, place } };
+                    let shared = self.world().with_intervention(intervention);
+                    for member in &mut self.members {
+                        member.sim.world_mut().set_shared(shared.clone());
+                        member.sim.inject(ActorId::new(model::PLACE, place as u32), at, Message::SetGate { open });
+                    }
+                    self.totals.events += 1;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Weighs the members by the counts observed up to now, and resamples
+    /// when the weights degenerate.
+    fn assimilate(&mut self) {
+        let now = self.now;
+        let mut counts = Vec::new();
+        self.pending.retain(|(_, timed)| {
+            let count = matches!(timed.what, Checked::Count { .. } | Checked::GateEntries { .. });
+            if count && timed.at <= now {
+                counts.push(timed.what.clone());
+                false
+            } else {
+                true
+            }
+        });
+        if counts.is_empty() {
+            return;
+        }
+        self.totals.assimilated += counts.len() as u64;
+        // The state has hundreds of dimensions and the ensemble a few dozen
+        // members: weighing on every count at once collapses it. Counts are
+        // summed by kind of element (gates, venues, transit, walkways, the
+        // rest) and over the whole site, and members are weighed on those
+        // few totals, which carry what the filter must learn (how many came,
+        // how fast they move) without the noise of single sensors.
+        let world = self.world();
+        let group_of = |element: usize| match world.element_kind(element) {
+            "gate" => 0,
+            "venue" => 1,
+            "transit" => 2,
+            "walkway" => 3,
+            _ => 4,
+        };
+        let mut observed = [0.0f64; AGGREGATES];
+        let mut variance = [0.0f64; AGGREGATES];
+        let mut members_of: Vec<Vec<usize>> = vec![Vec::new(); AGGREGATES];
+        let mut gate_entries = Vec::new();
+        for what in &counts {
+            match *what {
+                Checked::Count { element, count, sigma } => {
+                    for group in [group_of(element), AGGREGATES - 1] {
+                        observed[group] += count;
+                        variance[group] += sigma * sigma;
+                        members_of[group].push(element);
+                    }
+                }
+                Checked::GateEntries { place, ref bins, count } => gate_entries.push((place, bins.clone(), count)),
+                _ => {}
+            }
+        }
+        for member in &mut self.members {
+            let world = member.sim.world();
+            let mut log_likelihood = 0.0;
+            let mut term = |observed: f64, predicted: f64, variance: f64| {
+                // The spread depends on the observation only, so the weight is
+                // symmetric in over- and under-prediction.
+                let model_error = COUNT_MODEL_ERROR_SHARE * observed;
+                let sd = (variance + model_error * model_error + 25.0).sqrt();
+                let z = (observed - predicted) / sd;
+                log_likelihood += -0.5 * z * z - sd.ln();
+            };
+            for group in 0..AGGREGATES {
+                if members_of[group].is_empty() {
+                    continue;
+                }
+                let predicted: f64 = members_of[group].iter().map(|&e| world.element_people(e) as f64).sum();
+                term(observed[group], predicted, variance[group]);
+            }
+            for (place, bins, count) in &gate_entries {
+                let predicted = world.places[*place].recorder.entries(bins.clone()) as f64;
+                term(*count, predicted, (0.05 * count + 2.0).powi(2));
+            }
+            member.log_weight += log_likelihood;
+        }
+        let weights = self.weights();
+        let ess = 1.0 / weights.iter().map(|w| w * w).sum::<f64>();
+        if ess < RESAMPLE_ESS_SHARE * self.members.len() as f64 {
+            self.resample(&weights);
+        }
+    }
+
+    /// Normalised weights.
+    fn weights(&self) -> Vec<f64> {
+        let max = self.members.iter().map(|m| m.log_weight).fold(f64::NEG_INFINITY, f64::max);
+        let raw: Vec<f64> = self.members.iter().map(|m| (m.log_weight - max).exp()).collect();
+        let total: f64 = raw.iter().sum();
+        raw.iter().map(|w| w / total).collect()
+    }
+
+    /// Systematic resampling; copies get fresh random streams and jittered parameters.
+    fn resample(&mut self, weights: &[f64]) {
+        let n = self.members.len();
+        let mut copies = vec![0usize; n];
+        let start = self.rng.uniform() / n as f64;
+        let mut cumulative = 0.0;
+        let mut index = 0;
+        for k in 0..n {
+            let u = start + k as f64 / n as f64;
+            while index < n - 1 && cumulative + weights[index] < u {
+                cumulative += weights[index];
+                index += 1;
+            }
+            copies[index] += 1;
+        }
+        // Weighted mean and variance of the parameters, before resampling.
+        let parameters: Vec<[f64; 2]> = self.members.iter().map(|m| log_parameters(&m.sim.world().tuning)).collect();
+        let mut mean = [0.0; 2];
+        let mut variance = [0.0; 2];
+        for k in 0..2 {
+            mean[k] = parameters.iter().zip(weights).map(|(p, w)| p[k] * w).sum();
+            variance[k] = parameters.iter().zip(weights).map(|(p, w)| (p[k] - mean[k]).powi(2) * w).sum();
+        }
+        let old = std::mem::take(&mut self.members);
+        let headroom = self.config.population_headroom;
+        let spread = (1.0 - SHRINKAGE_A * SHRINKAGE_A).sqrt();
+        for (member, count) in old.into_iter().zip(copies) {
+            if count == 0 {
+                continue;
+            }
+            let mut sims = Vec::with_capacity(count);
+            for _ in 1..count {
+                let mut copy = member.sim.clone();
+                copy.reseed(self.rng.next_bits());
+                sims.push(copy);
+            }
+            sims.push(member.sim);
+            for mut sim in sims {
+                let own = log_parameters(&sim.world().tuning);
+                let mut moved = [0.0; 2];
+                for k in 0..2 {
+                    moved[k] = SHRINKAGE_A * own[k]
+                        + (1.0 - SHRINKAGE_A) * mean[k]
+                        + spread * variance[k].sqrt() * normal(&mut self.rng);
+                }
+                set_log_parameters(&mut sim.world_mut().tuning, moved, headroom);
+                self.members.push(Member { sim, log_weight: 0.0 });
+            }
+        }
+        self.resamplings += 1;
+    }
+
+    /// Runs every member ahead by the horizon from a fork and summarises the
+    /// futures: weighted P10/P50/P90 per element per minute, and alerts.
+    pub fn forecast(&mut self) -> Forecast {
+        let now = self.now;
+        let weights = self.weights();
+        let world = self.world();
+        let interval = world.element_recorder(0).interval();
+        let first_bin = now.as_micros().div_ceil(interval.as_micros()) as usize;
+        let horizon = self.config.horizon_min as usize;
+        let end = SimTime((first_bin + horizon) as u64 * interval.as_micros());
+        let elements = world.element_count();
+        let futures: Vec<Vec<f64>> = on_members(&mut self.members, self.config.threads, |member| {
+            let mut fork = member.sim.clone();
+            fork.run_until(end);
+            let world = fork.world();
+            (0..elements)
+                .flat_map(|e| (0..horizon).map(move |k| (e, k)))
+                .map(|(e, k)| world.element_recorder(e).mean_presence(first_bin + k, end))
+                .collect()
+        });
+        let world = self.world();
+        let scenario = world.scenario();
+        let mut forecast_elements = Vec::with_capacity(elements);
+        let mut alerts = Vec::new();
+        for e in 0..elements {
+            let area = world.element_area_m2(e);
+            let kind = world.element_kind(e);
+            let queueing = model::is_queueing_area(kind);
+            let mut minutes = Vec::with_capacity(horizon);
+            for k in 0..horizon {
+                let mut values: Vec<(f64, f64)> =
+                    futures.iter().zip(&weights).map(|(f, &w)| (f[e * horizon + k], w)).collect();
+                values.sort_by(|a, b| a.0.total_cmp(&b.0));
+                let quantile = |q: f64| {
+                    let mut cumulative = 0.0;
+                    for &(v, w) in &values {
+                        cumulative += w;
+                        if cumulative >= q {
+                            return v;
+                        }
+                    }
+                    values.last().map_or(0.0, |v| v.0)
+                };
+                let p_bad: f64 =
+                    values.iter().filter(|(v, _)| Los::from_density(v / area, queueing) >= Los::E).map(|x| x.1).sum();
+                let start_s = (first_bin + k) as f64 * interval.as_secs_f64();
+                let (p10, p50, p90) = (quantile(0.1), quantile(0.5), quantile(0.9));
+                minutes.push(MinuteQuantiles {
+                    minute: k as u32 + 1,
+                    clock: format_clock(scenario.start_clock_s + start_s as u32),
+                    occupancy_p10: p10,
+                    occupancy_p50: p50,
+                    occupancy_p90: p90,
+                    density_p50: p50 / area,
+                    density_p90: p90 / area,
+                    probability_los_e_or_worse: p_bad,
+                });
+            }
+            let id = world.element_id(e);
+            if let Some(first) = minutes.iter().find(|m| m.probability_los_e_or_worse >= self.config.alert_probability)
+            {
+                let worst = minutes.iter().map(|m| m.probability_los_e_or_worse).fold(0.0, f64::max);
+                let peak = minutes.iter().map(|m| m.density_p90).fold(0.0, f64::max);
+                alerts.push(Alert {
+                    place: id.clone(),
+                    kind: kind.to_string(),
+                    at: first.clock.clone(),
+                    minutes_ahead: first.minute,
+                    level: Los::from_density(peak, queueing).letter().to_string(),
+                    probability: worst,
+                    density_p90: peak,
+                });
+            }
+            forecast_elements.push(ElementForecast { id, kind: kind.to_string(), area_m2: area, minutes });
+        }
+        alerts.sort_by(|a, b| a.minutes_ahead.cmp(&b.minutes_ahead).then(b.probability.total_cmp(&a.probability)));
+        Forecast {
+            issued_at: format_clock(scenario.clock_s(now)),
+            issued_at_s: now.as_micros() / 1_000_000,
+            horizon_min: self.config.horizon_min,
+            members: self.members.len(),
+            effective_members: 1.0 / weights.iter().map(|w| w * w).sum::<f64>(),
+            elements: forecast_elements,
+            alerts,
+        }
+    }
+
+    /// The current estimate: people per element (weighted mean, P10, P90),
+    /// the learned parameters and the observation totals.
+    pub fn state(&self) -> TwinState {
+        let weights = self.weights();
+        let world = self.world();
+        let elements = (0..world.element_count())
+            .map(|e| {
+                let mut values: Vec<(f64, f64)> = self
+                    .members
+                    .iter()
+                    .zip(&weights)
+                    .map(|(m, &w)| (m.sim.world().element_people(e) as f64, w))
+                    .collect();
+                let mean = values.iter().map(|(v, w)| v * w).sum::<f64>();
+                values.sort_by(|a, b| a.0.total_cmp(&b.0));
+                let quantile = |q: f64| {
+                    let mut c = 0.0;
+                    values
+                        .iter()
+                        .find(|(_, w)| {
+                            c += w;
+                            c >= q
+                        })
+                        .map_or(0.0, |v| v.0)
+                };
+                let area = world.element_area_m2(e);
+                ElementState {
+                    id: world.element_id(e),
+                    kind: world.element_kind(e).to_string(),
+                    people_mean: mean,
+                    people_p10: quantile(0.1),
+                    people_p90: quantile(0.9),
+                    density_mean: mean / area,
+                    los: Los::from_density(mean / area, model::is_queueing_area(world.element_kind(e)))
+                        .letter()
+                        .to_string(),
+                }
+            })
+            .collect();
+        let mean_of = |f: fn(&Tuning) -> f64| {
+            self.members.iter().zip(&weights).map(|(m, w)| f(&m.sim.world().tuning) * w).sum::<f64>()
+        };
+        TwinState {
+            clock: format_clock(world.scenario().clock_s(self.now)),
+            time_s: self.now.as_micros() / 1_000_000,
+            members: self.members.len(),
+            effective_members: 1.0 / weights.iter().map(|w| w * w).sum::<f64>(),
+            resamplings: self.resamplings,
+            arrival_scale: mean_of(|t| t.arrival_scale),
+            walk_speed_factor: mean_of(|t| t.walk_speed_factor),
+            dwell_factor: mean_of(|t| t.dwell_factor),
+            observations: self.totals,
+            elements,
+        }
+    }
+}
+
+/// Quantiles of one element in one minute of the horizon.
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct MinuteQuantiles {
+    /// Minute of the horizon, 1-based.
+    pub minute: u32,
+    /// Clock time the minute starts.
+    pub clock: String,
+    /// People present (mean over the minute), 10th percentile over the ensemble.
+    pub occupancy_p10: f64,
+    /// Median.
+    pub occupancy_p50: f64,
+    /// 90th percentile.
+    pub occupancy_p90: f64,
+    /// Median density, P/m².
+    pub density_p50: f64,
+    /// 90th-percentile density, P/m².
+    pub density_p90: f64,
+    /// Probability that the level of service is E or F.
+    pub probability_los_e_or_worse: f64,
+}
+
+/// The forecast of one place or walkway.
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct ElementForecast {
+    /// Place id or walkway id `from--to`.
+    pub id: String,
+    /// Place kind or "walkway".
+    pub kind: String,
+    /// Walkable area, m².
+    pub area_m2: f64,
+    /// One entry per minute of the horizon.
+    pub minutes: Vec<MinuteQuantiles>,
+}
+
+/// A place forecast to reach level of service E or F.
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Alert {
+    /// Place or walkway id.
+    pub place: String,
+    /// Kind.
+    pub kind: String,
+    /// Clock time of the first minute at risk.
+    pub at: String,
+    /// Minutes ahead of the forecast's issue time.
+    pub minutes_ahead: u32,
+    /// Level of service at the 90th-percentile peak density ("E" or "F").
+    pub level: String,
+    /// Highest probability of E or F over the horizon.
+    pub probability: f64,
+    /// Highest 90th-percentile density, P/m².
+    pub density_p90: f64,
+}
+
+/// A forecast of every place and walkway.
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Forecast {
+    /// Clock time it was issued at.
+    pub issued_at: String,
+    /// Simulation time it was issued at, s.
+    pub issued_at_s: u64,
+    /// Horizon, minutes.
+    pub horizon_min: u32,
+    /// Members.
+    pub members: usize,
+    /// Effective members (1 / sum of squared weights).
+    pub effective_members: f64,
+    /// Per element.
+    pub elements: Vec<ElementForecast>,
+    /// Alerts, soonest first.
+    pub alerts: Vec<Alert>,
+}
+
+/// The current estimate of one element.
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct ElementState {
+    /// Id.
+    pub id: String,
+    /// Kind.
+    pub kind: String,
+    /// Weighted mean of people present.
+    pub people_mean: f64,
+    /// 10th percentile.
+    pub people_p10: f64,
+    /// 90th percentile.
+    pub people_p90: f64,
+    /// Mean density, P/m².
+    pub density_mean: f64,
+    /// Level of service at the mean density.
+    pub los: String,
+}
+
+/// The twin's current estimate (`GET /v1/state`).
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct TwinState {
+    /// Clock time.
+    pub clock: String,
+    /// Simulation time, s.
+    pub time_s: u64,
+    /// Members.
+    pub members: usize,
+    /// Effective members.
+    pub effective_members: f64,
+    /// Resamplings so far.
+    pub resamplings: u64,
+    /// Weighted mean of the learned arrival scale (1 = as planned).
+    pub arrival_scale: f64,
+    /// Weighted mean of the learned walking speed factor.
+    pub walk_speed_factor: f64,
+    /// Weighted mean of the learned dwell factor.
+    pub dwell_factor: f64,
+    /// Observation totals.
+    pub observations: ObservationTotals,
+    /// Per element.
+    pub elements: Vec<ElementState>,
+}
