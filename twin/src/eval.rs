@@ -208,8 +208,9 @@ pub fn forecast_eval(nominal: Scenario, truth: Scenario, config: &EvalConfig, se
     let every = SimDuration::from_secs(config.forecast_every_min as u64 * 60);
     let last = SimTime(end.as_micros().saturating_sub(horizon as u64 * 60_000_000));
 
-    // (bin scored, per element: p10, p50, p90, persistence)
-    let mut scored: Vec<(usize, Vec<(f64, f64, f64, f64)>)> = Vec::new();
+    // Per forecast: the bin scored, and per element (p10, p50, p90, persistence).
+    type Scored = (usize, Vec<(f64, f64, f64, f64)>);
+    let mut scored: Vec<Scored> = Vec::new();
     let mut t = first;
     while t <= last {
         // Feed the twin as the sensors report, one sensor interval at a time.

@@ -8,10 +8,13 @@
 
 pub mod bench;
 pub mod eval;
+pub mod feed;
+pub mod http_client;
 pub mod live;
 pub mod output;
 pub mod report;
 pub mod run;
+pub mod service;
 pub mod synthetic;
 
 use thiserror::Error;

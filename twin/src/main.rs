@@ -53,6 +53,55 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Run the live twin as an HTTP service.
+    Serve {
+        /// Scenario the twin knows.
+        #[arg(long, required_unless_present = "demo", conflicts_with = "demo")]
+        scenario: Option<PathBuf>,
+        /// Demo: the bundled Gangneung day, fed by a hidden truth run (30% more visitors) as live sensors.
+        #[arg(long)]
+        demo: bool,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Clock speed: simulated seconds per wall second (1 = real time).
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+        /// Clock time to start at (default: the scenario's start).
+        #[arg(long)]
+        start: Option<String>,
+        /// Ensemble members.
+        #[arg(long, default_value_t = 32)]
+        members: usize,
+        /// Seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Simulated seconds between forecasts.
+        #[arg(long, default_value_t = 60)]
+        forecast_every_s: u64,
+    },
+    /// Write the observations sensors would make of a truth scenario (NDJSON).
+    Observe {
+        /// Truth scenario.
+        truth: PathBuf,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+        /// Seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Seconds between counts.
+        #[arg(long, default_value_t = 60)]
+        every_s: u64,
+    },
+    /// Send an NDJSON observation file to a running twin, paced by its clock.
+    Replay {
+        /// Observation file (NDJSON).
+        file: PathBuf,
+        /// The twin's base URL, e.g. http://127.0.0.1:8080.
+        #[arg(long)]
+        url: String,
+    },
     /// Score the live twin's 30-minute forecasts on a truth it cannot see; prints JSON.
     ForecastEval {
         /// The scenario the twin knows (the plan).
@@ -164,6 +213,32 @@ fn run(cli: Cli) -> Result<(), TwinError> {
             serde_json::to_writer(&mut out, &report).map_err(std::io::Error::from)?;
             writeln!(out)?;
         }
+        Command::Serve { scenario, demo, listen, speed, start, members, seed, forecast_every_s } => {
+            serve(scenario, demo, &listen, speed, start, members, seed, forecast_every_s)?;
+        }
+        Command::Observe { truth, out, seed, every_s } => {
+            if every_s == 0 {
+                return Err(TwinError::Input("--every-s must be at least 1".into()));
+            }
+            let truth = run::load_scenario(&truth)?;
+            let sensors = crowdtwin_twin::eval::SensorConfig {
+                every: crowdtwin_sim::SimDuration::from_secs(every_s),
+                ..Default::default()
+            };
+            let count = crowdtwin_twin::feed::observe(truth, seed, sensors, &out)?;
+            println!("wrote {count} observations to {}", out.display());
+        }
+        Command::Replay { file, url } => {
+            let observations = crowdtwin_twin::feed::read_ndjson(&file)?;
+            let runtime = tokio::runtime::Runtime::new()?;
+            let (accepted, duplicates, late) =
+                runtime.block_on(crowdtwin_twin::feed::replay(observations, &url, |sent, total| {
+                    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                        eprint!("\rreplayed {sent}/{total}");
+                    }
+                }))?;
+            println!("replayed: {accepted} accepted, {duplicates} duplicates, {late} late");
+        }
         Command::Schema => print!("{}", crowdtwin_sim::scenario::json_schema()),
         Command::Generate { visitors, out } => {
             if !(1_000..=crowdtwin_sim::scenario::VISITORS_MAX).contains(&visitors) {
@@ -185,6 +260,98 @@ fn run(cli: Cli) -> Result<(), TwinError> {
         }
     }
     Ok(())
+}
+
+const BUNDLED_SCENARIO: &str = include_str!("../../scenarios/gangneung-2018.toml");
+const BUNDLED_TRUTH: &str = include_str!("../../scenarios/truths/gangneung-more-arrivals.toml");
+
+#[allow(clippy::too_many_arguments)]
+fn serve(
+    scenario: Option<PathBuf>,
+    demo: bool,
+    listen: &str,
+    speed: f64,
+    start: Option<String>,
+    members: usize,
+    seed: u64,
+    forecast_every_s: u64,
+) -> Result<(), TwinError> {
+    use crowdtwin_sim::scenario::Scenario;
+    use crowdtwin_twin::live::clock::{Clock, WallClock};
+    use std::sync::Arc;
+    if !(speed.is_finite() && speed > 0.0 && speed <= 10_000.0) {
+        return Err(TwinError::Input(format!("--speed {speed} must be between 0 and 10000")));
+    }
+    if forecast_every_s == 0 {
+        return Err(TwinError::Input("--forecast-every-s must be at least 1".into()));
+    }
+    let (scenario, truth) = if demo {
+        (Scenario::parse(BUNDLED_SCENARIO, "gangneung-2018.toml")?, Some(Scenario::parse(BUNDLED_TRUTH, "truth.toml")?))
+    } else {
+        (run::load_scenario(scenario.as_ref().expect("clap requires --scenario without --demo"))?, None)
+    };
+    let start_at = match start {
+        Some(text) => {
+            let seconds = crowdtwin_sim::scenario::parse_clock(&text).map_err(TwinError::Input)?;
+            let offset = seconds
+                .checked_sub(scenario.start_clock_s)
+                .ok_or_else(|| TwinError::Input(format!("--start {text} is before the scenario starts")))?;
+            crowdtwin_sim::SimTime::from_secs(offset as u64)
+        }
+        None => crowdtwin_sim::SimTime::ZERO,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let clock: Arc<dyn Clock> = Arc::new(WallClock::new(start_at, speed));
+        let config = crowdtwin_twin::live::TwinConfig { members, seed, ..Default::default() };
+        let service = crowdtwin_twin::service::Service::start(
+            scenario,
+            config,
+            clock.clone(),
+            crowdtwin_sim::SimDuration::from_secs(forecast_every_s),
+        )
+        .await
+        .map_err(TwinError::Input)?;
+        let listener =
+            tokio::net::TcpListener::bind(listen).await.map_err(|e| TwinError::Input(format!("{listen}: {e}")))?;
+        println!(
+            "crowdtwin twin listening on http://{}  (GET /v1/forecast, /v1/alerts, /v1/state, /openapi.json)",
+            listener.local_addr()?
+        );
+        let service = Arc::new(service);
+        let ticker = service.clone();
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(std::time::Duration::from_secs(1));
+            loop {
+                interval.tick().await;
+                ticker.tick();
+            }
+        });
+        if let Some(truth) = truth {
+            // The hidden truth plays as live sensors.
+            let state = service.state.clone();
+            let feed_clock = clock.clone();
+            tokio::spawn(async move {
+                let mut feed = crowdtwin_twin::eval::TruthFeed::new(truth, seed, Default::default());
+                let mut interval = tokio::time::interval(std::time::Duration::from_secs(1));
+                loop {
+                    interval.tick().await;
+                    let now = feed_clock.now();
+                    let observations = tokio::task::block_in_place(|| feed.observe_until(now));
+                    if !observations.is_empty() {
+                        crowdtwin_twin::service::ingest(&state, observations).await;
+                    }
+                }
+            });
+        }
+        let router = crowdtwin_twin::service::router(service.state.clone());
+        crowdtwin_twin::service::serve(listener, router, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+        service.stop();
+        Ok::<(), TwinError>(())
+    })
 }
 
 fn main() -> ExitCode {

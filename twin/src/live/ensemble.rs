@@ -217,8 +217,9 @@ impl Twin {
                 continue;
             }
             let is_count = matches!(timed.what, Checked::Count { .. } | Checked::GateEntries { .. });
-            // Counts at or before the last step cannot weigh the ensemble any more.
-            if is_count && timed.at < self.now {
+            // Counts reach the twin after the fact; up to the lag they still
+            // weigh the ensemble at its next step, older ones cannot.
+            if is_count && timed.at + observation::OBSERVATION_ASSIMILATION_LAG < self.now {
                 report.late += 1;
             } else {
                 report.accepted += 1;

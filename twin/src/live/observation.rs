@@ -4,10 +4,11 @@
 //! Handling, as documented in the README:
 //! - Every observation carries an `id`; an id seen before is a duplicate:
 //!   it is counted and ignored (retries are safe).
-//! - A count observed at or after the last assimilation step is held until
-//!   the twin's clock reaches it; one older than that is late: counted and
-//!   kept out of the filter (the ensemble has moved on), unless it is older
-//!   than [`OBSERVATION_LATE_MAX_S`], when it is refused.
+//! - A count ahead of the twin's clock is held until the clock reaches it;
+//!   one up to [`OBSERVATION_ASSIMILATION_LAG`] behind weighs the ensemble at
+//!   its next step; one older than that is late: counted and kept out of the
+//!   filter (the ensemble has moved on), unless it is older than
+//!   [`OBSERVATION_LATE_MAX_S`], when it is refused.
 //! - Events (session delays, gate closures) apply at their time, or at once
 //!   if that has passed.
 //! - A time more than [`OBSERVATION_FUTURE_TOLERANCE_S`] ahead of the
@@ -25,6 +26,9 @@ use std::fmt;
 pub const OBSERVATION_FORMAT_VERSION: u32 = 1;
 /// Observations further ahead of the twin's clock than this are refused, s.
 pub const OBSERVATION_FUTURE_TOLERANCE_S: u64 = 300;
+/// Counts up to this far behind the twin's clock still weigh the ensemble
+/// (at its next step); older ones are late.
+pub const OBSERVATION_ASSIMILATION_LAG: SimDuration = SimDuration::from_secs(120);
 /// Observations older than this behind the twin's clock are refused, s.
 pub const OBSERVATION_LATE_MAX_S: u64 = 6 * 3600;
 /// Most observations in one batch.
@@ -261,7 +265,7 @@ pub fn check(observation: &Observation, world: &CrowdWorld, now: SimTime) -> Res
         }
     };
     let count = |value: f64| {
-        if value.is_finite() && value >= 0.0 && value <= 1e7 {
+        if (0.0..=1e7).contains(&value) {
             Ok(value)
         } else {
             Err(format!("count {value} must be a number between 0 and 10000000"))

@@ -1,0 +1,85 @@
+//! A small HTTP/1.1 client over tokio for `replay`, the load generator and
+//! tests: `http://` only, one keep-alive connection per client, bodies with
+//! a Content-Length.
+
+use std::io;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+/// Largest response body read, bytes.
+pub const RESPONSE_BODY_BYTES_MAX: usize = 64 * 1024 * 1024;
+
+/// One connection to a server.
+pub struct Client {
+    reader: BufReader<TcpStream>,
+    host: String,
+}
+
+/// Splits `http://host:port/path` into `(host:port, /path)`.
+pub fn split_url(url: &str) -> io::Result<(String, String)> {
+    let rest = url.strip_prefix("http://").ok_or_else(|| {
+        io::Error::new(io::ErrorKind::InvalidInput, format!("{url}: only http:// URLs are supported"))
+    })?;
+    let (host, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    if host.is_empty() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{url}: no host")));
+    }
+    Ok((host.to_string(), path.to_string()))
+}
+
+impl Client {
+    /// Connects to `host:port`.
+    pub async fn connect(host: &str) -> io::Result<Client> {
+        let stream = TcpStream::connect(host).await?;
+        stream.set_nodelay(true)?;
+        Ok(Client { reader: BufReader::new(stream), host: host.to_string() })
+    }
+
+    /// Sends a request and reads the response: `(status, body)`.
+    pub async fn request(&mut self, method: &str, path: &str, body: Option<&[u8]>) -> io::Result<(u16, Vec<u8>)> {
+        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: keep-alive\r\n", self.host);
+        if let Some(body) = body {
+            head.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len()));
+        }
+        head.push_str("\r\n");
+        let stream = self.reader.get_mut();
+        stream.write_all(head.as_bytes()).await?;
+        if let Some(body) = body {
+            stream.write_all(body).await?;
+        }
+        stream.flush().await?;
+        let mut status_line = String::new();
+        if self.reader.read_line(&mut status_line).await? == 0 {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed before a response"));
+        }
+        let status: u16 =
+            status_line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).ok_or_else(|| {
+                io::Error::new(io::ErrorKind::InvalidData, format!("bad status line {status_line:?}"))
+            })?;
+        let mut length = None;
+        loop {
+            let mut line = String::new();
+            self.reader.read_line(&mut line).await?;
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse::<usize>().ok();
+            }
+        }
+        let length =
+            length.ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "response without Content-Length"))?;
+        if length > RESPONSE_BODY_BYTES_MAX {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, format!("response of {length} bytes is too large")));
+        }
+        let mut body = vec![0; length];
+        self.reader.read_exact(&mut body).await?;
+        Ok((status, body))
+    }
+}

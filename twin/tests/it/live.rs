@@ -1,0 +1,135 @@
+//! The live twin: checking observations, learning from them, forecasting.
+
+use crowdtwin_sim::SimTime;
+use crowdtwin_sim::scenario::Scenario;
+use crowdtwin_twin::eval::{EvalConfig, SensorConfig, TruthFeed, forecast_eval};
+use crowdtwin_twin::live::{Observation, Twin, TwinConfig};
+
+const GANGNEUNG: &str = include_str!("../../../scenarios/gangneung-2018.toml");
+
+/// The bundled day cut to the morning, with `count` visitors.
+pub fn morning(count: u32) -> Scenario {
+    let text = GANGNEUNG
+        .replace("end = \"25:00\"", "end = \"11:00\"")
+        .replace("count = 60000", &format!("count = {count}"))
+        .replace("ticket_fill = 0.9", "ticket_fill = 1.0");
+    Scenario::parse(&text, "morning.toml").unwrap()
+}
+
+fn count(id: &str, at: &str, place: &str, value: f64) -> Observation {
+    Observation::PlaceCount { version: 1, id: id.into(), at: at.into(), place: place.into(), count: value, sigma: None }
+}
+
+#[test]
+fn bad_observations_are_refused_whole_and_change_nothing() {
+    let config = TwinConfig { members: 2, threads: 1, ..Default::default() };
+    let mut twin = Twin::new(morning(20_000), config).unwrap();
+    twin.advance(SimTime::from_secs(600));
+    let before = twin.state();
+    let batch = vec![
+        count("a", "07:10", "olympic-plaza", 10.0),
+        count("b", "07:10", "atlantis", 10.0),
+        count("c", "07:10", "olympic-plaza", f64::NAN),
+        count("d", "09:00", "olympic-plaza", 1.0),
+        count("e", "07:10", "olympic-plaza", -1.0),
+        Observation::GateStatus {
+            version: 1,
+            id: "f".into(),
+            at: "07:10".into(),
+            place: "olympic-plaza".into(),
+            open: false,
+        },
+        Observation::PlaceCount {
+            version: 2,
+            id: "g".into(),
+            at: "07:10".into(),
+            place: "olympic-plaza".into(),
+            count: 1.0,
+            sigma: None,
+        },
+    ];
+    let error = twin.ingest(&batch).unwrap_err();
+    let positions: Vec<usize> = error.problems.iter().map(|p| p.0).collect();
+    assert_eq!(positions, [1, 2, 3, 4, 5, 6], "{error}");
+    let text = error.to_string();
+    for expected in
+        ["unknown place or walkway `atlantis`", "count NaN", "ahead of the twin's clock", "not a gate", "version 2"]
+    {
+        assert!(text.contains(expected), "{text} lacks {expected}");
+    }
+    assert_eq!(twin.state(), before, "a refused batch leaves no trace");
+    // The good one alone is taken; sent again it is a duplicate; an old one is late.
+    let report = twin.ingest(&batch[..1]).unwrap();
+    assert_eq!((report.accepted, report.duplicates, report.late), (1, 0, 0));
+    let report = twin.ingest(&[batch[0].clone(), count("h", "07:01", "olympic-plaza", 3.0)]).unwrap();
+    assert_eq!((report.accepted, report.duplicates, report.late), (0, 1, 1));
+}
+
+#[test]
+fn the_ensemble_learns_that_more_people_came() {
+    // Truth: 1.6 times the planned visitors. Observing it, the ensemble's
+    // arrival scale must move well above 1; told nothing, it stays near 1.
+    let plan = morning(20_000);
+    let truth = morning(32_000);
+    let config = TwinConfig { members: 12, threads: 2, seed: 4, ..Default::default() };
+    let mut observed = Twin::new(plan.clone(), config.clone()).unwrap();
+    let mut blind = Twin::new(plan, config).unwrap();
+    let mut feed = TruthFeed::new(truth, 9, SensorConfig::default());
+    let mut t = SimTime::ZERO;
+    while t < SimTime::from_secs(3 * 3600) {
+        t += crowdtwin_sim::SimDuration::from_secs(60);
+        let batch = feed.observe_until(t);
+        observed.ingest(&batch).unwrap();
+        observed.advance(t);
+        blind.advance(t);
+    }
+    let learned = observed.state().arrival_scale;
+    let prior = blind.state().arrival_scale;
+    println!("learned arrival scale {learned:.3}, without observations {prior:.3}");
+    assert!(learned > 1.25, "{learned}");
+    assert!((prior - 1.0).abs() < 0.3, "{prior}");
+    assert!(observed.state().observations.assimilated > 1_000);
+}
+
+#[test]
+fn forecasts_have_ordered_quantiles_for_every_place_and_minute() {
+    let config = TwinConfig { members: 6, threads: 2, horizon_min: 30, ..Default::default() };
+    let mut twin = Twin::new(morning(20_000), config).unwrap();
+    twin.advance(SimTime::from_secs(5_400));
+    let forecast = twin.forecast();
+    assert_eq!(forecast.issued_at, "08:30");
+    assert_eq!(forecast.elements.len(), twin.world().element_count());
+    for element in &forecast.elements {
+        assert_eq!(element.minutes.len(), 30);
+        for m in &element.minutes {
+            assert!(m.occupancy_p10 <= m.occupancy_p50 && m.occupancy_p50 <= m.occupancy_p90, "{m:?}");
+            assert!((0.0..=1.0 + 1e-9).contains(&m.probability_los_e_or_worse));
+        }
+    }
+    // People are arriving for the 10:00 session: someone is at the gates.
+    let gates: f64 = forecast.elements.iter().filter(|e| e.kind == "gate").map(|e| e.minutes[0].occupancy_p50).sum();
+    assert!(gates > 1.0, "{gates}");
+    // The forecast is a fork: the twin itself did not move.
+    assert_eq!(twin.now(), SimTime::from_secs(5_400));
+}
+
+#[test]
+fn forecast_eval_beats_persistence_on_a_morning() {
+    let config = EvalConfig {
+        twin: TwinConfig { members: 8, threads: 2, ..Default::default() },
+        forecast_every_min: 20,
+        first_forecast_clock_s: Some(8 * 3600),
+        sensors: SensorConfig::default(),
+    };
+    let report = forecast_eval(morning(20_000), morning(26_000), &config, 3).unwrap();
+    println!("{report:?}");
+    assert!(report.forecasts >= 6 && report.points > 100);
+    assert!(report.mae_twin < report.mae_persistence, "{report:?}");
+    assert!(report.coverage_p10_p90 > 0.2, "{report:?}");
+    let mismatched = Scenario::parse(
+        &GANGNEUNG.replace("id = \"plaza-north\"", "id = \"plaza-nord\"").replace("\"plaza-north\"", "\"plaza-nord\""),
+        "x.toml",
+    )
+    .unwrap();
+    assert!(forecast_eval(morning(20_000), mismatched, &config, 3).is_err());
+}

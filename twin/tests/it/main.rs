@@ -1,0 +1,6 @@
+//! crowdtwin-twin's integration tests, one binary: the command line, the
+//! live twin and its HTTP service.
+
+mod cli;
+mod live;
+mod service;
