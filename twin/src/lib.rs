@@ -11,6 +11,7 @@ pub mod eval;
 pub mod feed;
 pub mod http_client;
 pub mod live;
+pub mod loadgen;
 pub mod output;
 pub mod report;
 pub mod run;

@@ -126,6 +126,25 @@ enum Command {
     /// Benchmarks of the simulation engine.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Load generators for a running service on loopback; print one JSON line.
+    #[command(subcommand)]
+    Loadgen(LoadgenCommand),
+}
+
+#[derive(Subcommand)]
+enum LoadgenCommand {
+    /// GET a URL back to back from many connections.
+    Get {
+        /// Full URL, e.g. http://127.0.0.1:8080/v1/forecast.
+        #[arg(long)]
+        url: String,
+        /// Seconds to run.
+        #[arg(long, default_value_t = 10.0)]
+        duration: f64,
+        /// Connections.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -238,6 +257,13 @@ fn run(cli: Cli) -> Result<(), TwinError> {
                     }
                 }))?;
             println!("replayed: {accepted} accepted, {duplicates} duplicates, {late} late");
+        }
+        Command::Loadgen(LoadgenCommand::Get { url, duration, concurrency }) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let report = runtime.block_on(crowdtwin_twin::loadgen::run(&url, None, concurrency, duration))?;
+            let mut out = std::io::stdout().lock();
+            serde_json::to_writer(&mut out, &report).map_err(std::io::Error::from)?;
+            writeln!(out)?;
         }
         Command::Schema => print!("{}", crowdtwin_sim::scenario::json_schema()),
         Command::Generate { visitors, out } => {

@@ -85,6 +85,8 @@ impl From<JsonRejection> for ApiError {
 #[derive(Default)]
 pub struct Published {
     forecast: RwLock<Option<Arc<Forecast>>>,
+    /// The whole forecast, serialised once when published.
+    forecast_json: RwLock<Option<axum::body::Bytes>>,
     state: RwLock<Option<Arc<TwinState>>>,
 }
 
@@ -165,7 +167,9 @@ impl TwinActor {
             let metrics = &state.arguments.metrics;
             metrics.forecasts.fetch_add(1, Ordering::Relaxed);
             metrics.forecast_micros_total.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+            let json = axum::body::Bytes::from(serde_json::to_vec(&forecast).expect("a forecast serialises"));
             *state.arguments.published.forecast.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(forecast));
+            *state.arguments.published.forecast_json.write().unwrap_or_else(|e| e.into_inner()) = Some(json);
             state.last_forecast = Some(now);
         }
         let snapshot = state.twin.state();
@@ -361,7 +365,10 @@ async fn forecast(State(app): State<AppState>, Query(query): Query<ForecastQuery
         .forecast()
         .ok_or_else(|| ApiError::Unavailable("no forecast yet: the twin is starting".into()))?;
     if query.place.is_none() && query.horizon_min.is_none_or(|h| h == published.horizon_min) {
-        return Ok(Json(&*published).into_response());
+        let json = app.published.forecast_json.read().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(json) = json {
+            return Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response());
+        }
     }
     let horizon = query.horizon_min.unwrap_or(published.horizon_min);
     if horizon == 0 || horizon > published.horizon_min {

@@ -20,6 +20,11 @@ pub const HORIZON_MIN_MAX: u32 = 120;
 pub const RESAMPLE_ESS_SHARE: f64 = 0.5;
 /// Model error added to every count total's standard deviation, as a share of it.
 pub const COUNT_MODEL_ERROR_SHARE: f64 = 0.1;
+/// An observed anomaly (count minus ensemble estimate) fades from the
+/// forecast with this time constant, minutes.
+pub const ANOMALY_MEMORY_MIN: f64 = 15.0;
+/// Share of Poisson count noise added to the ensemble's band.
+pub const DRESSING_SHARE: f64 = 1.0;
 /// Count totals the members are weighed on: gates, venues, transit,
 /// walkways, other places, and the whole site.
 const AGGREGATES: usize = 6;
@@ -92,6 +97,8 @@ pub struct Twin {
     rng: ActorRng,
     totals: ObservationTotals,
     resamplings: u64,
+    /// Latest count per element: (time, people).
+    latest_counts: Vec<Option<(SimTime, f64)>>,
 }
 
 fn normal(rng: &mut ActorRng) -> f64 {
@@ -167,6 +174,7 @@ impl Twin {
             rng,
             totals: ObservationTotals::default(),
             resamplings: 0,
+            latest_counts: Vec::new(),
         })
     }
 
@@ -325,6 +333,8 @@ impl Twin {
         // rest) and over the whole site, and members are weighed on those
         // few totals, which carry what the filter must learn (how many came,
         // how fast they move) without the noise of single sensors.
+        let mut latest = std::mem::take(&mut self.latest_counts);
+        latest.resize(self.world().element_count(), None);
         let world = self.world();
         let group_of = |element: usize| match world.element_kind(element) {
             "gate" => 0,
@@ -340,6 +350,7 @@ impl Twin {
         for what in &counts {
             match *what {
                 Checked::Count { element, count, sigma } => {
+                    latest[element] = Some((now, count));
                     for group in [group_of(element), AGGREGATES - 1] {
                         observed[group] += count;
                         variance[group] += sigma * sigma;
@@ -350,6 +361,7 @@ impl Twin {
                 _ => {}
             }
         }
+        self.latest_counts = latest;
         for member in &mut self.members {
             let world = member.sim.world();
             let mut log_likelihood = 0.0;
@@ -463,6 +475,21 @@ impl Twin {
         });
         let world = self.world();
         let scenario = world.scenario();
+        // What the sensors saw beyond what the ensemble holds now, per element.
+        let anomaly: Vec<f64> = (0..elements)
+            .map(|e| match self.latest_counts.get(e).copied().flatten() {
+                Some((at, count)) if at + observation::OBSERVATION_ASSIMILATION_LAG >= now => {
+                    let estimate: f64 = self
+                        .members
+                        .iter()
+                        .zip(&weights)
+                        .map(|(m, w)| m.sim.world().element_people(e) as f64 * w)
+                        .sum();
+                    count - estimate
+                }
+                _ => 0.0,
+            })
+            .collect();
         let mut forecast_elements = Vec::with_capacity(elements);
         let mut alerts = Vec::new();
         for e in 0..elements {
@@ -488,6 +515,14 @@ impl Twin {
                     values.iter().filter(|(v, _)| Los::from_density(v / area, queueing) >= Los::E).map(|x| x.1).sum();
                 let start_s = (first_bin + k) as f64 * interval.as_secs_f64();
                 let (p10, p50, p90) = (quantile(0.1), quantile(0.5), quantile(0.9));
+                // The observed anomaly fades with the horizon; the band is
+                // dressed with count noise the ensemble cannot show.
+                let fade = (-((k + 1) as f64) / ANOMALY_MEMORY_MIN).exp();
+                let shift = anomaly[e] * fade;
+                let noise = 1.2816 * (p50.max(0.0) + 1.0).sqrt() * DRESSING_SHARE;
+                let p50 = (p50 + shift).max(0.0);
+                let p10 = (p50 - ((p50 - p10 - shift).max(0.0).powi(2) + noise * noise).sqrt()).max(0.0);
+                let p90 = p50 + ((p90 + shift - p50).max(0.0).powi(2) + noise * noise).sqrt();
                 minutes.push(MinuteQuantiles {
                     minute: k as u32 + 1,
                     clock: format_clock(scenario.start_clock_s + start_s as u32),
