@@ -1,5 +1,5 @@
 //! Observation files: `crowdtwin observe` writes what sensors would report
-//! on a truth scenario (NDJSON, one observation per line); `crowdtwin
+//! on a truth scenario (NDJSON, one observation per line, or Parquet); `crowdtwin
 //! replay` sends such a file to a running twin, paced by the twin's clock.
 
 use crate::TwinError;
@@ -15,10 +15,16 @@ pub const REPLAY_BATCH_MAX: usize = 1_000;
 /// Replay sends observations up to this far ahead of the twin's clock, s.
 pub const REPLAY_LEAD_S: u64 = 120;
 
-/// Writes the observations of a truth run to `out` (NDJSON). Returns how many.
+/// Writes the observations of a truth run to `out`: Parquet if it ends in
+/// `.parquet`, else NDJSON. Returns how many.
 pub fn observe(truth: Scenario, seed: u64, sensors: SensorConfig, out: &Path) -> Result<usize, TwinError> {
     let end = truth.end();
     let mut feed = TruthFeed::new(truth, seed, sensors);
+    if out.extension().is_some_and(|e| e == "parquet") {
+        let observations = feed.observe_until(end);
+        write_parquet(out, &observations)?;
+        return Ok(observations.len());
+    }
     let file = std::fs::File::create(out).map_err(|e| TwinError::Input(format!("{}: {e}", out.display())))?;
     let mut writer = std::io::BufWriter::new(file);
     let mut count = 0;
@@ -109,4 +115,214 @@ pub async fn replay(
         progress(sent, total);
     }
     Ok((accepted, duplicates, late))
+}
+
+/// Columns of an observation Parquet file: one row per observation, the
+/// fields a type does not use left null.
+pub fn observations_schema() -> arrow_schema::Schema {
+    use arrow_schema::{DataType, Field, Schema};
+    Schema::new(vec![
+        Field::new("type", DataType::Utf8, false),
+        Field::new("id", DataType::Utf8, false),
+        Field::new("at", DataType::Utf8, false),
+        Field::new("place", DataType::Utf8, false),
+        Field::new("count", DataType::Float64, true),
+        Field::new("sigma", DataType::Float64, true),
+        Field::new("from", DataType::Utf8, true),
+        Field::new("session_start", DataType::Utf8, true),
+        Field::new("delay_min", DataType::Float64, true),
+        Field::new("open", DataType::Boolean, true),
+        Field::new("item", DataType::Utf8, true),
+        Field::new("quantity", DataType::UInt32, true),
+    ])
+}
+
+/// Writes observations as Parquet (zstd).
+pub fn write_parquet(path: &Path, observations: &[Observation]) -> Result<(), TwinError> {
+    use arrow_array::builder::{BooleanBuilder, Float64Builder, StringBuilder, UInt32Builder};
+    use arrow_array::{ArrayRef, RecordBatch};
+    use std::sync::Arc;
+    let (mut kind, mut id, mut at, mut place) =
+        (StringBuilder::new(), StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
+    let (mut count, mut sigma, mut from, mut session_start) =
+        (Float64Builder::new(), Float64Builder::new(), StringBuilder::new(), StringBuilder::new());
+    let (mut delay, mut open, mut item, mut quantity) =
+        (Float64Builder::new(), BooleanBuilder::new(), StringBuilder::new(), UInt32Builder::new());
+    for observation in observations {
+        let (k, i, a, p) = match observation {
+            Observation::PlaceCount { id, at, place, .. } => ("place_count", id, at, place),
+            Observation::GateEntries { id, to, place, .. } => ("gate_entries", id, to, place),
+            Observation::SessionDelay { id, at, venue, .. } => ("session_delay", id, at, venue),
+            Observation::GateStatus { id, at, place, .. } => ("gate_status", id, at, place),
+            Observation::TransitArrival { id, at, place, .. } => ("transit_arrival", id, at, place),
+            Observation::Order { id, at, shop, .. } => ("order", id, at, shop),
+        };
+        kind.append_value(k);
+        id.append_value(i);
+        at.append_value(a);
+        place.append_value(p);
+        count.append_option(match observation {
+            Observation::PlaceCount { count, .. }
+            | Observation::GateEntries { count, .. }
+            | Observation::TransitArrival { count, .. } => Some(*count),
+            _ => None,
+        });
+        sigma.append_option(match observation {
+            Observation::PlaceCount { sigma, .. } => *sigma,
+            _ => None,
+        });
+        from.append_option(match observation {
+            Observation::GateEntries { from, .. } => Some(from),
+            _ => None,
+        });
+        session_start.append_option(match observation {
+            Observation::SessionDelay { session_start, .. } => Some(session_start),
+            _ => None,
+        });
+        delay.append_option(match observation {
+            Observation::SessionDelay { delay_min, .. } => Some(*delay_min),
+            _ => None,
+        });
+        open.append_option(match observation {
+            Observation::GateStatus { open, .. } => Some(*open),
+            _ => None,
+        });
+        item.append_option(match observation {
+            Observation::Order { item, .. } => Some(item),
+            _ => None,
+        });
+        quantity.append_option(match observation {
+            Observation::Order { quantity, .. } => Some(*quantity),
+            _ => None,
+        });
+    }
+    let schema = Arc::new(observations_schema());
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(kind.finish()),
+        Arc::new(id.finish()),
+        Arc::new(at.finish()),
+        Arc::new(place.finish()),
+        Arc::new(count.finish()),
+        Arc::new(sigma.finish()),
+        Arc::new(from.finish()),
+        Arc::new(session_start.finish()),
+        Arc::new(delay.finish()),
+        Arc::new(open.finish()),
+        Arc::new(item.finish()),
+        Arc::new(quantity.finish()),
+    ];
+    let error = |e: &dyn std::fmt::Display| TwinError::Input(format!("{}: {e}", path.display()));
+    let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| error(&e))?;
+    let file = std::fs::File::create(path).map_err(|e| error(&e))?;
+    let properties = parquet::file::properties::WriterProperties::builder()
+        .set_created_by("crowdtwin".to_string())
+        .set_compression(parquet::basic::Compression::ZSTD(parquet::basic::ZstdLevel::try_new(3).expect("valid level")))
+        .build();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, schema, Some(properties)).map_err(|e| error(&e))?;
+    writer.write(&batch).map_err(|e| error(&e))?;
+    writer.close().map_err(|e| error(&e))?;
+    Ok(())
+}
+
+/// Reads observations from Parquet (the columns of [`observations_schema`]);
+/// a bad row is an error naming it.
+pub fn read_parquet(path: &Path) -> Result<Vec<Observation>, TwinError> {
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Float64Type, UInt32Type};
+    let error = |e: &dyn std::fmt::Display| TwinError::Input(format!("{}: {e}", path.display()));
+    let file = std::fs::File::open(path).map_err(|e| error(&e))?;
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| error(&e))?
+        .build()
+        .map_err(|e| error(&e))?;
+    let mut out = Vec::new();
+    let mut row_base = 0;
+    for batch in reader {
+        let batch = batch.map_err(|e| error(&e))?;
+        let text = |name: &str| -> Result<Vec<Option<String>>, TwinError> {
+            let column = batch.column_by_name(name).ok_or_else(|| error(&format!("no column `{name}`")))?;
+            let strings =
+                column.as_string_opt::<i32>().ok_or_else(|| error(&format!("column `{name}` is not text")))?;
+            Ok((0..strings.len()).map(|i| strings.is_valid(i).then(|| strings.value(i).to_string())).collect())
+        };
+        let float = |name: &str| -> Result<Vec<Option<f64>>, TwinError> {
+            let column = batch.column_by_name(name).ok_or_else(|| error(&format!("no column `{name}`")))?;
+            let values = column
+                .as_primitive_opt::<Float64Type>()
+                .ok_or_else(|| error(&format!("column `{name}` is not float64")))?;
+            Ok((0..values.len()).map(|i| values.is_valid(i).then(|| values.value(i))).collect())
+        };
+        let (kind, id, at, place) = (text("type")?, text("id")?, text("at")?, text("place")?);
+        let (count, sigma, delay) = (float("count")?, float("sigma")?, float("delay_min")?);
+        let (from, session_start, item) = (text("from")?, text("session_start")?, text("item")?);
+        let open_column = batch.column_by_name("open").ok_or_else(|| error(&"no column `open`"))?;
+        let open = open_column.as_boolean_opt().ok_or_else(|| error(&"column `open` is not boolean"))?;
+        let quantity_column = batch.column_by_name("quantity").ok_or_else(|| error(&"no column `quantity`"))?;
+        let quantity = quantity_column
+            .as_primitive_opt::<UInt32Type>()
+            .ok_or_else(|| error(&"column `quantity` is not uint32"))?;
+        for row in 0..batch.num_rows() {
+            let bad = |what: &str| error(&format!("row {}: {what}", row_base + row + 1));
+            let need = |v: &Option<String>, name: &str| v.clone().ok_or_else(|| bad(&format!("`{name}` is null")));
+            let need_f = |v: Option<f64>, name: &str| v.ok_or_else(|| bad(&format!("`{name}` is null")));
+            let (id, at, place) = (need(&id[row], "id")?, need(&at[row], "at")?, need(&place[row], "place")?);
+            let observation = match kind[row].as_deref() {
+                Some("place_count") => Observation::PlaceCount {
+                    version: 1,
+                    id,
+                    at,
+                    place,
+                    count: need_f(count[row], "count")?,
+                    sigma: sigma[row],
+                },
+                Some("gate_entries") => Observation::GateEntries {
+                    version: 1,
+                    id,
+                    from: need(&from[row], "from")?,
+                    to: at,
+                    place,
+                    count: need_f(count[row], "count")?,
+                },
+                Some("session_delay") => Observation::SessionDelay {
+                    version: 1,
+                    id,
+                    at,
+                    venue: place,
+                    session_start: need(&session_start[row], "session_start")?,
+                    delay_min: need_f(delay[row], "delay_min")?,
+                },
+                Some("gate_status") => Observation::GateStatus {
+                    version: 1,
+                    id,
+                    at,
+                    place,
+                    open: open.is_valid(row).then(|| open.value(row)).ok_or_else(|| bad("`open` is null"))?,
+                },
+                Some("transit_arrival") => {
+                    Observation::TransitArrival { version: 1, id, at, place, count: need_f(count[row], "count")? }
+                }
+                Some("order") => Observation::Order {
+                    version: 1,
+                    id,
+                    at,
+                    shop: place,
+                    item: need(&item[row], "item")?,
+                    quantity: quantity
+                        .is_valid(row)
+                        .then(|| quantity.value(row))
+                        .ok_or_else(|| bad("`quantity` is null"))?,
+                },
+                other => return Err(bad(&format!("unknown type {other:?}"))),
+            };
+            out.push(observation);
+        }
+        row_base += batch.num_rows();
+    }
+    Ok(out)
+}
+
+/// Reads an observation file: Parquet if it ends in `.parquet`, else NDJSON.
+pub fn read_observations(path: &Path) -> Result<Vec<Observation>, TwinError> {
+    if path.extension().is_some_and(|e| e == "parquet") { read_parquet(path) } else { read_ndjson(path) }
 }

@@ -80,7 +80,7 @@ enum Command {
         #[arg(long, default_value_t = 60)]
         forecast_every_s: u64,
     },
-    /// Write the observations sensors would make of a truth scenario (NDJSON).
+    /// Write the observations sensors would make of a truth scenario (NDJSON, or Parquet for `.parquet`).
     Observe {
         /// Truth scenario.
         truth: PathBuf,
@@ -94,9 +94,9 @@ enum Command {
         #[arg(long, default_value_t = 60)]
         every_s: u64,
     },
-    /// Send an NDJSON observation file to a running twin, paced by its clock.
+    /// Send an observation file to a running twin, paced by its clock.
     Replay {
-        /// Observation file (NDJSON).
+        /// Observation file (NDJSON, or Parquet for `.parquet`).
         file: PathBuf,
         /// The twin's base URL, e.g. http://127.0.0.1:8080.
         #[arg(long)]
@@ -248,7 +248,7 @@ fn run(cli: Cli) -> Result<(), TwinError> {
             println!("wrote {count} observations to {}", out.display());
         }
         Command::Replay { file, url } => {
-            let observations = crowdtwin_twin::feed::read_ndjson(&file)?;
+            let observations = crowdtwin_twin::feed::read_observations(&file)?;
             let runtime = tokio::runtime::Runtime::new()?;
             let (accepted, duplicates, late) =
                 runtime.block_on(crowdtwin_twin::feed::replay(observations, &url, |sent, total| {

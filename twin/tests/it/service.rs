@@ -170,3 +170,55 @@ async fn a_real_server_on_port_0_serves_and_shuts_down() {
     tokio::time::timeout(Duration::from_secs(10), server).await.expect("graceful shutdown").unwrap().unwrap();
     service.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn observe_writes_ndjson_and_parquet_and_replay_feeds_a_live_server() {
+    use crowdtwin_twin::eval::SensorConfig;
+    use crowdtwin_twin::feed;
+    let dir = std::env::temp_dir().join(format!("crowdtwin-replay-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let truth = {
+        let text = include_str!("../../../scenarios/gangneung-2018.toml")
+            .replace("end = \"25:00\"", "end = \"07:20\"")
+            .replace("count = 60000", "count = 10000");
+        crowdtwin_sim::scenario::Scenario::parse(&text, "truth.toml").unwrap()
+    };
+    let (ndjson, parquet) = (dir.join("obs.ndjson"), dir.join("obs.parquet"));
+    let written = feed::observe(truth.clone(), 5, SensorConfig::default(), &ndjson).unwrap();
+    assert_eq!(feed::observe(truth, 5, SensorConfig::default(), &parquet).unwrap(), written);
+    let from_ndjson = feed::read_observations(&ndjson).unwrap();
+    assert_eq!(from_ndjson.len(), written);
+    assert!(written > 500, "20 minutes of counts of 44 elements");
+    assert_eq!(feed::read_observations(&parquet).unwrap(), from_ndjson, "Parquet and NDJSON hold the same");
+    std::fs::write(dir.join("bad.ndjson"), "{\"type\":\"place_count\"}\n").unwrap();
+    let error = feed::read_observations(&dir.join("bad.ndjson")).unwrap_err().to_string();
+    assert!(error.contains("bad.ndjson:1:"), "{error}");
+
+    // A live twin whose clock runs 600 times real time.
+    let clock: Arc<dyn Clock> = Arc::new(crowdtwin_twin::live::clock::WallClock::new(SimTime::ZERO, 600.0));
+    let config = TwinConfig { members: 2, threads: 1, horizon_min: 5, ..Default::default() };
+    let service = Arc::new(Service::start(morning(10_000), config, clock, SimDuration::from_secs(60)).await.unwrap());
+    let ticker = service.clone();
+    let ticking = tokio::spawn(async move {
+        loop {
+            ticker.tick();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(listener, router(service.state.clone()), async {
+        let _ = stopped.await;
+    }));
+    let (accepted, duplicates, late) = feed::replay(from_ndjson.clone(), &url, |_, _| {}).await.unwrap();
+    assert_eq!(accepted + duplicates + late, written as u64);
+    assert!(accepted > written as u64 / 2, "{accepted} of {written} accepted ({late} late)");
+    let (_, again, _) = feed::replay(from_ndjson, &url, |_, _| {}).await.unwrap();
+    assert_eq!(again, written as u64, "a second replay is all duplicates");
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+    ticking.abort();
+    service.stop();
+    std::fs::remove_dir_all(&dir).ok();
+}
