@@ -29,6 +29,7 @@
 pub mod error;
 pub mod kernel;
 pub mod model;
+pub mod optw;
 pub mod phold;
 pub mod scenario;
 

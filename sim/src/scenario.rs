@@ -89,20 +89,31 @@ fn default_seed() -> u64 {
 pub struct ModelParams {
     /// Free walking speed, m/s (Weidmann 1993: 1.34).
     pub walk_speed_mps_free: f64,
-    /// Weidmann's gamma, P/m² (1.913).
+    /// Shape of the speed-density relation, P/m², in Weidmann's form.
+    /// Default 3.13: fitted (least squares, v0 and jam density kept) to the
+    /// 49 one-second density-speed points of the Hermes corridor run
+    /// uo-145-180-180 (Zhang et al. 2011, 1.80 m, 0.6-2.1 P/m²). Weidmann's
+    /// published 1.913 gives 0.78 m/s at 1.56 P/m² where 1.01 was measured.
     pub weidmann_gamma_p_per_m2: f64,
     /// Jam density, P/m² (Weidmann 1993: 5.4).
     pub jam_density_p_per_m2: f64,
     /// Slowest walking speed in a jam, m/s, so a jammed walkway still drains.
     pub walk_speed_mps_min: f64,
     /// Outflow capacity of ordinary walkways, P/(m·s); unset = the maximum
-    /// of Weidmann's flow (≈ 1.22 at ≈ 1.75 P/m²).
+    /// of the speed-density relation's flow (≈ 1.68 at ≈ 2.1 P/m² with the
+    /// defaults; ≈ 1.22 at 1.75 with Weidmann's published gamma).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub walkway_capacity_p_per_m_s: Option<f64>,
-    /// Outflow capacity of walkways marked `bottleneck`, P/(m·s) (design
-    /// value ~1.3, measured 1.6–1.9 in laboratory bottlenecks; Seyfried et
-    /// al., Kretz et al.).
+    /// Outflow capacity of a `bottleneck` walkway of width `b` is
+    /// `bottleneck_capacity_p_per_m_s * b + bottleneck_capacity_offset_p_per_s`.
+    /// Slope default 1.75 P/(m·s): the middle of the 1.6-1.9 measured in
+    /// laboratory bottlenecks (Seyfried et al.; Kretz et al.), what wide
+    /// openings tend to.
     pub bottleneck_capacity_p_per_m_s: f64,
+    /// The offset of the bottleneck law, P/s. Default 0.27: narrow openings
+    /// carry more per metre (people interlock in lanes); calibrated on the
+    /// CrowdQueue 0.50 m gate (Adrian et al. 2020: 1.148 P/s, 2.30 P/(m·s)).
+    pub bottleneck_capacity_offset_p_per_s: f64,
     /// Time to cross from one element into the next, s. Every message between
     /// actors takes at least this long, so it is also the kernel's lookahead.
     pub handoff_s: f64,
@@ -114,11 +125,12 @@ impl Default for ModelParams {
     fn default() -> Self {
         ModelParams {
             walk_speed_mps_free: 1.34,
-            weidmann_gamma_p_per_m2: 1.913,
+            weidmann_gamma_p_per_m2: 3.13,
             jam_density_p_per_m2: 5.4,
             walk_speed_mps_min: 0.01,
             walkway_capacity_p_per_m_s: None,
-            bottleneck_capacity_p_per_m_s: 1.3,
+            bottleneck_capacity_p_per_m_s: 1.75,
+            bottleneck_capacity_offset_p_per_s: 0.27,
             handoff_s: 1.0,
             output_interval_s: 60.0,
         }
@@ -696,8 +708,9 @@ pub fn weidmann_speed_mps(params: &ModelParams, rho: f64) -> f64 {
     v.max(0.0)
 }
 
-/// The maximum of Weidmann's specific flow `rho * v(rho)`, P/(m·s), found
-/// by a fine scan (≈ 1.22 at ≈ 1.75 P/m² with the default parameters).
+/// The maximum of the specific flow `rho * v(rho)`, P/(m·s), found by a
+/// fine scan (≈ 1.68 at ≈ 2.1 P/m² with the default parameters, ≈ 1.22 at
+/// ≈ 1.75 with Weidmann's published gamma).
 pub fn weidmann_capacity_p_per_m_s(params: &ModelParams) -> f64 {
     (1..5_400)
         .map(|i| i as f64 * params.jam_density_p_per_m2 / 5_400.0)
@@ -722,6 +735,12 @@ impl ModelParams {
             positive("walkway_capacity_p_per_m_s", c, 20.0)?;
         }
         positive("bottleneck_capacity_p_per_m_s", self.bottleneck_capacity_p_per_m_s, 20.0)?;
+        if !(self.bottleneck_capacity_offset_p_per_s.is_finite() && self.bottleneck_capacity_offset_p_per_s.abs() <= 10.0) {
+            return Err(format!(
+                "model.bottleneck_capacity_offset_p_per_s = {} must be between -10 and 10",
+                self.bottleneck_capacity_offset_p_per_s
+            ));
+        }
         positive("handoff_s", self.handoff_s, 60.0)?;
         if self.handoff_s < 0.001 {
             return Err("model.handoff_s must be at least 0.001 s".into());
@@ -941,13 +960,22 @@ impl Scenario {
             if !(specific.is_finite() && specific > 0.0 && specific <= 20.0) {
                 return Err(here(format!("capacity_p_per_m_s = {specific} must be > 0 and <= 20")));
             }
+            let offset = if w.bottleneck && w.capacity_p_per_m_s.is_none() {
+                raw.model.bottleneck_capacity_offset_p_per_s
+            } else {
+                0.0
+            };
+            let capacity_p_per_s = specific * w.width_m + offset;
+            if capacity_p_per_s <= 0.0 {
+                return Err(here(format!("its capacity {capacity_p_per_s} P/s is not positive")));
+            }
             walkways.push(Walkway {
                 a,
                 b,
                 length_m,
                 width_m: w.width_m,
                 bottleneck: w.bottleneck,
-                capacity_p_per_s: specific * w.width_m,
+                capacity_p_per_s,
             });
         }
 

@@ -16,6 +16,7 @@ pub mod output;
 pub mod report;
 pub mod run;
 pub mod service;
+pub mod validation;
 pub mod synthetic;
 
 use thiserror::Error;

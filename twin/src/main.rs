@@ -123,6 +123,15 @@ enum Command {
         #[arg(long, default_value_t = 30)]
         horizon_min: u32,
     },
+    /// Run the measured validation experiments and print measured against simulated.
+    ValidateModel {
+        /// Print JSON instead of tables.
+        #[arg(long)]
+        json: bool,
+        /// Also write the density-speed plot (SVG) here.
+        #[arg(long)]
+        plot: Option<PathBuf>,
+    },
     /// Benchmarks of the simulation engine.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -264,6 +273,21 @@ fn run(cli: Cli) -> Result<(), TwinError> {
             let mut out = std::io::stdout().lock();
             serde_json::to_writer(&mut out, &report).map_err(std::io::Error::from)?;
             writeln!(out)?;
+        }
+        Command::ValidateModel { json, plot } => {
+            let report = crowdtwin_twin::validation::validate_model().map_err(TwinError::Input)?;
+            if json {
+                let mut out = std::io::stdout().lock();
+                serde_json::to_writer(&mut out, &report).map_err(std::io::Error::from)?;
+                writeln!(out)?;
+            } else {
+                print!("{}", crowdtwin_twin::validation::markdown(&report));
+            }
+            if let Some(path) = plot {
+                std::fs::write(&path, crowdtwin_twin::validation::density_speed_svg())
+                    .map_err(|e| TwinError::Input(format!("{}: {e}", path.display())))?;
+                eprintln!("wrote {}", path.display());
+            }
         }
         Command::Schema => print!("{}", crowdtwin_sim::scenario::json_schema()),
         Command::Generate { visitors, out } => {

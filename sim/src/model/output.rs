@@ -132,6 +132,18 @@ pub struct ElementKpis {
     pub mean_wait_s: f64,
     /// People who entered.
     pub entries: u64,
+    /// Walkways: flow between the first and last exit, P/s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flow_p_per_s: Option<f64>,
+    /// Walkways: that flow per metre of width, P/(m·s).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub specific_flow_p_per_m_s: Option<f64>,
+    /// Walkways: mean walking speed (length / mean crossing time), m/s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mean_speed_mps: Option<f64>,
+    /// Walkways: mean density while anyone was on it, P/m².
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mean_density_p_per_m2: Option<f64>,
 }
 
 /// A session's attendance.
@@ -240,9 +252,15 @@ impl RunOutput {
             });
         }
         let clock = |interval: usize| format_clock(scenario.start_clock_s + (interval as f64 * interval_s) as u32);
+        let places = scenario.places.len();
         let element_kpis: Vec<ElementKpis> = elements
             .iter()
-            .map(|e| {
+            .enumerate()
+            .map(|(index, e)| {
+                let walkway = index.checked_sub(places).map(|w| (&scenario.walkways[w], &world.walkways[w]));
+                let traversals: u64 = e.bins.iter().map(|b| b.traversals as u64).sum();
+                let traversal_s: f64 = e.bins.iter().map(|b| b.traversal_sum_s).sum();
+                let presence_s: f64 = e.bins.iter().map(|b| b.presence_us as f64 / 1e6).sum();
                 let n = e.intervals();
                 let peak = (0..n).max_by(|&a, &b| e.density(a).total_cmp(&e.density(b)).then(b.cmp(&a)));
                 let waits: u64 = e.bins.iter().map(|b| b.waits as u64).sum();
@@ -258,6 +276,15 @@ impl RunOutput {
                     max_queue: (0..n).map(|i| e.queue(i)).fold(0.0, f64::max),
                     mean_wait_s: if waits > 0 { wait_sum / waits as f64 } else { 0.0 },
                     entries: e.bins.iter().map(|b| b.entries as u64).sum(),
+                    flow_p_per_s: walkway.and_then(|(_, state)| state.exits.flow_p_per_s()),
+                    specific_flow_p_per_m_s: walkway
+                        .and_then(|(spec, state)| state.exits.flow_p_per_s().map(|f| f / spec.width_m)),
+                    mean_speed_mps: walkway
+                        .and_then(|(spec, _)| (traversals > 0).then(|| spec.length_m / (traversal_s / traversals as f64))),
+                    mean_density_p_per_m2: walkway.and_then(|(_, state)| {
+                        let occupied = state.occupied().as_secs_f64();
+                        (occupied > 0.0).then(|| presence_s / occupied / e.area_m2)
+                    }),
                 }
             })
             .collect();

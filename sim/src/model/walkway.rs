@@ -38,6 +38,25 @@ struct Lane {
     generation: u32,
 }
 
+/// Who has left a walkway: for its flow.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct WalkwayExits {
+    /// People who left.
+    pub count: u64,
+    /// When the first left.
+    pub first: Option<SimTime>,
+    /// When the last left.
+    pub last: SimTime,
+}
+
+impl WalkwayExits {
+    /// Flow between the first and the last exit, `(count - 1) / (last - first)`, P/s.
+    pub fn flow_p_per_s(&self) -> Option<f64> {
+        let span = self.last.saturating_since(self.first?).as_secs_f64();
+        (self.count >= 2 && span > 0.0).then(|| (self.count - 1) as f64 / span)
+    }
+}
+
 /// State of one walkway.
 #[derive(Clone, Debug, PartialEq)]
 pub struct WalkwayState {
@@ -48,6 +67,10 @@ pub struct WalkwayState {
     lanes: [Lane; 2],
     /// People waiting to step on a full walkway: who, direction, since when.
     entrance: VecDeque<(Person, u8, SimTime)>,
+    /// Everyone who has left it, and the first and last of them.
+    pub exits: WalkwayExits,
+    /// Microseconds during which someone was on it.
+    occupied_us: u64,
     /// Statistics per output interval.
     pub recorder: Recorder,
 }
@@ -61,6 +84,8 @@ impl WalkwayState {
             updated: SimTime::ZERO,
             lanes: Default::default(),
             entrance: VecDeque::new(),
+            exits: WalkwayExits::default(),
+            occupied_us: 0,
             recorder: Recorder::new(interval),
         }
     }
@@ -91,8 +116,16 @@ impl WalkwayState {
             .collect()
     }
 
+    /// Time during which someone was on the walkway, up to the last event.
+    pub fn occupied(&self) -> SimDuration {
+        SimDuration(self.occupied_us)
+    }
+
     /// Brings the walked distance up to `now`.
     fn advance(&mut self, now: SimTime) {
+        if self.count > 0 {
+            self.occupied_us += now.saturating_since(self.updated).as_micros();
+        }
         self.walked_m += self.speed_mps * now.saturating_since(self.updated).as_secs_f64();
         self.updated = now;
     }
@@ -190,6 +223,9 @@ impl WalkwayState {
             self.recorder.queued(SimTime(now.as_micros() - held.as_micros().min(now.as_micros())), now);
         }
         self.recorder.traversal(now, now - walker.entered);
+        self.exits.count += 1;
+        self.exits.first.get_or_insert(now);
+        self.exits.last = now;
         self.count -= 1;
         let storage = Self::storage(shared, index);
         while self.count < storage {

@@ -4,3 +4,4 @@
 mod cli;
 mod live;
 mod service;
+mod validation;
