@@ -735,7 +735,9 @@ impl ModelParams {
             positive("walkway_capacity_p_per_m_s", c, 20.0)?;
         }
         positive("bottleneck_capacity_p_per_m_s", self.bottleneck_capacity_p_per_m_s, 20.0)?;
-        if !(self.bottleneck_capacity_offset_p_per_s.is_finite() && self.bottleneck_capacity_offset_p_per_s.abs() <= 10.0) {
+        if !(self.bottleneck_capacity_offset_p_per_s.is_finite()
+            && self.bottleneck_capacity_offset_p_per_s.abs() <= 10.0)
+        {
             return Err(format!(
                 "model.bottleneck_capacity_offset_p_per_s = {} must be between -10 and 10",
                 self.bottleneck_capacity_offset_p_per_s
@@ -969,14 +971,7 @@ impl Scenario {
             if capacity_p_per_s <= 0.0 {
                 return Err(here(format!("its capacity {capacity_p_per_s} P/s is not positive")));
             }
-            walkways.push(Walkway {
-                a,
-                b,
-                length_m,
-                width_m: w.width_m,
-                bottleneck: w.bottleneck,
-                capacity_p_per_s,
-            });
+            walkways.push(Walkway { a, b, length_m, width_m: w.width_m, bottleneck: w.bottleneck, capacity_p_per_s });
         }
 
         // Sessions.

@@ -7,6 +7,7 @@
 //! ARCHITECTURE.md).
 
 pub mod bench;
+pub mod counts;
 pub mod eval;
 pub mod feed;
 pub mod http_client;
@@ -16,8 +17,8 @@ pub mod output;
 pub mod report;
 pub mod run;
 pub mod service;
-pub mod validation;
 pub mod synthetic;
+pub mod validation;
 
 use thiserror::Error;
 

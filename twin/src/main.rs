@@ -102,14 +102,27 @@ enum Command {
         #[arg(long)]
         url: String,
     },
-    /// Score the live twin's 30-minute forecasts on a truth it cannot see; prints JSON.
+    /// Score the live twin's forecasts: on a truth scenario it cannot see
+    /// (`--scenario` + `--truth`), or on real counts (`--counts`); prints JSON.
     ForecastEval {
         /// The scenario the twin knows (the plan).
-        #[arg(long)]
-        scenario: PathBuf,
+        #[arg(long, required_unless_present = "counts", requires = "truth")]
+        scenario: Option<PathBuf>,
         /// The scenario that really happens (sensors observe it).
+        #[arg(long, requires = "scenario")]
+        truth: Option<PathBuf>,
+        /// Real counts: a CSV with columns timestamp,sensor,count (hourly).
+        #[arg(long, conflicts_with_all = ["scenario", "truth"], requires = "train_until")]
+        counts: Option<PathBuf>,
+        /// With --counts: learn from the data before this date (YYYY-MM-DD), score the rest.
         #[arg(long)]
-        truth: PathBuf,
+        train_until: Option<String>,
+        /// With --counts: forecast horizon, whole hours (e.g. 1h).
+        #[arg(long, default_value = "1h")]
+        horizon: String,
+        /// With --counts: print JSON (default: also JSON; kept for scripts that pass it).
+        #[arg(long)]
+        json: bool,
         /// Seed.
         #[arg(long, default_value_t = 1)]
         seed: u64,
@@ -223,7 +236,27 @@ fn run(cli: Cli) -> Result<(), TwinError> {
                 scenario.interventions.len()
             );
         }
-        Command::ForecastEval { scenario, truth, seed, members, every_min, horizon_min } => {
+        Command::ForecastEval { counts: Some(counts), train_until, horizon, json: _, .. } => {
+            let train_until = train_until.expect("clap requires --train-until with --counts");
+            let start = crowdtwin_twin::counts::parse_hour(&format!("{train_until}T00:00"))
+                .map_err(|e| TwinError::Input(format!("--train-until: {e}")))?;
+            let hours: u32 = horizon
+                .strip_suffix('h')
+                .and_then(|h| h.parse().ok())
+                .ok_or_else(|| TwinError::Input(format!("--horizon `{horizon}`: write whole hours, e.g. 1h")))?;
+            let data = crowdtwin_twin::counts::read_counts(&counts)?;
+            for (line, problem) in data.bad_rows.iter().take(crowdtwin_twin::counts::BAD_ROWS_LISTED_MAX) {
+                eprintln!("{}:{line}: skipped: {problem}", counts.display());
+            }
+            let report = crowdtwin_twin::counts::evaluate(&data, start, hours)?;
+            let mut out = std::io::stdout().lock();
+            serde_json::to_writer(&mut out, &report).map_err(std::io::Error::from)?;
+            writeln!(out)?;
+        }
+        Command::ForecastEval { scenario, truth, seed, members, every_min, horizon_min, .. } => {
+            let (Some(scenario), Some(truth)) = (scenario, truth) else {
+                return Err(TwinError::Input("give --scenario and --truth, or --counts".into()));
+            };
             if every_min == 0 {
                 return Err(TwinError::Input("--every-min must be at least 1".into()));
             }

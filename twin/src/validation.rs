@@ -101,8 +101,9 @@ pub fn validate_model() -> Result<ValidationReport, String> {
     let steady = first + span / 5..last.saturating_sub(span / 5);
     let seconds = steady.len().max(1) as f64;
     let density = steady.clone().map(|i| walkway.density(i)).sum::<f64>() / seconds;
-    let (traversal_s, traversals) =
-        steady.clone().fold((0.0, 0u32), |(s, n), i| (s + walkway.bins[i].traversal_sum_s, n + walkway.bins[i].traversals));
+    let (traversal_s, traversals) = steady
+        .clone()
+        .fold((0.0, 0u32), |(s, n), i| (s + walkway.bins[i].traversal_sum_s, n + walkway.bins[i].traversals));
     let speed = walkway.length_m.unwrap_or(8.0) / (traversal_s / traversals.max(1) as f64);
     let specific_flow = traversals as f64 / seconds / 1.80;
     comparisons.push(comparison("corridor-1.80m", "density, persons/m^2", 1.558, density));
@@ -139,7 +140,8 @@ pub fn validate_model() -> Result<ValidationReport, String> {
 
 /// The report as a Markdown table.
 pub fn markdown(report: &ValidationReport) -> String {
-    let mut out = String::from("| experiment | quantity | measured | simulated | error |\n| --- | --- | --- | --- | --- |\n");
+    let mut out =
+        String::from("| experiment | quantity | measured | simulated | error |\n| --- | --- | --- | --- | --- |\n");
     for c in &report.comparisons {
         out.push_str(&format!(
             "| {} | {} | {:.3} | {:.3} | {:+.1}% |\n",
@@ -211,12 +213,19 @@ pub fn density_speed_svg() -> String {
                 format!("{:.1},{:.1}", x(d), y(weidmann_speed_mps(params, d)))
             })
             .collect();
-        format!("<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" stroke-dasharray=\"{dash}\" points=\"{}\"/>\n", points.join(" "))
+        format!(
+            "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" stroke-dasharray=\"{dash}\" points=\"{}\"/>\n",
+            points.join(" ")
+        )
     };
     svg.push_str(&curve(&ModelParams { weidmann_gamma_p_per_m2: 1.913, ..ModelParams::default() }, "#888", "6 4"));
     svg.push_str(&curve(&ModelParams::default(), "#d73027", ""));
     for (d, v) in corridor_points() {
-        svg.push_str(&format!("<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"#1a6fbf\" fill-opacity=\"0.7\"/>\n", x(d), y(v)));
+        svg.push_str(&format!(
+            "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"#1a6fbf\" fill-opacity=\"0.7\"/>\n",
+            x(d),
+            y(v)
+        ));
     }
     let legend = [
         ("#1a6fbf", "measured, Hermes corridor 1.80 m (1-s means)", ""),

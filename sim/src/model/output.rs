@@ -279,8 +279,9 @@ impl RunOutput {
                     flow_p_per_s: walkway.and_then(|(_, state)| state.exits.flow_p_per_s()),
                     specific_flow_p_per_m_s: walkway
                         .and_then(|(spec, state)| state.exits.flow_p_per_s().map(|f| f / spec.width_m)),
-                    mean_speed_mps: walkway
-                        .and_then(|(spec, _)| (traversals > 0).then(|| spec.length_m / (traversal_s / traversals as f64))),
+                    mean_speed_mps: walkway.and_then(|(spec, _)| {
+                        (traversals > 0).then(|| spec.length_m / (traversal_s / traversals as f64))
+                    }),
                     mean_density_p_per_m2: walkway.and_then(|(_, state)| {
                         let occupied = state.occupied().as_secs_f64();
                         (occupied > 0.0).then(|| presence_s / occupied / e.area_m2)

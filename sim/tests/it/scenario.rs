@@ -73,5 +73,8 @@ fn the_json_schema_describes_the_format() {
         assert!(properties.get(key).is_some(), "schema lacks {key}");
     }
     let shipped = include_str!("../../../scenarios/scenario.schema.json");
-    assert!(shipped == json_schema(), "scenarios/scenario.schema.json is stale: run `crowdtwin schema > scenarios/scenario.schema.json`");
+    assert!(
+        shipped == json_schema(),
+        "scenarios/scenario.schema.json is stale: run `crowdtwin schema > scenarios/scenario.schema.json`"
+    );
 }
