@@ -40,10 +40,6 @@ pub struct TruthFeed {
     sequence: u64,
 }
 
-fn normal(rng: &mut ActorRng) -> f64 {
-    let (u, v) = (1.0 - rng.uniform(), rng.uniform());
-    (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-}
 
 impl TruthFeed {
     /// The truth of `scenario` under `seed` (salted so it is not the twin's own future).
@@ -111,7 +107,7 @@ impl TruthFeed {
             for element in 0..world.element_count() {
                 let people = world.element_people(element) as f64;
                 let sd = self.sensors.noise_relative * people + self.sensors.noise_absolute;
-                let count = (people + sd * normal(&mut self.noise)).round().max(0.0);
+                let count = (people + sd * self.noise.normal()).round().max(0.0);
                 self.sequence += 1;
                 out.push(Observation::PlaceCount {
                     version: 1,

@@ -111,6 +111,14 @@ impl ActorRng {
         }
     }
 
+    /// Standard normal (Box-Muller; one of the pair is used).
+    #[inline]
+    pub fn normal(&mut self) -> f64 {
+        // 1 - u is in (0, 1], so the logarithm is finite.
+        let (u, v) = (1.0 - self.uniform(), self.uniform());
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    }
+
     /// Uniform in `0..n` without bias (Lemire 2019, widening multiply with
     /// rejection). Panics when `n == 0`.
     #[inline]

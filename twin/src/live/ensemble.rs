@@ -101,11 +101,6 @@ pub struct Twin {
     latest_counts: Vec<Option<(SimTime, f64)>>,
 }
 
-fn normal(rng: &mut ActorRng) -> f64 {
-    // Box-Muller; 1 - u is in (0, 1].
-    let (u, v) = (1.0 - rng.uniform(), rng.uniform());
-    (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-}
 
 /// Liu & West (2001) shrinkage: after resampling, each copy's parameters
 /// move towards the ensemble mean by `1 - a` and get noise of the matching
@@ -157,7 +152,7 @@ impl Twin {
                 sim.reseed(config.seed.wrapping_add(1 + i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
                 let tuning = &mut sim.world_mut().tuning;
                 if config.members > 1 {
-                    let prior = [config.prior_arrival_sigma * normal(&mut rng), 0.1 * normal(&mut rng)];
+                    let prior = [config.prior_arrival_sigma * rng.normal(), 0.1 * rng.normal()];
                     set_log_parameters(tuning, prior, config.population_headroom);
                 }
                 Member { sim, log_weight: 0.0 }
@@ -444,7 +439,7 @@ impl Twin {
                 for k in 0..2 {
                     moved[k] = SHRINKAGE_A * own[k]
                         + (1.0 - SHRINKAGE_A) * mean[k]
-                        + spread * variance[k].sqrt() * normal(&mut self.rng);
+                        + spread * variance[k].sqrt() * self.rng.normal();
                 }
                 set_log_parameters(&mut sim.world_mut().tuning, moved, headroom);
                 self.members.push(Member { sim, log_weight: 0.0 });
