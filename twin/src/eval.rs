@@ -40,7 +40,6 @@ pub struct TruthFeed {
     sequence: u64,
 }
 
-
 impl TruthFeed {
     /// The truth of `scenario` under `seed` (salted so it is not the twin's own future).
     pub fn new(scenario: Scenario, seed: u64, sensors: SensorConfig) -> Self {

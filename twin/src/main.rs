@@ -136,6 +136,17 @@ enum Command {
         #[arg(long, default_value_t = 30)]
         horizon_min: u32,
     },
+    /// Solve an orienteering problem with time windows (OPTW benchmark file); prints JSON.
+    Optw {
+        /// Instance file (Righini-Salani / Solomon / Cordeau format).
+        file: PathBuf,
+        /// Time budget, milliseconds.
+        #[arg(long, default_value_t = 100)]
+        budget_ms: u64,
+        /// Seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Run the measured validation experiments and print measured against simulated.
     ValidateModel {
         /// Print JSON instead of tables.
@@ -321,6 +332,34 @@ fn run(cli: Cli) -> Result<(), TwinError> {
                     .map_err(|e| TwinError::Input(format!("{}: {e}", path.display())))?;
                 eprintln!("wrote {}", path.display());
             }
+        }
+        Command::Optw { file, budget_ms, seed } => {
+            if !(1..=3_600_000).contains(&budget_ms) {
+                return Err(TwinError::Input(format!("--budget-ms {budget_ms} must be between 1 and 3600000")));
+            }
+            let name = file.file_name().map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().to_string());
+            let text =
+                std::fs::read_to_string(&file).map_err(|e| TwinError::Input(format!("{}: {e}", file.display())))?;
+            let instance = crowdtwin_sim::optw::parse(&text, &name).map_err(|e| TwinError::Input(e.to_string()))?;
+            let started = std::time::Instant::now();
+            let budget = std::time::Duration::from_millis(budget_ms);
+            let solution = crowdtwin_sim::optw::solve(&instance, seed, |_| started.elapsed() >= budget);
+            let wall_s = started.elapsed().as_secs_f64();
+            let score = crowdtwin_sim::optw::evaluate(&instance, &solution.route).map_err(|e| {
+                TwinError::Input(format!("internal error: the solver returned an infeasible route: {e}"))
+            })?;
+            let report = serde_json::json!({
+                "instance": name,
+                "score": score,
+                "route": solution.route,
+                "customers": instance.customers(),
+                "iterations": solution.iterations,
+                "budget_ms": budget_ms,
+                "wall_s": wall_s,
+            });
+            let mut out = std::io::stdout().lock();
+            serde_json::to_writer(&mut out, &report).map_err(std::io::Error::from)?;
+            writeln!(out)?;
         }
         Command::Schema => print!("{}", crowdtwin_sim::scenario::json_schema()),
         Command::Generate { visitors, out } => {

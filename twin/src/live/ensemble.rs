@@ -101,7 +101,6 @@ pub struct Twin {
     latest_counts: Vec<Option<(SimTime, f64)>>,
 }
 
-
 /// Liu & West (2001) shrinkage: after resampling, each copy's parameters
 /// move towards the ensemble mean by `1 - a` and get noise of the matching
 /// size, so the ensemble keeps its spread without drifting as a random walk.

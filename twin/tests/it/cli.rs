@@ -151,3 +151,23 @@ fn generate_writes_a_valid_synthetic_park_and_schema_prints_json() {
     assert!(value["properties"]["places"].is_object());
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn optw_solves_a_benchmark_instance_and_refuses_a_bad_file() {
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../sim/tests/data/optw/c101.txt");
+    let report = json(&crowdtwin(&["optw", file.to_str().unwrap(), "--budget-ms", "100"]));
+    // Best-known score of c101 is 320 (shared/data/optw/bks.csv); within 5%, never above.
+    let score = report["score"].as_f64().unwrap();
+    assert!((304.0..=320.0).contains(&score), "{report}");
+    assert!(!report["route"].as_array().unwrap().is_empty());
+    assert!(report["wall_s"].as_f64().unwrap() < 1.0);
+    let dir = temporary_folder("optw");
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.txt");
+    std::fs::write(&bad, "1 1 2 0\n0 0\n0 0 0 0 0 0 0 0 100\n1 1 1 x 1 0 0 0 50\n").unwrap();
+    let output = crowdtwin(&["optw", bad.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("bad.txt") && stderr.contains("line 4"), "{stderr}");
+    std::fs::remove_dir_all(&dir).ok();
+}
