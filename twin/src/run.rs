@@ -3,7 +3,7 @@
 use crate::{TwinError, output};
 use crowdtwin_sim::model::{self, CrowdWorld, RunOutput};
 use crowdtwin_sim::scenario::Scenario;
-use crowdtwin_sim::{SimDuration, SimTime, Simulation};
+use crowdtwin_sim::{SimDuration, Simulation};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -85,9 +85,4 @@ pub fn run_file(path: &Path, out: &Path, options: &RunOptions) -> Result<(RunOut
     output::write_kpis(&kpis, &output)?;
     output::write_report(&report, &output)?;
     Ok((output, vec![places, kpis, report]))
-}
-
-/// The time the run ended.
-pub fn end_of(output: &RunOutput) -> SimTime {
-    SimTime::from_secs((output.elements.first().map_or(0, |e| e.intervals()) as f64 * output.interval_s) as u64)
 }

@@ -155,7 +155,7 @@ impl PlaceState {
                 self.start_next(shared, index, server as usize, ctx);
                 self.served(shared, index, person, ctx);
             }
-            Message::SessionEnd { session } => self.session_end(shared, index, session, ctx),
+            Message::SessionEnd { session } => self.session_end(session, ctx),
             Message::EgressRelease => self.egress_release(shared, index, ctx),
             Message::Departure => self.departure(shared, index, ctx),
             Message::SetGate { open } => {
@@ -352,7 +352,7 @@ impl PlaceState {
         );
     }
 
-    fn session_end(&mut self, shared: &Shared, index: usize, session: u16, ctx: &mut Context<'_, Message>) {
+    fn session_end(&mut self, session: u16, ctx: &mut Context<'_, Message>) {
         let venue = self.venue.as_mut().expect("sessions end at venues");
         if let Some(&(_, end)) = venue.delayed.iter().find(|d| d.0 == session)
             && end > ctx.now()
@@ -366,7 +366,6 @@ impl PlaceState {
             venue.egress_pending = true;
             ctx.send(ctx.me(), SimDuration::ZERO, Message::EgressRelease);
         }
-        let _ = (shared, index);
     }
 
     fn egress_release(&mut self, shared: &Shared, index: usize, ctx: &mut Context<'_, Message>) {
