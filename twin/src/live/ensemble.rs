@@ -117,6 +117,20 @@ fn set_log_parameters(tuning: &mut Tuning, values: [f64; 2], headroom: f64) {
     tuning.dwell_factor = values[1].exp().clamp(0.3, 3.0);
 }
 
+/// The `q` quantile of `(value, weight)` pairs sorted by value whose weights
+/// sum to 1: the first value where the cumulative weight reaches `q` (the
+/// largest if rounding leaves it short; 0 for none).
+fn weighted_quantile(sorted: &[(f64, f64)], q: f64) -> f64 {
+    let mut cumulative = 0.0;
+    for &(value, weight) in sorted {
+        cumulative += weight;
+        if cumulative >= q {
+            return value;
+        }
+    }
+    sorted.last().map_or(0.0, |v| v.0)
+}
+
 /// Runs `job` on every member, spread over `threads` threads.
 fn on_members<T: Send>(members: &mut [Member], threads: usize, job: impl Fn(&mut Member) -> T + Sync) -> Vec<T> {
     let chunk = members.len().div_ceil(threads.max(1)).max(1);
@@ -495,16 +509,7 @@ impl Twin {
                 let mut values: Vec<(f64, f64)> =
                     futures.iter().zip(&weights).map(|(f, &w)| (f[e * horizon + k], w)).collect();
                 values.sort_by(|a, b| a.0.total_cmp(&b.0));
-                let quantile = |q: f64| {
-                    let mut cumulative = 0.0;
-                    for &(v, w) in &values {
-                        cumulative += w;
-                        if cumulative >= q {
-                            return v;
-                        }
-                    }
-                    values.last().map_or(0.0, |v| v.0)
-                };
+                let quantile = |q: f64| weighted_quantile(&values, q);
                 let p_bad: f64 =
                     values.iter().filter(|(v, _)| Los::from_density(v / area, queueing) >= Los::E).map(|x| x.1).sum();
                 let start_s = (first_bin + k) as f64 * interval.as_secs_f64();
@@ -572,16 +577,7 @@ impl Twin {
                     .collect();
                 let mean = values.iter().map(|(v, w)| v * w).sum::<f64>();
                 values.sort_by(|a, b| a.0.total_cmp(&b.0));
-                let quantile = |q: f64| {
-                    let mut c = 0.0;
-                    values
-                        .iter()
-                        .find(|(_, w)| {
-                            c += w;
-                            c >= q
-                        })
-                        .map_or(0.0, |v| v.0)
-                };
+                let quantile = |q: f64| weighted_quantile(&values, q);
                 let area = world.element_area_m2(e);
                 ElementState {
                     id: world.element_id(e),
