@@ -77,7 +77,7 @@ impl TruthFeed {
         while self.next_count <= to {
             let t = self.next_count;
             self.sim.run_until(t);
-            let scenario = self.sim.world().scenario().clone();
+            let scenario = self.sim.world().scenario();
             for event in self.events.iter().filter(|e| e.at() <= t && e.at() + self.sensors.every > t) {
                 self.sequence += 1;
                 let id = format!("event-{}", self.sequence);
