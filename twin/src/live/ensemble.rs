@@ -510,8 +510,13 @@ impl Twin {
                     futures.iter().zip(&weights).map(|(f, &w)| (f[e * horizon + k], w)).collect();
                 values.sort_by(|a, b| a.0.total_cmp(&b.0));
                 let quantile = |q: f64| weighted_quantile(&values, q);
-                let p_bad: f64 =
-                    values.iter().filter(|(v, _)| Los::from_density(v / area, queueing) >= Los::E).map(|x| x.1).sum();
+                // `+ 0.0` turns the empty sum's -0.0 into 0.0 for the JSON.
+                let p_bad: f64 = values
+                    .iter()
+                    .filter(|(v, _)| Los::from_density(v / area, queueing) >= Los::E)
+                    .map(|x| x.1)
+                    .sum::<f64>()
+                    + 0.0;
                 let start_s = (first_bin + k) as f64 * interval.as_secs_f64();
                 let (p10, p50, p90) = (quantile(0.1), quantile(0.5), quantile(0.9));
                 // The observed anomaly fades with the horizon; the band is
