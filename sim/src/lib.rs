@@ -27,6 +27,7 @@
 //! ```
 
 pub mod error;
+pub mod itinerary;
 pub mod kernel;
 pub mod model;
 pub mod optw;

@@ -22,6 +22,7 @@ pub use site::Site;
 pub use visitor::{Visitor, VisitorKind};
 pub use walkway::WalkwayState;
 
+use crate::itinerary::{Congestion, Network};
 use crate::kernel::{ActorId, ActorKind, Context, SimTime, Simulation, World};
 use crate::scenario::Scenario;
 use std::sync::Arc;
@@ -143,6 +144,18 @@ pub struct Shared {
     pub population_headroom: f64,
     /// Seed the visitors' activation draws derive from.
     activation_seed: u64,
+    /// What visitors who follow recommendations are told (see
+    /// [`BuildOptions::advice`]).
+    pub advice: Option<Advice>,
+}
+
+/// Congestion the recommendations are based on, with the network to plan on.
+#[derive(Clone, Debug)]
+pub struct Advice {
+    /// Walking and waiting times over the day.
+    pub congestion: Arc<Congestion>,
+    /// The site's graph with its closures.
+    pub network: Network,
 }
 
 impl Shared {
@@ -156,7 +169,20 @@ impl Shared {
         let draw = crate::kernel::ActorRng::for_actor(self.activation_seed, index as u32).uniform();
         draw < arrival_scale / self.population_headroom
     }
+
+    /// Whether visitor `index` follows recommendations: a fixed draw per
+    /// visitor against `visitors.recommended_share` (with advice only).
+    pub fn follows(&self, index: usize) -> bool {
+        let share = self.site.scenario.visitors.as_ref().map_or(0.0, |v| v.recommended_share);
+        if self.advice.is_none() || share <= 0.0 {
+            return false;
+        }
+        crate::kernel::ActorRng::for_actor(self.activation_seed ^ FOLLOWER_STREAM, index as u32).uniform() < share
+    }
 }
+
+/// Mixed into the activation seed for the draws of who follows recommendations.
+const FOLLOWER_STREAM: u64 = 0x5EED_F011_0000;
 
 /// Uncertain parameters a live twin's ensemble members carry and tune;
 /// 1.0 each is the scenario as written.
@@ -178,18 +204,22 @@ impl Default for Tuning {
 }
 
 /// How to build a simulation from a scenario.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct BuildOptions {
     /// Generate this many times the scenario's visitors and tickets, each
     /// coming only with probability `arrival_scale / population_headroom`,
     /// so a twin can scale arrivals up to this factor while it runs. 1.0
     /// (planner runs) generates exactly the scenario's population.
     pub population_headroom: f64,
+    /// Congestion over the day that visitors who follow recommendations
+    /// plan with (usually [`recommendation_congestion`]); none = nobody follows.
+    pub advice: Option<Arc<Congestion>>,
 }
 
 impl Default for BuildOptions {
+    /// A planner's run: exactly the scenario's population, no advice.
     fn default() -> Self {
-        BuildOptions { population_headroom: 1.0 }
+        BuildOptions { population_headroom: 1.0, advice: None }
     }
 }
 
@@ -245,6 +275,7 @@ impl CrowdWorld {
             place_rank: self.shared.place_rank.clone(),
             population_headroom: self.shared.population_headroom,
             activation_seed: self.shared.activation_seed,
+            advice: self.shared.advice.clone(),
         })
     }
 
@@ -383,10 +414,50 @@ pub fn build(scenario: Scenario, seed: u64) -> Simulation<CrowdWorld> {
     build_with(scenario, seed, BuildOptions::default())
 }
 
+/// Builds `scenario` as [`build`] does, and, when some visitors follow
+/// recommendations, first runs it with nobody following (the plan) and
+/// gives the followers that run's congestion.
+pub fn build_advised(scenario: Scenario, seed: u64) -> Simulation<CrowdWorld> {
+    let share = scenario.visitors.as_ref().map_or(0.0, |v| v.recommended_share);
+    if share <= 0.0 {
+        return build(scenario, seed);
+    }
+    let advice = recommendation_congestion(&scenario, seed);
+    build_with(scenario, seed, BuildOptions { advice: Some(Arc::new(advice)), ..BuildOptions::default() })
+}
+
+/// Rounds of successive averages in [`recommendation_congestion`].
+pub const RECOMMENDATION_ROUNDS: usize = 3;
+
+/// The congestion that recommendations are based on: the plan run (nobody
+/// following), then [`RECOMMENDATION_ROUNDS`] rounds of the method of
+/// successive averages of dynamic traffic assignment: run with followers
+/// advised by the current congestion, and average the result in with
+/// weight 1/(round + 1), so the advice accounts for where the followers
+/// themselves go. Each run goes to the scenario's end on one thread.
+pub fn recommendation_congestion(scenario: &Scenario, seed: u64) -> Congestion {
+    let end = scenario.end();
+    let mut plain = scenario.clone();
+    if let Some(visitors) = plain.visitors.as_mut() {
+        visitors.recommended_share = 0.0;
+    }
+    let mut sim = build(plain.clone(), seed);
+    sim.run_until(end);
+    let mut congestion = Congestion::from_run(&plain, &RunOutput::collect(&sim, seed));
+    for round in 1..=RECOMMENDATION_ROUNDS {
+        let options = BuildOptions { advice: Some(Arc::new(congestion.clone())), ..BuildOptions::default() };
+        let mut sim = build_with(scenario.clone(), seed, options);
+        sim.run_until(end);
+        congestion.blend(&Congestion::from_run(scenario, &RunOutput::collect(&sim, seed)), 1.0 / (round as f64 + 1.0));
+    }
+    congestion
+}
+
 /// [`build`] with options (a live twin's population headroom).
 pub fn build_with(scenario: Scenario, seed: u64, options: BuildOptions) -> Simulation<CrowdWorld> {
+    let population_headroom = options.population_headroom;
     assert!(
-        options.population_headroom >= 1.0 && options.population_headroom <= 4.0,
+        population_headroom >= 1.0 && options.population_headroom <= 4.0,
         "population headroom must be between 1 and 4"
     );
     let mut sessions_by_venue = vec![Vec::new(); scenario.places.len()];
@@ -401,15 +472,17 @@ pub fn build_with(scenario: Scenario, seed: u64, options: BuildOptions) -> Simul
     for (rank, &place) in by_x.iter().enumerate() {
         place_rank[place] = rank as u32;
     }
+    let site = Site::new(scenario);
+    let advice = options.advice.map(|congestion| Advice { network: Network::new(&site), congestion });
     let shared = Arc::new(Shared {
-        site: Site::new(scenario),
+        site,
         sessions_by_venue,
         place_rank,
-        population_headroom: options.population_headroom,
+        population_headroom,
         activation_seed: seed ^ 0xAC71_7A7E,
+        advice,
     });
-    let (visitors, arrivals, population) =
-        population::generate(&shared.site.scenario, seed, options.population_headroom);
+    let (visitors, arrivals, population) = population::generate(&shared.site.scenario, seed, population_headroom);
     let places = (0..shared.site.scenario.places.len()).map(|i| PlaceState::new(&shared, i)).collect();
     let free_speed = shared.site.scenario.params.walk_speed_mps_free;
     let walkways =

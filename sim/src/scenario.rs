@@ -47,6 +47,11 @@ pub struct ScenarioFile {
     /// Seed of every random stream (overridden by `crowdtwin run --seed`).
     #[serde(default = "default_seed")]
     pub seed: u64,
+    /// Where position (0, 0) is on the globe, [latitude, longitude] in
+    /// degrees (WGS 84); places' positions are metres east and north of it.
+    /// Needed only for map outputs (GeoJSON).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin_lat_lon: Option<[f64; 2]>,
     /// Clock time at which the run starts, "HH:MM" or "HH:MM:SS".
     pub start: String,
     /// Clock time at which the run ends; may pass midnight ("25:30").
@@ -314,6 +319,12 @@ pub struct VisitorSpec {
     /// Preference weight per sport when tickets are drawn (default 1 each).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub sport_preferences: BTreeMap<String, f64>,
+    /// Share of ticket holders and walk-ins who follow crowdtwin's
+    /// recommendations (0 to 1, default 0): for food, shops and fan zones
+    /// they go where the plan run's congestion says they are served
+    /// soonest, instead of choosing by distance alone.
+    #[serde(default)]
+    pub recommended_share: f64,
 }
 
 fn default_ticket_fill() -> f64 {
@@ -609,6 +620,8 @@ pub struct Visitors {
     pub shop_probability: f64,
     /// Probability of a fan zone in a free slot.
     pub fan_zone_probability: f64,
+    /// Share following recommendations.
+    pub recommended_share: f64,
     /// Eating time, s: uniform.
     pub eat_s: [f64; 2],
     /// Fan zone dwell, s: uniform.
@@ -675,6 +688,8 @@ pub struct Scenario {
     pub name: String,
     /// Seed from the file.
     pub seed: u64,
+    /// Latitude and longitude of position (0, 0), degrees.
+    pub origin_lat_lon: Option<[f64; 2]>,
     /// Clock time of simulation time zero, s after midnight.
     pub start_clock_s: u32,
     /// Length of the run.
@@ -1014,6 +1029,7 @@ impl Scenario {
                 probability("food_probability", v.food_probability)?;
                 probability("shop_probability", v.shop_probability)?;
                 probability("fan_zone_probability", v.fan_zone_probability)?;
+                probability("recommended_share", v.recommended_share)?;
                 if v.count > VISITORS_MAX {
                     return Err(here(format!("count {} is above the limit of {VISITORS_MAX}", v.count)));
                 }
@@ -1073,6 +1089,7 @@ impl Scenario {
                     food_probability: v.food_probability,
                     shop_probability: v.shop_probability,
                     fan_zone_probability: v.fan_zone_probability,
+                    recommended_share: v.recommended_share,
                     eat_s: range("eat_min", v.eat_min)?,
                     fan_zone_dwell_s: range("fan_zone_dwell_min", v.fan_zone_dwell_min)?,
                     sport_preferences: v.sport_preferences.clone(),
@@ -1189,9 +1206,17 @@ impl Scenario {
         }
         interventions.sort_by_key(|i| i.at());
 
+        if let Some([lat, lon]) = raw.origin_lat_lon
+            && !(lat.is_finite() && lon.is_finite() && lat.abs() <= 85.0 && lon.abs() <= 180.0)
+        {
+            return Err(top(format!(
+                "origin_lat_lon = [{lat}, {lon}] is not a latitude in [-85, 85] and a longitude in [-180, 180]"
+            )));
+        }
         Ok(Scenario {
             name: raw.name.clone(),
             seed: raw.seed,
+            origin_lat_lon: raw.origin_lat_lon,
             start_clock_s,
             duration: SimDuration::from_secs((end_clock_s - start_clock_s) as u64),
             params: raw.model.clone(),

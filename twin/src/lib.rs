@@ -11,6 +11,7 @@ pub mod counts;
 pub mod eval;
 pub mod feed;
 pub mod http_client;
+pub mod itinerary;
 pub mod live;
 pub mod loadgen;
 pub mod output;

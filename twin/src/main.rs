@@ -37,6 +37,18 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Compare crowding with nobody and with a share of visitors following
+    /// recommendations (same seed); prints JSON.
+    Recommendations {
+        /// Scenario file (TOML).
+        file: PathBuf,
+        /// Share of ticket holders and walk-ins who follow recommendations.
+        #[arg(long, default_value_t = 0.5)]
+        share: f64,
+        /// Seed (default: the file's `seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+    },
     /// Check a scenario file and say what it holds.
     Validate {
         /// Scenario file (TOML).
@@ -231,6 +243,14 @@ fn run(cli: Cli) -> Result<(), TwinError> {
                 println!("wrote {}", path.display());
             }
             println!("open the report: {}", out.join("report.html").display());
+        }
+        Command::Recommendations { file, share, seed } => {
+            let scenario = run::load_scenario(&file)?;
+            let seed = seed.unwrap_or(scenario.seed);
+            let effect = run::recommendation_effect(&scenario, share, seed)?;
+            let mut out = std::io::stdout().lock();
+            serde_json::to_writer_pretty(&mut out, &effect).map_err(std::io::Error::from)?;
+            writeln!(out)?;
         }
         Command::Validate { file } => {
             let scenario = run::load_scenario(&file)?;

@@ -42,7 +42,7 @@ pub fn simulate(scenario: Scenario, options: &RunOptions) -> Result<(Simulation<
     let seed = options.seed.unwrap_or(scenario.seed);
     let end = scenario.end();
     let lookahead = scenario.params.handoff();
-    let mut sim = model::build(scenario, seed);
+    let mut sim = model::build_advised(scenario, seed);
     let show = options.progress && std::io::stderr().is_terminal();
     let started = Instant::now();
     let step = SimDuration::from_secs(PROGRESS_STEP_S);
@@ -85,4 +85,107 @@ pub fn run_file(path: &Path, out: &Path, options: &RunOptions) -> Result<(RunOut
     output::write_kpis(&kpis, &output)?;
     output::write_report(&report, &output)?;
     Ok((output, vec![places, kpis, report]))
+}
+
+/// Crowding of one run, for comparing recommendation shares.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Crowding {
+    /// Share of visitors following recommendations.
+    pub recommended_share: f64,
+    /// Highest interval-mean density of any place or walkway, P/m².
+    pub peak_density_p_per_m2: f64,
+    /// Where.
+    pub peak_density_element: String,
+    /// When.
+    pub peak_density_at: String,
+    /// Highest interval-mean density at food outlets and shops, P/m².
+    pub errand_peak_density_p_per_m2: f64,
+    /// Person-hours queueing anywhere.
+    pub queue_time_h: f64,
+    /// Person-hours queueing at food outlets and shops.
+    pub errand_queue_time_h: f64,
+    /// Mean wait of everyone who queued at a food outlet or shop, s.
+    pub errand_mean_wait_s: f64,
+    /// People served at food outlets and shops.
+    pub errand_entries: u64,
+    /// People who saw a queue too long and left without buying.
+    pub balked: u64,
+    /// Minutes any element spent at level of service E or F, summed.
+    pub minutes_at_los_e_or_f: f64,
+}
+
+impl Crowding {
+    fn of(output: &RunOutput, share: f64) -> Crowding {
+        let kpis = &output.kpis;
+        let errands = kpis.elements.iter().filter(|e| e.kind == "food" || e.kind == "shop");
+        Crowding {
+            recommended_share: share,
+            peak_density_p_per_m2: kpis.peak_density_p_per_m2,
+            peak_density_element: kpis.peak_density_element.clone(),
+            peak_density_at: kpis.peak_density_at.clone(),
+            errand_peak_density_p_per_m2: errands.clone().map(|e| e.peak_density_p_per_m2).fold(0.0, f64::max),
+            queue_time_h: kpis.total_queue_time_s / 3_600.0,
+            errand_queue_time_h: errands.clone().map(|e| e.total_queue_time_s).sum::<f64>() / 3_600.0,
+            errand_mean_wait_s: {
+                let (weighted, count) =
+                    errands.clone().fold((0.0, 0), |(w, c), e| (w + e.mean_wait_s * e.entries as f64, c + e.entries));
+                if count > 0 { weighted / count as f64 } else { 0.0 }
+            },
+            errand_entries: errands.map(|e| e.entries).sum(),
+            balked: kpis.balked,
+            minutes_at_los_e_or_f: kpis.elements.iter().map(|e| e.minutes_at_los_e_or_f).sum(),
+        }
+    }
+}
+
+/// What following recommendations changes: the scenario with nobody
+/// following and with `share` following, same seed.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct RecommendationEffect {
+    /// Scenario name.
+    pub scenario: String,
+    /// Seed.
+    pub seed: u64,
+    /// Nobody follows.
+    pub without: Crowding,
+    /// `share` follows.
+    pub with: Crowding,
+    /// Relative change of the peak density, % (negative = lower).
+    pub peak_density_change_percent: f64,
+    /// Relative change of the total queue time, %.
+    pub queue_time_change_percent: f64,
+    /// Relative change of the queue time at food and shops, %.
+    pub errand_queue_time_change_percent: f64,
+}
+
+/// Runs `scenario` with 0 and with `share` of its visitors following recommendations.
+pub fn recommendation_effect(scenario: &Scenario, share: f64, seed: u64) -> Result<RecommendationEffect, TwinError> {
+    if !(0.0..=1.0).contains(&share) {
+        return Err(TwinError::Input(format!("share {share} must be in [0, 1]")));
+    }
+    if scenario.visitors.is_none() {
+        return Err(TwinError::Input("the scenario has no [visitors]: nobody could follow recommendations".into()));
+    }
+    let options = RunOptions { seed: Some(seed), shards: 1, threads: 1, progress: false };
+    let mut runs = Vec::new();
+    for share in [0.0, share] {
+        let mut variant = scenario.clone();
+        if let Some(visitors) = variant.visitors.as_mut() {
+            visitors.recommended_share = share;
+        }
+        let (_, output) = simulate(variant, &options)?;
+        runs.push(Crowding::of(&output, share));
+    }
+    let with = runs.pop().expect("two runs");
+    let without = runs.pop().expect("two runs");
+    let change = |a: f64, b: f64| if a > 0.0 { 100.0 * (b - a) / a } else { 0.0 };
+    Ok(RecommendationEffect {
+        scenario: scenario.name.clone(),
+        seed,
+        peak_density_change_percent: change(without.peak_density_p_per_m2, with.peak_density_p_per_m2),
+        queue_time_change_percent: change(without.queue_time_h, with.queue_time_h),
+        errand_queue_time_change_percent: change(without.errand_queue_time_h, with.errand_queue_time_h),
+        without,
+        with,
+    })
 }

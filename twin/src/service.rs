@@ -6,6 +6,7 @@
 //! Reads (`GET /v1/forecast`, `/v1/alerts`, `/v1/state`) are served from the
 //! last published snapshot, never waiting for the twin's computation.
 
+use crate::itinerary::{ItineraryOut, ItineraryRequest, Planner, RequestError, RouteOut, ScheduleEntry};
 use crate::live::clock::Clock;
 use crate::live::{Forecast, IngestReport, Observation, ObservationError, Twin, TwinConfig, TwinState};
 use axum::extract::rejection::JsonRejection;
@@ -77,7 +78,7 @@ impl IntoResponse for ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
-        ApiError::BadRequest(format!("the body is not valid observation JSON: {}", rejection.body_text()))
+        ApiError::BadRequest(format!("the body is not valid JSON for this endpoint: {}", rejection.body_text()))
     }
 }
 
@@ -118,6 +119,7 @@ pub struct AppState {
     twin: Arc<RwLock<Option<ActorRef<TwinMessage>>>>,
     published: Arc<Published>,
     metrics: Arc<Metrics>,
+    planner: Arc<Planner>,
 }
 
 /// Messages of the twin actor.
@@ -303,6 +305,10 @@ impl Service {
     ) -> Result<Service, String> {
         let published = Arc::new(Published::default());
         let metrics = Arc::new(Metrics::default());
+        let (plan_scenario, seed) = (scenario.clone(), config.seed);
+        let planner = tokio::task::spawn_blocking(move || Planner::new(plan_scenario, seed))
+            .await
+            .map_err(|e| format!("planning the day failed: {e}"))?;
         let arguments = TwinArguments {
             scenario,
             config,
@@ -315,7 +321,7 @@ impl Service {
         let slot = Arc::new(RwLock::new(None));
         let (supervisor, _) =
             Actor::spawn(None, TwinSupervisor, (arguments, slot.clone())).await.map_err(|e| e.to_string())?;
-        Ok(Service { state: AppState { twin: slot, published, metrics }, supervisor })
+        Ok(Service { state: AppState { twin: slot, published, metrics, planner: Arc::new(planner) }, supervisor })
     }
 
     /// Asks the twin to catch up with the clock (the ticker calls this).
@@ -532,11 +538,119 @@ async fn metrics(State(app): State<AppState>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
+impl From<RequestError> for ApiError {
+    fn from(error: RequestError) -> Self {
+        match error {
+            RequestError::Bad(m) => ApiError::BadRequest(m),
+            RequestError::Unknown(m) => ApiError::NotFound(m),
+            RequestError::Infeasible(m) => ApiError::Unprocessable(m, Vec::new()),
+        }
+    }
+}
+
+/// `POST /v1/itineraries` parameters.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ItineraryQuery {
+    /// "json" (default), "ics" (iCalendar, needs `date` in the request) or "geojson".
+    pub format: Option<String>,
+}
+
+/// Plans a visitor's day: sessions by sport preference and held tickets,
+/// food, shops and fan zone, with walking and queueing times from the plan
+/// run and the live forecast. The plan keeps every session window, the
+/// walking limit and the end time.
+#[utoipa::path(post, path = "/v1/itineraries", params(ItineraryQuery), request_body = ItineraryRequest, responses((status = 200, body = ItineraryOut), (status = 400, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn itineraries(
+    State(app): State<AppState>,
+    Query(query): Query<ItineraryQuery>,
+    body: Result<Json<ItineraryRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    app.metrics.requests.fetch_add(1, Ordering::Relaxed);
+    let Json(request) = body?;
+    let format = query.format.unwrap_or_else(|| "json".into());
+    if !["json", "ics", "geojson"].contains(&format.as_str()) {
+        return Err(ApiError::BadRequest(format!("format `{format}` is not one of json, ics, geojson")));
+    }
+    let forecast = app.published.forecast();
+    let planner = app.planner.clone();
+    let (out, text) = tokio::task::spawn_blocking(move || -> Result<(ItineraryOut, Option<String>), RequestError> {
+        let congestion = planner.congestion(forecast.as_deref());
+        let issued = forecast.as_ref().map(|f| f.issued_at.clone());
+        let (_, _, out) = planner.plan(&request, &congestion, issued)?;
+        let text = match format.as_str() {
+            "ics" => {
+                let date = request
+                    .date
+                    .as_deref()
+                    .ok_or_else(|| RequestError::Bad("a calendar needs the request's `date` (YYYY-MM-DD)".into()))?;
+                Some(planner.ics(&out, date)?)
+            }
+            "geojson" => Some(planner.geojson(&out)?.to_string()),
+            _ => None,
+        };
+        Ok((out, text))
+    })
+    .await
+    .map_err(|e| ApiError::Unavailable(format!("planning failed: {e}")))??;
+    Ok(match text {
+        None => Json(out).into_response(),
+        Some(text) if text.starts_with("BEGIN:VCALENDAR") => {
+            ([(header::CONTENT_TYPE, "text/calendar; charset=utf-8")], text).into_response()
+        }
+        Some(text) => ([(header::CONTENT_TYPE, "application/geo+json")], text).into_response(),
+    })
+}
+
+/// `GET /v1/schedule` parameters.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ScheduleQuery {
+    /// Only this sport.
+    pub sport: Option<String>,
+}
+
+/// The session schedule (with announced delays), for one sport or all.
+#[utoipa::path(get, path = "/v1/schedule", params(ScheduleQuery), responses((status = 200, body = Vec<ScheduleEntry>), (status = 404, body = Problem)))]
+async fn schedule(State(app): State<AppState>, Query(query): Query<ScheduleQuery>) -> Result<Response, ApiError> {
+    app.metrics.requests.fetch_add(1, Ordering::Relaxed);
+    Ok(Json(app.planner.schedule(query.sport.as_deref())?).into_response())
+}
+
+/// `GET /v1/route` parameters.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct RouteQuery {
+    /// From place id.
+    pub from: String,
+    /// To place id.
+    pub to: String,
+    /// Departure, "HH:MM".
+    pub at: String,
+}
+
+/// The fastest route between two places leaving at a time, with walking
+/// speeds from the plan run and the live forecast.
+#[utoipa::path(get, path = "/v1/route", params(RouteQuery), responses((status = 200, body = RouteOut), (status = 400, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn route(State(app): State<AppState>, Query(query): Query<RouteQuery>) -> Result<Response, ApiError> {
+    app.metrics.requests.fetch_add(1, Ordering::Relaxed);
+    let congestion = app.planner.congestion(app.published.forecast().as_deref());
+    Ok(Json(app.planner.route(&query.from, &query.to, &query.at, &congestion)?).into_response())
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "crowdtwin", description = "Live crowd forecasts for large event sites"),
-    paths(forecast, alerts, state, observations, healthz, metrics),
-    components(schemas(Forecast, TwinState, Observation, ObservationBody, IngestReport, Problem))
+    paths(forecast, alerts, state, observations, itineraries, schedule, route, healthz, metrics),
+    components(schemas(
+        Forecast,
+        TwinState,
+        Observation,
+        ObservationBody,
+        IngestReport,
+        Problem,
+        ItineraryRequest,
+        ItineraryOut,
+        ScheduleEntry,
+        RouteOut
+    ))
 )]
 struct ApiDoc;
 
@@ -556,6 +670,9 @@ pub fn router(app: AppState) -> Router {
         .route("/v1/alerts", get(alerts))
         .route("/v1/state", get(state))
         .route("/v1/observations", post(observations))
+        .route("/v1/itineraries", post(itineraries))
+        .route("/v1/schedule", get(schedule))
+        .route("/v1/route", get(route))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi_json))

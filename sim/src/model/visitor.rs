@@ -2,6 +2,7 @@
 //! sessions, eats, shops and lingers in free time, and leaves by transit.
 
 use super::{FLAG_CROWD, FLAG_LEAVING, FLAG_SCREENED, Message, NO_SESSION, NO_WALKWAY, PLACE, Person, Shared};
+use crate::itinerary::recommend_errand;
 use crate::kernel::{ActorId, ActorRng, Context, SimDuration, SimTime};
 use crate::model::Tuning;
 use crate::scenario::PlaceKind;
@@ -33,6 +34,7 @@ const DID_FAN_ZONE: u8 = 4;
 const EATING: u8 = 8;
 const AT_FAN_ZONE: u8 = 16;
 const SKIPS_SCREENING: u8 = 32;
+const FOLLOWS_RECOMMENDATIONS: u8 = 64;
 
 /// State of one visitor (24 bytes).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -97,6 +99,9 @@ impl Visitor {
             }
             Message::Begin => {
                 self.location = self.origin;
+                if self.kind != VisitorKind::Crowd && shared.follows(index) {
+                    self.flags |= FOLLOWS_RECOMMENDATIONS;
+                }
                 let (destination, session, flags) = match self.kind {
                     VisitorKind::Crowd => {
                         let (destination, flags) = self.crowd_leg(shared);
@@ -211,8 +216,15 @@ impl Visitor {
         (self.origin, NO_SESSION)
     }
 
-    /// One of `places`, nearer ones likelier (weight `1 / (1 + minutes)^2`).
+    /// One of `places`: for a visitor who follows recommendations, where
+    /// the plan's congestion says they are served soonest; for others,
+    /// nearer ones likelier (weight `1 / (1 + minutes)^2`).
     fn nearby(&self, shared: &Shared, places: &[u32], rng: &mut ActorRng, now: SimTime) -> Option<u16> {
+        if let Some(advice) = shared.advice.as_ref().filter(|_| self.flags & FOLLOWS_RECOMMENDATIONS != 0) {
+            let (network, congestion) = (&advice.network, &advice.congestion);
+            let draw = rng.uniform();
+            return recommend_errand(network, congestion, self.location as usize, now, places, draw).map(|p| p as u16);
+        }
         let routing = shared.site.routing_at(now);
         let weight = |p: u32| {
             let cost = routing.cost_s(self.location as usize, p as usize);

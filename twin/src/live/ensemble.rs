@@ -157,8 +157,11 @@ impl Twin {
             return Err("the assimilation step must be at least 1 s".into());
         }
         let mut rng = ActorRng::for_actor(config.seed, u32::MAX - 2);
-        let base =
-            model::build_with(scenario, config.seed, BuildOptions { population_headroom: config.population_headroom });
+        let base = model::build_with(
+            scenario,
+            config.seed,
+            BuildOptions { population_headroom: config.population_headroom, ..BuildOptions::default() },
+        );
         let members = (0..config.members)
             .map(|i| {
                 let mut sim = base.clone();

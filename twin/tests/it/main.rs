@@ -2,6 +2,7 @@
 //! live twin and its HTTP service.
 
 mod cli;
+mod itinerary;
 mod live;
 mod service;
 mod validation;

@@ -103,7 +103,7 @@ async fn the_router_answers_every_endpoint() {
             StatusCode::UNPROCESSABLE_ENTITY,
             "count -4",
         ),
-        (r#"{"type":"place_count","id":"s6","#, StatusCode::BAD_REQUEST, "not valid observation JSON"),
+        (r#"{"type":"place_count","id":"s6","#, StatusCode::BAD_REQUEST, "not valid JSON"),
         (r#"{"type":"weather","id":"s7"}"#, StatusCode::BAD_REQUEST, "malformed observation"),
         ("[]", StatusCode::BAD_REQUEST, "empty batch"),
     ] {
