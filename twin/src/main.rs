@@ -178,6 +178,21 @@ enum Command {
 
 #[derive(Subcommand)]
 enum LoadgenCommand {
+    /// POST a JSON body to a URL back to back from many connections (e.g. /v1/itineraries).
+    Post {
+        /// Full URL, e.g. http://127.0.0.1:8080/v1/itineraries.
+        #[arg(long)]
+        url: String,
+        /// File holding the JSON body.
+        #[arg(long)]
+        body: PathBuf,
+        /// Seconds to run.
+        #[arg(long, default_value_t = 10.0)]
+        duration: f64,
+        /// Connections.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+    },
     /// GET a URL back to back from many connections.
     Get {
         /// Full URL, e.g. http://127.0.0.1:8080/v1/forecast.
@@ -331,9 +346,17 @@ fn run(cli: Cli) -> Result<(), TwinError> {
                 }))?;
             println!("replayed: {accepted} accepted, {duplicates} duplicates, {late} late");
         }
-        Command::Loadgen(LoadgenCommand::Get { url, duration, concurrency }) => {
+        Command::Loadgen(command) => {
+            let (url, body, duration, concurrency) = match command {
+                LoadgenCommand::Get { url, duration, concurrency } => (url, None, duration, concurrency),
+                LoadgenCommand::Post { url, body, duration, concurrency } => {
+                    let bytes =
+                        std::fs::read(&body).map_err(|e| TwinError::Input(format!("{}: {e}", body.display())))?;
+                    (url, Some(bytes), duration, concurrency)
+                }
+            };
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            let report = runtime.block_on(crowdtwin_twin::loadgen::run(&url, None, concurrency, duration))?;
+            let report = runtime.block_on(crowdtwin_twin::loadgen::run(&url, body, concurrency, duration))?;
             let mut out = std::io::stdout().lock();
             serde_json::to_writer(&mut out, &report).map_err(std::io::Error::from)?;
             writeln!(out)?;
