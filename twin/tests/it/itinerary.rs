@@ -2,8 +2,7 @@
 //! routes, the HTTP endpoints and the shareable forms, and what followers
 //! of recommendations do in the simulation.
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use crowdtwin_sim::itinerary::{self, Congestion};
 use crowdtwin_sim::kernel::ActorRng;
 use crowdtwin_sim::scenario::{PlaceKind, Scenario};
@@ -11,10 +10,9 @@ use crowdtwin_sim::{SimDuration, SimTime};
 use crowdtwin_twin::itinerary::{ItineraryRequest, Planner, RequestError};
 use crowdtwin_twin::live::TwinConfig;
 use crowdtwin_twin::live::clock::{Clock, ManualClock};
-use crowdtwin_twin::service::{Service, router};
+use crowdtwin_twin::service::Service;
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
-use tower::ServiceExt;
 
 const GANGNEUNG: &str = include_str!("../../../scenarios/gangneung-2018.toml");
 
@@ -197,17 +195,7 @@ fn routes_go_around_a_jammed_walkway_and_cost_more_when_all_are_slow() {
 }
 
 async fn call(service: &Service, method: &str, uri: &str, body: Option<&str>) -> (StatusCode, String, String) {
-    let mut request = Request::builder().method(method).uri(uri);
-    if body.is_some() {
-        request = request.header("content-type", "application/json");
-    }
-    let request = request.body(body.map_or(Body::empty(), |b| Body::from(b.to_string()))).unwrap();
-    let response = router(service.state.clone()).oneshot(request).await.unwrap();
-    let status = response.status();
-    let content_type =
-        response.headers().get("content-type").map_or(String::new(), |v| v.to_str().unwrap().to_string());
-    let bytes = axum::body::to_bytes(response.into_body(), 64 << 20).await.unwrap();
-    (status, content_type, String::from_utf8_lossy(&bytes).to_string())
+    crate::request(service, method, uri, body).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,8 +2,7 @@
 //! server on 127.0.0.1 port 0.
 
 use crate::live::morning;
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use crowdtwin_sim::{SimDuration, SimTime};
 use crowdtwin_twin::http_client::Client;
 use crowdtwin_twin::live::TwinConfig;
@@ -11,7 +10,6 @@ use crowdtwin_twin::live::clock::{Clock, ManualClock};
 use crowdtwin_twin::service::{Service, router, serve};
 use std::sync::Arc;
 use std::time::Duration;
-use tower::ServiceExt;
 
 async fn started(clock: Arc<ManualClock>) -> Service {
     let config = TwinConfig { members: 3, threads: 1, horizon_min: 10, ..Default::default() };
@@ -25,15 +23,7 @@ async fn call(
     uri: &str,
     body: Option<&str>,
 ) -> (StatusCode, serde_json::Value, String) {
-    let mut request = Request::builder().method(method).uri(uri);
-    if body.is_some() {
-        request = request.header("content-type", "application/json");
-    }
-    let request = request.body(body.map_or(Body::empty(), |b| Body::from(b.to_string()))).unwrap();
-    let response = router(service.state.clone()).oneshot(request).await.unwrap();
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 64 << 20).await.unwrap();
-    let text = String::from_utf8_lossy(&bytes).to_string();
+    let (status, _, text) = crate::request(service, method, uri, body).await;
     (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::Null), text)
 }
 
