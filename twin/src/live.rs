@@ -5,8 +5,11 @@
 //! - [`observation`]: the versioned observation format, checking, late and
 //!   duplicate handling.
 //! - [`ensemble`]: the [`Twin`]: members, assimilation, resampling, forecasts.
+//! - [`calibration`]: the forecasts' anomaly persistence and band, learned
+//!   online from what the sensors later saw.
 //! - [`clock`]: the injected clock (wall clock live, accelerated, or manual).
 
+pub mod calibration;
 pub mod clock;
 pub mod ensemble;
 pub mod observation;

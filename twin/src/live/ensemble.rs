@@ -4,6 +4,7 @@
 //! parameters (arrival scale, walking speed, dwell times) jittered so the
 //! ensemble can learn them; and forecasts run ahead from forks of it.
 
+use super::calibration::{Calibration, prior_persistence};
 use super::observation::{self, Checked, IngestReport, Observation, ObservationError, Timed};
 use crowdtwin_sim::kernel::ActorRng;
 use crowdtwin_sim::model::{self, BuildOptions, CrowdWorld, Los, Message, Tuning};
@@ -99,6 +100,16 @@ pub struct Twin {
     resamplings: u64,
     /// Latest count per element: (time, people).
     latest_counts: Vec<Option<(SimTime, f64)>>,
+    /// Anomaly persistence and forecast band, learned from past forecasts.
+    calibration: Calibration,
+}
+
+/// Kinds of element the calibration learns separately.
+fn kind_group(kind: &str) -> usize {
+    ["gate", "plaza", "venue", "shop", "food", "fan_zone", "transit", "walkway"]
+        .iter()
+        .position(|k| *k == kind)
+        .unwrap_or(8)
 }
 
 /// Liu & West (2001) shrinkage: after resampling, each copy's parameters
@@ -173,8 +184,12 @@ impl Twin {
                 }
                 Member { sim, log_weight: 0.0 }
             })
-            .collect();
+            .collect::<Vec<Member>>();
+        let world = members[0].sim.world();
+        let groups = (0..world.element_count()).map(|e| kind_group(world.element_kind(e))).collect();
+        let calibration = Calibration::new(groups, prior_persistence(config.horizon_min as f64, ANOMALY_MEMORY_MIN));
         Ok(Twin {
+            calibration,
             config,
             members,
             now: SimTime::ZERO,
@@ -373,6 +388,13 @@ impl Twin {
             }
         }
         self.latest_counts = latest;
+        let interval = self.world().element_recorder(0).interval().as_micros();
+        let latest = &self.latest_counts;
+        self.calibration.score((now.as_micros() / interval) as usize, |element, bin| {
+            let (at, count) = latest.get(element).copied().flatten()?;
+            let at = at.as_micros();
+            (at > bin as u64 * interval && at <= (bin as u64 + 1) * interval).then_some(count)
+        });
         for member in &mut self.members {
             let world = member.sim.world();
             let mut log_likelihood = 0.0;
@@ -503,6 +525,7 @@ impl Twin {
             .collect();
         let mut forecast_elements = Vec::with_capacity(elements);
         let mut alerts = Vec::new();
+        let mut issued = Vec::with_capacity(elements);
         for e in 0..elements {
             let area = world.element_area_m2(e);
             let kind = world.element_kind(e);
@@ -522,14 +545,27 @@ impl Twin {
                     + 0.0;
                 let start_s = (first_bin + k) as f64 * interval.as_secs_f64();
                 let (p10, p50, p90) = (quantile(0.1), quantile(0.5), quantile(0.9));
-                // The observed anomaly fades with the horizon; the band is
-                // dressed with count noise the ensemble cannot show.
-                let fade = (-((k + 1) as f64) / ANOMALY_MEMORY_MIN).exp();
-                let shift = anomaly[e] * fade;
+                // The observed anomaly persists as learned (from 1 now to the
+                // learned factor at the horizon); the band is the ensemble's
+                // spread with count noise, scaled by the learned error
+                // quantiles once there are enough, else dressed as is.
+                let persistence = 1.0 + (self.calibration.persistence(e) - 1.0) * (k + 1) as f64 / horizon as f64;
+                let shift = anomaly[e] * persistence;
                 let noise = 1.2816 * (p50.max(0.0) + 1.0).sqrt() * DRESSING_SHARE;
+                let raw = p50;
                 let p50 = (p50 + shift).max(0.0);
-                let p10 = (p50 - ((p50 - p10 - shift).max(0.0).powi(2) + noise * noise).sqrt()).max(0.0);
-                let p90 = p50 + ((p90 + shift - p50).max(0.0).powi(2) + noise * noise).sqrt();
+                let scale = (((p90 - p10) / 2.5631).powi(2) + (noise / 1.2816).powi(2)).sqrt();
+                let (p10, p90) = match self.calibration.band(e) {
+                    Some(band) => ((p50 + band.low * scale).max(0.0), (p50 + band.high * scale).max(0.0)),
+                    None => (
+                        (p50 - ((p50 - p10 - shift).max(0.0).powi(2) + noise * noise).sqrt()).max(0.0),
+                        p50 + ((p90 + shift - p50).max(0.0).powi(2) + noise * noise).sqrt(),
+                    ),
+                };
+                let (p10, p90) = (p10.min(p50), p90.max(p50));
+                if k + 1 == horizon {
+                    issued.push((e, raw, anomaly[e], p50, scale));
+                }
                 minutes.push(MinuteQuantiles {
                     minute: k as u32 + 1,
                     clock: format_clock(scenario.start_clock_s + start_s as u32),
@@ -559,7 +595,7 @@ impl Twin {
             forecast_elements.push(ElementForecast { id, kind: kind.to_string(), area_m2: area, minutes });
         }
         alerts.sort_by(|a, b| a.minutes_ahead.cmp(&b.minutes_ahead).then(b.probability.total_cmp(&a.probability)));
-        Forecast {
+        let forecast = Forecast {
             issued_at: format_clock(scenario.clock_s(now)),
             issued_at_s: now.as_micros() / 1_000_000,
             horizon_min: self.config.horizon_min,
@@ -567,7 +603,9 @@ impl Twin {
             effective_members: 1.0 / weights.iter().map(|w| w * w).sum::<f64>(),
             elements: forecast_elements,
             alerts,
-        }
+        };
+        self.calibration.issue(first_bin + horizon - 1, issued.into_iter());
+        forecast
     }
 
     /// The current estimate: people per element (weighted mean, P10, P90),

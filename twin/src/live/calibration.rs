@@ -1,0 +1,168 @@
+//! Online calibration of the twin's forecasts against what the sensors
+//! later saw (model output statistics with a conformal band).
+//!
+//! The ensemble cannot represent every way the day departs from the plan
+//! (walk-ins the plan has none of, a crowd that stays longer), so the
+//! forecast adds the observed anomaly (count minus the ensemble's estimate
+//! now) times a persistence factor. Instead of a fixed fade, the factor at
+//! the horizon is learned: every forecast is kept until its target minute
+//! has been observed, and the factor per kind of element is the regression
+//! (through the origin, shrunk towards the fixed fade) of the ensemble's
+//! error at the horizon on the anomaly when it was issued. The P10–P90 band
+//! comes from the quantiles of the past standardised errors of the
+//! corrected forecast, per kind of element, once enough have been seen.
+//! Everything uses only observations already received.
+
+use std::collections::VecDeque;
+
+/// Prior persistence of an anomaly over `minutes` (the fixed fade).
+pub fn prior_persistence(minutes: f64, memory_min: f64) -> f64 {
+    (-minutes / memory_min).exp()
+}
+
+/// Pseudo-observations the prior persistence is worth in the regression.
+pub const PRIOR_POINTS: f64 = 200.0;
+/// Standardised errors kept per kind of element.
+pub const ERRORS_KEPT: usize = 4_000;
+/// Standardised errors needed before the band is calibrated from them.
+pub const ERRORS_NEEDED: usize = 200;
+/// Largest persistence factor learned (an anomaly may grow, within reason).
+pub const PERSISTENCE_MAX: f64 = 1.5;
+
+/// One element of a forecast waiting for its target minute.
+#[derive(Clone, Copy, Debug)]
+struct Issued {
+    element: usize,
+    /// The ensemble's median at the horizon, before correction.
+    raw: f64,
+    /// The anomaly when issued.
+    anomaly: f64,
+    /// The corrected median.
+    corrected: f64,
+    /// The scale errors are standardised by.
+    scale: f64,
+}
+
+/// Learns the persistence of anomalies and the forecast error distribution.
+#[derive(Clone, Debug)]
+pub struct Calibration {
+    /// Group (kind of element) of each element.
+    groups: Vec<usize>,
+    /// Prior persistence at the horizon.
+    prior: f64,
+    /// Per group: Σ error·anomaly, Σ anomaly², count.
+    sums: Vec<(f64, f64, f64)>,
+    /// Per group: standardised errors of corrected forecasts, latest last.
+    errors: Vec<VecDeque<f64>>,
+    /// Forecasts waiting: (target bin, elements).
+    waiting: VecDeque<(usize, Vec<Issued>)>,
+}
+
+/// A group's calibrated band: quantiles of standardised errors.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Band {
+    /// 10th percentile.
+    pub low: f64,
+    /// 90th percentile.
+    pub high: f64,
+}
+
+impl Calibration {
+    /// For elements in `groups` (one group index per element), with the
+    /// prior persistence at the horizon.
+    pub fn new(groups: Vec<usize>, prior: f64) -> Calibration {
+        let count = groups.iter().copied().max().map_or(0, |g| g + 1);
+        Calibration {
+            groups,
+            prior,
+            sums: vec![(0.0, 0.0, 0.0); count],
+            errors: vec![VecDeque::new(); count],
+            waiting: VecDeque::new(),
+        }
+    }
+
+    /// The learned persistence of element `element`'s anomaly at the horizon.
+    pub fn persistence(&self, element: usize) -> f64 {
+        let (cross, square, count) = self.sums[self.groups[element]];
+        // The prior is worth PRIOR_POINTS points of the mean squared anomaly.
+        let weight = PRIOR_POINTS * if count > 0.0 { (square / count).max(1e-9) } else { 1.0 };
+        ((cross + weight * self.prior) / (square + weight)).clamp(0.0, PERSISTENCE_MAX)
+    }
+
+    /// The calibrated band of element `element`'s group, once learned.
+    pub fn band(&self, element: usize) -> Option<Band> {
+        let errors = &self.errors[self.groups[element]];
+        if errors.len() < ERRORS_NEEDED {
+            return None;
+        }
+        let mut sorted: Vec<f64> = errors.iter().copied().collect();
+        sorted.sort_by(f64::total_cmp);
+        let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
+        Some(Band { low: at(0.1), high: at(0.9) })
+    }
+
+    /// Keeps a forecast's horizon values until `target_bin` is observed:
+    /// per element (element, raw median, anomaly, corrected median, scale).
+    pub fn issue(&mut self, target_bin: usize, values: impl Iterator<Item = (usize, f64, f64, f64, f64)>) {
+        let issued = values
+            .map(|(element, raw, anomaly, corrected, scale)| Issued { element, raw, anomaly, corrected, scale })
+            .collect();
+        self.waiting.push_back((target_bin, issued));
+    }
+
+    /// Scores the forecasts whose target bin has ended by `now_bin` against
+    /// `observed(element)` (the count seen in that bin, if any).
+    pub fn score(&mut self, now_bin: usize, observed: impl Fn(usize, usize) -> Option<f64>) {
+        while let Some((target, _)) = self.waiting.front() {
+            if *target >= now_bin {
+                break;
+            }
+            let (target, issued) = self.waiting.pop_front().expect("front exists");
+            for item in issued {
+                let Some(count) = observed(item.element, target) else { continue };
+                let group = self.groups[item.element];
+                let sums = &mut self.sums[group];
+                sums.0 += (count - item.raw) * item.anomaly;
+                sums.1 += item.anomaly * item.anomaly;
+                sums.2 += 1.0;
+                let errors = &mut self.errors[group];
+                errors.push_back((count - item.corrected) / item.scale.max(1.0));
+                if errors.len() > ERRORS_KEPT {
+                    errors.pop_front();
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_persistent_anomaly_is_learned_and_a_passing_one_is_not() {
+        // Group 0: the error at the horizon equals the anomaly; group 1: it is unrelated.
+        let mut calibration = Calibration::new(vec![0, 1], prior_persistence(30.0, 15.0));
+        assert!((calibration.persistence(0) - 0.135).abs() < 0.01);
+        for t in 0..2_000usize {
+            let anomaly = if t % 2 == 0 { 40.0 } else { -25.0 };
+            calibration.issue(t + 30, [(0, 100.0, anomaly, 100.0, 10.0), (1, 100.0, anomaly, 100.0, 10.0)].into_iter());
+            calibration.score(t, |element, target| {
+                let past = if (target - 30) % 2 == 0 { 40.0 } else { -25.0 };
+                Some(if element == 0 { 100.0 + past } else { 100.0 + if target % 3 == 0 { 5.0 } else { -5.0 } })
+            });
+        }
+        assert!(calibration.persistence(0) > 0.9, "{}", calibration.persistence(0));
+        assert!(calibration.persistence(1) < 0.1, "{}", calibration.persistence(1));
+        let band = calibration.band(1).unwrap();
+        assert!(band.low < 0.0 && band.high > 0.0 && band.high <= 0.51, "{band:?}");
+    }
+
+    #[test]
+    fn no_band_before_enough_errors() {
+        let mut calibration = Calibration::new(vec![0], 0.1);
+        calibration.issue(5, [(0, 10.0, 1.0, 10.0, 1.0)].into_iter());
+        calibration.score(10, |_, _| Some(12.0));
+        assert_eq!(calibration.band(0), None);
+    }
+}
