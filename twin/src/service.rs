@@ -9,7 +9,7 @@
 use crate::itinerary::{ItineraryOut, ItineraryRequest, Planner, RequestError, RouteOut, ScheduleEntry};
 use crate::live::clock::Clock;
 use crate::live::{Forecast, IngestReport, Observation, ObservationError, Twin, TwinConfig, TwinState};
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -73,6 +73,12 @@ impl IntoResponse for ApiError {
         };
         let body = Problem { status: status.as_u16(), title: title.to_string(), detail, problems };
         (status, [(header::CONTENT_TYPE, "application/problem+json")], Json(body)).into_response()
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::BadRequest(format!("bad query parameters: {}", rejection.body_text()))
     }
 }
 
@@ -364,8 +370,12 @@ pub struct ForecastQuery {
 
 /// Forecast per place per minute of the horizon (P10/P50/P90) and alerts.
 #[utoipa::path(get, path = "/v1/forecast", params(ForecastQuery), responses((status = 200, body = Forecast), (status = 404, body = Problem), (status = 503, body = Problem)))]
-async fn forecast(State(app): State<AppState>, Query(query): Query<ForecastQuery>) -> Result<Response, ApiError> {
+async fn forecast(
+    State(app): State<AppState>,
+    query: Result<Query<ForecastQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
     app.metrics.requests.fetch_add(1, Ordering::Relaxed);
+    let Query(query) = query?;
     let published = app
         .published
         .forecast()
@@ -562,10 +572,11 @@ pub struct ItineraryQuery {
 #[utoipa::path(post, path = "/v1/itineraries", params(ItineraryQuery), request_body = ItineraryRequest, responses((status = 200, body = ItineraryOut), (status = 400, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn itineraries(
     State(app): State<AppState>,
-    Query(query): Query<ItineraryQuery>,
+    query: Result<Query<ItineraryQuery>, QueryRejection>,
     body: Result<Json<ItineraryRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     app.metrics.requests.fetch_add(1, Ordering::Relaxed);
+    let Query(query) = query?;
     let Json(request) = body?;
     let format = query.format.unwrap_or_else(|| "json".into());
     if !["json", "ics", "geojson"].contains(&format.as_str()) {
@@ -610,8 +621,12 @@ pub struct ScheduleQuery {
 
 /// The session schedule (with announced delays), for one sport or all.
 #[utoipa::path(get, path = "/v1/schedule", params(ScheduleQuery), responses((status = 200, body = Vec<ScheduleEntry>), (status = 404, body = Problem)))]
-async fn schedule(State(app): State<AppState>, Query(query): Query<ScheduleQuery>) -> Result<Response, ApiError> {
+async fn schedule(
+    State(app): State<AppState>,
+    query: Result<Query<ScheduleQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
     app.metrics.requests.fetch_add(1, Ordering::Relaxed);
+    let Query(query) = query?;
     Ok(Json(app.planner.schedule(query.sport.as_deref())?).into_response())
 }
 
@@ -629,8 +644,12 @@ pub struct RouteQuery {
 /// The fastest route between two places leaving at a time, with walking
 /// speeds from the plan run and the live forecast.
 #[utoipa::path(get, path = "/v1/route", params(RouteQuery), responses((status = 200, body = RouteOut), (status = 400, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
-async fn route(State(app): State<AppState>, Query(query): Query<RouteQuery>) -> Result<Response, ApiError> {
+async fn route(
+    State(app): State<AppState>,
+    query: Result<Query<RouteQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
     app.metrics.requests.fetch_add(1, Ordering::Relaxed);
+    let Query(query) = query?;
     let congestion = app.planner.congestion(app.published.forecast().as_deref());
     Ok(Json(app.planner.route(&query.from, &query.to, &query.at, &congestion)?).into_response())
 }

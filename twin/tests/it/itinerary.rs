@@ -220,6 +220,9 @@ async fn the_itinerary_endpoints_answer_and_refuse_clearly() {
     assert_eq!(route["walk"]["route"][0], "bus-terminal-south");
     assert!(route["walk"]["walk_min"].as_f64().unwrap() > 0.0);
     assert_eq!(call(&service, "GET", "/v1/route?from=x&to=oval&at=15:30", None).await.0, StatusCode::NOT_FOUND);
+    let (status, content_type, body) = call(&service, "GET", "/v1/route?from=gate-west", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(content_type.starts_with("application/problem+json") && body.contains("to"), "{body}");
 
     let day = r#"{"start_place":"ktx-shuttle-stop","start_time":"09:00","end_time":"22:00","sports":{"figure_skating":3,"ice_hockey":2},"tickets":[4],"food":2,"shop":1,"date":"2018-02-17"}"#;
     let (status, content_type, body) = call(&service, "POST", "/v1/itineraries", Some(day)).await;
