@@ -98,10 +98,34 @@ pub struct Twin {
     rng: ActorRng,
     totals: ObservationTotals,
     resamplings: u64,
-    /// Latest count per element: (time, people).
-    latest_counts: Vec<Option<(SimTime, f64)>>,
+    /// Latest count per element: (time, people, sensor sigma).
+    latest_counts: Vec<Option<(SimTime, f64, f64)>>,
     /// Anomaly persistence and forecast band, learned from past forecasts.
     calibration: Calibration,
+}
+
+/// What a count sensor reports on average where `people` are present: its
+/// noise (standard deviation `sigma`) is cut at zero, so near-empty places
+/// read high on average: the mean of a normal censored at zero,
+/// `p Φ(p/σ) + σ φ(p/σ)`. Comparing counts with this instead of `people`
+/// keeps the filter from learning a bias from empty walkways.
+pub fn observed_mean(people: f64, sigma: f64) -> f64 {
+    if sigma <= 0.0 {
+        return people.max(0.0);
+    }
+    let z = people / sigma;
+    let cdf = 0.5 * (1.0 + erf(z / std::f64::consts::SQRT_2));
+    let pdf = (-0.5 * z * z).exp() / (2.0 * std::f64::consts::PI).sqrt();
+    people * cdf + sigma * pdf
+}
+
+/// The error function (Abramowitz & Stegun 7.1.26, |error| < 1.5e-7).
+fn erf(x: f64) -> f64 {
+    let t = 1.0 / (1.0 + 0.327_591_1 * x.abs());
+    let poly =
+        t * (0.254_829_592 + t * (-0.284_496_736 + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+    let value = 1.0 - poly * (-x * x).exp();
+    if x >= 0.0 { value } else { -value }
 }
 
 /// Kinds of element the calibration learns separately.
@@ -371,16 +395,16 @@ impl Twin {
         };
         let mut observed = [0.0f64; AGGREGATES];
         let mut variance = [0.0f64; AGGREGATES];
-        let mut members_of: Vec<Vec<usize>> = vec![Vec::new(); AGGREGATES];
+        let mut members_of: Vec<Vec<(usize, f64)>> = vec![Vec::new(); AGGREGATES];
         let mut gate_entries = Vec::new();
         for what in &counts {
             match *what {
                 Checked::Count { element, count, sigma } => {
-                    latest[element] = Some((now, count));
+                    latest[element] = Some((now, count, sigma));
                     for group in [group_of(element), AGGREGATES - 1] {
                         observed[group] += count;
                         variance[group] += sigma * sigma;
-                        members_of[group].push(element);
+                        members_of[group].push((element, sigma));
                     }
                 }
                 Checked::GateEntries { place, ref bins, count } => gate_entries.push((place, bins.clone(), count)),
@@ -391,7 +415,7 @@ impl Twin {
         let interval = self.world().element_recorder(0).interval().as_micros();
         let latest = &self.latest_counts;
         self.calibration.score((now.as_micros() / interval) as usize, |element, bin| {
-            let (at, count) = latest.get(element).copied().flatten()?;
+            let (at, count, _) = latest.get(element).copied().flatten()?;
             let at = at.as_micros();
             (at > bin as u64 * interval && at <= (bin as u64 + 1) * interval).then_some(count)
         });
@@ -410,7 +434,10 @@ impl Twin {
                 if members_of[group].is_empty() {
                     continue;
                 }
-                let predicted: f64 = members_of[group].iter().map(|&e| world.element_people(e) as f64).sum();
+                let predicted: f64 = members_of[group]
+                    .iter()
+                    .map(|&(e, sigma)| observed_mean(world.element_people(e) as f64, sigma))
+                    .sum();
                 term(observed[group], predicted, variance[group]);
             }
             for (place, bins, count) in &gate_entries {
@@ -511,14 +538,14 @@ impl Twin {
         // What the sensors saw beyond what the ensemble holds now, per element.
         let anomaly: Vec<f64> = (0..elements)
             .map(|e| match self.latest_counts.get(e).copied().flatten() {
-                Some((at, count)) if at + observation::OBSERVATION_ASSIMILATION_LAG >= now => {
+                Some((at, count, sigma)) if at + observation::OBSERVATION_ASSIMILATION_LAG >= now => {
                     let estimate: f64 = self
                         .members
                         .iter()
                         .zip(&weights)
                         .map(|(m, w)| m.sim.world().element_people(e) as f64 * w)
                         .sum();
-                    count - estimate
+                    count - observed_mean(estimate, sigma)
                 }
                 _ => 0.0,
             })
@@ -770,4 +797,22 @@ pub struct TwinState {
     pub observations: ObservationTotals,
     /// Per element.
     pub elements: Vec<ElementState>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sensor_cut_at_zero_reads_high_near_empty_and_true_when_busy() {
+        // Mean of max(0, N(0, 2)) = 2 / sqrt(2 pi).
+        assert!((observed_mean(0.0, 2.0) - 2.0 / (2.0 * std::f64::consts::PI).sqrt()).abs() < 1e-6);
+        assert!((observed_mean(100.0, 7.0) - 100.0).abs() < 1e-9);
+        // Against a sampled censored mean at p = 1, sigma = 2.
+        let mut rng = ActorRng::for_actor(1, 1);
+        let n = 200_000;
+        let sampled = (0..n).map(|_| (1.0 + 2.0 * rng.normal()).max(0.0)).sum::<f64>() / n as f64;
+        assert!((observed_mean(1.0, 2.0) - sampled).abs() < 0.01, "{} vs {sampled}", observed_mean(1.0, 2.0));
+        assert!((erf(0.5) - 0.520_499_877_8).abs() < 2e-7 && (erf(-1.2) + 0.910_313_978_2).abs() < 2e-7);
+    }
 }
