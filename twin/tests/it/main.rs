@@ -4,4 +4,5 @@
 mod cli;
 mod live;
 mod service;
+mod stress;
 mod validation;
