@@ -833,11 +833,12 @@ fn frontier_chart(out: &mut String, report: &StressReport) {
     let _ = writeln!(
         out,
         "<line x1=\"{l}\" y1=\"{one}\" x2=\"{r}\" y2=\"{one}\" stroke=\"{}\" stroke-width=\"1.5\" \
-         stroke-dasharray=\"6 4\"/><text x=\"{r}\" y=\"{one}\" dy=\"-4\" text-anchor=\"end\">{}</text>",
+         stroke-dasharray=\"6 4\"/><text x=\"{l4}\" y=\"{one}\" dy=\"-4\">{}</text>",
         LOS_COLOURS[5],
         esc(&report.criterion),
         l = num(CHART_LEFT, 1),
-        r = num(CHART_LEFT + CHART_W, 1)
+        r = num(CHART_LEFT + CHART_W, 1),
+        l4 = num(CHART_LEFT + 4.0, 1)
     );
     let _ = writeln!(
         out,

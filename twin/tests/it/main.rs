@@ -2,6 +2,8 @@
 //! live twin and its HTTP service.
 
 mod cli;
+#[cfg(feature = "cluster")]
+mod cluster;
 mod live;
 mod service;
 mod stress;
