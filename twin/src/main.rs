@@ -228,6 +228,20 @@ enum LoadgenCommand {
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// A scenario on K shards: events, windows and messages between shards; prints one JSON line.
+    Crowd {
+        /// Scenario file (TOML).
+        file: PathBuf,
+        /// Spatial shards.
+        #[arg(long, default_value_t = 1)]
+        shards: usize,
+        /// Threads running them (default: one per shard).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Seed (default: the file's).
+        #[arg(long)]
+        seed: Option<u64>,
+    },
     /// PHOLD (Fujimoto 1990) on the kernel; prints one JSON line.
     Phold {
         /// Logical processes.
@@ -460,6 +474,13 @@ fn run(cli: Cli) -> Result<(), TwinError> {
             std::fs::write(&out, synthetic::park_toml(visitors))
                 .map_err(|e| TwinError::Input(format!("{}: {e}", out.display())))?;
             println!("wrote {}", out.display());
+        }
+        Command::Bench(BenchCommand::Crowd { file, shards, threads, seed }) => {
+            let scenario = run::load_scenario(&file)?;
+            let report = bench::run_crowd_shards(scenario, seed, shards, threads.unwrap_or(shards))?;
+            let mut out = std::io::stdout().lock();
+            serde_json::to_writer(&mut out, &report).map_err(std::io::Error::from)?;
+            writeln!(out)?;
         }
         Command::Bench(BenchCommand::Phold { lps, population, remote, lookahead, mean, end, seed, shards }) => {
             let params = PholdParams { lps, population, remote, lookahead_s: lookahead, mean_s: mean };
