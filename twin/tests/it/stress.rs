@@ -46,7 +46,7 @@ fn bad_vary_criterion_and_gate_are_refused_with_what_is_wrong() {
         ("arrivals.scale=one..2", vec![], "`one` is not a number"),
         ("arrivals.scale=1..9", vec![], "within 0..4"),
         ("gates.lanes=0..4", vec![], "within 1..1000"),
-        ("sessions.shift=-600..0", vec![], "out of the scenario's day"),
+        ("sessions.shift=-600..0", vec![], "before the scenario's start"),
         ("arrivals.scale=1..2", vec!["--criterion", "density<2"], "write los<=X"),
         ("arrivals.scale=1..2", vec!["--criterion", "los<=G"], "`g` is not a level of service"),
         ("arrivals.scale=1..2", vec!["--steps", "0"], "--steps 0"),
@@ -156,5 +156,42 @@ fn gangneung_arrival_stress_names_the_first_place_to_reach_los_e() {
     let gate_west = closed["elements"].as_array().unwrap().iter().find(|e| e["id"] == "gate-west").unwrap();
     assert!(gate_west["peak_density_p_per_m2"].as_array().unwrap().iter().all(|d| d.as_f64() == Some(0.0)));
     assert!(closed["first_failure"]["value"].as_f64().unwrap() <= first["value"].as_f64().unwrap());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn fewer_gate_lanes_crowd_the_gates_and_later_sessions_move_the_peaks() {
+    let dir = folder("lanes");
+    let scenario = small_scenario(&dir);
+    let run = |vary: &str, steps: &str, out: &str| {
+        let out = dir.join(out);
+        let args = ["stress", scenario.to_str().unwrap(), "--vary", vary, "--steps", steps, "--quiet"];
+        let output = crowdtwin(&[&args[..], &["--out", out.to_str().unwrap()]].concat());
+        assert!(output.status.success(), "{vary}: {}", String::from_utf8_lossy(&output.stderr));
+        report(&out)
+    };
+    let elements = |report: &serde_json::Value, kind: &str| -> Vec<serde_json::Value> {
+        report["elements"].as_array().unwrap().iter().filter(|e| e["kind"] == kind).cloned().collect()
+    };
+
+    // One lane per gate against four: every gate's busiest interval is fuller.
+    let lanes = run("gates.lanes=1..4", "2", "lanes");
+    for gate in elements(&lanes, "gate") {
+        let peak = gate["peak_density_p_per_m2"].as_array().unwrap();
+        assert!(peak[0].as_f64().unwrap() > peak[1].as_f64().unwrap(), "{gate}");
+    }
+
+    // Sessions an hour later: the busiest venue's peak comes later too.
+    let shift = run("sessions.shift=0..60", "2", "shift");
+    let venues = elements(&shift, "venue");
+    let busiest = venues
+        .iter()
+        .max_by(|a, b| {
+            let peak = |e: &serde_json::Value| e["peak_density_p_per_m2"][0].as_f64().unwrap();
+            peak(a).total_cmp(&peak(b))
+        })
+        .unwrap();
+    let at: Vec<&str> = busiest["peak_at"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    assert!(at[1] > at[0], "{busiest}");
     std::fs::remove_dir_all(&dir).ok();
 }
