@@ -159,7 +159,10 @@ pub fn read_nodes_file(path: &Path) -> Result<ClusterConfig, TwinError> {
     if file.nodes.is_empty() || file.nodes.len() > NODES_MAX {
         return Err(bad(format!("name between 1 and {NODES_MAX} [[nodes]]")));
     }
-    for node in &file.nodes {
+    for (index, node) in file.nodes.iter().enumerate() {
+        if file.nodes[..index].iter().any(|other| other.address == node.address) {
+            return Err(bad(format!("node {} is named twice", node.address)));
+        }
         if !(1..=NODE_SLOTS_MAX).contains(&node.slots) {
             return Err(bad(format!("node {}: slots must be between 1 and {NODE_SLOTS_MAX}", node.address)));
         }

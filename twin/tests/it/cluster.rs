@@ -195,3 +195,38 @@ fn a_node_killed_mid_run_changes_nothing() {
     assert!(files(&local) == files(&remote), "a lost node changed the result");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn bad_nodes_and_cookie_files_are_refused_before_any_connection() {
+    let dir = folder("files");
+    let scenario = morning(&dir);
+    std::fs::write(dir.join("empty-cookie"), "  \n").unwrap();
+    std::fs::write(dir.join("cookie"), "c").unwrap();
+    for (name, text, expected) in [
+        (
+            "twice.toml",
+            "cookie_file = \"cookie\"\n[[nodes]]\naddress = \"127.0.0.1:9\"\n[[nodes]]\naddress = \"127.0.0.1:9\"\n",
+            "named twice",
+        ),
+        ("none.toml", "cookie_file = \"cookie\"\nnodes = []\n", "name between 1 and"),
+        ("missing.toml", "cookie_file = \"nope\"\n[[nodes]]\naddress = \"127.0.0.1:9\"\n", "cookie file"),
+        ("empty.toml", "cookie_file = \"empty-cookie\"\n[[nodes]]\naddress = \"127.0.0.1:9\"\n", "empty"),
+        ("typo.toml", "cookie_file = \"cookie\"\n[[nodes]]\nadress = \"127.0.0.1:9\"\n", "unknown field"),
+    ] {
+        std::fs::write(dir.join(name), text).unwrap();
+        let out = dir.join("out");
+        let mut args = stress_args(scenario.to_str().unwrap(), out.to_str().unwrap());
+        let path = dir.join(name);
+        args.extend(["--cluster", path.to_str().unwrap()]);
+        let (ok, _, stderr) = crowdtwin(&args);
+        assert!(!ok, "{name} was accepted");
+        assert!(stderr.contains(expected), "{name}: {stderr}");
+        assert!(!out.join("stress.json").exists());
+    }
+    let mut args = vec!["node", "--cookie-file"];
+    let empty = dir.join("empty-cookie");
+    args.push(empty.to_str().unwrap());
+    let (ok, _, stderr) = crowdtwin(&args);
+    assert!(!ok && stderr.contains("empty"), "a node refuses an empty cookie: {stderr}");
+    std::fs::remove_dir_all(&dir).ok();
+}
