@@ -27,8 +27,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub const STRESS_THREADS_MAX: usize = 256;
 /// Most points one stress run may have.
 pub const STRESS_STEPS_MAX: usize = 101;
-/// Highest arrival scale: the population is generated this many times over
-/// at most (`BuildOptions::population_headroom`).
+/// Highest arrival scale. An `arrivals.scale` sweep generates the population
+/// this many times over (`BuildOptions::population_headroom`) and lets each
+/// visitor come with probability `scale / ARRIVAL_SCALE_MAX`.
 pub const ARRIVAL_SCALE_MAX: f64 = 4.0;
 /// Most lanes a gate may be given.
 pub const GATE_LANES_MAX: f64 = 1_000.0;
@@ -312,9 +313,10 @@ pub fn point_scenario(
     let mut tuning = Tuning::default();
     match vary.parameter {
         Parameter::ArrivalScale => {
-            // The same headroom at every point, so a visitor who comes at
-            // one scale comes at every higher one.
-            options.population_headroom = vary.high.max(1.0);
+            // The same headroom at every point and for every range, so a
+            // visitor who comes at one scale comes at every higher one, and
+            // a point depends on its value alone, not on the range around it.
+            options.population_headroom = ARRIVAL_SCALE_MAX;
             tuning.arrival_scale = value;
         }
         Parameter::GateLanes | Parameter::GateLanesScale => {
