@@ -89,3 +89,61 @@ pub fn run_phold(params: PholdParams, end_s: f64, seed: u64, shards: usize) -> R
         trace_hash: format!("{:016x}", sim.trace_hash()),
     })
 }
+
+/// One sharded crowd run, as printed by `crowdtwin bench crowd`: the
+/// traffic between shards that nodes would exchange if each shard ran on
+/// its own node.
+#[derive(Clone, Debug, Serialize)]
+pub struct CrowdShardReport {
+    pub benchmark: &'static str,
+    pub scenario: String,
+    pub seed: u64,
+    pub shards: usize,
+    pub threads: usize,
+    pub visitors: usize,
+    pub events: u64,
+    pub wall_s: f64,
+    /// Synchronisation windows (one lookahead each).
+    pub windows: u64,
+    /// Messages sent from one shard to another.
+    pub cross_shard_messages: u64,
+    /// Their share of all events.
+    pub cross_shard_share: f64,
+    /// Size of one event record in memory (time, source, sequence, target, message).
+    pub event_record_bytes: usize,
+    /// Determinism fingerprint: equal for equal seeds, whatever `shards`.
+    pub trace_hash: String,
+}
+
+/// Runs a scenario to its end on `shards` shards over `threads` threads and
+/// counts the messages between shards.
+pub fn run_crowd_shards(
+    scenario: crowdtwin_sim::scenario::Scenario,
+    seed: Option<u64>,
+    shards: usize,
+    threads: usize,
+) -> Result<CrowdShardReport, TwinError> {
+    let seed = seed.unwrap_or(scenario.seed);
+    let name = scenario.name.clone();
+    let end = scenario.end();
+    let lookahead = scenario.params.handoff();
+    let started = Instant::now();
+    let mut sim = crowdtwin_sim::model::build(scenario, seed);
+    let stats = sim.run_until_parallel(end, shards, threads, lookahead)?;
+    let wall_s = started.elapsed().as_secs_f64();
+    Ok(CrowdShardReport {
+        benchmark: "crowd_shards",
+        scenario: name,
+        seed,
+        shards,
+        threads: threads.min(shards),
+        visitors: sim.world().visitors.len(),
+        events: stats.events,
+        wall_s,
+        windows: stats.windows,
+        cross_shard_messages: stats.cross_shard_messages,
+        cross_shard_share: stats.cross_shard_messages as f64 / stats.events.max(1) as f64,
+        event_record_bytes: std::mem::size_of::<crowdtwin_sim::kernel::Event<crowdtwin_sim::model::Message>>(),
+        trace_hash: format!("{:016x}", sim.trace_hash()),
+    })
+}

@@ -7,6 +7,8 @@
 //! ARCHITECTURE.md).
 
 pub mod bench;
+#[cfg(feature = "cluster")]
+pub mod cluster;
 pub mod counts;
 pub mod eval;
 pub mod feed;
@@ -18,6 +20,7 @@ pub mod output;
 pub mod report;
 pub mod run;
 pub mod service;
+pub mod stress;
 pub mod synthetic;
 pub mod validation;
 

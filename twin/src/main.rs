@@ -49,6 +49,52 @@ enum Command {
         #[arg(long)]
         seed: Option<u64>,
     },
+    /// Run a scenario over a range of one parameter and find where each place first breaks a
+    /// level-of-service criterion; writes stress.json and stress.html.
+    Stress {
+        /// Scenario file (TOML).
+        file: PathBuf,
+        /// PARAM=LO..HI with PARAM one of arrivals.scale, gates.lanes, gates.lanes_scale, sessions.shift (min).
+        #[arg(long)]
+        vary: String,
+        /// Points from LO to HI, both included.
+        #[arg(long, default_value_t = 11)]
+        steps: usize,
+        /// Worst level of service a place may reach, e.g. "los<=D".
+        #[arg(long, default_value = "los<=D")]
+        criterion: String,
+        /// Which elements the criterion applies to: all, places or walkways.
+        #[arg(long, default_value = "all")]
+        scope: String,
+        /// Close this gate all day at every point (repeatable).
+        #[arg(long = "close-gate")]
+        close_gate: Vec<String>,
+        /// Output folder (created if missing).
+        #[arg(long, default_value = "out")]
+        out: PathBuf,
+        /// Seed of every point (default: the file's `seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Threads running points (default: the machine's cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// No progress lines.
+        #[arg(long)]
+        quiet: bool,
+        /// Run the points on the worker nodes of this nodes file (see `crowdtwin node`).
+        #[arg(long)]
+        cluster: Option<PathBuf>,
+    },
+    /// Start a worker node that runs the jobs of `--cluster` runs; prints the address it listens on.
+    #[cfg(feature = "cluster")]
+    Node {
+        /// Address to listen on (port 0: any free port).
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: String,
+        /// File holding the cookie shared by the nodes and the coordinator.
+        #[arg(long)]
+        cookie_file: PathBuf,
+    },
     /// Check a scenario file and say what it holds.
     Validate {
         /// Scenario file (TOML).
@@ -209,6 +255,20 @@ enum LoadgenCommand {
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// A scenario on K shards: events, windows and messages between shards; prints one JSON line.
+    Crowd {
+        /// Scenario file (TOML).
+        file: PathBuf,
+        /// Spatial shards.
+        #[arg(long, default_value_t = 1)]
+        shards: usize,
+        /// Threads running them (default: one per shard).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Seed (default: the file's).
+        #[arg(long)]
+        seed: Option<u64>,
+    },
     /// PHOLD (Fujimoto 1990) on the kernel; prints one JSON line.
     Phold {
         /// Logical processes.
@@ -266,6 +326,48 @@ fn run(cli: Cli) -> Result<(), TwinError> {
             let mut out = std::io::stdout().lock();
             serde_json::to_writer_pretty(&mut out, &effect).map_err(std::io::Error::from)?;
             writeln!(out)?;
+        }
+        #[cfg(feature = "cluster")]
+        Command::Node { listen, cookie_file } => {
+            let cookie = crowdtwin_twin::cluster::read_cookie(&cookie_file)?;
+            crowdtwin_twin::cluster::node::run_node(&listen, cookie)?;
+        }
+        Command::Stress { file, vary, steps, criterion, scope, close_gate, out, seed, threads, quiet, cluster } => {
+            let options = crowdtwin_twin::stress::StressOptions {
+                vary: crowdtwin_twin::stress::Vary::parse(&vary)?,
+                steps,
+                criterion: crowdtwin_twin::stress::parse_criterion(&criterion)?,
+                scope: crowdtwin_twin::stress::Scope::parse(&scope)?,
+                close_gates: close_gate,
+                seed,
+                threads: threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+                progress: !quiet,
+            };
+            let (report, paths) = match cluster {
+                #[cfg(feature = "cluster")]
+                Some(nodes) => {
+                    let config = crowdtwin_twin::cluster::read_nodes_file(&nodes)?;
+                    crowdtwin_twin::cluster::stress_file_on_cluster(&file, &out, &options, &config)?
+                }
+                #[cfg(not(feature = "cluster"))]
+                Some(_) => return Err(TwinError::Input("--cluster: built without the `cluster` feature".into())),
+                None => crowdtwin_twin::stress::stress_file(&file, &out, &options)?,
+            };
+            match &report.first_failure {
+                Some(first) => println!(
+                    "{}: first to break {}: {} ({}) at {} = {}",
+                    report.scenario,
+                    report.criterion,
+                    first.elements[0],
+                    first.los[0].letter(),
+                    report.parameter,
+                    first.value
+                ),
+                None => println!("{}: nothing breaks {} in this range", report.scenario, report.criterion),
+            }
+            for path in paths {
+                println!("wrote {}", path.display());
+            }
         }
         Command::Validate { file } => {
             let scenario = run::load_scenario(&file)?;
@@ -415,6 +517,13 @@ fn run(cli: Cli) -> Result<(), TwinError> {
             std::fs::write(&out, synthetic::park_toml(visitors))
                 .map_err(|e| TwinError::Input(format!("{}: {e}", out.display())))?;
             println!("wrote {}", out.display());
+        }
+        Command::Bench(BenchCommand::Crowd { file, shards, threads, seed }) => {
+            let scenario = run::load_scenario(&file)?;
+            let report = bench::run_crowd_shards(scenario, seed, shards, threads.unwrap_or(shards))?;
+            let mut out = std::io::stdout().lock();
+            serde_json::to_writer(&mut out, &report).map_err(std::io::Error::from)?;
+            writeln!(out)?;
         }
         Command::Bench(BenchCommand::Phold { lps, population, remote, lookahead, mean, end, seed, shards }) => {
             let params = PholdParams { lps, population, remote, lookahead_s: lookahead, mean_s: mean };

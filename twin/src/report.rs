@@ -22,7 +22,7 @@ pub const LOS_COLOURS: [&str; 6] = ["#1a9850", "#91cf60", "#d9ef8b", "#fee08b", 
 pub const MAX_CHART_SERIES: usize = 10;
 
 /// Line colours of the charts (one per series, at most [`MAX_CHART_SERIES`]).
-const SERIES_COLOURS: [&str; MAX_CHART_SERIES] =
+pub(crate) const SERIES_COLOURS: [&str; MAX_CHART_SERIES] =
     ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 
 /// Width in SVG units of the plotting area of every chart.
@@ -105,7 +105,7 @@ macro_rules! w {
     }};
 }
 
-const STYLE: &str = "\
+pub(crate) const STYLE: &str = "\
 *{box-sizing:border-box}\
 body{margin:0 auto;max-width:1040px;padding:16px 24px 40px;font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,\
 'Helvetica Neue',Arial,sans-serif;color:#222;background:#fff}\
@@ -128,7 +128,7 @@ td.los{text-align:center;font-weight:600}\
 footer{margin-top:32px;color:#777;font-size:12px}";
 
 /// Style sheet inside every SVG, so that a chart saved on its own still looks right.
-const SVG_STYLE: &str = "<style>text{font-family:system-ui,-apple-system,'Segoe UI',Roboto,Arial,sans-serif;\
+pub(crate) const SVG_STYLE: &str = "<style>text{font-family:system-ui,-apple-system,'Segoe UI',Roboto,Arial,sans-serif;\
 font-size:11px;fill:#333}.axis{stroke:#444;stroke-width:1}.grid{stroke:#e4e4e4;stroke-width:1}\
 .ttl{font-size:12px;fill:#222}.grp{font-weight:600;fill:#555}</style>\n";
 
@@ -237,7 +237,7 @@ fn finite(v: f64) -> f64 {
 }
 
 /// Fixed-precision number without a "-0" artefact.
-fn num(v: f64, prec: usize) -> String {
+pub(crate) fn num(v: f64, prec: usize) -> String {
     let s = format!("{:.*}", prec, finite(v));
     if s.starts_with('-') && s[1..].bytes().all(|b| b == b'0' || b == b'.') { s[1..].to_string() } else { s }
 }
@@ -330,7 +330,7 @@ fn clock_ticks(start_clock_s: u32, minutes: usize) -> Vec<(f64, String)> {
 }
 
 /// Round y-axis scale for data up to `max`: (step, top of axis, decimals).
-fn nice_scale(max: f64) -> (f64, f64, usize) {
+pub(crate) fn nice_scale(max: f64) -> (f64, f64, usize) {
     let max = clean(max);
     if max <= 0.0 {
         return (1.0, 1.0, 0);

@@ -138,6 +138,11 @@ pub enum TwinMessage {
     Crash,
 }
 
+// With ractor's `cluster` feature (turned on by ractor_cluster) every message
+// type implements `Message` itself; this one never leaves its node.
+#[cfg(feature = "cluster")]
+impl ractor::Message for TwinMessage {}
+
 /// Accepted observation batches with the twin time each was accepted at,
 /// replayed into a restarted twin.
 type ObservationLog = Arc<Mutex<Vec<(SimTime, Vec<Observation>)>>>;

@@ -34,6 +34,7 @@ struct Shard<W: World> {
     queue: EventQueue<W::Message>,
     events: u64,
     windows: u64,
+    cross_shard_messages: u64,
     last: Option<SimTime>,
 }
 
@@ -106,6 +107,7 @@ impl<W: World> Simulation<W> {
                 queue: EventQueue::with_floor(floor),
                 events: 0,
                 windows: 0,
+                cross_shard_messages: 0,
                 last: None,
             })
             .collect();
@@ -155,6 +157,7 @@ impl<W: World> Simulation<W> {
             self.world.merge_shard(&shard.world, index, shard_count);
             stats.events += shard.events;
             stats.windows = stats.windows.max(shard.windows);
+            stats.cross_shard_messages += shard.cross_shard_messages;
             last = last.max(shard.last);
             for event in shard.queue.drain_all() {
                 self.queue.push(event);
@@ -238,6 +241,7 @@ fn run_group<W: World>(
             shard.windows += 1;
             for (to, batch) in outgoing.iter_mut().enumerate() {
                 if !batch.is_empty() {
+                    shard.cross_shard_messages += batch.len() as u64;
                     senders[to].send(std::mem::take(batch)).expect("shard inbox closed during a run");
                 }
             }

@@ -94,6 +94,9 @@ pub struct RunStats {
     pub events: u64,
     /// Synchronisation windows (1 for a single-shard run).
     pub windows: u64,
+    /// Messages sent from one shard to another (0 for a single-shard run):
+    /// what would cross the network with the shards on separate nodes.
+    pub cross_shard_messages: u64,
 }
 
 /// A world with its clock, pending events and per-actor kernel state.
@@ -158,7 +161,7 @@ impl<W: World> Simulation<W> {
             |event, queue| queue.push(event),
         );
         self.finish_run(until, events, last);
-        RunStats { events, windows: 1 }
+        RunStats { events, windows: 1, cross_shard_messages: 0 }
     }
 
     /// Runs until no event is left.

@@ -34,9 +34,15 @@ impl Los {
             return Los::A;
         }
         let space = 1.0 / density;
-        let limits = if queueing_area { [1.2, 0.9, 0.7, 0.3, 0.2] } else { [3.3, 2.3, 1.4, 0.9, 0.5] };
+        let limits = Los::space_limits_m2(queueing_area);
         let levels = [Los::A, Los::B, Los::C, Los::D, Los::E];
         levels.into_iter().zip(limits).find(|&(_, limit)| space > limit).map_or(Los::F, |(los, _)| los)
+    }
+
+    /// Lower limits of space per person, m², of levels A to E: a level
+    /// holds while the space is above its limit (F below E's).
+    pub fn space_limits_m2(queueing_area: bool) -> [f64; 5] {
+        if queueing_area { [1.2, 0.9, 0.7, 0.3, 0.2] } else { [3.3, 2.3, 1.4, 0.9, 0.5] }
     }
 
     /// 0 for A up to 5 for F.

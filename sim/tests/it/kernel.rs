@@ -27,6 +27,11 @@ fn phold_same_seed_same_trace_for_1_2_and_4_shards() {
             let mut sim = Phold::simulation(params, 11).unwrap();
             let stats = sim.run_until_sharded(end, shards, params.lookahead()).unwrap();
             assert_eq!(stats.events, reference.events_handled());
+            // A remote event goes to a random other process, in another
+            // shard with probability (shards - 1) / shards.
+            let expected = params.remote * (shards - 1) as f64 / shards as f64;
+            let share = stats.cross_shard_messages as f64 / stats.events as f64;
+            assert!((share - expected).abs() < 0.01, "{shards} shards: {share} of events crossed, not {expected}");
             assert_eq!(fingerprint(&sim), fingerprint(&reference), "{shards} shards");
             assert_eq!(sim.world(), reference.world(), "{shards} shards");
         }

@@ -2,9 +2,12 @@
 //! live twin and its HTTP service.
 
 mod cli;
+#[cfg(feature = "cluster")]
+mod cluster;
 mod itinerary;
 mod live;
 mod service;
+mod stress;
 mod validation;
 
 /// Sends one request through the router (no socket): status, content type, body.
