@@ -134,10 +134,10 @@ pub fn los_rgb(los: Los) -> [u8; 3] {
     }
 }
 
-/// The sRGB bytes of the visitors' shade of a level's colour: lighter, so
-/// that people stand out on their pad.
+/// The sRGB bytes of the visitors' shade of a level's colour: paler, so
+/// that people stand out on their pad or walkway.
 pub fn visitor_rgb(los: Los) -> [u8; 3] {
-    los_rgb(los).map(|c| c + ((255 - c) as f32 * 0.35) as u8)
+    los_rgb(los).map(|c| c + ((255 - c) as f32 * 0.6) as u8)
 }
 
 /// The sRGB bytes of the alert beacons' colour.

@@ -23,7 +23,10 @@ pub const FIELD_OF_VIEW_RAD: f32 = FRAC_PI_4;
 /// Near plane, m.
 pub const NEAR_PLANE_M: f32 = 1.0;
 /// Home view: the camera looks down at this angle, rad.
-pub const HOME_PITCH_RAD: f32 = 0.95;
+pub const HOME_PITCH_RAD: f32 = 1.1;
+/// Home view: how far from the centre the site's corners may reach, in
+/// normalised device coordinates (1: the viewport's edge).
+pub const HOME_MARGIN_NDC: f32 = 0.9;
 /// Steepest and flattest views, rad.
 pub const PITCH_RANGE_RAD: (f32, f32) = (0.15, 1.5);
 /// Closest and farthest orbit, m.
@@ -52,18 +55,32 @@ pub struct Orbit {
 }
 
 impl Orbit {
-    /// The view that shows the whole site in a viewport of `viewport_px`.
+    /// The view that shows the whole site in a viewport of `viewport_px`:
+    /// the closest orbit from which every corner of the site's bounds is on
+    /// screen with a small margin.
     pub fn home(site: &Site, viewport_px: Vec2) -> Orbit {
         let (min, max) = site.bounds();
         let focus = Vec3::new((min[0] + max[0]) / 2.0, 0.0, (min[1] + max[1]) / 2.0);
-        let half_width = (max[0] - min[0]) / 2.0;
-        let half_depth = (max[1] - min[1]) / 2.0;
         let aspect = (viewport_px.x / viewport_px.y.max(1.0)).max(0.1);
-        let tan_half = (FIELD_OF_VIEW_RAD / 2.0).tan();
-        let for_width = half_width / (tan_half * aspect);
-        let for_depth = half_depth * HOME_PITCH_RAD.sin() / tan_half + half_depth * HOME_PITCH_RAD.cos();
-        let distance = 1.12 * for_width.max(for_depth).max(DISTANCE_RANGE_M.0);
-        Orbit { focus, distance, yaw: 0.0, pitch: HOME_PITCH_RAD }
+        let corners = [[min[0], min[1]], [min[0], max[1]], [max[0], min[1]], [max[0], max[1]]];
+        let fits = |orbit: &Orbit| {
+            let view = orbit.transform().to_matrix().inverse();
+            let clip_from_world = Mat4::perspective_infinite_reverse_rh(FIELD_OF_VIEW_RAD, aspect, NEAR_PLANE_M) * view;
+            corners.iter().all(|&[x, z]| {
+                let clip = clip_from_world * Vec4::new(x, 0.0, z, 1.0);
+                clip.w > 0.0 && (clip.x / clip.w).abs() <= HOME_MARGIN_NDC && (clip.y / clip.w).abs() <= HOME_MARGIN_NDC
+            })
+        };
+        let (mut near, mut far) = DISTANCE_RANGE_M;
+        for _ in 0..40 {
+            let middle = (near + far) / 2.0;
+            if fits(&Orbit { focus, distance: middle, yaw: 0.0, pitch: HOME_PITCH_RAD }) {
+                far = middle;
+            } else {
+                near = middle;
+            }
+        }
+        Orbit { focus, distance: far, yaw: 0.0, pitch: HOME_PITCH_RAD }
     }
 
     /// Where the camera stands and looks.

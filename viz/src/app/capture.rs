@@ -3,7 +3,7 @@
 
 use super::Mode;
 use super::camera::HeadlessTarget;
-use super::crowd::CrowdStats;
+use super::crowd::CrowdBudget;
 use bevy::prelude::*;
 use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured};
 use std::path::{Path, PathBuf};
@@ -79,7 +79,7 @@ fn save_png(image: &Image, path: &Path) -> Result<(), String> {
 /// Records the time between frames; prints the figures and exits when done.
 fn time_frame(
     mut times: ResMut<BenchTimes>,
-    stats: Res<CrowdStats>,
+    crowd: Res<CrowdBudget>,
     target: Res<HeadlessTarget>,
     mut exit: MessageWriter<AppExit>,
     mut frame: Local<u32>,
@@ -103,7 +103,7 @@ fn time_frame(
         "{}",
         serde_json::json!({
             "frames": sorted.len(),
-            "visitors": stats.drawn,
+            "visitors": crowd.drawn,
             "width": target.size.x,
             "height": target.size.y,
             "mean_ms": (mean * 1e4).round() / 10.0,

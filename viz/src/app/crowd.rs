@@ -7,9 +7,9 @@ use super::{CurrentFrame, LEVELS, ViewerData, ViewerSet, visitor_rgb};
 use crate::layout::{Placed, place_visitors};
 use bevy::prelude::*;
 
-/// A visitor's drawn size (width, height), m: a little larger than life so
-/// that people stay visible from far away.
-pub const VISITOR_SIZE_M: (f32, f32) = (1.0, 1.8);
+/// A visitor's drawn size (width, height), m: larger than life so that
+/// people stay visible from far away.
+pub const VISITOR_SIZE_M: (f32, f32) = (2.0, 3.0);
 
 /// A visitor entity: its slot in the pool.
 #[derive(Component, Clone, Copy, Debug)]
@@ -24,19 +24,14 @@ pub struct CrowdLook {
     pub levels: [Handle<StandardMaterial>; 6],
 }
 
-/// How many visitors the pool holds and whether to fill it.
+/// How many visitors the pool holds, whether to fill it, how many are drawn.
 #[derive(Resource, Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CrowdBudget {
     /// Most visitors drawn.
     pub visitors_max: usize,
     /// Scale the crowd so that exactly `visitors_max` are drawn.
     pub fill: bool,
-}
-
-/// Visitors drawn in the last frame.
-#[derive(Resource, Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CrowdStats {
-    /// Visitors drawn.
+    /// Visitors drawn in the last frame.
     pub drawn: usize,
 }
 
@@ -50,8 +45,7 @@ pub struct CrowdPlugin {
 
 impl Plugin for CrowdPlugin {
     fn build(&self, app: &mut App) {
-        app.insert_resource(CrowdBudget { visitors_max: self.visitors_max, fill: self.fill })
-            .init_resource::<CrowdStats>()
+        app.insert_resource(CrowdBudget { visitors_max: self.visitors_max, fill: self.fill, drawn: 0 })
             .add_systems(Startup, spawn_pool)
             .add_systems(Update, place_crowd.in_set(ViewerSet::Scene));
     }
@@ -86,15 +80,14 @@ fn place_crowd(
     data: Res<ViewerData>,
     frame: Res<CurrentFrame>,
     motion: Res<MotionClock>,
-    budget: Res<CrowdBudget>,
+    mut budget: ResMut<CrowdBudget>,
     look: Option<Res<CrowdLook>>,
-    mut stats: ResMut<CrowdStats>,
     mut placed: Local<Vec<Placed>>,
     mut visitors: Query<(&Visitor, &mut Transform, &mut MeshMaterial3d<StandardMaterial>, &mut Visibility)>,
 ) {
     let Some(look) = look else { return };
     place_visitors(data.site(), &frame.0, motion.0, budget.visitors_max, budget.fill, &mut placed);
-    stats.drawn = placed.len();
+    budget.drawn = placed.len();
     let lift = VISITOR_SIZE_M.1 / 2.0 + 0.3;
     for (visitor, mut transform, mut material, mut visibility) in &mut visitors {
         let Some(person) = placed.get(visitor.0 as usize) else {

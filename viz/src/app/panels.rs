@@ -44,6 +44,10 @@ fn draw_panels(
     mut playback: ResMut<Playback>,
     mut selected: ResMut<Selected>,
 ) -> Result {
+    // Until the user picks one, the inspector shows the first alert's element.
+    if selected.0.is_none() {
+        selected.0 = frame.0.alerts.first().map(|a| a.element);
+    }
     let ctx = contexts.ctx_mut()?;
     let mut root = Ui::new(
         ctx.clone(),
@@ -119,7 +123,7 @@ fn overview(ui: &mut Ui, data: &ViewerData, frame: &CurrentFrame, selected: &mut
     let on_places: f64 = frame.0.elements.iter().take(places).map(|e| e.occupancy).sum();
     let walking: f64 = frame.0.elements.iter().skip(places).map(|e| e.occupancy).sum();
     let queueing: f64 = frame.0.elements.iter().map(|e| e.queue_length).sum();
-    egui::Grid::new("now").num_columns(2).show(ui, |ui| {
+    egui::Grid::new("overview-grid").num_columns(2).show(ui, |ui| {
         for (name, value) in [
             ("at places", format!("{on_places:.0}")),
             ("walking", format!("{walking:.0}")),
@@ -173,7 +177,7 @@ fn inspector(ui: &mut Ui, data: &ViewerData, frame: &CurrentFrame, playback: &Pl
     });
     let Some(element) = selected.0 else { return };
     let Some(now) = frame.0.elements.get(element) else { return };
-    egui::Grid::new("element").num_columns(2).show(ui, |ui| {
+    egui::Grid::new("inspector-grid").num_columns(2).show(ui, |ui| {
         let p90 = now.los_p90.map_or(String::new(), |l| format!(" (P90 {})", l.letter()));
         for (label, value) in [
             ("kind", site.element_kind(element).to_string()),
