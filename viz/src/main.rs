@@ -69,6 +69,9 @@ fn parse_size(text: &str) -> Result<UVec2, VizError> {
 }
 
 fn live_source(cli: &Cli, url: &str, headless: bool) -> Result<(Source, f64), VizError> {
+    if !(0.1..=3_600.0).contains(&cli.poll_s) {
+        return Err(VizError::Input(format!("--poll-s {}: between 0.1 and 3600", cli.poll_s)));
+    }
     let scenario = match &cli.scenario {
         Some(path) => load_scenario(path)?,
         None => Scenario::parse(BUNDLED_SCENARIO, "gangneung-2018.toml").map_err(|e| VizError::Input(e.to_string()))?,
@@ -82,9 +85,6 @@ fn live_source(cli: &Cli, url: &str, headless: bool) -> Result<(Source, f64), Vi
     }
     if headless && data.frame(cli.ahead_min).is_none() {
         return Err(VizError::Live(format!("{url}: no state yet")));
-    }
-    if !(0.1..=3_600.0).contains(&cli.poll_s) {
-        return Err(VizError::Input(format!("--poll-s {}: between 0.1 and 3600", cli.poll_s)));
     }
     let updates = live::spawn_poller(url, Duration::from_secs_f64(cli.poll_s))?;
     Ok((Source::Live { data, updates: Mutex::new(updates) }, cli.ahead_min as f64))
