@@ -1,4 +1,6 @@
-//! Run outputs on disk: `places.parquet`, `kpis.json`, `report.html`.
+//! Run outputs on disk: `places.parquet`, `kpis.json`, `report.html`, and
+//! `scenario.toml`, a copy of the scenario run (the viewer reads the site's
+//! geometry from it).
 //!
 //! Every file is written to a temporary name and renamed into place, so a
 //! crashed run never leaves a half-written file under the final name. The
@@ -131,6 +133,22 @@ pub fn write_kpis(path: &Path, output: &RunOutput) -> Result<(), TwinError> {
     })
 }
 
+/// Name of the scenario's copy in a run's output folder.
+pub const SCENARIO_FILE_NAME: &str = "scenario.toml";
+
+/// Writes the scenario's text (`scenario.toml`), byte for byte as read.
+pub fn write_scenario(path: &Path, text: &str) -> Result<(), TwinError> {
+    write_text(path, text)
+}
+
+/// Writes `text` to `path` atomically.
+fn write_text(path: &Path, text: &str) -> Result<(), TwinError> {
+    write_atomically(path, |file| {
+        use std::io::Write;
+        file.write_all(text.as_bytes()).map_err(|e| io_error(path, e))
+    })
+}
+
 /// Writes `report.html`.
 pub fn write_report(path: &Path, output: &RunOutput) -> Result<(), TwinError> {
     let kpis = &output.kpis;
@@ -199,8 +217,5 @@ pub fn write_report(path: &Path, output: &RunOutput) -> Result<(), TwinError> {
         places: &places,
         kpis: &rows,
     });
-    write_atomically(path, |file| {
-        use std::io::Write;
-        file.write_all(html.as_bytes()).map_err(|e| io_error(path, e))
-    })
+    write_text(path, &html)
 }

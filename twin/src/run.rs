@@ -15,13 +15,19 @@ pub const SCENARIO_FILE_BYTES_MAX: u64 = 64 * 1024 * 1024;
 
 /// Reads and checks a scenario file.
 pub fn load_scenario(path: &Path) -> Result<Scenario, TwinError> {
+    Ok(load_scenario_with_text(path)?.0)
+}
+
+/// Reads and checks a scenario file; also returns its text.
+fn load_scenario_with_text(path: &Path) -> Result<(Scenario, String), TwinError> {
     let name = path.display().to_string();
     let metadata = std::fs::metadata(path).map_err(|e| TwinError::Input(format!("{name}: {e}")))?;
     if metadata.len() > SCENARIO_FILE_BYTES_MAX {
         return Err(TwinError::Input(format!("{name}: larger than {SCENARIO_FILE_BYTES_MAX} bytes")));
     }
     let text = std::fs::read_to_string(path).map_err(|e| TwinError::Input(format!("{name}: {e}")))?;
-    Ok(Scenario::parse(&text, &name)?)
+    let scenario = Scenario::parse(&text, &name)?;
+    Ok((scenario, text))
 }
 
 /// Options of one run.
@@ -72,10 +78,11 @@ pub fn simulate(scenario: Scenario, options: &RunOptions) -> Result<(Simulation<
     Ok((sim, output))
 }
 
-/// Runs a scenario file and writes `places.parquet`, `kpis.json` and
-/// `report.html` into `out`. Returns the paths written.
+/// Runs a scenario file and writes `places.parquet`, `kpis.json`,
+/// `report.html` and a copy of the scenario (`scenario.toml`, the site's
+/// geometry for the viewer) into `out`. Returns the paths written.
 pub fn run_file(path: &Path, out: &Path, options: &RunOptions) -> Result<(RunOutput, Vec<PathBuf>), TwinError> {
-    let scenario = load_scenario(path)?;
+    let (scenario, text) = load_scenario_with_text(path)?;
     std::fs::create_dir_all(out).map_err(|e| TwinError::Input(format!("{}: {e}", out.display())))?;
     let (_, output) = simulate(scenario, options)?;
     let places = out.join("places.parquet");
@@ -84,7 +91,9 @@ pub fn run_file(path: &Path, out: &Path, options: &RunOptions) -> Result<(RunOut
     output::write_places(&places, &output)?;
     output::write_kpis(&kpis, &output)?;
     output::write_report(&report, &output)?;
-    Ok((output, vec![places, kpis, report]))
+    let copy = out.join(output::SCENARIO_FILE_NAME);
+    output::write_scenario(&copy, &text)?;
+    Ok((output, vec![places, kpis, report, copy]))
 }
 
 /// Crowding of one run, for comparing recommendation shares.

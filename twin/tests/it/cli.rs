@@ -87,6 +87,7 @@ fn run_writes_parquet_kpis_and_report_identical_for_any_threads_and_shards() {
         assert!(stdout.contains("report.html"), "tells the user where the report is: {stdout}");
         let read = |name: &str| std::fs::read(out.join(name)).unwrap();
         outputs.push((read("places.parquet"), read("kpis.json"), read("report.html")));
+        assert_eq!(read("scenario.toml"), std::fs::read(scenario).unwrap(), "the scenario is copied as it was read");
     }
     for other in &outputs[1..] {
         assert!(other.0 == outputs[0].0, "places.parquet differs across threads/shards");

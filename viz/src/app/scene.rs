@@ -1,0 +1,227 @@
+//! The site in 3D: ground, walkways and place pads coloured by level of
+//! service, buildings sized by capacity with roofs in the same colour, rings
+//! in the forecast's 90th-percentile colour, and alert beacons. Every part
+//! shares one mesh per shape and one material per colour.
+
+use super::playback::Playback;
+use super::{BEACON_RGB, CurrentFrame, LEVELS, ViewerData, ViewerSet, los_color};
+use bevy::prelude::*;
+use crowdtwin_sim::model::Los;
+use std::f32::consts::FRAC_PI_2;
+
+/// Height of the alert beacons, m.
+pub const BEACON_HEIGHT_M: f32 = 60.0;
+/// Drawn width of a walkway at least, m (narrow ones would vanish).
+pub const WALKWAY_DRAWN_WIDTH_M_MIN: f32 = 4.0;
+
+/// The shared meshes and materials of the scene and the crowd.
+#[derive(Resource, Clone, Debug)]
+pub struct Palette {
+    /// A 1 m cube.
+    pub cube: Handle<Mesh>,
+    /// A cylinder of radius 1 m, 1 m high.
+    pub disc: Handle<Mesh>,
+    /// A ring from radius 1 m to 1.3 m, lying flat.
+    pub ring: Handle<Mesh>,
+    /// Unlit level-of-service colours, A to F.
+    pub levels: [Handle<StandardMaterial>; 6],
+    /// Lit walls.
+    pub wall: Handle<StandardMaterial>,
+    /// The ground.
+    pub ground: Handle<StandardMaterial>,
+    /// Alert beacons.
+    pub beacon: Handle<StandardMaterial>,
+}
+
+impl Palette {
+    /// The material of a level of service.
+    pub fn level(&self, los: Los) -> &Handle<StandardMaterial> {
+        &self.levels[los.rank() as usize]
+    }
+}
+
+/// A part drawn in its element's level-of-service colour (pad, roof, walkway).
+#[derive(Component, Clone, Copy, Debug)]
+pub struct LevelColoured {
+    /// Element index.
+    pub element: usize,
+}
+
+/// A ring in the colour of its element's forecast 90th percentile.
+#[derive(Component, Clone, Copy, Debug)]
+pub struct P90Ring {
+    /// Element index.
+    pub element: usize,
+}
+
+/// A beacon shown while its element has an alert.
+#[derive(Component, Clone, Copy, Debug)]
+pub struct AlertBeacon {
+    /// Element index.
+    pub element: usize,
+}
+
+/// The site's geometry and its colouring.
+pub struct ScenePlugin;
+
+impl Plugin for ScenePlugin {
+    fn build(&self, app: &mut App) {
+        app.add_systems(PreStartup, make_palette)
+            .add_systems(Startup, spawn_site)
+            .add_systems(Update, recolour.in_set(ViewerSet::Scene));
+    }
+}
+
+fn unlit(materials: &mut Assets<StandardMaterial>, color: Color) -> Handle<StandardMaterial> {
+    materials.add(StandardMaterial { base_color: color, unlit: true, ..default() })
+}
+
+fn make_palette(
+    mut commands: Commands,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<StandardMaterial>>,
+) {
+    let levels = LEVELS.map(|los| unlit(&mut materials, los_color(los)));
+    commands.insert_resource(Palette {
+        cube: meshes.add(Cuboid::new(1.0, 1.0, 1.0)),
+        disc: meshes.add(Cylinder::new(1.0, 1.0)),
+        ring: meshes.add(Annulus::new(1.0, 1.3)),
+        levels,
+        wall: materials.add(StandardMaterial {
+            base_color: Color::srgb_u8(205, 208, 214),
+            perceptual_roughness: 0.9,
+            ..default()
+        }),
+        ground: unlit(&mut materials, Color::srgb_u8(52, 60, 58)),
+        beacon: unlit(&mut materials, Color::srgb_u8(BEACON_RGB[0], BEACON_RGB[1], BEACON_RGB[2])),
+    });
+}
+
+fn spawn_site(mut commands: Commands, data: Res<ViewerData>, palette: Res<Palette>) {
+    let site = data.site();
+    let (min, max) = site.bounds();
+    let margin = 80.0;
+    let centre = Vec3::new((min[0] + max[0]) / 2.0, -0.3, (min[1] + max[1]) / 2.0);
+    commands.spawn((
+        Mesh3d(palette.cube.clone()),
+        MeshMaterial3d(palette.ground.clone()),
+        Transform::from_translation(centre).with_scale(Vec3::new(
+            max[0] - min[0] + 2.0 * margin,
+            0.6,
+            max[1] - min[1] + 2.0 * margin,
+        )),
+    ));
+    let places = site.places.len();
+    for (w, walkway) in site.walkways.iter().enumerate() {
+        let (a, b) = (site.places[walkway.a].centre, site.places[walkway.b].centre);
+        let (a, b) = (Vec3::new(a[0], 0.1, a[1]), Vec3::new(b[0], 0.1, b[1]));
+        let along = b - a;
+        let width = (walkway.width_m as f32).max(WALKWAY_DRAWN_WIDTH_M_MIN);
+        commands.spawn((
+            LevelColoured { element: places + w },
+            Mesh3d(palette.cube.clone()),
+            MeshMaterial3d(palette.level(Los::A).clone()),
+            Transform::from_translation((a + b) / 2.0)
+                .with_rotation(Quat::from_rotation_y(-along.z.atan2(along.x)))
+                .with_scale(Vec3::new(along.length(), 0.2, width)),
+        ));
+        commands.spawn(beacon(&palette, places + w, (a + b) / 2.0));
+    }
+    for (p, place) in site.places.iter().enumerate() {
+        let ground = Vec3::new(place.centre[0], 0.0, place.centre[1]);
+        let radius = place.pad_radius_m;
+        commands.spawn((
+            LevelColoured { element: p },
+            Mesh3d(palette.disc.clone()),
+            MeshMaterial3d(palette.level(Los::A).clone()),
+            Transform::from_translation(ground + Vec3::Y * 0.15).with_scale(Vec3::new(radius, 0.3, radius)),
+        ));
+        commands.spawn((
+            P90Ring { element: p },
+            Mesh3d(palette.ring.clone()),
+            MeshMaterial3d(palette.level(Los::A).clone()),
+            Transform::from_translation(ground + Vec3::Y * 0.35)
+                .with_rotation(Quat::from_rotation_x(-FRAC_PI_2))
+                .with_scale(Vec3::splat(radius)),
+            Visibility::Hidden,
+        ));
+        let mut top = 0.0;
+        if let Some(building) = place.building {
+            let (side, height) = (building.footprint_m, building.height_m);
+            commands.spawn((
+                Mesh3d(palette.cube.clone()),
+                MeshMaterial3d(palette.wall.clone()),
+                Transform::from_translation(ground + Vec3::Y * height / 2.0).with_scale(Vec3::new(side, height, side)),
+            ));
+            commands.spawn((
+                LevelColoured { element: p },
+                Mesh3d(palette.cube.clone()),
+                MeshMaterial3d(palette.level(Los::A).clone()),
+                Transform::from_translation(ground + Vec3::Y * (height + 0.2)).with_scale(Vec3::new(
+                    side * 0.92,
+                    0.4,
+                    side * 0.92,
+                )),
+            ));
+            top = height;
+        }
+        commands.spawn(beacon(&palette, p, ground + Vec3::Y * top));
+    }
+}
+
+fn beacon(palette: &Palette, element: usize, base: Vec3) -> impl Bundle {
+    (
+        AlertBeacon { element },
+        Mesh3d(palette.disc.clone()),
+        MeshMaterial3d(palette.beacon.clone()),
+        Transform::from_translation(base + Vec3::Y * (BEACON_HEIGHT_M / 2.0 + 2.0)).with_scale(Vec3::new(
+            2.5,
+            BEACON_HEIGHT_M,
+            2.5,
+        )),
+        Visibility::Hidden,
+    )
+}
+
+type ColouredParts<'w, 's> = Query<
+    'w,
+    's,
+    (&'static LevelColoured, &'static mut MeshMaterial3d<StandardMaterial>),
+    (Without<P90Ring>, Without<AlertBeacon>),
+>;
+
+/// Follows the frame: colours, P90 rings, beacons.
+fn recolour(
+    frame: Res<CurrentFrame>,
+    playback: Res<Playback>,
+    palette: Res<Palette>,
+    mut parts: ColouredParts,
+    mut rings: Query<(&P90Ring, &mut MeshMaterial3d<StandardMaterial>, &mut Visibility), Without<AlertBeacon>>,
+    mut beacons: Query<(&AlertBeacon, &mut Visibility), Without<P90Ring>>,
+) {
+    if !frame.is_changed() && !playback.is_changed() {
+        return;
+    }
+    let elements = &frame.0.elements;
+    for (part, mut material) in &mut parts {
+        let Some(element) = elements.get(part.element) else { continue };
+        let wanted = palette.level(element.los);
+        if material.0 != *wanted {
+            material.0 = wanted.clone();
+        }
+    }
+    for (ring, mut material, mut visibility) in &mut rings {
+        let level = elements.get(ring.element).and_then(|e| e.los_p90).filter(|_| playback.show_p90);
+        let wanted_visibility = if level.is_some() { Visibility::Inherited } else { Visibility::Hidden };
+        visibility.set_if_neq(wanted_visibility);
+        if let Some(level) = level
+            && material.0 != *palette.level(level)
+        {
+            material.0 = palette.level(level).clone();
+        }
+    }
+    for (beacon, mut visibility) in &mut beacons {
+        let alerted = frame.0.alerts.iter().any(|a| a.element == beacon.element);
+        visibility.set_if_neq(if alerted { Visibility::Inherited } else { Visibility::Hidden });
+    }
+}
