@@ -6,6 +6,7 @@
 //! live twin, forecasts, itineraries and orders arrive with their issues (see
 //! ARCHITECTURE.md).
 
+pub mod auth;
 pub mod bench;
 pub mod counts;
 pub mod eval;
@@ -13,6 +14,7 @@ pub mod feed;
 pub mod http_client;
 pub mod live;
 pub mod loadgen;
+pub mod orders;
 pub mod output;
 pub mod report;
 pub mod run;

@@ -40,12 +40,15 @@ pub fn places_schema() -> Schema {
     ])
 }
 
-fn io_error(path: &Path, error: impl std::fmt::Display) -> TwinError {
+pub(crate) fn io_error(path: &Path, error: impl std::fmt::Display) -> TwinError {
     TwinError::Output(std::io::Error::other(format!("{}: {error}", path.display())))
 }
 
 /// Writes `bytes` to `path` through a temporary file and a rename.
-fn write_atomically(path: &Path, write: impl FnOnce(&mut fs::File) -> Result<(), TwinError>) -> Result<(), TwinError> {
+pub(crate) fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut fs::File) -> Result<(), TwinError>,
+) -> Result<(), TwinError> {
     let mut temporary = PathBuf::from(path);
     temporary.as_mut_os_string().push(".tmp");
     let mut file = fs::File::create(&temporary).map_err(|e| io_error(&temporary, e))?;

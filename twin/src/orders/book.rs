@@ -1,0 +1,721 @@
+//! The order book: one thread owns every shop, the idempotency index and the
+//! store. Requests arrive on a bounded channel; the thread takes all that
+//! are waiting (up to [`COMMIT_ORDERS_MAX`] orders), decides them against
+//! the shops' stock in memory, appends their records to one blob, commits
+//! it (one fsync for the whole group) and only then answers every request of
+//! the group. Checking a request's shape (shop and item names, quantities,
+//! key) happens before, on the caller's task, so the book's thread does only
+//! what must be sequential.
+//!
+//! A failed commit stops the book: nothing of the failed group was
+//! acknowledged, later calls answer [`OrderError::Store`], and a restart
+//! recovers from what the store holds.
+
+use super::shop::{Catalogue, Shop, ShopMessage, ShopReply};
+use super::store::{Decision, OrderRecord, Record, Store};
+use super::{
+    COMMIT_ORDERS_MAX, IDEMPOTENCY_KEY_BYTES_MAX, ItemStock, ORDER_LINES_MAX, ORDER_QUANTITY_MAX,
+    ORDER_QUEUE_REQUESTS_MAX, Order, OrderError, OrderLine, OrderReceipt, OrderRequest, OrderStatus,
+    RESTOCK_QUANTITY_MAX, RejectCode, ShopStock, body_hash,
+};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crowdtwin_sim::scenario::{format_clock, parse_clock};
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio::sync::oneshot;
+
+/// Where the order book keeps its store.
+#[derive(Clone, Debug)]
+pub struct OrderBookConfig {
+    /// Data folder (created if missing); the store is `orders.redb` in it.
+    pub data_dir: PathBuf,
+}
+
+/// An order whose shape was checked: names resolved to positions.
+#[derive(Clone, Debug)]
+pub struct CheckedOrder {
+    key: String,
+    shop: u16,
+    lines: Vec<(u16, u32)>,
+    pickup_s: Option<u32>,
+    body_hash: u64,
+}
+
+enum Command {
+    Place(Vec<CheckedOrder>, oneshot::Sender<Result<Vec<OrderReceipt>, OrderError>>),
+    Get(u64, oneshot::Sender<Result<Order, OrderError>>),
+    Cancel(u64, oneshot::Sender<Result<Order, OrderError>>),
+    Restock(u16, Vec<(u16, u32)>, oneshot::Sender<Result<(), OrderError>>),
+}
+
+/// What the book's thread publishes for readers, after each commit.
+struct Published {
+    /// Committed stock per shop per item.
+    stock: Vec<Vec<AtomicU32>>,
+    /// Units confirmed since start of the store, per shop per item (cancels not subtracted).
+    confirmed_units: Vec<Vec<AtomicU64>>,
+    orders_confirmed: AtomicU64,
+    orders_rejected: AtomicU64,
+    orders_replayed: AtomicU64,
+    orders_cancelled: AtomicU64,
+    commits: AtomicU64,
+    commit_micros_total: AtomicU64,
+    failed: AtomicBool,
+}
+
+/// The order book's handle (cheap to share behind an `Arc`).
+pub struct OrderBook {
+    sender: Sender<Command>,
+    catalogue: Arc<Catalogue>,
+    shop_positions: HashMap<String, u16>,
+    published: Arc<Published>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+/// Index entry of one idempotency key.
+#[derive(Clone, Copy)]
+struct KeyEntry {
+    id: u64,
+    body_hash: u64,
+    decision: Decision,
+}
+
+/// The book's thread state.
+struct Book {
+    store: Store,
+    catalogue: Arc<Catalogue>,
+    shops: Vec<Shop>,
+    keys: HashMap<Box<str>, KeyEntry>,
+    cancelled: HashSet<u64>,
+    /// `(first order id, group sequence)` of each group holding orders.
+    locations: Vec<(u64, u64)>,
+    next_id: u64,
+    next_group: u64,
+    published: Arc<Published>,
+    /// The group being built: its blob, first order id, answers and touched shops.
+    blob: Vec<u8>,
+    group_first_id: Option<u64>,
+    answers: Vec<Answer>,
+    touched: Vec<bool>,
+    confirmed_in_group: Vec<(u16, u16, u32)>,
+}
+
+enum Answer {
+    Place(oneshot::Sender<Result<Vec<OrderReceipt>, OrderError>>, Vec<OrderReceipt>),
+    Order(oneshot::Sender<Result<Order, OrderError>>, Result<Order, OrderError>),
+    Restock(oneshot::Sender<Result<(), OrderError>>, Result<(), OrderError>),
+}
+
+impl Answer {
+    fn send(self, failure: Option<&OrderError>) {
+        let fail = |e: &OrderError| OrderError::Store(e.to_string());
+        match (self, failure) {
+            (Answer::Place(port, receipts), None) => drop(port.send(Ok(receipts))),
+            (Answer::Place(port, _), Some(e)) => drop(port.send(Err(fail(e)))),
+            (Answer::Order(port, answer), None) => drop(port.send(answer)),
+            (Answer::Order(port, _), Some(e)) => drop(port.send(Err(fail(e)))),
+            (Answer::Restock(port, answer), None) => drop(port.send(answer)),
+            (Answer::Restock(port, _), Some(e)) => drop(port.send(Err(fail(e)))),
+        }
+    }
+}
+
+fn reject_reason(catalogue: &Catalogue, shop: u16, lines: &[(u16, u32)], line: u8, available: u32) -> String {
+    let shop = &catalogue.shops[shop as usize];
+    let (item, units) = lines[line as usize];
+    format!("out of stock: `{}` at `{}` has {available} left, {units} asked", shop.items[item as usize].id, shop.id)
+}
+
+impl Book {
+    fn receipt(&self, key: &str, entry: &KeyEntry, shop: u16, lines: &[(u16, u32)], replayed: bool) -> OrderReceipt {
+        let (status, code, reason) = match entry.decision {
+            Decision::Confirmed if self.cancelled.contains(&entry.id) => (OrderStatus::Cancelled, None, None),
+            Decision::Confirmed => (OrderStatus::Confirmed, None, None),
+            Decision::OutOfStock { line, available } => (
+                OrderStatus::Rejected,
+                Some(RejectCode::OutOfStock),
+                Some(reject_reason(&self.catalogue, shop, lines, line, available)),
+            ),
+        };
+        OrderReceipt { id: Some(entry.id), idempotency_key: key.to_string(), status, code, reason, replayed }
+    }
+
+    fn place(&mut self, orders: Vec<CheckedOrder>) -> Vec<OrderReceipt> {
+        let mut receipts = Vec::with_capacity(orders.len());
+        for order in orders {
+            if let Some(entry) = self.keys.get(order.key.as_str()).copied() {
+                if entry.body_hash == order.body_hash {
+                    self.published.orders_replayed.fetch_add(1, Ordering::Relaxed);
+                    receipts.push(self.receipt(&order.key, &entry, order.shop, &order.lines, true));
+                } else {
+                    let error = OrderError::KeyConflict(order.key.clone(), entry.id);
+                    receipts.push(OrderReceipt {
+                        id: Some(entry.id),
+                        idempotency_key: order.key,
+                        status: OrderStatus::Rejected,
+                        code: Some(RejectCode::KeyConflict),
+                        reason: Some(error.to_string()),
+                        replayed: false,
+                    });
+                }
+                continue;
+            }
+            let id = self.next_id;
+            self.next_id += 1;
+            self.group_first_id.get_or_insert(id);
+            let decision = match self.shops[order.shop as usize].handle(ShopMessage::Reserve(&order.lines)) {
+                ShopReply::Done => {
+                    self.touched[order.shop as usize] = true;
+                    for &(item, units) in &order.lines {
+                        self.confirmed_in_group.push((order.shop, item, units));
+                    }
+                    Decision::Confirmed
+                }
+                ShopReply::Short { line, available } => Decision::OutOfStock { line: line as u8, available },
+                ShopReply::Overflow { .. } => unreachable!("a reservation never adds stock"),
+            };
+            let entry = KeyEntry { id, body_hash: order.body_hash, decision };
+            receipts.push(self.receipt(&order.key, &entry, order.shop, &order.lines, false));
+            let record = OrderRecord {
+                id,
+                shop: order.shop,
+                decision,
+                pickup_s: order.pickup_s,
+                body_hash: order.body_hash,
+                key: order.key,
+                lines: order.lines,
+            };
+            self.keys.insert(record.key.clone().into_boxed_str(), entry);
+            Record::Order(record).encode(&mut self.blob);
+        }
+        receipts
+    }
+
+    /// The stored record of order `id` (committed groups only: call after a flush).
+    fn find(&self, id: u64) -> Result<OrderRecord, OrderError> {
+        if id >= self.next_id {
+            return Err(OrderError::NoSuchOrder(id));
+        }
+        let at = self.locations.partition_point(|&(first, _)| first <= id);
+        let Some(&(_, sequence)) = at.checked_sub(1).and_then(|i| self.locations.get(i)) else {
+            return Err(OrderError::NoSuchOrder(id));
+        };
+        let blob = self.store.group(sequence)?.ok_or(OrderError::NoSuchOrder(id))?;
+        let mut rest = blob.as_slice();
+        while !rest.is_empty() {
+            if let Record::Order(order) = Record::decode(&mut rest).map_err(OrderError::Store)?
+                && order.id == id
+            {
+                return Ok(order);
+            }
+        }
+        Err(OrderError::NoSuchOrder(id))
+    }
+
+    fn order(&self, record: &OrderRecord) -> Order {
+        let shop = &self.catalogue.shops[record.shop as usize];
+        let entry = KeyEntry { id: record.id, body_hash: record.body_hash, decision: record.decision };
+        let receipt = self.receipt(&record.key, &entry, record.shop, &record.lines, false);
+        Order {
+            id: record.id,
+            idempotency_key: record.key.clone(),
+            shop: shop.id.clone(),
+            items: record
+                .lines
+                .iter()
+                .map(|&(item, units)| OrderLine { item: shop.items[item as usize].id.clone(), quantity: units })
+                .collect(),
+            pickup_at: record
+                .pickup_s
+                .map(|s| if s % 60 == 0 { format_clock(s) } else { format!("{}:{:02}", format_clock(s), s % 60) }),
+            status: receipt.status,
+            code: receipt.code,
+            reason: receipt.reason,
+        }
+    }
+
+    fn cancel(&mut self, id: u64) -> Result<Order, OrderError> {
+        let record = self.find(id)?;
+        if record.decision != Decision::Confirmed {
+            return Err(OrderError::Refused(format!("order {id} was rejected; there is nothing to cancel")));
+        }
+        if self.cancelled.insert(id) {
+            match self.shops[record.shop as usize].handle(ShopMessage::Release(&record.lines)) {
+                ShopReply::Done => {}
+                _ => {
+                    self.cancelled.remove(&id);
+                    return Err(OrderError::Refused(format!(
+                        "order {id}: releasing its units would overflow the stock counter"
+                    )));
+                }
+            }
+            self.touched[record.shop as usize] = true;
+            self.published.orders_cancelled.fetch_add(1, Ordering::Relaxed);
+            Record::Cancel { id, shop: record.shop, lines: record.lines.clone() }.encode(&mut self.blob);
+        }
+        Ok(self.order(&record))
+    }
+
+    fn restock(&mut self, shop: u16, lines: Vec<(u16, u32)>) -> Result<(), OrderError> {
+        match self.shops[shop as usize].handle(ShopMessage::Restock(&lines)) {
+            ShopReply::Done => {}
+            ShopReply::Overflow { line } => {
+                return Err(OrderError::Refused(format!(
+                    "restocking `{}` would pass {} units",
+                    self.catalogue.shops[shop as usize].items[lines[line].0 as usize].id,
+                    u32::MAX
+                )));
+            }
+            ShopReply::Short { .. } => unreachable!("a restock never takes stock"),
+        }
+        self.touched[shop as usize] = true;
+        for (item, units) in lines {
+            Record::Restock { shop, item, units }.encode(&mut self.blob);
+        }
+        Ok(())
+    }
+
+    /// Commits the group being built, publishes, then answers.
+    fn flush(&mut self) -> Result<(), OrderError> {
+        let answers = std::mem::take(&mut self.answers);
+        let result = if self.blob.is_empty() {
+            Ok(())
+        } else {
+            let started = Instant::now();
+            let result = self.store.commit(self.next_group, &self.blob);
+            self.published.commit_micros_total.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+            result
+        };
+        if let Err(error) = &result {
+            self.published.failed.store(true, Ordering::Relaxed);
+            eprintln!("crowdtwin orders: {error}; the order book stops, restart to recover from the store");
+            for answer in answers {
+                answer.send(Some(error));
+            }
+            return result;
+        }
+        if !self.blob.is_empty() {
+            self.published.commits.fetch_add(1, Ordering::Relaxed);
+            if let Some(first) = self.group_first_id.take() {
+                self.locations.push((first, self.next_group));
+            }
+            self.next_group += 1;
+            self.blob.clear();
+        }
+        self.publish();
+        for answer in answers {
+            if let Answer::Place(_, receipts) = &answer {
+                for receipt in receipts {
+                    let counter = match (receipt.status, receipt.code, receipt.replayed) {
+                        (OrderStatus::Confirmed, _, false) => &self.published.orders_confirmed,
+                        (OrderStatus::Rejected, Some(RejectCode::OutOfStock), false) => &self.published.orders_rejected,
+                        _ => continue,
+                    };
+                    counter.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            answer.send(None);
+        }
+        Ok(())
+    }
+
+    fn publish(&mut self) {
+        for (shop, touched) in self.touched.iter_mut().enumerate() {
+            if std::mem::take(touched) {
+                for (item, &units) in self.shops[shop].stock().iter().enumerate() {
+                    self.published.stock[shop][item].store(units, Ordering::Relaxed);
+                }
+            }
+        }
+        for (shop, item, units) in self.confirmed_in_group.drain(..) {
+            self.published.confirmed_units[shop as usize][item as usize].fetch_add(u64::from(units), Ordering::Relaxed);
+        }
+    }
+
+    fn run(mut self, receiver: Receiver<Command>) {
+        while let Ok(first) = receiver.recv() {
+            let mut orders = 0;
+            let mut next = Some(first);
+            while let Some(command) = next.take() {
+                match command {
+                    Command::Place(batch, port) => {
+                        orders += batch.len();
+                        let receipts = self.place(batch);
+                        self.answers.push(Answer::Place(port, receipts));
+                    }
+                    Command::Get(id, port) => {
+                        if self.flush().is_err() {
+                            return;
+                        }
+                        let answer = self.find(id).map(|record| self.order(&record));
+                        drop(port.send(answer));
+                    }
+                    Command::Cancel(id, port) => {
+                        if self.flush().is_err() {
+                            return;
+                        }
+                        let answer = self.cancel(id);
+                        self.answers.push(Answer::Order(port, answer));
+                    }
+                    Command::Restock(shop, lines, port) => {
+                        let answer = self.restock(shop, lines);
+                        self.answers.push(Answer::Restock(port, answer));
+                    }
+                }
+                if orders < COMMIT_ORDERS_MAX {
+                    next = receiver.try_recv().ok();
+                }
+            }
+            if self.flush().is_err() {
+                return;
+            }
+        }
+    }
+}
+
+impl OrderBook {
+    /// Opens the store in `config.data_dir` (creating it for `catalogue` if
+    /// new), recovers stock, keys and cancels from it, and starts the book's
+    /// thread.
+    pub fn open(config: &OrderBookConfig, catalogue: Catalogue) -> Result<OrderBook, OrderError> {
+        if catalogue.shops.len() > u16::MAX as usize
+            || catalogue.shops.iter().any(|s| s.items.len() > u16::MAX as usize)
+        {
+            return Err(OrderError::Open("more than 65,535 shops, or items in one shop".into()));
+        }
+        let (store, catalogue) = Store::open(&config.data_dir, &catalogue)?;
+        let catalogue = Arc::new(catalogue);
+        let mut shops: Vec<Shop> = catalogue.shops.iter().map(Shop::new).collect();
+        let mut keys = HashMap::new();
+        let mut cancelled = HashSet::new();
+        let mut locations = Vec::new();
+        let mut confirmed_units: Vec<Vec<u64>> = catalogue.shops.iter().map(|s| vec![0; s.items.len()]).collect();
+        let (mut next_id, mut next_group) = (0u64, 0u64);
+        let mut problem = None;
+        store.scan(|sequence, records| {
+            next_group = sequence + 1;
+            let mut first = None;
+            for record in records {
+                let valid = |shop: u16, lines: &[(u16, u32)]| {
+                    catalogue
+                        .shops
+                        .get(shop as usize)
+                        .is_some_and(|s| lines.iter().all(|l| (l.0 as usize) < s.items.len()))
+                };
+                match record {
+                    Record::Order(order) => {
+                        if !valid(order.shop, &order.lines) {
+                            problem.get_or_insert(format!("group {sequence}: order {} names no known item", order.id));
+                            continue;
+                        }
+                        first.get_or_insert(order.id);
+                        next_id = next_id.max(order.id + 1);
+                        if order.decision == Decision::Confirmed {
+                            if shops[order.shop as usize].handle(ShopMessage::Reserve(&order.lines)) != ShopReply::Done
+                            {
+                                problem.get_or_insert(format!(
+                                    "group {sequence}: order {} takes more than the stock",
+                                    order.id
+                                ));
+                            }
+                            for &(item, units) in &order.lines {
+                                confirmed_units[order.shop as usize][item as usize] += u64::from(units);
+                            }
+                        }
+                        let entry = KeyEntry { id: order.id, body_hash: order.body_hash, decision: order.decision };
+                        keys.insert(order.key.into_boxed_str(), entry);
+                    }
+                    Record::Cancel { id, shop, lines } => {
+                        if !valid(shop, &lines) {
+                            problem.get_or_insert(format!("group {sequence}: cancel of {id} names no known item"));
+                            continue;
+                        }
+                        cancelled.insert(id);
+                        shops[shop as usize].handle(ShopMessage::Release(&lines));
+                    }
+                    Record::Restock { shop, item, units } => {
+                        if !valid(shop, &[(item, units)]) {
+                            problem.get_or_insert(format!("group {sequence}: restock names no known item"));
+                            continue;
+                        }
+                        shops[shop as usize].handle(ShopMessage::Restock(&[(item, units)]));
+                    }
+                }
+            }
+            if let Some(first) = first {
+                locations.push((first, sequence));
+            }
+        })?;
+        if let Some(problem) = problem {
+            return Err(OrderError::Open(format!("the order store does not add up: {problem}")));
+        }
+        let published = Arc::new(Published {
+            stock: shops.iter().map(|s| s.stock().iter().map(|&u| AtomicU32::new(u)).collect()).collect(),
+            confirmed_units: confirmed_units.iter().map(|s| s.iter().map(|&u| AtomicU64::new(u)).collect()).collect(),
+            orders_confirmed: AtomicU64::new(0),
+            orders_rejected: AtomicU64::new(0),
+            orders_replayed: AtomicU64::new(0),
+            orders_cancelled: AtomicU64::new(0),
+            commits: AtomicU64::new(0),
+            commit_micros_total: AtomicU64::new(0),
+            failed: AtomicBool::new(false),
+        });
+        let book = Book {
+            store,
+            catalogue: catalogue.clone(),
+            touched: vec![false; shops.len()],
+            shops,
+            keys,
+            cancelled,
+            locations,
+            next_id,
+            next_group,
+            published: published.clone(),
+            blob: Vec::new(),
+            group_first_id: None,
+            answers: Vec::new(),
+            confirmed_in_group: Vec::new(),
+        };
+        let (sender, receiver) = crossbeam_channel::bounded(ORDER_QUEUE_REQUESTS_MAX);
+        let thread = std::thread::Builder::new()
+            .name("order-book".into())
+            .spawn(move || book.run(receiver))
+            .map_err(|e| OrderError::Open(format!("cannot start the order book's thread: {e}")))?;
+        let shop_positions = catalogue.shops.iter().enumerate().map(|(i, s)| (s.id.clone(), i as u16)).collect();
+        Ok(OrderBook { sender, catalogue, shop_positions, published, thread: Mutex::new(Some(thread)) })
+    }
+
+    /// The shops and items on sale.
+    pub fn catalogue(&self) -> &Catalogue {
+        &self.catalogue
+    }
+
+    fn send(&self, command: Command) -> Result<(), OrderError> {
+        self.sender.try_send(command).map_err(|e| match e {
+            TrySendError::Full(_) => OrderError::Busy(ORDER_QUEUE_REQUESTS_MAX),
+            TrySendError::Disconnected(_) => OrderError::Store("the order book has stopped".into()),
+        })
+    }
+
+    async fn ask<T>(
+        &self,
+        command: impl FnOnce(oneshot::Sender<Result<T, OrderError>>) -> Command,
+    ) -> Result<T, OrderError> {
+        let (port, answer) = oneshot::channel();
+        self.send(command(port))?;
+        answer.await.map_err(|_| OrderError::Store("the order book stopped before answering".into()))?
+    }
+
+    /// Checks an order's shape and resolves its names; a refusal is the
+    /// receipt to send back (nothing is recorded for it).
+    pub fn check(&self, request: OrderRequest) -> Result<CheckedOrder, OrderReceipt> {
+        let hash = body_hash(&request);
+        let refuse = |request: OrderRequest, code: RejectCode, reason: String| OrderReceipt {
+            id: None,
+            idempotency_key: request.idempotency_key,
+            status: OrderStatus::Rejected,
+            code: Some(code),
+            reason: Some(reason),
+            replayed: false,
+        };
+        if request.idempotency_key.is_empty() || request.idempotency_key.len() > IDEMPOTENCY_KEY_BYTES_MAX {
+            let reason = format!("idempotency_key must be 1 to {IDEMPOTENCY_KEY_BYTES_MAX} bytes");
+            return Err(refuse(request, RejectCode::BadOrder, reason));
+        }
+        let Some(&shop) = self.shop_positions.get(&request.shop) else {
+            let reason = format!("no shop or food outlet `{}`", request.shop);
+            return Err(refuse(request, RejectCode::UnknownShop, reason));
+        };
+        if request.items.is_empty() || request.items.len() > ORDER_LINES_MAX {
+            let reason = format!("an order has 1 to {ORDER_LINES_MAX} lines, this one {}", request.items.len());
+            return Err(refuse(request, RejectCode::BadOrder, reason));
+        }
+        let items = &self.catalogue.shops[shop as usize].items;
+        let mut lines = Vec::with_capacity(request.items.len());
+        for line in &request.items {
+            let Some(item) = items.iter().position(|i| i.id == line.item) else {
+                let reason = format!("`{}` sells no item `{}`", request.shop, line.item);
+                return Err(refuse(request, RejectCode::UnknownItem, reason));
+            };
+            if !(1..=ORDER_QUANTITY_MAX).contains(&line.quantity) {
+                let reason =
+                    format!("quantity {} of `{}` must be between 1 and {ORDER_QUANTITY_MAX}", line.quantity, line.item);
+                return Err(refuse(request, RejectCode::BadQuantity, reason));
+            }
+            if lines.iter().any(|&(i, _)| i == item as u16) {
+                let reason = format!("item `{}` is listed twice; give one line with the total", line.item);
+                return Err(refuse(request, RejectCode::BadQuantity, reason));
+            }
+            lines.push((item as u16, line.quantity));
+        }
+        let pickup_s = match &request.pickup_at {
+            None => None,
+            Some(text) => match parse_clock(text) {
+                Ok(seconds) => Some(seconds),
+                Err(problem) => return Err(refuse(request, RejectCode::BadOrder, format!("pickup_at: {problem}"))),
+            },
+        };
+        Ok(CheckedOrder { key: request.idempotency_key, shop, lines, pickup_s, body_hash: hash })
+    }
+
+    /// Places orders: checks each, decides the valid ones in one request to
+    /// the book, and answers once they are durable; receipts in request order.
+    pub async fn place(&self, requests: Vec<OrderRequest>) -> Result<Vec<OrderReceipt>, OrderError> {
+        let mut receipts: Vec<Option<OrderReceipt>> = Vec::with_capacity(requests.len());
+        let mut checked = Vec::with_capacity(requests.len());
+        for request in requests {
+            match self.check(request) {
+                Ok(order) => {
+                    checked.push(order);
+                    receipts.push(None);
+                }
+                Err(receipt) => receipts.push(Some(receipt)),
+            }
+        }
+        let mut decided = if checked.is_empty() {
+            Vec::new().into_iter()
+        } else {
+            self.ask(|port| Command::Place(checked, port)).await?.into_iter()
+        };
+        Ok(receipts
+            .into_iter()
+            .map(|receipt| receipt.unwrap_or_else(|| decided.next().expect("one receipt per order sent")))
+            .collect())
+    }
+
+    /// One order as stored.
+    pub async fn get(&self, id: u64) -> Result<Order, OrderError> {
+        self.ask(|port| Command::Get(id, port)).await
+    }
+
+    /// Cancels a confirmed order and puts its units back (again: no change).
+    pub async fn cancel(&self, id: u64) -> Result<Order, OrderError> {
+        self.ask(|port| Command::Cancel(id, port)).await
+    }
+
+    /// Adds units to a shop's items (durable when this returns).
+    pub async fn restock(&self, shop: &str, lines: &[OrderLine]) -> Result<ShopStock, OrderError> {
+        let &position = self.shop_positions.get(shop).ok_or_else(|| OrderError::NoSuchShop(shop.to_string()))?;
+        let items = &self.catalogue.shops[position as usize].items;
+        if lines.is_empty() {
+            return Err(OrderError::Refused("a restock needs at least one item".into()));
+        }
+        let mut resolved = Vec::with_capacity(lines.len());
+        for line in lines {
+            let item = items
+                .iter()
+                .position(|i| i.id == line.item)
+                .ok_or_else(|| OrderError::Refused(format!("`{shop}` sells no item `{}`", line.item)))?;
+            if !(1..=RESTOCK_QUANTITY_MAX).contains(&line.quantity) {
+                return Err(OrderError::Refused(format!(
+                    "restock quantity {} must be between 1 and {RESTOCK_QUANTITY_MAX}",
+                    line.quantity
+                )));
+            }
+            resolved.push((item as u16, line.quantity));
+        }
+        self.ask(|port| Command::Restock(position, resolved, port)).await?;
+        self.stock(shop)
+    }
+
+    /// Every shop's committed stock, in the catalogue's order.
+    pub fn shops(&self) -> Vec<ShopStock> {
+        self.catalogue.shops.iter().filter_map(|s| self.stock(&s.id).ok()).collect()
+    }
+
+    /// A shop's committed stock.
+    pub fn stock(&self, shop: &str) -> Result<ShopStock, OrderError> {
+        let &position = self.shop_positions.get(shop).ok_or_else(|| OrderError::NoSuchShop(shop.to_string()))?;
+        let entry = &self.catalogue.shops[position as usize];
+        Ok(ShopStock {
+            shop: shop.to_string(),
+            items: entry
+                .items
+                .iter()
+                .zip(&self.published.stock[position as usize])
+                .map(|(item, units)| ItemStock {
+                    item: item.id.clone(),
+                    stock: units.load(Ordering::Relaxed),
+                    price: item.price,
+                })
+                .collect(),
+        })
+    }
+
+    /// Units confirmed so far per `(shop, item)`, cancels not subtracted
+    /// (the live feed sends the differences to the twin).
+    pub fn confirmed_units(&self) -> Vec<(usize, usize, u64)> {
+        let mut all = Vec::new();
+        for (shop, items) in self.published.confirmed_units.iter().enumerate() {
+            for (item, units) in items.iter().enumerate() {
+                all.push((shop, item, units.load(Ordering::Relaxed)));
+            }
+        }
+        all
+    }
+
+    /// Whether a commit failed (the book stopped).
+    pub fn failed(&self) -> bool {
+        self.published.failed.load(Ordering::Relaxed)
+    }
+
+    /// Prometheus text for `/metrics`.
+    pub fn metrics_text(&self) -> String {
+        let p = &self.published;
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let mut text = String::new();
+        let mut metric = |name: &str, help: &str, kind: &str, value: String| {
+            text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"));
+        };
+        metric(
+            "crowdtwin_orders_confirmed_total",
+            "Orders confirmed.",
+            "counter",
+            load(&p.orders_confirmed).to_string(),
+        );
+        metric(
+            "crowdtwin_orders_rejected_total",
+            "Orders rejected for stock.",
+            "counter",
+            load(&p.orders_rejected).to_string(),
+        );
+        metric(
+            "crowdtwin_orders_replayed_total",
+            "Retries answered from the key index.",
+            "counter",
+            load(&p.orders_replayed).to_string(),
+        );
+        metric(
+            "crowdtwin_orders_cancelled_total",
+            "Orders cancelled.",
+            "counter",
+            load(&p.orders_cancelled).to_string(),
+        );
+        metric("crowdtwin_order_commits_total", "Durable group commits.", "counter", load(&p.commits).to_string());
+        metric(
+            "crowdtwin_order_commit_seconds_total",
+            "Time spent committing (fsync included).",
+            "counter",
+            format!("{:.6}", load(&p.commit_micros_total) as f64 / 1e6),
+        );
+        metric(
+            "crowdtwin_order_book_failed",
+            "1 when a commit failed and the book stopped.",
+            "gauge",
+            u8::from(self.failed()).to_string(),
+        );
+        text
+    }
+
+    /// Stops the book's thread after the requests already queued.
+    pub fn close(self) {
+        let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        drop(self.sender);
+        if let Some(thread) = thread {
+            let _ = thread.join();
+        }
+    }
+}
