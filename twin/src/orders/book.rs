@@ -665,49 +665,35 @@ impl OrderBook {
     /// Prometheus text for `/metrics`.
     pub fn metrics_text(&self) -> String {
         let p = &self.published;
-        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        let mut text = String::new();
-        let mut metric = |name: &str, help: &str, kind: &str, value: String| {
-            text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"));
-        };
-        metric(
-            "crowdtwin_orders_confirmed_total",
-            "Orders confirmed.",
-            "counter",
-            load(&p.orders_confirmed).to_string(),
-        );
-        metric(
-            "crowdtwin_orders_rejected_total",
-            "Orders rejected for stock.",
-            "counter",
-            load(&p.orders_rejected).to_string(),
-        );
-        metric(
-            "crowdtwin_orders_replayed_total",
-            "Retries answered from the key index.",
-            "counter",
-            load(&p.orders_replayed).to_string(),
-        );
-        metric(
-            "crowdtwin_orders_cancelled_total",
-            "Orders cancelled.",
-            "counter",
-            load(&p.orders_cancelled).to_string(),
-        );
-        metric("crowdtwin_order_commits_total", "Durable group commits.", "counter", load(&p.commits).to_string());
-        metric(
-            "crowdtwin_order_commit_seconds_total",
-            "Time spent committing (fsync included).",
-            "counter",
-            format!("{:.6}", load(&p.commit_micros_total) as f64 / 1e6),
-        );
-        metric(
-            "crowdtwin_order_book_failed",
-            "1 when a commit failed and the book stopped.",
-            "gauge",
-            u8::from(self.failed()).to_string(),
-        );
-        text
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed).to_string();
+        let commit_seconds = format!("{:.6}", p.commit_micros_total.load(Ordering::Relaxed) as f64 / 1e6);
+        let rows = [
+            ("crowdtwin_orders_confirmed_total", "Orders confirmed.", "counter", load(&p.orders_confirmed)),
+            ("crowdtwin_orders_rejected_total", "Orders rejected for stock.", "counter", load(&p.orders_rejected)),
+            (
+                "crowdtwin_orders_replayed_total",
+                "Retries answered from the key index.",
+                "counter",
+                load(&p.orders_replayed),
+            ),
+            ("crowdtwin_orders_cancelled_total", "Orders cancelled.", "counter", load(&p.orders_cancelled)),
+            ("crowdtwin_order_commits_total", "Durable group commits.", "counter", load(&p.commits)),
+            (
+                "crowdtwin_order_commit_seconds_total",
+                "Time spent committing (fsync included).",
+                "counter",
+                commit_seconds,
+            ),
+            (
+                "crowdtwin_order_book_failed",
+                "1 when a commit failed and the book stopped.",
+                "gauge",
+                u8::from(self.failed()).to_string(),
+            ),
+        ];
+        rows.iter()
+            .map(|(name, help, kind, value)| format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"))
+            .collect()
     }
 
     /// Stops the book's thread after the requests already queued.

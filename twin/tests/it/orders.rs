@@ -471,7 +471,7 @@ async fn sigkill_under_load_loses_no_acknowledged_order_and_retries_never_double
             .shops
             .iter()
             .flat_map(|s| s.items.iter().map(move |i| (s.id.clone(), i.id.clone(), i.initial_stock)))
-            .take(4)
+            .take(6)
             .collect(),
     );
     let mut server = Server::start(&scenario_path, &data);
@@ -482,7 +482,7 @@ async fn sigkill_under_load_loses_no_acknowledged_order_and_retries_never_double
     for client_index in 0..CLIENTS {
         let (host, ledger, stop, pairs) = (host.clone(), ledger.clone(), stop.clone(), pairs.clone());
         clients.push(tokio::spawn(async move {
-            let mut random = Random(0x51_7cc1_b727_220a_95 ^ (client_index as u64 + 1));
+            let mut random = Random(0x517c_c1b7_2722_0a95 ^ (client_index as u64 + 1));
             let mut client: Option<Client> = None;
             let mut n = 0u64;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
