@@ -31,6 +31,9 @@ use serde::{Deserialize, Serialize};
 
 pub use book::{OrderBook, OrderBookConfig};
 
+/// Order book shards (threads, each with its own store file), shops spread
+/// over them by position; fixed, because order ids carry their shard.
+pub const ORDER_SHARDS: usize = 4;
 /// Most orders in one `POST /v1/orders/batch`.
 pub const ORDER_BATCH_MAX: usize = 10_000;
 /// Most lines (items) in one order.

@@ -77,11 +77,7 @@ pub struct BatchReceipt {
 #[utoipa::path(post, path = "/v1/orders", request_body = OrderRequest, security(("bearer" = [])),
     responses((status = 201, body = OrderReceipt), (status = 200, body = OrderReceipt), (status = 422, body = OrderReceipt),
         (status = 409, body = Problem), (status = 401, body = Problem), (status = 503, body = Problem)))]
-async fn place_one(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-    request: Bytes,
-) -> Result<Response, ApiError> {
+async fn place_one(State(app): State<AppState>, headers: HeaderMap, request: Bytes) -> Result<Response, ApiError> {
     app.authorize(&headers, Role::Customer)?;
     let request: OrderRequest = body(&request)?;
     let book = book(&app)?;
@@ -102,11 +98,7 @@ async fn place_one(
 #[utoipa::path(post, path = "/v1/orders/batch", request_body = OrderBatch, security(("bearer" = [])),
     responses((status = 200, body = BatchReceipt), (status = 400, body = Problem), (status = 413, body = Problem),
         (status = 401, body = Problem), (status = 503, body = Problem)))]
-async fn place_batch(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-    request: Bytes,
-) -> Result<Response, ApiError> {
+async fn place_batch(State(app): State<AppState>, headers: HeaderMap, request: Bytes) -> Result<Response, ApiError> {
     app.authorize(&headers, Role::Customer)?;
     let batch: OrderBatch = body(&request)?;
     if batch.orders.len() > ORDER_BATCH_MAX {

@@ -1,9 +1,13 @@
-//! The order book: one thread owns every shop, the idempotency index and the
-//! store. Requests arrive on a bounded channel; the thread takes all that
-//! are waiting (up to [`COMMIT_ORDERS_MAX`] orders), decides them against
-//! the shops' stock in memory, appends their records to one blob, commits
-//! it (one fsync for the whole group) and only then answers every request of
-//! the group. Checking a request's shape (shop and item names, quantities,
+//! The order book: [`ORDER_SHARDS`] shards, each a thread that owns the
+//! shops whose position is its number modulo the shard count, and its own
+//! store file. Requests arrive on a bounded channel per shard; a shard takes
+//! all that are waiting (up to [`COMMIT_ORDERS_MAX`] orders), decides them
+//! against its shops' stock in memory, appends their records to one blob,
+//! commits it (one fsync for the whole group) and only then answers every
+//! request of the group. Shards commit in parallel: on this machine's disk
+//! concurrent fsyncs overlap (one 4 KiB `O_DSYNC` write takes ~3.8 ms alone,
+//! ~0.75 ms each with two writers). The idempotency key index is shared by
+//! the shards (one lock per group), so a key names one order whatever shop. Checking a request's shape (shop and item names, quantities,
 //! key) happens before, on the caller's task, so the book's thread does only
 //! what must be sequential.
 //!
@@ -15,7 +19,7 @@ use super::shop::{Catalogue, Shop, ShopMessage, ShopReply};
 use super::store::{Decision, OrderRecord, Record, Store};
 use super::{
     COMMIT_ORDERS_MAX, IDEMPOTENCY_KEY_BYTES_MAX, ItemStock, ORDER_LINES_MAX, ORDER_QUANTITY_MAX,
-    ORDER_QUEUE_REQUESTS_MAX, Order, OrderError, OrderLine, OrderReceipt, OrderRequest, OrderStatus,
+    ORDER_QUEUE_REQUESTS_MAX, ORDER_SHARDS, Order, OrderError, OrderLine, OrderReceipt, OrderRequest, OrderStatus,
     RESTOCK_QUANTITY_MAX, RejectCode, ShopStock, body_hash,
 };
 use crossbeam_channel::{Receiver, Sender, TrySendError};
@@ -68,11 +72,24 @@ struct Published {
 
 /// The order book's handle (cheap to share behind an `Arc`).
 pub struct OrderBook {
-    sender: Sender<Command>,
+    senders: Vec<Sender<Command>>,
     catalogue: Arc<Catalogue>,
     shop_positions: HashMap<String, u16>,
     published: Arc<Published>,
-    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+}
+
+/// The shared idempotency key index.
+type KeyIndex = Arc<Mutex<HashMap<Box<str>, KeyEntry>>>;
+
+/// The shard owning shop `shop`.
+fn shard_of_shop(shop: u16) -> usize {
+    shop as usize % ORDER_SHARDS
+}
+
+/// The shard holding order `id` (ids are `local sequence * shards + shard`).
+fn shard_of_order(id: u64) -> usize {
+    (id % ORDER_SHARDS as u64) as usize
 }
 
 /// Index entry of one idempotency key.
@@ -88,7 +105,8 @@ struct Book {
     store: Store,
     catalogue: Arc<Catalogue>,
     shops: Vec<Shop>,
-    keys: HashMap<Box<str>, KeyEntry>,
+    keys: KeyIndex,
+    shard: usize,
     cancelled: HashSet<u64>,
     /// `(first order id, group sequence)` of each group holding orders.
     locations: Vec<(u64, u64)>,
@@ -145,8 +163,11 @@ impl Book {
 
     fn place(&mut self, orders: Vec<CheckedOrder>) -> Vec<OrderReceipt> {
         let mut receipts = Vec::with_capacity(orders.len());
+        let keys = self.keys.clone();
+        let mut keys = keys.lock().unwrap_or_else(|e| e.into_inner());
         for order in orders {
-            if let Some(entry) = self.keys.get(order.key.as_str()).copied() {
+            debug_assert_eq!(shard_of_shop(order.shop), self.shard, "an order goes to its shop's shard");
+            if let Some(entry) = keys.get(order.key.as_str()).copied() {
                 if entry.body_hash == order.body_hash {
                     self.published.orders_replayed.fetch_add(1, Ordering::Relaxed);
                     receipts.push(self.receipt(&order.key, &entry, order.shop, &order.lines, true));
@@ -164,7 +185,7 @@ impl Book {
                 continue;
             }
             let id = self.next_id;
-            self.next_id += 1;
+            self.next_id += ORDER_SHARDS as u64;
             self.group_first_id.get_or_insert(id);
             let decision = match self.shops[order.shop as usize].handle(ShopMessage::Reserve(&order.lines)) {
                 ShopReply::Done => {
@@ -188,7 +209,7 @@ impl Book {
                 key: order.key,
                 lines: order.lines,
             };
-            self.keys.insert(record.key.clone().into_boxed_str(), entry);
+            keys.insert(record.key.clone().into_boxed_str(), entry);
             Record::Order(record).encode(&mut self.blob);
         }
         receipts
@@ -196,7 +217,7 @@ impl Book {
 
     /// The stored record of order `id` (committed groups only: call after a flush).
     fn find(&self, id: u64) -> Result<OrderRecord, OrderError> {
-        if id >= self.next_id {
+        if id >= self.next_id || shard_of_order(id) != self.shard {
             return Err(OrderError::NoSuchOrder(id));
         }
         let at = self.locations.partition_point(|&(first, _)| first <= id);
@@ -377,84 +398,37 @@ impl Book {
 }
 
 impl OrderBook {
-    /// Opens the store in `config.data_dir` (creating it for `catalogue` if
-    /// new), recovers stock, keys and cancels from it, and starts the book's
-    /// thread.
+    /// Opens the shards' stores in `config.data_dir` (creating them for
+    /// `catalogue` if new), recovers stock, keys and cancels from them, and
+    /// starts the shards' threads.
     pub fn open(config: &OrderBookConfig, catalogue: Catalogue) -> Result<OrderBook, OrderError> {
         if catalogue.shops.len() > u16::MAX as usize
             || catalogue.shops.iter().any(|s| s.items.len() > u16::MAX as usize)
         {
             return Err(OrderError::Open("more than 65,535 shops, or items in one shop".into()));
         }
-        let (store, catalogue) = Store::open(&config.data_dir, &catalogue)?;
-        let catalogue = Arc::new(catalogue);
-        let mut shops: Vec<Shop> = catalogue.shops.iter().map(Shop::new).collect();
-        let mut keys = HashMap::new();
-        let mut cancelled = HashSet::new();
-        let mut locations = Vec::new();
-        let mut confirmed_units: Vec<Vec<u64>> = catalogue.shops.iter().map(|s| vec![0; s.items.len()]).collect();
-        let (mut next_id, mut next_group) = (0u64, 0u64);
-        let mut problem = None;
-        store.scan(|sequence, records| {
-            next_group = sequence + 1;
-            let mut first = None;
-            for record in records {
-                let valid = |shop: u16, lines: &[(u16, u32)]| {
-                    catalogue
-                        .shops
-                        .get(shop as usize)
-                        .is_some_and(|s| lines.iter().all(|l| (l.0 as usize) < s.items.len()))
-                };
-                match record {
-                    Record::Order(order) => {
-                        if !valid(order.shop, &order.lines) {
-                            problem.get_or_insert(format!("group {sequence}: order {} names no known item", order.id));
-                            continue;
-                        }
-                        first.get_or_insert(order.id);
-                        next_id = next_id.max(order.id + 1);
-                        if order.decision == Decision::Confirmed {
-                            if shops[order.shop as usize].handle(ShopMessage::Reserve(&order.lines)) != ShopReply::Done
-                            {
-                                problem.get_or_insert(format!(
-                                    "group {sequence}: order {} takes more than the stock",
-                                    order.id
-                                ));
-                            }
-                            for &(item, units) in &order.lines {
-                                confirmed_units[order.shop as usize][item as usize] += u64::from(units);
-                            }
-                        }
-                        let entry = KeyEntry { id: order.id, body_hash: order.body_hash, decision: order.decision };
-                        keys.insert(order.key.into_boxed_str(), entry);
-                    }
-                    Record::Cancel { id, shop, lines } => {
-                        if !valid(shop, &lines) {
-                            problem.get_or_insert(format!("group {sequence}: cancel of {id} names no known item"));
-                            continue;
-                        }
-                        cancelled.insert(id);
-                        shops[shop as usize].handle(ShopMessage::Release(&lines));
-                    }
-                    Record::Restock { shop, item, units } => {
-                        if !valid(shop, &[(item, units)]) {
-                            problem.get_or_insert(format!("group {sequence}: restock names no known item"));
-                            continue;
-                        }
-                        shops[shop as usize].handle(ShopMessage::Restock(&[(item, units)]));
-                    }
-                }
-            }
-            if let Some(first) = first {
-                locations.push((first, sequence));
-            }
-        })?;
-        if let Some(problem) = problem {
-            return Err(OrderError::Open(format!("the order store does not add up: {problem}")));
+        let mut stores = Vec::with_capacity(ORDER_SHARDS);
+        let mut stored = catalogue;
+        for shard in 0..ORDER_SHARDS {
+            let (store, catalogue) = Store::open(&config.data_dir, shard, &stored)?;
+            stores.push(store);
+            stored = catalogue;
         }
+        let catalogue = Arc::new(stored);
+        let keys: KeyIndex = Arc::new(Mutex::new(HashMap::new()));
+        let mut recovered = Vec::with_capacity(ORDER_SHARDS);
+        for (shard, store) in stores.into_iter().enumerate() {
+            let mut index = keys.lock().unwrap_or_else(|e| e.into_inner());
+            recovered.push(recover(store, &catalogue, shard, &mut index)?);
+        }
+        let owner = |shop: usize| &recovered[shard_of_shop(shop as u16)];
         let published = Arc::new(Published {
-            stock: shops.iter().map(|s| s.stock().iter().map(|&u| AtomicU32::new(u)).collect()).collect(),
-            confirmed_units: confirmed_units.iter().map(|s| s.iter().map(|&u| AtomicU64::new(u)).collect()).collect(),
+            stock: (0..catalogue.shops.len())
+                .map(|shop| owner(shop).shops[shop].stock().iter().map(|&u| AtomicU32::new(u)).collect())
+                .collect(),
+            confirmed_units: (0..catalogue.shops.len())
+                .map(|shop| owner(shop).confirmed_units[shop].iter().map(|&u| AtomicU64::new(u)).collect())
+                .collect(),
             orders_confirmed: AtomicU64::new(0),
             orders_rejected: AtomicU64::new(0),
             orders_replayed: AtomicU64::new(0),
@@ -463,29 +437,36 @@ impl OrderBook {
             commit_micros_total: AtomicU64::new(0),
             failed: AtomicBool::new(false),
         });
-        let book = Book {
-            store,
-            catalogue: catalogue.clone(),
-            touched: vec![false; shops.len()],
-            shops,
-            keys,
-            cancelled,
-            locations,
-            next_id,
-            next_group,
-            published: published.clone(),
-            blob: Vec::new(),
-            group_first_id: None,
-            answers: Vec::new(),
-            confirmed_in_group: Vec::new(),
-        };
-        let (sender, receiver) = crossbeam_channel::bounded(ORDER_QUEUE_REQUESTS_MAX);
-        let thread = std::thread::Builder::new()
-            .name("order-book".into())
-            .spawn(move || book.run(receiver))
-            .map_err(|e| OrderError::Open(format!("cannot start the order book's thread: {e}")))?;
+        let mut senders = Vec::with_capacity(ORDER_SHARDS);
+        let mut threads = Vec::with_capacity(ORDER_SHARDS);
+        for (shard, state) in recovered.into_iter().enumerate() {
+            let book = Book {
+                store: state.store,
+                catalogue: catalogue.clone(),
+                touched: vec![false; state.shops.len()],
+                shops: state.shops,
+                keys: keys.clone(),
+                shard,
+                cancelled: state.cancelled,
+                locations: state.locations,
+                next_id: state.next_id,
+                next_group: state.next_group,
+                published: published.clone(),
+                blob: Vec::new(),
+                group_first_id: None,
+                answers: Vec::new(),
+                confirmed_in_group: Vec::new(),
+            };
+            let (sender, receiver) = crossbeam_channel::bounded(ORDER_QUEUE_REQUESTS_MAX);
+            let thread = std::thread::Builder::new()
+                .name(format!("order-book-{shard}"))
+                .spawn(move || book.run(receiver))
+                .map_err(|e| OrderError::Open(format!("cannot start the order book's thread: {e}")))?;
+            senders.push(sender);
+            threads.push(thread);
+        }
         let shop_positions = catalogue.shops.iter().enumerate().map(|(i, s)| (s.id.clone(), i as u16)).collect();
-        Ok(OrderBook { sender, catalogue, shop_positions, published, thread: Mutex::new(Some(thread)) })
+        Ok(OrderBook { senders, catalogue, shop_positions, published, threads: Mutex::new(threads) })
     }
 
     /// The shops and items on sale.
@@ -493,20 +474,34 @@ impl OrderBook {
         &self.catalogue
     }
 
-    fn send(&self, command: Command) -> Result<(), OrderError> {
-        self.sender.try_send(command).map_err(|e| match e {
+    fn send(&self, shard: usize, command: Command) -> Result<(), OrderError> {
+        self.senders[shard].try_send(command).map_err(|e| match e {
             TrySendError::Full(_) => OrderError::Busy(ORDER_QUEUE_REQUESTS_MAX),
             TrySendError::Disconnected(_) => OrderError::Store("the order book has stopped".into()),
         })
     }
 
+    /// Sends a request to a shard now; the answer comes on the receiver.
+    fn post<T>(
+        &self,
+        shard: usize,
+        command: impl FnOnce(oneshot::Sender<Result<T, OrderError>>) -> Command,
+    ) -> Result<oneshot::Receiver<Result<T, OrderError>>, OrderError> {
+        let (port, answer) = oneshot::channel();
+        self.send(shard, command(port))?;
+        Ok(answer)
+    }
+
+    async fn answer<T>(answer: oneshot::Receiver<Result<T, OrderError>>) -> Result<T, OrderError> {
+        answer.await.map_err(|_| OrderError::Store("the order book stopped before answering".into()))?
+    }
+
     async fn ask<T>(
         &self,
+        shard: usize,
         command: impl FnOnce(oneshot::Sender<Result<T, OrderError>>) -> Command,
     ) -> Result<T, OrderError> {
-        let (port, answer) = oneshot::channel();
-        self.send(command(port))?;
-        answer.await.map_err(|_| OrderError::Store("the order book stopped before answering".into()))?
+        OrderBook::answer(self.post(shard, command)?).await
     }
 
     /// Checks an order's shape and resolves its names; a refusal is the
@@ -575,25 +570,43 @@ impl OrderBook {
                 Err(receipt) => receipts.push(Some(receipt)),
             }
         }
-        let mut decided = if checked.is_empty() {
-            Vec::new().into_iter()
-        } else {
-            self.ask(|port| Command::Place(checked, port)).await?.into_iter()
-        };
+        // One request per shard concerned, all in flight at once.
+        let mut per_shard: Vec<Vec<CheckedOrder>> = vec![Vec::new(); ORDER_SHARDS];
+        let shards: Vec<usize> = checked.iter().map(|o| shard_of_shop(o.shop)).collect();
+        for order in checked {
+            per_shard[shard_of_shop(order.shop)].push(order);
+        }
+        let mut asks = Vec::new();
+        for (shard, orders) in per_shard.into_iter().enumerate() {
+            if !orders.is_empty() {
+                asks.push((shard, self.post(shard, |port| Command::Place(orders, port))?));
+            }
+        }
+        let mut decided: Vec<std::vec::IntoIter<OrderReceipt>> =
+            (0..ORDER_SHARDS).map(|_| Vec::new().into_iter()).collect();
+        for (shard, answer) in asks {
+            decided[shard] = OrderBook::answer(answer).await?.into_iter();
+        }
+        let mut shards = shards.into_iter();
         Ok(receipts
             .into_iter()
-            .map(|receipt| receipt.unwrap_or_else(|| decided.next().expect("one receipt per order sent")))
+            .map(|receipt| {
+                receipt.unwrap_or_else(|| {
+                    let shard = shards.next().expect("one shard per order sent");
+                    decided[shard].next().expect("one receipt per order sent")
+                })
+            })
             .collect())
     }
 
     /// One order as stored.
     pub async fn get(&self, id: u64) -> Result<Order, OrderError> {
-        self.ask(|port| Command::Get(id, port)).await
+        self.ask(shard_of_order(id), |port| Command::Get(id, port)).await
     }
 
     /// Cancels a confirmed order and puts its units back (again: no change).
     pub async fn cancel(&self, id: u64) -> Result<Order, OrderError> {
-        self.ask(|port| Command::Cancel(id, port)).await
+        self.ask(shard_of_order(id), |port| Command::Cancel(id, port)).await
     }
 
     /// Adds units to a shop's items (durable when this returns).
@@ -617,7 +630,7 @@ impl OrderBook {
             }
             resolved.push((item as u16, line.quantity));
         }
-        self.ask(|port| Command::Restock(position, resolved, port)).await?;
+        self.ask(shard_of_shop(position), |port| Command::Restock(position, resolved, port)).await?;
         self.stock(shop)
     }
 
@@ -696,12 +709,96 @@ impl OrderBook {
             .collect()
     }
 
-    /// Stops the book's thread after the requests already queued.
+    /// Stops the shards' threads after the requests already queued.
     pub fn close(self) {
-        let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
-        drop(self.sender);
-        if let Some(thread) = thread {
+        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        drop(self.senders);
+        for thread in threads {
             let _ = thread.join();
         }
     }
+}
+
+/// One shard's state rebuilt from its store.
+struct Recovered {
+    store: Store,
+    shops: Vec<Shop>,
+    cancelled: HashSet<u64>,
+    locations: Vec<(u64, u64)>,
+    next_id: u64,
+    next_group: u64,
+    confirmed_units: Vec<Vec<u64>>,
+}
+
+/// Reads shard `shard`'s groups back in order: stock, keys (into `keys`), cancels.
+fn recover(
+    store: Store,
+    catalogue: &Catalogue,
+    shard: usize,
+    keys: &mut HashMap<Box<str>, KeyEntry>,
+) -> Result<Recovered, OrderError> {
+    let mut shops: Vec<Shop> = catalogue.shops.iter().map(Shop::new).collect();
+    let mut cancelled = HashSet::new();
+    let mut locations = Vec::new();
+    let mut confirmed_units: Vec<Vec<u64>> = catalogue.shops.iter().map(|s| vec![0; s.items.len()]).collect();
+    let (mut next_id, mut next_group) = (shard as u64, 0u64);
+    let mut problem = None;
+    let valid = |shop: u16, lines: &[(u16, u32)]| {
+        shard_of_shop(shop) == shard
+            && catalogue.shops.get(shop as usize).is_some_and(|s| lines.iter().all(|l| (l.0 as usize) < s.items.len()))
+    };
+    store.scan(|sequence, records| {
+        next_group = sequence + 1;
+        let mut first = None;
+        for record in records {
+            match record {
+                Record::Order(order) => {
+                    if !valid(order.shop, &order.lines) || shard_of_order(order.id) != shard {
+                        problem.get_or_insert(format!("group {sequence}: order {} is not this shard's", order.id));
+                        continue;
+                    }
+                    first.get_or_insert(order.id);
+                    next_id = next_id.max(order.id + ORDER_SHARDS as u64);
+                    if order.decision == Decision::Confirmed {
+                        if shops[order.shop as usize].handle(ShopMessage::Reserve(&order.lines)) != ShopReply::Done {
+                            problem.get_or_insert(format!(
+                                "group {sequence}: order {} takes more than the stock",
+                                order.id
+                            ));
+                        }
+                        for &(item, units) in &order.lines {
+                            confirmed_units[order.shop as usize][item as usize] += u64::from(units);
+                        }
+                    }
+                    let entry = KeyEntry { id: order.id, body_hash: order.body_hash, decision: order.decision };
+                    if keys.insert(order.key.into_boxed_str(), entry).is_some() {
+                        problem
+                            .get_or_insert(format!("group {sequence}: order {}'s key names another order", order.id));
+                    }
+                }
+                Record::Cancel { id, shop, lines } => {
+                    if !valid(shop, &lines) {
+                        problem.get_or_insert(format!("group {sequence}: cancel of {id} names no known item"));
+                        continue;
+                    }
+                    cancelled.insert(id);
+                    shops[shop as usize].handle(ShopMessage::Release(&lines));
+                }
+                Record::Restock { shop, item, units } => {
+                    if !valid(shop, &[(item, units)]) {
+                        problem.get_or_insert(format!("group {sequence}: restock names no known item"));
+                        continue;
+                    }
+                    shops[shop as usize].handle(ShopMessage::Restock(&[(item, units)]));
+                }
+            }
+        }
+        if let Some(first) = first {
+            locations.push((first, sequence));
+        }
+    })?;
+    if let Some(problem) = problem {
+        return Err(OrderError::Open(format!("the order store (shard {shard}) does not add up: {problem}")));
+    }
+    Ok(Recovered { store, shops, cancelled, locations, next_id, next_group, confirmed_units })
 }

@@ -2,6 +2,7 @@
 //! line, for analysis next to a run's `places.parquet`. Reads a store no
 //! server holds open (stop the service, or copy its data folder).
 
+use super::ORDER_SHARDS;
 use super::shop::Catalogue;
 use super::store::{Decision, Record, Store};
 use crate::TwinError;
@@ -63,17 +64,23 @@ impl Columns {
 
 /// Writes every order of the store in `data_dir` to `out`; returns (orders, rows).
 pub fn export(data_dir: &Path, out: &Path) -> Result<(u64, u64), TwinError> {
-    let (store, catalogue) = Store::open_existing(data_dir).map_err(|e| TwinError::Input(e.to_string()))?;
+    let mut stores = Vec::with_capacity(ORDER_SHARDS);
+    for shard in 0..ORDER_SHARDS {
+        stores.push(Store::open_existing(data_dir, shard).map_err(|e| TwinError::Input(e.to_string()))?);
+    }
+    let catalogue = stores[0].1.clone();
     let mut cancelled = HashSet::new();
-    store
-        .scan(|_, records| {
-            for record in records {
-                if let Record::Cancel { id, .. } = record {
-                    cancelled.insert(id);
+    for (store, _) in &stores {
+        store
+            .scan(|_, records| {
+                for record in records {
+                    if let Record::Cancel { id, .. } = record {
+                        cancelled.insert(id);
+                    }
                 }
-            }
-        })
-        .map_err(|e| TwinError::Input(e.to_string()))?;
+            })
+            .map_err(|e| TwinError::Input(e.to_string()))?;
+    }
     let schema = Arc::new(orders_schema());
     let properties = WriterProperties::builder()
         .set_created_by("crowdtwin".to_string())
@@ -85,37 +92,39 @@ pub fn export(data_dir: &Path, out: &Path) -> Result<(u64, u64), TwinError> {
         let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(properties)).map_err(|e| io_error(out, e))?;
         let mut columns = Columns::default();
         let mut failure = None;
-        store
-            .scan(|commit, records| {
-                for record in records {
-                    let Record::Order(order) = record else { continue };
-                    orders += 1;
-                    let status = match order.decision {
-                        Decision::OutOfStock { .. } => "rejected",
-                        Decision::Confirmed if cancelled.contains(&order.id) => "cancelled",
-                        Decision::Confirmed => "confirmed",
-                    };
-                    let shop = &catalogue_shop(&catalogue, order.shop);
-                    for &(item, units) in &order.lines {
-                        columns.order_id.append_value(order.id);
-                        columns.commit.append_value(commit);
-                        columns.key.append_value(&order.key);
-                        columns.shop.append_value(&shop.id);
-                        columns.item.append_value(&shop.items[item as usize].id);
-                        columns.quantity.append_value(units);
-                        columns.status.append_value(status);
-                        columns.pickup.append_option(order.pickup_s.map(format_clock));
-                        columns.rows += 1;
-                        rows += 1;
+        for (shard, (store, _)) in stores.iter().enumerate() {
+            store
+                .scan(|commit, records| {
+                    for record in records {
+                        let Record::Order(order) = record else { continue };
+                        orders += 1;
+                        let status = match order.decision {
+                            Decision::OutOfStock { .. } => "rejected",
+                            Decision::Confirmed if cancelled.contains(&order.id) => "cancelled",
+                            Decision::Confirmed => "confirmed",
+                        };
+                        let shop = &catalogue_shop(&catalogue, order.shop);
+                        for &(item, units) in &order.lines {
+                            columns.order_id.append_value(order.id);
+                            columns.commit.append_value(commit * ORDER_SHARDS as u64 + shard as u64);
+                            columns.key.append_value(&order.key);
+                            columns.shop.append_value(&shop.id);
+                            columns.item.append_value(&shop.items[item as usize].id);
+                            columns.quantity.append_value(units);
+                            columns.status.append_value(status);
+                            columns.pickup.append_option(order.pickup_s.map(format_clock));
+                            columns.rows += 1;
+                            rows += 1;
+                        }
+                        if columns.rows >= PARQUET_BATCH_ROWS_MAX
+                            && let Err(e) = writer.write(&columns.batch(&schema))
+                        {
+                            failure.get_or_insert(e);
+                        }
                     }
-                    if columns.rows >= PARQUET_BATCH_ROWS_MAX
-                        && let Err(e) = writer.write(&columns.batch(&schema))
-                    {
-                        failure.get_or_insert(e);
-                    }
-                }
-            })
-            .map_err(|e| TwinError::Input(e.to_string()))?;
+                })
+                .map_err(|e| TwinError::Input(e.to_string()))?;
+        }
         if columns.rows > 0 {
             writer.write(&columns.batch(&schema)).map_err(|e| io_error(out, e))?;
         }

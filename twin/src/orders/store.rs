@@ -1,5 +1,5 @@
-//! The durable store of the order book: a redb database (pure Rust, one
-//! file, nothing to install) holding a log of group commits. Each commit is
+//! The durable store of one order book shard: a redb database (pure Rust,
+//! one file per shard, nothing to install) holding a log of group commits. Each commit is
 //! one row `group sequence -> blob`, the blob being the compact binary
 //! records of every order, cancel and restock decided in that group; the
 //! commit uses `Durability::Immediate`, so it has reached the disk (fsync)
@@ -17,15 +17,17 @@
 //! - cancel:  `2, id u64`
 //! - restock: `3, shop u16, item u16, units u32`
 
-use super::OrderError;
 use super::shop::Catalogue;
+use super::{ORDER_SHARDS, OrderError};
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 use std::path::{Path, PathBuf};
 
 const GROUPS: TableDefinition<u64, &[u8]> = TableDefinition::new("groups");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
-/// The store's file inside the data folder.
-pub const STORE_FILE_NAME: &str = "orders.redb";
+/// The store file of shard `shard` inside the data folder.
+pub fn store_file_name(shard: usize) -> String {
+    format!("orders-{shard}.redb")
+}
 /// Store format version, kept in the store's `meta` table.
 pub const STORE_FORMAT_VERSION: u32 = 1;
 
@@ -201,12 +203,13 @@ fn store_error(path: &Path, error: impl std::fmt::Display) -> OrderError {
 }
 
 impl Store {
-    /// Opens (or creates) the store in `dir` for `catalogue`. A store made
-    /// for another catalogue (other shops or items) is refused; its stored
-    /// catalogue (initial stock) is returned and wins over the scenario's.
-    pub fn open(dir: &Path, catalogue: &Catalogue) -> Result<(Store, Catalogue), OrderError> {
+    /// Opens (or creates) shard `shard`'s store in `dir` for `catalogue`. A
+    /// store made for another catalogue (other shops or items) is refused;
+    /// its stored catalogue (initial stock) is returned and wins over the
+    /// scenario's.
+    pub fn open(dir: &Path, shard: usize, catalogue: &Catalogue) -> Result<(Store, Catalogue), OrderError> {
         std::fs::create_dir_all(dir).map_err(|e| OrderError::Open(format!("{}: {e}", dir.display())))?;
-        let path = dir.join(STORE_FILE_NAME);
+        let path = dir.join(store_file_name(shard));
         let db = Database::create(&path).map_err(|e| OrderError::Open(format!("{}: {e}", path.display())))?;
         let store = Store { db, path };
         let stored = store.catalogue()?;
@@ -229,6 +232,8 @@ impl Store {
                     meta.insert("catalogue", json.as_slice()).map_err(|e| store_error(&store.path, e))?;
                     meta.insert("format_version", STORE_FORMAT_VERSION.to_le_bytes().as_slice())
                         .map_err(|e| store_error(&store.path, e))?;
+                    meta.insert("shards", (ORDER_SHARDS as u32).to_le_bytes().as_slice())
+                        .map_err(|e| store_error(&store.path, e))?;
                     tx.open_table(GROUPS).map_err(|e| store_error(&store.path, e))?;
                 }
                 tx.commit().map_err(|e| store_error(&store.path, e))?;
@@ -238,9 +243,10 @@ impl Store {
         Ok((store, catalogue))
     }
 
-    /// Opens an existing store to read it (export); the server must not be running on it.
-    pub fn open_existing(dir: &Path) -> Result<(Store, Catalogue), OrderError> {
-        let path = dir.join(STORE_FILE_NAME);
+    /// Opens shard `shard`'s existing store to read it (export); the server
+    /// must not be running on it.
+    pub fn open_existing(dir: &Path, shard: usize) -> Result<(Store, Catalogue), OrderError> {
+        let path = dir.join(store_file_name(shard));
         if !path.exists() {
             return Err(OrderError::Open(format!("{}: no order store here", path.display())));
         }
@@ -267,6 +273,14 @@ impl Store {
                     self.path.display()
                 )));
             }
+        }
+        if let Some(shards) = meta.get("shards").map_err(|e| store_error(&self.path, e))?
+            && shards.value() != (ORDER_SHARDS as u32).to_le_bytes()
+        {
+            return Err(OrderError::Open(format!(
+                "{}: made for another shard count than this build's {ORDER_SHARDS}",
+                self.path.display()
+            )));
         }
         let Some(json) = meta.get("catalogue").map_err(|e| store_error(&self.path, e))? else {
             return Ok(None);

@@ -87,6 +87,10 @@ async fn the_order_endpoints_confirm_reject_replay_cancel_and_restock() {
         call(&state, "POST", "/v1/orders", None, Some(order("k1", shop, &[("bibimbap", 3)]))).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(conflict["detail"].as_str().unwrap().contains("`k1` was used for another order"), "{conflict}");
+    // The same key at a shop of another shard is the same key.
+    let (status, _) =
+        call(&state, "POST", "/v1/orders", None, Some(order("k1", "food-court-north", &[("hot-coffee", 1)]))).await;
+    assert_eq!(status, StatusCode::CONFLICT);
 
     // Rejections with their reasons (422).
     for (body, code, words) in [
