@@ -7,9 +7,9 @@
 //!   catalogue read from the scenario's `items`.
 //! - [`store`]: the durable log (redb, one compact binary blob per group
 //!   commit, fsync before the commit returns) and recovery from it.
-//! - [`book`]: the order book: one thread that owns every shop, drains the
-//!   requests waiting for it, decides them, commits them together (group
-//!   commit) and only then answers.
+//! - [`book`]: the order book: shard threads, each owning some shops and its
+//!   own store; each drains the requests waiting for it, decides them,
+//!   commits them together (group commit) and only then answers.
 //! - [`api`]: `POST /v1/orders`, `/v1/orders/batch`, `GET /v1/orders/{id}`,
 //!   `POST /v1/orders/{id}/cancel`, `GET /v1/shops/{id}/stock`,
 //!   `POST /v1/shops/{id}/restock`.

@@ -34,7 +34,7 @@ use tokio::sync::oneshot;
 /// Where the order book keeps its store.
 #[derive(Clone, Debug)]
 pub struct OrderBookConfig {
-    /// Data folder (created if missing); the store is `orders.redb` in it.
+    /// Data folder (created if missing); shard N keeps `orders-N.redb` in it.
     pub data_dir: PathBuf,
 }
 
