@@ -79,8 +79,33 @@ pub struct OrderBook {
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
 
-/// The shared idempotency key index.
-type KeyIndex = Arc<Mutex<HashMap<Box<str>, KeyEntry>>>;
+/// Parts of the key index: growing one part (a rehash) holds the index's
+/// lock for 1/64 of the time growing the whole would.
+const KEY_INDEX_PARTS: usize = 64;
+
+/// The idempotency key index, shared by the shards.
+struct KeyIndex {
+    parts: Vec<HashMap<Box<str>, KeyEntry>>,
+}
+
+impl KeyIndex {
+    fn new() -> KeyIndex {
+        KeyIndex { parts: (0..KEY_INDEX_PARTS).map(|_| HashMap::new()).collect() }
+    }
+
+    fn part(key: &str) -> usize {
+        let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+        (hash >> 32) as usize % KEY_INDEX_PARTS
+    }
+
+    fn get(&self, key: &str) -> Option<&KeyEntry> {
+        self.parts[KeyIndex::part(key)].get(key)
+    }
+
+    fn insert(&mut self, key: Box<str>, entry: KeyEntry) -> Option<KeyEntry> {
+        self.parts[KeyIndex::part(&key)].insert(key, entry)
+    }
+}
 
 /// The shard owning shop `shop`.
 fn shard_of_shop(shop: u16) -> usize {
@@ -105,7 +130,7 @@ struct Book {
     store: Store,
     catalogue: Arc<Catalogue>,
     shops: Vec<Shop>,
-    keys: KeyIndex,
+    keys: Arc<Mutex<KeyIndex>>,
     shard: usize,
     cancelled: HashSet<u64>,
     /// `(first order id, group sequence)` of each group holding orders.
@@ -415,7 +440,7 @@ impl OrderBook {
             stored = catalogue;
         }
         let catalogue = Arc::new(stored);
-        let keys: KeyIndex = Arc::new(Mutex::new(HashMap::new()));
+        let keys = Arc::new(Mutex::new(KeyIndex::new()));
         let mut recovered = Vec::with_capacity(ORDER_SHARDS);
         for (shard, store) in stores.into_iter().enumerate() {
             let mut index = keys.lock().unwrap_or_else(|e| e.into_inner());
@@ -731,12 +756,7 @@ struct Recovered {
 }
 
 /// Reads shard `shard`'s groups back in order: stock, keys (into `keys`), cancels.
-fn recover(
-    store: Store,
-    catalogue: &Catalogue,
-    shard: usize,
-    keys: &mut HashMap<Box<str>, KeyEntry>,
-) -> Result<Recovered, OrderError> {
+fn recover(store: Store, catalogue: &Catalogue, shard: usize, keys: &mut KeyIndex) -> Result<Recovered, OrderError> {
     let mut shops: Vec<Shop> = catalogue.shops.iter().map(Shop::new).collect();
     let mut cancelled = HashSet::new();
     let mut locations = Vec::new();
