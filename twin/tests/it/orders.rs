@@ -190,7 +190,24 @@ async fn the_order_endpoints_confirm_reject_replay_cancel_and_restock() {
     {
         assert!(openapi["paths"][path].is_object(), "openapi lacks {path}");
     }
+    let request = Request::builder().uri("/metrics").body(Body::empty()).unwrap();
+    let response = router(state.clone()).oneshot(request).await.unwrap();
+    let metrics = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+    let metrics = String::from_utf8_lossy(&metrics);
+    assert!(metrics.contains("crowdtwin_orders_confirmed_total 3\n"), "k1, b0, b1: {metrics}");
+    assert!(metrics.contains("crowdtwin_orders_cancelled_total 1\n"), "{metrics}");
+
+    // A service started without --data says how to enable orders.
+    let (status, problem) =
+        call(&service.state, "POST", "/v1/orders", None, Some(order("k9", shop, &[("gimbap", 1)]))).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(problem["detail"].as_str().unwrap().contains("--data"), "{problem}");
     service.stop();
+    drop(state);
+    if let Some(book) = Arc::into_inner(book) {
+        book.close();
+    }
+    let _ = std::fs::remove_dir_all(data_dir("endpoints"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -229,6 +246,7 @@ async fn order_and_operator_endpoints_need_tokens_of_their_role() {
     assert_eq!(call(&state, "POST", "/v1/observations", Some(operator), Some(observation)).await.0, StatusCode::OK);
     assert_eq!(call(&state, "GET", "/v1/forecast", None, None).await.0, StatusCode::OK, "reads stay open");
     service.stop();
+    let _ = std::fs::remove_dir_all(data_dir("auth"));
 }
 
 /// One shop, one item with `stock` units.
