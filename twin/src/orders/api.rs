@@ -168,8 +168,23 @@ async fn restock(
     Ok(Json(book(&app)?.restock(&shop, &request.items).await?).into_response())
 }
 
+/// Declares the `bearer` security scheme the order endpoints name.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let scheme = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some(
+            "A token from the service's --tokens file: role customer for orders, operator also for restocks and observations",
+        ));
+        components.add_security_scheme("bearer", SecurityScheme::Http(scheme.build()));
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
+    modifiers(&BearerAuth),
     paths(place_one, place_batch, get_order, cancel, shops, stock, restock),
     components(schemas(OrderRequest, OrderBatch, BatchReceipt, OrderReceipt, Order, ShopStock, RestockRequest))
 )]

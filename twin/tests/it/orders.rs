@@ -190,6 +190,7 @@ async fn the_order_endpoints_confirm_reject_replay_cancel_and_restock() {
     {
         assert!(openapi["paths"][path].is_object(), "openapi lacks {path}");
     }
+    assert_eq!(openapi["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
     let request = Request::builder().uri("/metrics").body(Body::empty()).unwrap();
     let response = router(state.clone()).oneshot(request).await.unwrap();
     let metrics = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
