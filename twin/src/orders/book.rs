@@ -59,8 +59,12 @@ enum Command {
 struct Published {
     /// Committed stock per shop per item.
     stock: Vec<Vec<AtomicU32>>,
-    /// Units confirmed since start of the store, per shop per item (cancels not subtracted).
+    /// Units confirmed since start of the store, per shop per item (cancels
+    /// not subtracted), of orders without a pickup time.
     confirmed_units: Vec<Vec<AtomicU64>>,
+    /// Units of confirmed orders with a pickup time, by `(pickup s, shop,
+    /// item)`, until the live feed takes them at that time.
+    pickups: Mutex<Pickups>,
     orders_confirmed: AtomicU64,
     orders_rejected: AtomicU64,
     orders_replayed: AtomicU64,
@@ -78,6 +82,9 @@ pub struct OrderBook {
     published: Arc<Published>,
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
+
+/// Units to be picked up, by `(pickup s, shop, item)`.
+type Pickups = std::collections::BTreeMap<(u32, u16, u16), u64>;
 
 /// Parts of the key index: growing one part (a rehash) holds the index's
 /// lock for 1/64 of the time growing the whole would.
@@ -143,7 +150,7 @@ struct Book {
     group_first_id: Option<u64>,
     answers: Vec<Answer>,
     touched: Vec<bool>,
-    confirmed_in_group: Vec<(u16, u16, u32)>,
+    confirmed_in_group: Vec<(Option<u32>, u16, u16, u32)>,
 }
 
 enum Answer {
@@ -216,7 +223,7 @@ impl Book {
                 ShopReply::Done => {
                     self.touched[order.shop as usize] = true;
                     for &(item, units) in &order.lines {
-                        self.confirmed_in_group.push((order.shop, item, units));
+                        self.confirmed_in_group.push((order.pickup_s, order.shop, item, units));
                     }
                     Decision::Confirmed
                 }
@@ -376,8 +383,19 @@ impl Book {
                 }
             }
         }
-        for (shop, item, units) in self.confirmed_in_group.drain(..) {
-            self.published.confirmed_units[shop as usize][item as usize].fetch_add(u64::from(units), Ordering::Relaxed);
+        let mut pickups = None;
+        for (pickup, shop, item, units) in self.confirmed_in_group.drain(..) {
+            match pickup {
+                None => {
+                    self.published.confirmed_units[shop as usize][item as usize]
+                        .fetch_add(u64::from(units), Ordering::Relaxed);
+                }
+                Some(at) => {
+                    let pickups =
+                        pickups.get_or_insert_with(|| self.published.pickups.lock().unwrap_or_else(|e| e.into_inner()));
+                    *pickups.entry((at, shop, item)).or_default() += u64::from(units);
+                }
+            }
         }
     }
 
@@ -454,6 +472,7 @@ impl OrderBook {
             confirmed_units: (0..catalogue.shops.len())
                 .map(|shop| owner(shop).confirmed_units[shop].iter().map(|&u| AtomicU64::new(u)).collect())
                 .collect(),
+            pickups: Mutex::new(recovered.iter().flat_map(|r| r.pickups.iter().map(|(k, v)| (*k, *v))).collect()),
             orders_confirmed: AtomicU64::new(0),
             orders_rejected: AtomicU64::new(0),
             orders_replayed: AtomicU64::new(0),
@@ -695,6 +714,15 @@ impl OrderBook {
         all
     }
 
+    /// Takes the units to be picked up at or before `until_s` (seconds after
+    /// midnight): `(pickup s, shop, item, units)`, in time order.
+    pub fn take_pickups_due(&self, until_s: u32) -> Vec<(u32, usize, usize, u64)> {
+        let mut pickups = self.published.pickups.lock().unwrap_or_else(|e| e.into_inner());
+        let later = pickups.split_off(&(until_s.saturating_add(1), 0, 0));
+        let due = std::mem::replace(&mut *pickups, later);
+        due.into_iter().map(|((at, shop, item), units)| (at, shop as usize, item as usize, units)).collect()
+    }
+
     /// Whether a commit failed (the book stopped).
     pub fn failed(&self) -> bool {
         self.published.failed.load(Ordering::Relaxed)
@@ -753,6 +781,7 @@ struct Recovered {
     next_id: u64,
     next_group: u64,
     confirmed_units: Vec<Vec<u64>>,
+    pickups: Pickups,
 }
 
 /// Reads shard `shard`'s groups back in order: stock, keys (into `keys`), cancels.
@@ -761,6 +790,7 @@ fn recover(store: Store, catalogue: &Catalogue, shard: usize, keys: &mut KeyInde
     let mut cancelled = HashSet::new();
     let mut locations = Vec::new();
     let mut confirmed_units: Vec<Vec<u64>> = catalogue.shops.iter().map(|s| vec![0; s.items.len()]).collect();
+    let mut pickups = Pickups::new();
     let (mut next_id, mut next_group) = (shard as u64, 0u64);
     let mut problem = None;
     let valid = |shop: u16, lines: &[(u16, u32)]| {
@@ -787,7 +817,10 @@ fn recover(store: Store, catalogue: &Catalogue, shard: usize, keys: &mut KeyInde
                             ));
                         }
                         for &(item, units) in &order.lines {
-                            confirmed_units[order.shop as usize][item as usize] += u64::from(units);
+                            match order.pickup_s {
+                                None => confirmed_units[order.shop as usize][item as usize] += u64::from(units),
+                                Some(at) => *pickups.entry((at, order.shop, item)).or_default() += u64::from(units),
+                            }
                         }
                     }
                     let entry = KeyEntry { id: order.id, body_hash: order.body_hash, decision: order.decision };
@@ -820,5 +853,5 @@ fn recover(store: Store, catalogue: &Catalogue, shard: usize, keys: &mut KeyInde
     if let Some(problem) = problem {
         return Err(OrderError::Open(format!("the order store (shard {shard}) does not add up: {problem}")));
     }
-    Ok(Recovered { store, shops, cancelled, locations, next_id, next_group, confirmed_units })
+    Ok(Recovered { store, shops, cancelled, locations, next_id, next_group, confirmed_units, pickups })
 }

@@ -182,6 +182,20 @@ async fn the_order_endpoints_confirm_reject_replay_cancel_and_restock() {
     assert_eq!(units, 2 + 1 + 3_000, "k1's lines and the two confirmed tteokbokki orders");
     let report = crowdtwin_twin::service::ingest(&state, observations.clone()).await.unwrap();
     assert_eq!(report.accepted, observations.len());
+    // An order with a pickup time reaches the twin at that time.
+    let pickup = serde_json::json!({"idempotency_key": "p1", "shop": shop, "items": [{"item": "hot-coffee", "quantity": 4}], "pickup_at": "07:03"});
+    assert_eq!(call(&state, "POST", "/v1/orders", None, Some(pickup.to_string())).await.0, StatusCode::CREATED);
+    assert!(book.take_pickups_due(7 * 3600 + 2 * 60).is_empty(), "not due at 07:02");
+    let due = book.take_pickups_due(7 * 3600 + 3 * 60);
+    assert_eq!(due.len(), 1);
+    assert_eq!((due[0].0, due[0].3), (7 * 3600 + 3 * 60, 4));
+    assert!(book.take_pickups_due(u32::MAX).is_empty(), "taken once");
+    let observations = crowdtwin_twin::orders::live::pickup_observations(&book, &due, 0);
+    assert!(
+        matches!(&observations[0], crowdtwin_twin::live::Observation::Order { at, quantity: 4, .. } if at == "07:03")
+    );
+    let report = crowdtwin_twin::service::ingest(&state, observations).await.unwrap();
+    assert_eq!(report.accepted, 1);
 
     // The OpenAPI document lists the order endpoints; /metrics counts them.
     let (_, openapi) = call(&state, "GET", "/openapi.json", None, None).await;
@@ -195,7 +209,7 @@ async fn the_order_endpoints_confirm_reject_replay_cancel_and_restock() {
     let response = router(state.clone()).oneshot(request).await.unwrap();
     let metrics = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
     let metrics = String::from_utf8_lossy(&metrics);
-    assert!(metrics.contains("crowdtwin_orders_confirmed_total 3\n"), "k1, b0, b1: {metrics}");
+    assert!(metrics.contains("crowdtwin_orders_confirmed_total 4\n"), "k1, b0, b1, p1: {metrics}");
     assert!(metrics.contains("crowdtwin_orders_cancelled_total 1\n"), "{metrics}");
 
     // A service started without --data says how to enable orders.
