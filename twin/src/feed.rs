@@ -73,7 +73,10 @@ pub async fn replay(
     mut progress: impl FnMut(usize, usize),
 ) -> Result<(u64, u64, u64), TwinError> {
     let (host, _) = split_url(url).map_err(|e| TwinError::Input(e.to_string()))?;
-    let mut client = Client::connect(&host).await.map_err(|e| TwinError::Input(format!("{url}: {e}")))?;
+    // With auth on, observations need an operator token: CROWDTWIN_TOKEN.
+    let token = std::env::var("CROWDTWIN_TOKEN").ok();
+    let mut client =
+        Client::connect(&host).await.map_err(|e| TwinError::Input(format!("{url}: {e}")))?.with_token(token.as_deref());
     let mut observations = observations;
     observations.sort_by_key(time_of);
     let (mut accepted, mut duplicates, mut late) = (0, 0, 0);

@@ -13,6 +13,7 @@ pub const RESPONSE_BODY_BYTES_MAX: usize = 64 * 1024 * 1024;
 pub struct Client {
     reader: BufReader<TcpStream>,
     host: String,
+    authorization: Option<String>,
 }
 
 /// Splits `http://host:port/path` into `(host:port, /path)`.
@@ -35,12 +36,21 @@ impl Client {
     pub async fn connect(host: &str) -> io::Result<Client> {
         let stream = TcpStream::connect(host).await?;
         stream.set_nodelay(true)?;
-        Ok(Client { reader: BufReader::new(stream), host: host.to_string() })
+        Ok(Client { reader: BufReader::new(stream), host: host.to_string(), authorization: None })
+    }
+
+    /// Sends `Authorization: Bearer TOKEN` with every request.
+    pub fn with_token(mut self, token: Option<&str>) -> Client {
+        self.authorization = token.map(|t| format!("Bearer {t}"));
+        self
     }
 
     /// Sends a request and reads the response: `(status, body)`.
     pub async fn request(&mut self, method: &str, path: &str, body: Option<&[u8]>) -> io::Result<(u16, Vec<u8>)> {
         let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: keep-alive\r\n", self.host);
+        if let Some(authorization) = &self.authorization {
+            head.push_str(&format!("Authorization: {authorization}\r\n"));
+        }
         if let Some(body) = body {
             head.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len()));
         }

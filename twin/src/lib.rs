@@ -6,6 +6,7 @@
 //! live twin, forecasts, itineraries and orders arrive with their issues (see
 //! ARCHITECTURE.md).
 
+pub mod auth;
 pub mod bench;
 #[cfg(feature = "cluster")]
 pub mod cluster;
@@ -16,6 +17,7 @@ pub mod http_client;
 pub mod itinerary;
 pub mod live;
 pub mod loadgen;
+pub mod orders;
 pub mod output;
 pub mod report;
 pub mod run;

@@ -137,6 +137,12 @@ enum Command {
         /// Simulated seconds between forecasts.
         #[arg(long, default_value_t = 60)]
         forecast_every_s: u64,
+        /// Orders: keep the order store here (created if missing); without it the order endpoints answer 503.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Bearer tokens file, one `ROLE TOKEN` per line (customer, operator); without it auth is off.
+        #[arg(long)]
+        tokens: Option<PathBuf>,
     },
     /// Write the observations sensors would make of a truth scenario (NDJSON, or Parquet for `.parquet`).
     Observe {
@@ -220,6 +226,22 @@ enum Command {
     /// Load generators for a running service on loopback; print one JSON line.
     #[command(subcommand)]
     Loadgen(LoadgenCommand),
+    /// The order store.
+    #[command(subcommand)]
+    Orders(OrdersCommand),
+}
+
+#[derive(Subcommand)]
+enum OrdersCommand {
+    /// Write every order of a store (of a stopped service) to Parquet, one row per order line.
+    Export {
+        /// The service's --data folder.
+        #[arg(long)]
+        data: PathBuf,
+        /// Output file.
+        #[arg(long, default_value = "orders.parquet")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -250,6 +272,27 @@ enum LoadgenCommand {
         /// Connections.
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
+    },
+    /// Place orders (fresh idempotency keys) back to back from many connections.
+    Orders {
+        /// The service's base URL, e.g. http://127.0.0.1:8080.
+        #[arg(long)]
+        url: String,
+        /// Seconds to run.
+        #[arg(long, default_value_t = 10.0)]
+        duration: f64,
+        /// Connections.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Orders per request: 1 posts /v1/orders, more post /v1/orders/batch.
+        #[arg(long, default_value_t = 1)]
+        batch: usize,
+        /// Bearer token (customer, or operator with --restock).
+        #[arg(long)]
+        token: Option<String>,
+        /// Add this many units to every item before the run (operator), so that it measures confirmations.
+        #[arg(long)]
+        restock: Option<u32>,
     },
 }
 
@@ -422,8 +465,9 @@ fn run(cli: Cli) -> Result<(), TwinError> {
             serde_json::to_writer(&mut out, &report).map_err(std::io::Error::from)?;
             writeln!(out)?;
         }
-        Command::Serve { scenario, demo, listen, speed, start, members, seed, forecast_every_s } => {
-            serve(scenario, demo, &listen, speed, start, members, seed, forecast_every_s)?;
+        Command::Serve { scenario, demo, listen, speed, start, members, seed, forecast_every_s, data, tokens } => {
+            let orders = ServeOrders { data, tokens };
+            serve(scenario, demo, &listen, speed, start, members, seed, forecast_every_s, orders)?;
         }
         Command::Observe { truth, out, seed, every_s } => {
             if every_s == 0 {
@@ -449,19 +493,35 @@ fn run(cli: Cli) -> Result<(), TwinError> {
             println!("replayed: {accepted} accepted, {duplicates} duplicates, {late} late");
         }
         Command::Loadgen(command) => {
-            let (url, body, duration, concurrency) = match command {
-                LoadgenCommand::Get { url, duration, concurrency } => (url, None, duration, concurrency),
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let report = match command {
+                LoadgenCommand::Get { url, duration, concurrency } => {
+                    runtime.block_on(crowdtwin_twin::loadgen::run(&url, None, concurrency, duration))?
+                }
                 LoadgenCommand::Post { url, body, duration, concurrency } => {
-                    let bytes =
+                    let body =
                         std::fs::read(&body).map_err(|e| TwinError::Input(format!("{}: {e}", body.display())))?;
-                    (url, Some(bytes), duration, concurrency)
+                    runtime.block_on(crowdtwin_twin::loadgen::run(&url, Some(body), concurrency, duration))?
+                }
+                LoadgenCommand::Orders { url, duration, concurrency, batch, token, restock } => {
+                    let load = crowdtwin_twin::loadgen::OrderLoad {
+                        url,
+                        duration_s: duration,
+                        concurrency,
+                        batch,
+                        token,
+                        restock_units: restock,
+                    };
+                    runtime.block_on(crowdtwin_twin::loadgen::orders(&load))?
                 }
             };
-            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            let report = runtime.block_on(crowdtwin_twin::loadgen::run(&url, body, concurrency, duration))?;
             let mut out = std::io::stdout().lock();
             serde_json::to_writer(&mut out, &report).map_err(std::io::Error::from)?;
             writeln!(out)?;
+        }
+        Command::Orders(OrdersCommand::Export { data, out }) => {
+            let (orders, rows) = crowdtwin_twin::orders::export::export(&data, &out)?;
+            println!("wrote {orders} orders ({rows} lines) to {}", out.display());
         }
         Command::ValidateModel { json, plot } => {
             let report = crowdtwin_twin::validation::validate_model().map_err(TwinError::Input)?;
@@ -539,6 +599,12 @@ fn run(cli: Cli) -> Result<(), TwinError> {
 const BUNDLED_SCENARIO: &str = include_str!("../../scenarios/gangneung-2018.toml");
 const BUNDLED_TRUTH: &str = include_str!("../../scenarios/truths/gangneung-more-arrivals.toml");
 
+/// `serve`'s order options.
+struct ServeOrders {
+    data: Option<PathBuf>,
+    tokens: Option<PathBuf>,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn serve(
     scenario: Option<PathBuf>,
@@ -549,6 +615,7 @@ fn serve(
     members: usize,
     seed: u64,
     forecast_every_s: u64,
+    orders: ServeOrders,
 ) -> Result<(), TwinError> {
     use crowdtwin_sim::scenario::Scenario;
     use crowdtwin_twin::live::clock::{Clock, WallClock};
@@ -574,6 +641,26 @@ fn serve(
         }
         None => crowdtwin_sim::SimTime::ZERO,
     };
+    let tokens = match &orders.tokens {
+        Some(path) => crowdtwin_twin::auth::Tokens::load(path).map_err(TwinError::Input)?,
+        None => {
+            eprintln!(
+                "crowdtwin serve: WARNING: no --tokens file: auth is OFF, anyone who reaches this address may order, restock and send observations"
+            );
+            crowdtwin_twin::auth::Tokens::disabled()
+        }
+    };
+    let book = match &orders.data {
+        Some(dir) => {
+            let catalogue = crowdtwin_twin::orders::shop::Catalogue::from_scenario(&scenario);
+            let config = crowdtwin_twin::orders::OrderBookConfig { data_dir: dir.clone() };
+            let book = crowdtwin_twin::orders::OrderBook::open(&config, catalogue)
+                .map_err(|e| TwinError::Input(e.to_string()))?;
+            Some(Arc::new(book))
+        }
+        None => None,
+    };
+    let start_clock_s = scenario.start_clock_s;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let clock: Arc<dyn Clock> = Arc::new(WallClock::new(start_at, speed));
@@ -618,7 +705,19 @@ fn serve(
                 }
             });
         }
-        let router = crowdtwin_twin::service::router(service.state.clone());
+        let mut state = service.state.clone().with_tokens(tokens);
+        if let Some(book) = book {
+            state = state.with_orders(book.clone());
+            let feed = crowdtwin_twin::orders::live::feed_twin(
+                state.clone(),
+                book,
+                clock.clone(),
+                start_clock_s,
+                std::time::Duration::from_secs(5),
+            );
+            tokio::spawn(feed);
+        }
+        let router = crowdtwin_twin::service::router(state);
         crowdtwin_twin::service::serve(listener, router, async {
             let _ = tokio::signal::ctrl_c().await;
         })

@@ -42,7 +42,7 @@ pub fn places_schema() -> Schema {
     ])
 }
 
-fn io_error(path: &Path, error: impl std::fmt::Display) -> TwinError {
+pub(crate) fn io_error(path: &Path, error: impl std::fmt::Display) -> TwinError {
     TwinError::Output(std::io::Error::other(format!("{}: {error}", path.display())))
 }
 

@@ -58,6 +58,14 @@ pub enum ApiError {
     NotFound(String),
     /// The twin is not ready or restarting (503).
     Unavailable(String),
+    /// No or unknown bearer token (401).
+    Unauthorized(String),
+    /// The token's role may not do this (403).
+    Forbidden(String),
+    /// The request contradicts an earlier one, e.g. a reused idempotency key (409).
+    Conflict(String),
+    /// The body holds too much, e.g. too many orders in a batch (413).
+    TooLarge(String),
 }
 
 impl IntoResponse for ApiError {
@@ -70,6 +78,10 @@ impl IntoResponse for ApiError {
                 eprintln!("crowdtwin serve: {d}");
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable", d, Vec::new())
             }
+            ApiError::Unauthorized(d) => (StatusCode::UNAUTHORIZED, "unauthorized", d, Vec::new()),
+            ApiError::Forbidden(d) => (StatusCode::FORBIDDEN, "forbidden", d, Vec::new()),
+            ApiError::Conflict(d) => (StatusCode::CONFLICT, "conflict", d, Vec::new()),
+            ApiError::TooLarge(d) => (StatusCode::PAYLOAD_TOO_LARGE, "too large", d, Vec::new()),
         };
         let body = Problem { status: status.as_u16(), title: title.to_string(), detail, problems };
         (status, [(header::CONTENT_TYPE, "application/problem+json")], Json(body)).into_response()
@@ -126,6 +138,10 @@ pub struct AppState {
     published: Arc<Published>,
     metrics: Arc<Metrics>,
     planner: Arc<Planner>,
+    /// The order book, when orders are enabled (`AppState::with_orders`).
+    pub(crate) orders: Option<Arc<crate::orders::OrderBook>>,
+    /// Bearer tokens (`AppState::with_tokens`; none: auth off).
+    pub(crate) tokens: Arc<crate::auth::Tokens>,
 }
 
 /// Messages of the twin actor.
@@ -332,7 +348,9 @@ impl Service {
         let slot = Arc::new(RwLock::new(None));
         let (supervisor, _) =
             Actor::spawn(None, TwinSupervisor, (arguments, slot.clone())).await.map_err(|e| e.to_string())?;
-        Ok(Service { state: AppState { twin: slot, published, metrics, planner: Arc::new(planner) }, supervisor })
+        let tokens = Arc::new(crate::auth::Tokens::disabled());
+        let state = AppState { twin: slot, published, metrics, planner: Arc::new(planner), orders: None, tokens };
+        Ok(Service { state, supervisor })
     }
 
     /// Asks the twin to catch up with the clock (the ticker calls this).
@@ -442,9 +460,11 @@ pub enum ObservationBody {
 #[utoipa::path(post, path = "/v1/observations", request_body = ObservationBody, responses((status = 200, body = IngestReport), (status = 400, body = Problem), (status = 422, body = Problem), (status = 503, body = Problem)))]
 async fn observations(
     State(app): State<AppState>,
+    headers: axum::http::HeaderMap,
     body: Result<Json<serde_json::Value>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     app.metrics.requests.fetch_add(1, Ordering::Relaxed);
+    app.authorize(&headers, crate::auth::Role::Operator)?;
     let Json(value) = body?;
     let batch = match serde_json::from_value::<ObservationBody>(value.clone()) {
         Ok(ObservationBody::Batch(batch)) => batch,
@@ -549,6 +569,9 @@ async fn metrics(State(app): State<AppState>) -> Response {
             "gauge",
             format!("{:.4}", state.arrival_scale),
         );
+    }
+    if let Some(orders) = &app.orders {
+        text.push_str(&orders.metrics_text());
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
@@ -680,7 +703,7 @@ struct ApiDoc;
 
 /// The OpenAPI document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+    ApiDoc::openapi().merge_from(crate::orders::api::openapi())
 }
 
 async fn openapi_json() -> Response {
@@ -700,6 +723,7 @@ pub fn router(app: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi_json))
+        .merge(crate::orders::api::routes())
         .layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

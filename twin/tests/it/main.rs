@@ -1,11 +1,12 @@
 //! crowdtwin-twin's integration tests, one binary: the command line, the
-//! live twin and its HTTP service.
+//! live twin, its HTTP service and orders.
 
 mod cli;
 #[cfg(feature = "cluster")]
 mod cluster;
 mod itinerary;
 mod live;
+mod orders;
 mod service;
 mod stress;
 mod validation;
