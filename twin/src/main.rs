@@ -244,46 +244,39 @@ enum OrdersCommand {
     },
 }
 
+/// What every load run takes: where, how long, how many connections.
+#[derive(clap::Args)]
+struct LoadArgs {
+    /// Full URL (for `orders`: the service's base URL), e.g. http://127.0.0.1:8080/v1/forecast.
+    #[arg(long)]
+    url: String,
+    /// Seconds to run.
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Connections.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+}
+
 #[derive(Subcommand)]
 enum LoadgenCommand {
     /// POST a JSON body to a URL back to back from many connections (e.g. /v1/itineraries).
     Post {
-        /// Full URL, e.g. http://127.0.0.1:8080/v1/itineraries.
-        #[arg(long)]
-        url: String,
+        #[command(flatten)]
+        load: LoadArgs,
         /// File holding the JSON body.
         #[arg(long)]
         body: PathBuf,
-        /// Seconds to run.
-        #[arg(long, default_value_t = 10.0)]
-        duration: f64,
-        /// Connections.
-        #[arg(long, default_value_t = 4)]
-        concurrency: usize,
     },
     /// GET a URL back to back from many connections.
     Get {
-        /// Full URL, e.g. http://127.0.0.1:8080/v1/forecast.
-        #[arg(long)]
-        url: String,
-        /// Seconds to run.
-        #[arg(long, default_value_t = 10.0)]
-        duration: f64,
-        /// Connections.
-        #[arg(long, default_value_t = 16)]
-        concurrency: usize,
+        #[command(flatten)]
+        load: LoadArgs,
     },
     /// Place orders (fresh idempotency keys) back to back from many connections.
     Orders {
-        /// The service's base URL, e.g. http://127.0.0.1:8080.
-        #[arg(long)]
-        url: String,
-        /// Seconds to run.
-        #[arg(long, default_value_t = 10.0)]
-        duration: f64,
-        /// Connections.
-        #[arg(long, default_value_t = 16)]
-        concurrency: usize,
+        #[command(flatten)]
+        load: LoadArgs,
         /// Orders per request: 1 posts /v1/orders, more post /v1/orders/batch.
         #[arg(long, default_value_t = 1)]
         batch: usize,
@@ -495,19 +488,24 @@ fn run(cli: Cli) -> Result<(), TwinError> {
         Command::Loadgen(command) => {
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             let report = match command {
-                LoadgenCommand::Get { url, duration, concurrency } => {
-                    runtime.block_on(crowdtwin_twin::loadgen::run(&url, None, concurrency, duration))?
+                LoadgenCommand::Get { load } => {
+                    runtime.block_on(crowdtwin_twin::loadgen::run(&load.url, None, load.concurrency, load.duration))?
                 }
-                LoadgenCommand::Post { url, body, duration, concurrency } => {
+                LoadgenCommand::Post { load, body } => {
                     let body =
                         std::fs::read(&body).map_err(|e| TwinError::Input(format!("{}: {e}", body.display())))?;
-                    runtime.block_on(crowdtwin_twin::loadgen::run(&url, Some(body), concurrency, duration))?
+                    runtime.block_on(crowdtwin_twin::loadgen::run(
+                        &load.url,
+                        Some(body),
+                        load.concurrency,
+                        load.duration,
+                    ))?
                 }
-                LoadgenCommand::Orders { url, duration, concurrency, batch, token, restock } => {
+                LoadgenCommand::Orders { load, batch, token, restock } => {
                     let load = crowdtwin_twin::loadgen::OrderLoad {
-                        url,
-                        duration_s: duration,
-                        concurrency,
+                        url: load.url,
+                        duration_s: load.duration,
+                        concurrency: load.concurrency,
                         batch,
                         token,
                         restock_units: restock,
