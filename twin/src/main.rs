@@ -8,6 +8,12 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// mimalloc: the service answers many small requests from several threads,
+/// where glibc's allocator showed as ~10% of the server's time under order
+/// load (benches/README.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "crowdtwin", version, about = "A digital twin of crowds at large events")]
 struct Cli {
