@@ -119,11 +119,6 @@ impl Congestion {
         self.wait_s[self.step_of(t) * self.places + p] as f64
     }
 
-    /// Occupancy of place `p` in the step holding `t` (of the run this was made from).
-    pub fn occupancy(&self, p: usize, t: SimTime) -> f64 {
-        self.occupancy[self.step_of(t) * self.places + p] as f64
-    }
-
     /// Sets walkway `w`'s speed for the step holding `t` from a density, P/m².
     pub fn set_walkway_density(&mut self, t: SimTime, w: usize, density: f64, scenario: &Scenario) {
         let speed = weidmann_speed_mps(&scenario.params, density).max(PLAN_WALK_SPEED_MIN_MPS);
@@ -527,7 +522,7 @@ impl<'a> Evaluator<'a> {
             let tree = self.tree(here, t, screening);
             let arrive = tree.arrival(candidate.place)?;
             value.walk_m += tree.distance_m(candidate.place);
-            let (start, leave, queue) = self.stay(candidate, arrive)?;
+            let (start, leave, queue) = stay(self.congestion, candidate, arrive)?;
             value.cost_s += (arrive - t).as_secs_f64() + queue;
             value.score += candidate.score;
             if leave > problem.end {
@@ -543,11 +538,6 @@ impl<'a> Evaluator<'a> {
         (arrive <= problem.end && value.walk_m <= problem.walk_m_max + 1e-6).then_some(value)
     }
 
-    /// Start, leave and queue at a candidate reached at `arrive`, if its window holds.
-    fn stay(&self, candidate: &Candidate, arrive: SimTime) -> Option<(SimTime, SimTime, f64)> {
-        stay(self.congestion, candidate, arrive)
-    }
-
     /// The full plan of a feasible route.
     fn plan(&mut self, route: &[usize], iterations: u64) -> Plan {
         let problem = self.problem;
@@ -557,7 +547,7 @@ impl<'a> Evaluator<'a> {
         for &c in route {
             let candidate = &problem.candidates[c];
             let leg = self.tree(here, t, screening).leg(candidate.place).expect("route was feasible");
-            let (start, leave, queue) = self.stay(candidate, leg.arrive).expect("route was feasible");
+            let (start, leave, queue) = stay(self.congestion, candidate, leg.arrive).expect("route was feasible");
             score += candidate.score;
             walk_m += leg.distance_m;
             walk_s += (leg.arrive - leg.depart).as_secs_f64() - leg.queue_s;

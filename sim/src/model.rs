@@ -426,6 +426,16 @@ pub fn build_advised(scenario: Scenario, seed: u64) -> Simulation<CrowdWorld> {
     build_with(scenario, seed, BuildOptions { advice: Some(Arc::new(advice)), ..BuildOptions::default() })
 }
 
+/// The congestion of `scenario`'s plan run (built without advice, so
+/// nobody follows recommendations), run to its end on one thread, and the
+/// network to plan on.
+pub fn plan_congestion(scenario: &Scenario, seed: u64) -> (Congestion, Network) {
+    let mut sim = build(scenario.clone(), seed);
+    sim.run_until(scenario.end());
+    let congestion = Congestion::from_run(scenario, &RunOutput::collect(&sim, seed));
+    (congestion, Network::new(&sim.world().shared.site))
+}
+
 /// Rounds of successive averages in [`recommendation_congestion`].
 pub const RECOMMENDATION_ROUNDS: usize = 3;
 
@@ -437,13 +447,7 @@ pub const RECOMMENDATION_ROUNDS: usize = 3;
 /// themselves go. Each run goes to the scenario's end on one thread.
 pub fn recommendation_congestion(scenario: &Scenario, seed: u64) -> Congestion {
     let end = scenario.end();
-    let mut plain = scenario.clone();
-    if let Some(visitors) = plain.visitors.as_mut() {
-        visitors.recommended_share = 0.0;
-    }
-    let mut sim = build(plain.clone(), seed);
-    sim.run_until(end);
-    let mut congestion = Congestion::from_run(&plain, &RunOutput::collect(&sim, seed));
+    let (mut congestion, _) = plan_congestion(scenario, seed);
     for round in 1..=RECOMMENDATION_ROUNDS {
         let options = BuildOptions { advice: Some(Arc::new(congestion.clone())), ..BuildOptions::default() };
         let mut sim = build_with(scenario.clone(), seed, options);

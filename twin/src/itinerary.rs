@@ -9,7 +9,7 @@
 
 use crate::live::Forecast;
 use crowdtwin_sim::itinerary::{self, Candidate, Congestion, ErrandGroup, Leg, Network, Plan, Problem, StopKind};
-use crowdtwin_sim::model::{self, RunOutput};
+use crowdtwin_sim::model;
 use crowdtwin_sim::scenario::{Intervention, PlaceKind, Scenario, format_clock, parse_clock};
 use crowdtwin_sim::{SimDuration, SimTime};
 use serde::{Deserialize, Serialize};
@@ -208,12 +208,7 @@ pub struct Planner {
 impl Planner {
     /// Runs the plan of `scenario` (one day, one thread) for the baseline congestion.
     pub fn new(scenario: Scenario, seed: u64) -> Planner {
-        let end = scenario.end();
-        let mut sim = model::build(scenario.clone(), seed);
-        sim.run_until(end);
-        let output = RunOutput::collect(&sim, seed);
-        let baseline = Congestion::from_run(&scenario, &output);
-        let network = Network::new(&sim.world().shared().site);
+        let (baseline, network) = model::plan_congestion(&scenario, seed);
         let places = scenario.places.iter().enumerate().map(|(i, p)| (p.id.clone(), i)).collect();
         let mut elements: HashMap<String, (bool, usize)> =
             scenario.places.iter().enumerate().map(|(i, p)| (p.id.clone(), (false, i))).collect();
