@@ -37,4 +37,24 @@ pub enum SimError {
         /// Largest shard count supported.
         max: usize,
     },
+    /// A shard index is not below the shard count.
+    #[error("shard {index} is not below the shard count {shard_count}")]
+    ShardIndex {
+        /// The shard asked for.
+        index: usize,
+        /// Shards in the run.
+        shard_count: usize,
+    },
+    /// Saved shard state (a checkpoint, or a shard sent between nodes) could
+    /// not be read or does not belong to this run; the text says which.
+    #[error("saved shard state: {0}")]
+    SavedShard(String),
+    /// A message for an actor of another shard, or earlier than the shard's clock, was delivered to a shard.
+    #[error("delivery to shard {shard}: {reason}")]
+    Delivery {
+        /// The shard.
+        shard: usize,
+        /// What is wrong.
+        reason: String,
+    },
 }

@@ -20,12 +20,14 @@ mod actor;
 mod queue;
 mod rng;
 mod shard;
+mod shard_run;
 mod simulation;
 mod time;
 
 pub use actor::{ACTOR_INDEX_BITS, ACTOR_KINDS_MAX, ACTORS_PER_KIND_MAX, ActorId, ActorKind};
 pub use queue::Event;
 pub use rng::ActorRng;
+pub use shard_run::{SAVED_SHARD_VERSION, ShardCodec, ShardRun};
 pub use simulation::{Context, RunStats, Simulation, World};
 pub use time::{SimDuration, SimTime};
 

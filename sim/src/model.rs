@@ -46,7 +46,7 @@ pub const FLAG_CROWD: u8 = 2;
 pub const FLAG_LEAVING: u8 = 4;
 
 /// A person moving through the site, as carried in messages.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Person {
     /// Visitor index.
     pub visitor: u32,
@@ -61,7 +61,7 @@ pub struct Person {
 }
 
 /// Messages of the crowd model.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Message {
     /// To a visitor: you arrive at your origin now.
     Begin,
@@ -390,21 +390,84 @@ impl World for CrowdWorld {
     }
 
     fn merge_shard(&mut self, part: &Self, shard: usize, shard_count: usize) {
-        for (index, visitor) in self.visitors.iter_mut().enumerate() {
-            if index % shard_count == shard {
-                *visitor = part.visitors[index];
-            }
+        let owned = self.owned(shard, shard_count);
+        for &index in &owned.visitors {
+            self.visitors[index] = part.visitors[index];
         }
-        for index in 0..self.places.len() {
-            if self.place_shard(index, shard_count) == shard {
-                self.places[index] = part.places[index].clone();
-            }
+        for &index in &owned.places {
+            self.places[index] = part.places[index].clone();
         }
-        for index in 0..self.walkways.len() {
-            if self.place_shard(self.shared.site.scenario.walkways[index].a, shard_count) == shard {
-                self.walkways[index] = part.walkways[index].clone();
-            }
+        for &index in &owned.walkways {
+            self.walkways[index] = part.walkways[index].clone();
         }
+    }
+}
+
+/// Indices of the visitors, places and walkways one shard owns.
+struct Owned {
+    visitors: Vec<usize>,
+    places: Vec<usize>,
+    walkways: Vec<usize>,
+}
+
+/// The state of one shard's actors, as saved (indices implied by the shard).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ShardPart<V, P, W> {
+    visitors: Vec<V>,
+    places: Vec<P>,
+    walkways: Vec<W>,
+}
+
+impl CrowdWorld {
+    fn owned(&self, shard: usize, shard_count: usize) -> Owned {
+        let ids = |kind, count: usize| {
+            (0..count).filter(move |&i| self.shard_of(ActorId::new(kind, i as u32), shard_count) == shard).collect()
+        };
+        Owned {
+            visitors: ids(VISITOR, self.visitors.len()),
+            places: ids(PLACE, self.places.len()),
+            walkways: ids(WALKWAY, self.walkways.len()),
+        }
+    }
+}
+
+impl crate::kernel::ShardCodec for CrowdWorld {
+    fn save_shard(&self, shard: usize, shard_count: usize) -> Vec<u8> {
+        let owned = self.owned(shard, shard_count);
+        let part = ShardPart {
+            visitors: owned.visitors.iter().map(|&i| &self.visitors[i]).collect(),
+            places: owned.places.iter().map(|&i| &self.places[i]).collect(),
+            walkways: owned.walkways.iter().map(|&i| &self.walkways[i]).collect(),
+        };
+        postcard::to_allocvec(&part).expect("crowd state serialises")
+    }
+
+    fn load_shard(&mut self, bytes: &[u8], shard: usize, shard_count: usize) -> Result<(), String> {
+        let part: ShardPart<Visitor, PlaceState, WalkwayState> =
+            postcard::from_bytes(bytes).map_err(|e| format!("unreadable crowd state: {e}"))?;
+        let owned = self.owned(shard, shard_count);
+        let counts = (part.visitors.len(), part.places.len(), part.walkways.len());
+        if counts != (owned.visitors.len(), owned.places.len(), owned.walkways.len()) {
+            return Err(format!(
+                "{} visitors, {} places and {} walkways saved; the shard owns {}, {} and {}",
+                counts.0,
+                counts.1,
+                counts.2,
+                owned.visitors.len(),
+                owned.places.len(),
+                owned.walkways.len()
+            ));
+        }
+        for (index, visitor) in owned.visitors.into_iter().zip(part.visitors) {
+            self.visitors[index] = visitor;
+        }
+        for (index, place) in owned.places.into_iter().zip(part.places) {
+            self.places[index] = place;
+        }
+        for (index, walkway) in owned.walkways.into_iter().zip(part.walkways) {
+            self.walkways[index] = walkway;
+        }
+        Ok(())
     }
 }
 

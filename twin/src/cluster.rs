@@ -20,6 +20,7 @@
 
 pub mod coordinator;
 pub mod node;
+pub mod sharded;
 
 use crate::TwinError;
 use ractor::RpcReplyPort;
@@ -47,6 +48,10 @@ pub enum WorkerMessage {
     /// Run one stress point: a [`PointJob`]; the reply is a [`JobReply`].
     #[rpc]
     RunPoint(Vec<u8>, RpcReplyPort<Vec<u8>>),
+    /// A request about one run's shards: a [`sharded::ShardRequest`]
+    /// (postcard); the reply is a [`sharded::ShardReply`].
+    #[rpc]
+    Shard(Vec<u8>, RpcReplyPort<Vec<u8>>),
 }
 
 /// One stress point, as sent to a node.
@@ -272,4 +277,66 @@ pub fn stress_file_on_cluster(
     })?;
     let paths = stress::write_report(out, &report)?;
     Ok((report, paths))
+}
+
+/// `crowdtwin run FILE --cluster nodes.toml`: [`crate::run::run_file`] with
+/// the run's `options.shards` shards on the nodes (see [`sharded`]),
+/// checkpointed every `checkpoint_every_min` simulated minutes; writes the
+/// same files, byte for byte.
+pub fn run_file_on_cluster(
+    path: &Path,
+    out: &Path,
+    options: &crate::run::RunOptions,
+    config: &ClusterConfig,
+    checkpoint_every_min: f64,
+) -> Result<(crowdtwin_sim::model::RunOutput, Vec<PathBuf>), TwinError> {
+    use crowdtwin_sim::SimDuration;
+    use crowdtwin_sim::model::{self, RunOutput};
+    if !(checkpoint_every_min.is_finite() && checkpoint_every_min >= 1.0 / 60.0) {
+        return Err(TwinError::Input(format!("--checkpoint-every-min {checkpoint_every_min}: at least 1 s")));
+    }
+    if !(1..=crowdtwin_sim::kernel::SHARD_COUNT_MAX).contains(&options.shards) {
+        return Err(TwinError::Input(format!("--shards {}: between 1 and 256", options.shards)));
+    }
+    let file = path.display().to_string();
+    crate::run::run_file_with(path, out, |scenario, text| {
+        let cluster = coordinator::Cluster::connect(config)?;
+        let seed = options.seed.unwrap_or(scenario.seed);
+        let end = scenario.end();
+        let mut sim = model::build_advised(scenario, seed);
+        let sharded = sharded::ShardedOptions {
+            shard_count: options.shards,
+            checkpoint_every: SimDuration::from_secs_f64(checkpoint_every_min * 60.0),
+        };
+        let started = std::time::Instant::now();
+        let progress = options.progress;
+        let stats = cluster.run_sharded(&mut sim, (&file, text), end, &sharded, |event| {
+            if !progress {
+                return;
+            }
+            let elapsed = started.elapsed().as_secs_f64();
+            match event {
+                sharded::RunEvent::Placed(placed) => {
+                    for (node, shards) in placed {
+                        eprintln!("run: shards {shards:?} on {node}");
+                    }
+                }
+                sharded::RunEvent::Checkpoint(at) => eprintln!("run: checkpoint at {at} ({elapsed:.1} s)"),
+                sharded::RunEvent::NodeLost { node, why, at, from } => eprintln!(
+                    "run: node {node} lost at {at} ({why}); every shard restarts from the checkpoint at {from}"
+                ),
+            }
+        })?;
+        if progress {
+            eprintln!(
+                "run: {} events, {} windows, {} messages between shards, {:.1} s",
+                stats.events,
+                stats.windows,
+                stats.cross_shard_messages,
+                started.elapsed().as_secs_f64()
+            );
+        }
+        let output = RunOutput::collect(&sim, seed);
+        Ok((sim, output))
+    })
 }

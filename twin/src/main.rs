@@ -36,12 +36,19 @@ enum Command {
         /// Threads to run the shards on (default: one per shard).
         #[arg(long)]
         threads: Option<usize>,
-        /// Spatial shards; the output is byte-identical for any count.
-        #[arg(long, default_value_t = 1)]
-        shards: usize,
+        /// Spatial shards; the output is byte-identical for any count (default: 1, or one
+        /// per node slot with --cluster).
+        #[arg(long)]
+        shards: Option<usize>,
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
+        /// Run the shards on the worker nodes of this nodes file (see `crowdtwin node`).
+        #[arg(long)]
+        cluster: Option<PathBuf>,
+        /// With --cluster: simulated minutes between checkpoints of every shard.
+        #[arg(long, default_value_t = 30.0)]
+        checkpoint_every_min: f64,
     },
     /// Compare crowding with nobody and with a share of visitors following
     /// recommendations (same seed); prints JSON.
@@ -342,10 +349,24 @@ enum BenchCommand {
 
 fn run(cli: Cli) -> Result<(), TwinError> {
     match cli.command {
-        Command::Run { file, seed, out, threads, shards, quiet } => {
-            let options = RunOptions { seed, shards, threads: threads.unwrap_or(shards), progress: !quiet };
+        Command::Run { file, seed, out, threads, shards, quiet, cluster, checkpoint_every_min } => {
             let started = std::time::Instant::now();
-            let (output, paths) = run::run_file(&file, &out, &options)?;
+            let (output, paths) = match cluster {
+                None => {
+                    let shards = shards.unwrap_or(1);
+                    let options = RunOptions { seed, shards, threads: threads.unwrap_or(shards), progress: !quiet };
+                    run::run_file(&file, &out, &options)?
+                }
+                #[cfg(feature = "cluster")]
+                Some(nodes) => {
+                    let config = crowdtwin_twin::cluster::read_nodes_file(&nodes)?;
+                    let shards = shards.unwrap_or_else(|| config.nodes.iter().map(|n| n.slots).sum());
+                    let options = RunOptions { seed, shards, threads: 1, progress: !quiet };
+                    crowdtwin_twin::cluster::run_file_on_cluster(&file, &out, &options, &config, checkpoint_every_min)?
+                }
+                #[cfg(not(feature = "cluster"))]
+                Some(_) => return Err(TwinError::Input("--cluster: built without the `cluster` feature".into())),
+            };
             let kpis = &output.kpis;
             println!(
                 "{}: {} events in {:.2} s; peak density {:.2} P/m² at {} ({})",

@@ -82,9 +82,19 @@ pub fn simulate(scenario: Scenario, options: &RunOptions) -> Result<(Simulation<
 /// `report.html` and a copy of the scenario (`scenario.toml`, the site's
 /// geometry for the viewer) into `out`. Returns the paths written.
 pub fn run_file(path: &Path, out: &Path, options: &RunOptions) -> Result<(RunOutput, Vec<PathBuf>), TwinError> {
+    run_file_with(path, out, |scenario, _| simulate(scenario, options))
+}
+
+/// [`run_file`] with the simulation done by `simulate`, given the checked
+/// scenario and the file's text (a run on cluster nodes).
+pub fn run_file_with(
+    path: &Path,
+    out: &Path,
+    simulate: impl FnOnce(Scenario, &str) -> Result<(Simulation<CrowdWorld>, RunOutput), TwinError>,
+) -> Result<(RunOutput, Vec<PathBuf>), TwinError> {
     let (scenario, text) = load_scenario_with_text(path)?;
     std::fs::create_dir_all(out).map_err(|e| TwinError::Input(format!("{}: {e}", out.display())))?;
-    let (_, output) = simulate(scenario, options)?;
+    let (_, output) = simulate(scenario, &text)?;
     let places = out.join("places.parquet");
     let kpis = out.join("kpis.json");
     let report = out.join("report.html");

@@ -87,11 +87,17 @@ impl KindTable {
     /// Dense slot of `id`. Panics on an id the world did not declare.
     #[inline]
     pub(crate) fn slot(&self, id: ActorId) -> usize {
+        self.try_slot(id).unwrap_or_else(|| panic!("message to undeclared actor {id}"))
+    }
+
+    /// Dense slot of `id`, or `None` for an id the world did not declare.
+    #[inline]
+    pub(crate) fn try_slot(&self, id: ActorId) -> Option<usize> {
         let kind = id.kind().0 as usize;
         let index = id.index();
         match (self.offsets.get(kind), self.counts.get(kind)) {
-            (Some(&offset), Some(&count)) if index < count => (offset + index) as usize,
-            _ => panic!("message to undeclared actor {id}"),
+            (Some(&offset), Some(&count)) if index < count => Some((offset + index) as usize),
+            _ => None,
         }
     }
 

@@ -28,7 +28,7 @@ const BITMAP_WORDS: usize = DIGITS / 64;
 const BUCKET_KEPT_CAPACITY_EVENTS_MAX: usize = 128;
 
 /// A scheduled message: delivered to `target` at `time`.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Event<M> {
     /// When the message is delivered.
     pub time: SimTime,

@@ -58,7 +58,7 @@ static EXPONENTIAL_ZIGGURAT: LazyLock<Ziggurat> = LazyLock::new(|| {
 
 /// An actor's random stream. Implements [`rand_core::RngCore`], so `rand`'s
 /// distributions work on it too.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ActorRng {
     state: u64,
     gamma: u64,

@@ -14,6 +14,7 @@
 //! as a single-threaded run restricted to its actors, so the result is
 //! bit-identical for any shard count.
 
+use super::actor::KindTable;
 use super::queue::EventQueue;
 use super::simulation::{ActorSlot, process_until};
 use super::{Event, RunStats, SHARD_COUNT_MAX, SimDuration, SimTime, Simulation, World};
@@ -24,18 +25,82 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::Barrier;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-type Batch<M> = Vec<Event<M>>;
+pub(crate) type Batch<M> = Vec<Event<M>>;
 /// A shard as a thread holds it: its number, its state and its inbox.
 type Member<'a, W> = (usize, &'a mut Shard<W>, Receiver<Batch<<W as World>::Message>>);
 
-struct Shard<W: World> {
-    world: W,
-    slots: Vec<ActorSlot>,
-    queue: EventQueue<W::Message>,
-    events: u64,
-    windows: u64,
-    cross_shard_messages: u64,
-    last: Option<SimTime>,
+/// One shard's state: its clone of the world, the kernel state of every
+/// actor (only its own are current) and the events for its actors.
+#[derive(Clone)]
+pub(crate) struct Shard<W: World> {
+    pub(crate) world: W,
+    pub(crate) slots: Vec<ActorSlot>,
+    pub(crate) queue: EventQueue<W::Message>,
+    pub(crate) events: u64,
+    pub(crate) windows: u64,
+    pub(crate) cross_shard_messages: u64,
+    pub(crate) last: Option<SimTime>,
+}
+
+impl<W: World> Shard<W> {
+    /// Handles this shard's (`index`) events before `window_end`. Messages
+    /// for another shard's actors go to `outgoing[shard]`; one landing before
+    /// `window_end` breaks the lookahead and panics, naming both actors.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn run_window(
+        &mut self,
+        index: usize,
+        kinds: &KindTable,
+        owner: &[u16],
+        lookahead: SimDuration,
+        window_end: SimTime,
+        outbox: &mut Vec<Event<W::Message>>,
+        outgoing: &mut [Batch<W::Message>],
+    ) {
+        let (events, last) = process_until(
+            &mut self.world,
+            kinds,
+            &mut self.slots,
+            &mut self.queue,
+            window_end,
+            outbox,
+            |event, queue| {
+                let to = owner[kinds.slot(event.target)] as usize;
+                if to == index {
+                    queue.push(event);
+                } else {
+                    assert!(
+                        event.time >= window_end,
+                        "message from {} to {} at {} crosses shards with a delay below the lookahead \
+                         ({} us): raise the delay or lower the lookahead",
+                        event.source,
+                        event.target,
+                        event.time,
+                        lookahead.0
+                    );
+                    outgoing[to].push(event);
+                }
+            },
+        );
+        self.events += events;
+        self.last = self.last.max(last);
+        self.windows += 1;
+        self.cross_shard_messages += outgoing.iter().map(|b| b.len() as u64).sum::<u64>();
+    }
+}
+
+impl<W: World> Simulation<W> {
+    /// The shard of every actor, by slot, for `shard_count` shards.
+    pub(crate) fn owner_table(&self, shard_count: usize) -> Vec<u16> {
+        self.kinds
+            .ids()
+            .map(|id| {
+                let shard = self.world.shard_of(id, shard_count);
+                assert!(shard < shard_count, "shard_of({id}) = {shard}, not below {shard_count}");
+                shard as u16
+            })
+            .collect()
+    }
 }
 
 /// What all shard threads share for one run.
@@ -90,15 +155,7 @@ impl<W: World> Simulation<W> {
         }
         assert!(until >= self.now, "run_until({until}) is before now ({})", self.now);
 
-        let owner: Vec<u16> = self
-            .kinds
-            .ids()
-            .map(|id| {
-                let shard = self.world.shard_of(id, shard_count);
-                assert!(shard < shard_count, "shard_of({id}) = {shard}, not below {shard_count}");
-                shard as u16
-            })
-            .collect();
+        let owner = self.owner_table(shard_count);
         let floor = self.queue.floor();
         let mut shards: Vec<Shard<W>> = (0..shard_count)
             .map(|_| Shard {
@@ -175,7 +232,7 @@ impl<W: World> Simulation<W> {
 /// event before `until`. Returns the panic payload if a handler panicked.
 fn run_group<W: World>(
     mut group: Vec<Member<'_, W>>,
-    kinds: &super::actor::KindTable,
+    kinds: &KindTable,
     sync: &Sync<'_>,
     senders: &[Sender<Batch<W::Message>>],
 ) -> Option<Box<dyn Any + Send>> {
@@ -202,46 +259,14 @@ fn run_group<W: World>(
                 break;
             }
             let result = catch_unwind(AssertUnwindSafe(|| {
-                process_until(
-                    &mut shard.world,
-                    kinds,
-                    &mut shard.slots,
-                    &mut shard.queue,
-                    window_end,
-                    &mut outbox,
-                    |event, queue| {
-                        let to = sync.owner[kinds.slot(event.target)] as usize;
-                        if to == index {
-                            queue.push(event);
-                        } else {
-                            assert!(
-                                event.time >= window_end,
-                                "message from {} to {} at {} crosses shards with a delay below the lookahead \
-                                 ({} us): raise the delay or lower the lookahead",
-                                event.source,
-                                event.target,
-                                event.time,
-                                sync.lookahead.0
-                            );
-                            outgoing[to].push(event);
-                        }
-                    },
-                )
+                shard.run_window(index, kinds, sync.owner, sync.lookahead, window_end, &mut outbox, &mut outgoing)
             }));
-            match result {
-                Ok((events, last)) => {
-                    shard.events += events;
-                    shard.last = shard.last.max(last);
-                }
-                Err(payload) => {
-                    panicked = Some(payload);
-                    sync.abort.store(true, Ordering::SeqCst);
-                }
+            if let Err(payload) = result {
+                panicked = Some(payload);
+                sync.abort.store(true, Ordering::SeqCst);
             }
-            shard.windows += 1;
             for (to, batch) in outgoing.iter_mut().enumerate() {
                 if !batch.is_empty() {
-                    shard.cross_shard_messages += batch.len() as u64;
                     senders[to].send(std::mem::take(batch)).expect("shard inbox closed during a run");
                 }
             }

@@ -15,7 +15,7 @@ use std::collections::VecDeque;
 pub const SHOP_BALK_WAIT_S: f64 = 900.0;
 
 /// Lanes or servers with a first-in first-out queue.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Service {
     /// Who each server is serving.
     serving: Vec<Option<Person>>,
@@ -23,7 +23,7 @@ struct Service {
 }
 
 /// Per-venue state.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Venue {
     /// Visitors seated for each session of the scenario held here (by session index).
     seated: Vec<(u16, Vec<u32>)>,
@@ -36,7 +36,7 @@ struct Venue {
 }
 
 /// Per-transit-stop state.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Transit {
     waiting: VecDeque<(u32, SimTime)>,
     departure_pending: bool,
@@ -45,7 +45,7 @@ struct Transit {
 }
 
 /// Counters a place keeps for the run's KPIs.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PlaceCounters {
     /// People who arrived here as their destination.
     pub arrivals: u64,
@@ -74,7 +74,7 @@ pub struct PlaceCounters {
 }
 
 /// State of one place.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PlaceState {
     occupancy: u32,
     /// Statistics per output interval.

@@ -4,7 +4,7 @@
 use crate::kernel::{SimDuration, SimTime};
 
 /// Totals over one output interval.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Bin {
     /// Person-microseconds of presence (divide by the interval for the mean occupancy).
     pub presence_us: u64,
@@ -23,7 +23,7 @@ pub struct Bin {
 }
 
 /// Integrates a level (people present) and intervals over fixed bins.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Recorder {
     interval_us: u64,
     level: u32,

@@ -17,7 +17,7 @@ pub const ERRAND_SLACK_MIN_S: f64 = 1_800.0;
 pub const FAN_ZONE_SLACK_MIN_S: f64 = 1_200.0;
 
 /// What kind of visitor.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[repr(u8)]
 pub enum VisitorKind {
     /// Holds tickets to sessions.
@@ -37,7 +37,7 @@ const SKIPS_SCREENING: u8 = 32;
 const FOLLOWS_RECOMMENDATIONS: u8 = 64;
 
 /// State of one visitor (24 bytes).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Visitor {
     /// Session indices of the tickets held, in time order.
     pub tickets: [u16; TICKETS_PER_VISITOR_MAX],

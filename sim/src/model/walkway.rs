@@ -20,7 +20,7 @@ use crate::model::recorder::Recorder;
 use crate::scenario::weidmann_speed_mps;
 use std::collections::VecDeque;
 
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Walker {
     person: Person,
     entered: SimTime,
@@ -28,7 +28,7 @@ struct Walker {
     start_m: f64,
 }
 
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Lane {
     walkers: VecDeque<Walker>,
     next_free: SimTime,
@@ -39,7 +39,7 @@ struct Lane {
 }
 
 /// Who has left a walkway: for its flow.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WalkwayExits {
     /// People who left.
     pub count: u64,
@@ -58,7 +58,7 @@ impl WalkwayExits {
 }
 
 /// State of one walkway.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WalkwayState {
     count: u32,
     speed_mps: f64,

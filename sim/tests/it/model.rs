@@ -2,9 +2,10 @@
 //! the source and tolerance beside each assertion; and its determinism.
 
 use crate::run_toml;
+use crowdtwin_sim::kernel::{Event, ShardRun};
 use crowdtwin_sim::model::{self as crowd, ElementSeries, Los, RunOutput};
 use crowdtwin_sim::scenario::{ModelParams, Scenario, weidmann_capacity_p_per_m_s, weidmann_speed_mps};
-use crowdtwin_sim::{SimTime, Simulation};
+use crowdtwin_sim::{ActorId, SimDuration, SimError, SimTime, Simulation};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
 const GANGNEUNG: &str = include_str!("../../../scenarios/gangneung-2018.toml");
@@ -428,6 +429,86 @@ fn gangneung_is_identical_for_1_2_and_4_shards_and_2_threads() {
         sim.trace_hash()
     };
     assert_ne!(other_seed, reference.0);
+}
+
+/// Drives shards one by one as a cluster's coordinator does: each window
+/// from the earliest event over all shards, one lookahead long, with the
+/// messages between shards delivered at its edge.
+fn drive(
+    shards: &mut [ShardRun<crowd::CrowdWorld>],
+    end: SimTime,
+    lookahead: SimDuration,
+    windows_max: usize,
+) -> usize {
+    let mut windows = 0;
+    while windows < windows_max {
+        let Some(start) = shards.iter().filter_map(|s| s.earliest()).min().filter(|&t| t < end) else {
+            break;
+        };
+        let window_end = (start + lookahead).min(end);
+        let mut mail: Vec<Vec<_>> = (0..shards.len()).map(|_| Vec::new()).collect();
+        for shard in shards.iter_mut() {
+            for (to, batch) in shard.run_window(window_end).into_iter().enumerate() {
+                mail[to].extend(batch);
+            }
+        }
+        for (shard, batch) in shards.iter_mut().zip(mail) {
+            shard.deliver(batch).unwrap();
+        }
+        windows += 1;
+    }
+    windows
+}
+
+#[test]
+fn shards_driven_from_outside_saved_and_restored_match_one_thread() {
+    let scenario = gangneung_until("11:00");
+    let (end, lookahead, seed) = (scenario.end(), scenario.params.handoff(), 9);
+    let mut reference = crowd::build(scenario.clone(), seed);
+    reference.run_until(end);
+    let expected = RunOutput::collect(&reference, seed);
+
+    let base = crowd::build(scenario.clone(), seed);
+    let mut shards: Vec<_> = (0..3).map(|i| ShardRun::new(&base, i, 3, lookahead).unwrap()).collect();
+    drive(&mut shards, end, lookahead, 2_000);
+    // A checkpoint at a window edge, then more windows that a crash loses.
+    let checkpoint: Vec<Vec<u8>> = shards.iter().map(|s| s.save()).collect();
+    assert!(drive(&mut shards, end, lookahead, 500) == 500);
+    // Restart every shard from the checkpoint on a freshly built simulation.
+    let fresh = crowd::build(scenario.clone(), seed);
+    let mut shards: Vec<_> =
+        checkpoint.iter().map(|bytes| ShardRun::restore(&fresh, bytes, lookahead).unwrap()).collect();
+    drive(&mut shards, end, lookahead, usize::MAX);
+    let finals: Vec<Vec<u8>> = shards.iter().rev().map(|s| s.save()).collect();
+
+    let mut merged = crowd::build(scenario.clone(), seed);
+    // Refused, and nothing changed: a shard missing, a shard twice, bytes cut short.
+    assert!(matches!(merged.merge_saved_shards(&finals[..2], end), Err(SimError::SavedShard(_))));
+    let twice = vec![finals[0].clone(), finals[0].clone(), finals[1].clone()];
+    assert!(matches!(merged.merge_saved_shards(&twice, end), Err(SimError::SavedShard(_))));
+    let cut = vec![finals[0].clone(), finals[1].clone(), finals[2][..finals[2].len() / 2].to_vec()];
+    assert!(matches!(merged.merge_saved_shards(&cut, end), Err(SimError::SavedShard(_))));
+    assert_eq!(merged.now(), SimTime::ZERO);
+    let stats = merged.merge_saved_shards(&finals, end).unwrap();
+    assert_eq!(stats.events, reference.events_handled());
+    assert!(stats.cross_shard_messages > 1_000, "{stats:?}");
+    assert_eq!(merged.trace_hash(), reference.trace_hash());
+    assert!(RunOutput::collect(&merged, seed) == expected, "merged outputs differ from one thread");
+
+    // A checkpoint of another seed, or a message for another shard's actor, is refused.
+    let other_seed = crowd::build(scenario.clone(), seed + 1);
+    assert!(matches!(ShardRun::restore(&other_seed, &checkpoint[0], lookahead), Err(SimError::SavedShard(_))));
+    let mut shard = ShardRun::new(&base, 0, 3, lookahead).unwrap();
+    let visitor_of_shard_1 = ActorId::new(crowd::VISITOR, 1);
+    assert_eq!(shard.shard_of(visitor_of_shard_1), 1);
+    let foreign = Event {
+        time: SimTime::from_secs(60),
+        source: ActorId::EXTERNAL,
+        sequence: 0,
+        target: visitor_of_shard_1,
+        message: crowd::Message::Wake,
+    };
+    assert!(matches!(shard.deliver(vec![foreign]), Err(SimError::Delivery { shard: 0, .. })));
 }
 
 #[test]

@@ -41,18 +41,18 @@ impl NodeEventSubscription for Events {
 }
 
 /// A connected node.
-struct Node {
-    address: String,
-    slots: usize,
-    worker: ActorRef<WorkerMessage>,
+pub(super) struct Node {
+    pub(super) address: String,
+    pub(super) slots: usize,
+    pub(super) worker: ActorRef<WorkerMessage>,
 }
 
 /// Worker nodes, connected and authenticated.
 pub struct Cluster {
-    runtime: tokio::runtime::Runtime,
+    pub(super) runtime: tokio::runtime::Runtime,
     server: ActorRef<NodeServerMessage>,
-    nodes: Vec<Node>,
-    job_timeout: Duration,
+    pub(super) nodes: Vec<Node>,
+    pub(super) job_timeout: Duration,
 }
 
 impl Cluster {
@@ -177,9 +177,7 @@ async fn slot(
                 }
                 Err(error) => format!("unreadable reply: {error}"),
             },
-            Ok(CallResult::Timeout) => format!("no answer within {} s", timeout.as_secs_f64()),
-            Ok(CallResult::SenderError) => "its session closed".to_string(),
-            Err(error) => format!("cannot send: {error}"),
+            other => call_failure(other, timeout),
         };
         // The node is lost: its job restarts elsewhere.
         shared.queue.lock().expect("queue lock").push_front(index);
@@ -192,6 +190,19 @@ async fn slot(
                 Some(TwinError::Input(format!("every node was lost (last: {address}, {why})")));
         }
         break;
+    }
+}
+
+/// Why a call to a node did not succeed (`answer` is not a success).
+pub(super) fn call_failure<T>(
+    answer: Result<CallResult<T>, ractor::MessagingErr<WorkerMessage>>,
+    timeout: Duration,
+) -> String {
+    match answer {
+        Ok(CallResult::Success(_)) => "it answered".to_string(),
+        Ok(CallResult::Timeout) => format!("no answer within {} s", timeout.as_secs_f64()),
+        Ok(CallResult::SenderError) => "its session closed".to_string(),
+        Err(error) => format!("cannot send: {error}"),
     }
 }
 

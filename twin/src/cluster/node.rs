@@ -1,5 +1,6 @@
 //! `crowdtwin node`: a worker node.
 
+use super::sharded::NodeRuns;
 use super::{JobReply, PointJob, WORKER_GROUP, WorkerMessage, run_job};
 use crate::TwinError;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
@@ -8,24 +9,24 @@ use std::io::Write;
 
 /// The worker actor: runs the jobs it is sent, each on a blocking thread,
 /// so that it takes the next job while one runs (the coordinator decides
-/// how many a node gets at once).
+/// how many a node gets at once), and holds the shards of runs placed here.
 #[derive(Debug, Default)]
 pub struct Worker;
 
 impl Actor for Worker {
     type Msg = WorkerMessage;
-    type State = ();
+    type State = NodeRuns;
     type Arguments = ();
 
-    async fn pre_start(&self, _: ActorRef<WorkerMessage>, _: ()) -> Result<(), ActorProcessingErr> {
-        Ok(())
+    async fn pre_start(&self, _: ActorRef<WorkerMessage>, _: ()) -> Result<NodeRuns, ActorProcessingErr> {
+        Ok(NodeRuns::default())
     }
 
     async fn handle(
         &self,
         _: ActorRef<WorkerMessage>,
         message: WorkerMessage,
-        _: &mut (),
+        runs: &mut NodeRuns,
     ) -> Result<(), ActorProcessingErr> {
         match message {
             WorkerMessage::RunPoint(bytes, reply) => {
@@ -37,6 +38,12 @@ impl Actor for Worker {
                     let bytes = serde_json::to_vec(&answer).expect("a reply serialises");
                     // The coordinator may have gone; nothing to do then.
                     let _ = reply.send(bytes);
+                });
+            }
+            WorkerMessage::Shard(bytes, reply) => {
+                let runs = runs.clone();
+                tokio::task::spawn_blocking(move || {
+                    let _ = reply.send(runs.answer(&bytes));
                 });
             }
         }

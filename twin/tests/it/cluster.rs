@@ -1,5 +1,5 @@
-//! Worker nodes as separate processes on 127.0.0.1: `crowdtwin node` and
-//! `crowdtwin stress --cluster`.
+//! Worker nodes as separate processes on 127.0.0.1: `crowdtwin node`,
+//! `crowdtwin stress --cluster` and `crowdtwin run --cluster`.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -58,9 +58,13 @@ fn folder(name: &str) -> PathBuf {
 
 /// The Gangneung day cut to the morning: a few tenths of a second a point.
 fn morning(dir: &Path) -> PathBuf {
+    gangneung_until(dir, "12:00")
+}
+
+fn gangneung_until(dir: &Path, end: &str) -> PathBuf {
     let gangneung = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/gangneung-2018.toml");
-    let text = std::fs::read_to_string(gangneung).unwrap().replace("end = \"25:00\"", "end = \"12:00\"");
-    let path = dir.join("morning.toml");
+    let text = std::fs::read_to_string(gangneung).unwrap().replace("end = \"25:00\"", &format!("end = \"{end}\""));
+    let path = dir.join(format!("until-{}.toml", end.replace(':', "")));
     std::fs::write(&path, text).unwrap();
     path
 }
@@ -97,6 +101,34 @@ fn crowdtwin(args: &[&str]) -> (bool, String, String) {
         String::from_utf8_lossy(&output.stdout).to_string(),
         String::from_utf8_lossy(&output.stderr).to_string(),
     )
+}
+
+/// Every file `crowdtwin run` writes.
+fn run_files(out: &Path) -> Vec<Vec<u8>> {
+    ["places.parquet", "kpis.json", "report.html", "scenario.toml"]
+        .iter()
+        .map(|f| std::fs::read(out.join(f)).unwrap())
+        .collect()
+}
+
+/// Starts `crowdtwin` with its stderr lines sent to the returned channel.
+fn spawn_logged(args: &[&str]) -> (Child, mpsc::Receiver<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crowdtwin"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("crowdtwin runs");
+    let stderr = child.stderr.take().unwrap();
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            if sender.send(line.unwrap_or_default()).is_err() {
+                break;
+            }
+        }
+    });
+    (child, receiver)
 }
 
 fn files(out: &Path) -> (Vec<u8>, Vec<u8>) {
@@ -156,21 +188,7 @@ fn a_node_killed_mid_run_changes_nothing() {
     let remote = dir.join("remote");
     let mut args = stress_args(scenario, remote.to_str().unwrap());
     args.extend(["--cluster", cluster.to_str().unwrap()]);
-    let mut coordinator = Command::new(env!("CARGO_BIN_EXE_crowdtwin"))
-        .args(&args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("crowdtwin runs");
-    let stderr = coordinator.stderr.take().unwrap();
-    let (sender, receiver) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines() {
-            if sender.send(line.unwrap_or_default()).is_err() {
-                break;
-            }
-        }
-    });
+    let (mut coordinator, receiver) = spawn_logged(&args);
     // When the first point is done, kill the node that ran it: it has
     // taken its next point by then, or is about to.
     let mut log = Vec::new();
@@ -228,5 +246,76 @@ fn bad_nodes_and_cookie_files_are_refused_before_any_connection() {
     args.push(empty.to_str().unwrap());
     let (ok, _, stderr) = crowdtwin(&args);
     assert!(!ok && stderr.contains("empty"), "a node refuses an empty cookie: {stderr}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn one_run_split_over_three_nodes_is_byte_identical_and_survives_a_killed_node() {
+    let dir = folder("run");
+    let scenario = gangneung_until(&dir, "10:30");
+    let scenario = scenario.to_str().unwrap();
+    std::fs::write(dir.join("cookie"), "olympic-park-7f3a\n").unwrap();
+    std::fs::write(dir.join("other-cookie"), "not-the-same\n").unwrap();
+    let mut nodes: Vec<Node> = (0..3).map(|_| Node::start(&dir.join("cookie"))).collect();
+    let cluster = nodes_file(&dir, "nodes.toml", "cookie", &nodes.iter().collect::<Vec<_>>());
+    let cluster = cluster.to_str().unwrap();
+
+    let local = dir.join("local");
+    let (ok, _, stderr) = crowdtwin(&["run", scenario, "--out", local.to_str().unwrap(), "--quiet"]);
+    assert!(ok, "{stderr}");
+
+    // Three shards, one per node.
+    let remote = dir.join("remote");
+    let (ok, _, stderr) = crowdtwin(&["run", scenario, "--out", remote.to_str().unwrap(), "--cluster", cluster]);
+    assert!(ok, "{stderr}");
+    for (shard, node) in nodes.iter().enumerate() {
+        assert!(stderr.contains(&format!("run: shards [{shard}] on {}", node.address)), "{stderr}");
+    }
+    assert!(stderr.contains("messages between shards"), "{stderr}");
+    assert!(run_files(&local) == run_files(&remote), "the cluster's files differ from the single process's");
+
+    // Six shards on three nodes, checkpointed every 10 minutes; the node
+    // holding shards 1 and 4 is killed after the second checkpoint.
+    let killed = dir.join("killed");
+    let args = ["run", scenario, "--out", killed.to_str().unwrap(), "--cluster", cluster, "--shards", "6"];
+    let (mut coordinator, receiver) = spawn_logged(&[&args[..], &["--checkpoint-every-min", "10"]].concat());
+    let mut log = Vec::new();
+    let mut victim = None;
+    let mut checkpoints = 0;
+    while checkpoints < 2 {
+        let line = receiver.recv_timeout(Duration::from_secs(WAIT_S)).expect("progress before the end");
+        log.push(line.clone());
+        if line.starts_with("run: shards [1, 4] on ") {
+            victim = nodes.iter().position(|n| line.ends_with(&format!("on {}", n.address)));
+        }
+        checkpoints += usize::from(line.starts_with("run: checkpoint at"));
+    }
+    let victim = victim.expect("shards 1 and 4 are placed on a node");
+    let victim_address = nodes[victim].address.clone();
+    nodes[victim].kill();
+    while let Ok(line) = receiver.recv_timeout(Duration::from_secs(WAIT_S)) {
+        log.push(line);
+    }
+    let status = coordinator.wait().unwrap();
+    let log = log.join("\n");
+    assert!(status.success(), "{log}");
+    assert!(log.contains(&format!("node {victim_address} lost")), "the loss is reported: {log}");
+    let (before_loss, after_loss) = log.split_once(&format!("node {victim_address} lost")).unwrap();
+    // It restarts from a checkpoint that was complete before the loss.
+    let from = after_loss.split("restarts from the checkpoint at ").nth(1).expect("names the checkpoint");
+    let from = from.lines().next().unwrap();
+    assert!(before_loss.contains(&format!("run: checkpoint at {from} (")), "{log}");
+    assert!(!after_loss.contains(&format!("on {victim_address}")), "nothing was placed on the dead node: {log}");
+    assert!(run_files(&local) == run_files(&killed), "a lost node changed the result");
+
+    // A node with another cookie is refused, and nothing is written.
+    let stranger = Node::start(&dir.join("other-cookie"));
+    let mixed = nodes_file(&dir, "mixed.toml", "cookie", &[&nodes[(victim + 1) % 3], &stranger]);
+    let refused = dir.join("refused");
+    let (ok, _, stderr) =
+        crowdtwin(&["run", scenario, "--out", refused.to_str().unwrap(), "--cluster", mixed.to_str().unwrap()]);
+    assert!(!ok, "a node with a wrong cookie was accepted");
+    assert!(stderr.contains(&format!("node {}: refused the connection", stranger.address)), "{stderr}");
+    assert!(!refused.join("places.parquet").exists());
     std::fs::remove_dir_all(&dir).ok();
 }
