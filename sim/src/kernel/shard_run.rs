@@ -104,10 +104,20 @@ impl<W: World> ShardRun<W> {
         shard_count: usize,
         lookahead: SimDuration,
     ) -> Result<Self, SimError> {
+        Self::take(sim.clone(), index, shard_count, lookahead)
+    }
+
+    /// [`ShardRun::new`] on `sim` itself, without a clone (a node's last shard).
+    pub fn take(
+        mut sim: Simulation<W>,
+        index: usize,
+        shard_count: usize,
+        lookahead: SimDuration,
+    ) -> Result<Self, SimError> {
         check_shape(index, shard_count, lookahead)?;
         let owner = sim.owner_table(shard_count);
         let mut queue = EventQueue::with_floor(sim.queue.floor());
-        for event in sim.queue.clone().drain_all() {
+        for event in sim.queue.drain_all() {
             if owner[sim.kinds.slot(event.target)] as usize == index {
                 queue.push(event);
             }
@@ -117,12 +127,12 @@ impl<W: World> ShardRun<W> {
             shard_count,
             lookahead,
             seed: sim.seed,
-            kinds: sim.kinds.clone(),
+            kinds: sim.kinds,
             owner,
             edge: sim.now,
             shard: Shard {
-                world: sim.world.clone(),
-                slots: sim.slots.clone(),
+                world: sim.world,
+                slots: sim.slots,
                 queue,
                 events: 0,
                 windows: 0,
@@ -245,17 +255,24 @@ where
     /// process builds from the same scenario and seed (its clock at or
     /// before the saved edge).
     pub fn restore(sim: &Simulation<W>, bytes: &[u8], lookahead: SimDuration) -> Result<Self, SimError> {
+        Self::restore_taking(sim.clone(), bytes, lookahead)
+    }
+
+    /// [`ShardRun::restore`] on `sim` itself, without a clone.
+    pub fn restore_taking(sim: Simulation<W>, bytes: &[u8], lookahead: SimDuration) -> Result<Self, SimError> {
         let saved = decode::<W::Message>(bytes)?;
         let (index, shard_count) = (saved.index as usize, saved.shard_count as usize);
         check_shape(index, shard_count, lookahead)?;
-        let mut run = ShardRun::new(sim, index, shard_count, lookahead)?;
+        let (seed, now, kinds) = (sim.seed, sim.now, sim.kinds.clone());
+        let mut run = ShardRun::take(sim, index, shard_count, lookahead)?;
         run.shard.queue = EventQueue::with_floor(saved.edge);
         run.edge = saved.edge;
         run.shard.events = saved.events;
         run.shard.windows = saved.windows;
         run.shard.cross_shard_messages = saved.cross_shard_messages;
         run.shard.last = saved.last;
-        apply(saved, &mut run.shard.world, &mut run.shard.slots, &mut run.shard.queue, &run.owner, sim)?;
+        let run_of = RunOf { seed, now, kinds: &kinds };
+        apply(saved, &mut run.shard.world, &mut run.shard.slots, &mut run.shard.queue, &run.owner, run_of)?;
         Ok(run)
     }
 }
@@ -269,15 +286,24 @@ fn decode<M: DeserializeOwned>(bytes: &[u8]) -> Result<SavedShard<M>, SimError> 
     Ok(saved)
 }
 
+/// What a saved shard is checked against: its run's seed, the clock of the
+/// simulation it is applied to, and the actors.
+#[derive(Clone, Copy)]
+struct RunOf<'a> {
+    seed: u64,
+    now: SimTime,
+    kinds: &'a KindTable,
+}
+
 /// Writes a saved shard's actors and events into a world, its slots and a
-/// queue, after checking that it belongs to `sim`'s run.
+/// queue, after checking that it belongs to the run `sim` describes.
 fn apply<W: ShardCodec>(
     saved: SavedShard<W::Message>,
     world: &mut W,
     slots: &mut [ActorSlot],
     queue: &mut EventQueue<W::Message>,
     owner: &[u16],
-    sim: &Simulation<W>,
+    sim: RunOf<'_>,
 ) -> Result<(), SimError> {
     let index = saved.index as usize;
     let shard_count = saved.shard_count as usize;
@@ -352,7 +378,8 @@ where
             stats.windows = stats.windows.max(saved.windows);
             stats.cross_shard_messages += saved.cross_shard_messages;
             last = last.max(saved.last);
-            apply(saved, &mut world, &mut slots, &mut queue, &owner, self)?;
+            let run_of = RunOf { seed: self.seed, now: self.now, kinds: &self.kinds };
+            apply(saved, &mut world, &mut slots, &mut queue, &owner, run_of)?;
         }
         self.world = world;
         self.slots = slots;

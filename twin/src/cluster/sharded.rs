@@ -47,9 +47,9 @@ type Mail = Vec<(u32, Vec<Event<Message>>)>;
 /// A request about one run's shards, sent to a node's worker (postcard).
 #[derive(Debug, Serialize, Deserialize)]
 pub enum ShardRequest {
-    /// Build the run's simulation (unless this node has it) and hold these
-    /// shards, each fresh from the build or restored from saved state;
-    /// shards of this run held before are dropped.
+    /// Build the run's simulation and hold these shards, each fresh from
+    /// the build or restored from saved state; shards of this run held
+    /// before are dropped.
     Open {
         /// [`SHARD_WIRE_VERSION`].
         version: u32,
@@ -115,10 +115,9 @@ pub enum ShardReply {
     Refused(String),
 }
 
-/// One run as a node holds it.
+/// One run as a node holds it: its shards (each with its own copy of the
+/// world; the node keeps no other, so a restart rebuilds the simulation).
 struct NodeRun {
-    /// The simulation as built, to restore shards on.
-    base: Simulation<CrowdWorld>,
     shards: Vec<ShardRun<CrowdWorld>>,
 }
 
@@ -156,20 +155,23 @@ impl NodeRuns {
                         "shard format {version} (this node speaks {SHARD_WIRE_VERSION})"
                     )));
                 }
-                let base = match runs.remove(&run) {
-                    Some(held) => held.base,
-                    None => model::build_advised(Scenario::parse(&scenario, &file)?, seed),
-                };
+                // Drop what this node held of the run before building it again.
+                runs.remove(&run);
+                let base = model::build_advised(Scenario::parse(&scenario, &file)?, seed);
                 let lookahead = SimDuration(lookahead_us);
-                let held = shards
-                    .into_iter()
-                    .map(|(index, saved)| match saved {
-                        None => ShardRun::new(&base, index as usize, shard_count as usize, lookahead),
-                        Some(bytes) => ShardRun::restore(&base, &bytes, lookahead),
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
+                let count = shards.len();
+                let mut base = Some(base);
+                let mut held = Vec::with_capacity(count);
+                for (position, (index, saved)) in shards.into_iter().enumerate() {
+                    // Each shard gets a copy of the build; the last takes the build itself.
+                    let sim = if position + 1 == count { base.take() } else { base.clone() }.expect("a build");
+                    held.push(match saved {
+                        None => ShardRun::take(sim, index as usize, shard_count as usize, lookahead)?,
+                        Some(bytes) => ShardRun::restore_taking(sim, &bytes, lookahead)?,
+                    });
+                }
                 let earliest = held.iter().map(|s| (s.index() as u32, s.earliest())).collect();
-                runs.insert(run, NodeRun { base, shards: held });
+                runs.insert(run, NodeRun { shards: held });
                 Ok(ShardReply::Opened(earliest))
             }
             ShardRequest::Step { run, window_end, inbound, save } => {
@@ -434,8 +436,7 @@ impl Cluster {
     }
 }
 
-/// A run's id: the same for the same scenario text and seed (a node that
-/// still holds the run's simulation reuses it on a restart).
+/// A run's id: the same for the same scenario text and seed.
 fn run_id(seed: u64, text: &str) -> u64 {
     text.bytes().fold(seed ^ 0xCBF2_9CE4_8422_2325, |hash, byte| (hash ^ byte as u64).wrapping_mul(0x100_0000_01B3))
 }
