@@ -266,9 +266,20 @@ impl CrowdWorld {
     /// members) can take with [`CrowdWorld::set_shared`]. The caller also
     /// sends the place its message.
     pub fn with_intervention(&self, intervention: crate::scenario::Intervention) -> Arc<Shared> {
+        let mut interventions = self.shared.site.scenario.interventions.clone();
+        interventions.push(intervention);
+        self.with_interventions(interventions)
+    }
+
+    /// The shared data with the scenario's interventions replaced by
+    /// `interventions` (sorted by time, stably): what another process needs
+    /// to rebuild a world that took interventions with
+    /// [`CrowdWorld::with_intervention`]. Panics on an intervention that
+    /// names a place or session the scenario does not have.
+    pub fn with_interventions(&self, mut interventions: Vec<crate::scenario::Intervention>) -> Arc<Shared> {
         let mut scenario = self.shared.site.scenario.clone();
-        scenario.interventions.push(intervention);
-        scenario.interventions.sort_by_key(|i| i.at());
+        interventions.sort_by_key(|i| i.at());
+        scenario.interventions = interventions;
         Arc::new(Shared {
             site: Site::new(scenario),
             sessions_by_venue: self.shared.sessions_by_venue.clone(),

@@ -631,7 +631,7 @@ pub struct Visitors {
 }
 
 /// An intervention, resolved.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Intervention {
     /// Close gate `place` at `at`.
     CloseGate {

@@ -19,6 +19,7 @@
 //! run completes with the same result.
 
 pub mod coordinator;
+pub mod members;
 pub mod node;
 pub mod sharded;
 
@@ -52,6 +53,10 @@ pub enum WorkerMessage {
     /// (postcard); the reply is a [`sharded::ShardReply`].
     #[rpc]
     Shard(Vec<u8>, RpcReplyPort<Vec<u8>>),
+    /// Live-twin members to run ahead: a [`members::MembersJob`]
+    /// (postcard); the reply is a [`members::MembersReply`].
+    #[rpc]
+    Members(Vec<u8>, RpcReplyPort<Vec<u8>>),
 }
 
 /// One stress point, as sent to a node.

@@ -176,6 +176,18 @@ pub struct EvalReport {
 /// forecasting every `forecast_every_min`, and scores the forecasts at the
 /// horizon against the truth.
 pub fn forecast_eval(nominal: Scenario, truth: Scenario, config: &EvalConfig, seed: u64) -> Result<EvalReport, String> {
+    forecast_eval_with(nominal, truth, config, seed, None)
+}
+
+/// [`forecast_eval`] with the twin's forecasts run ahead on `run_ahead`
+/// (worker nodes): the same report but for `wall_s`.
+pub fn forecast_eval_with(
+    nominal: Scenario,
+    truth: Scenario,
+    config: &EvalConfig,
+    seed: u64,
+    run_ahead: Option<std::sync::Arc<dyn crate::live::ensemble::RunAhead>>,
+) -> Result<EvalReport, String> {
     if nominal.places.len() != truth.places.len()
         || nominal.walkways.len() != truth.walkways.len()
         || nominal.places.iter().zip(&truth.places).any(|(a, b)| a.id != b.id)
@@ -191,6 +203,9 @@ pub fn forecast_eval(nominal: Scenario, truth: Scenario, config: &EvalConfig, se
     let mut twin_config = config.twin.clone();
     twin_config.seed = seed;
     let mut twin = Twin::new(nominal.clone(), twin_config)?;
+    if let Some(run_ahead) = run_ahead {
+        twin.set_run_ahead(run_ahead);
+    }
     let mut feed = TruthFeed::new(truth.clone(), seed, config.sensors.clone());
 
     let mut open_loop = model::build(nominal.clone(), seed);

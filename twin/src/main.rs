@@ -156,6 +156,9 @@ enum Command {
         /// Bearer tokens file, one `ROLE TOKEN` per line (customer, operator); without it auth is off.
         #[arg(long)]
         tokens: Option<PathBuf>,
+        /// Run the forecasts' members ahead on the worker nodes of this nodes file.
+        #[arg(long)]
+        cluster: Option<PathBuf>,
     },
     /// Write the observations sensors would make of a truth scenario (NDJSON, or Parquet for `.parquet`).
     Observe {
@@ -212,6 +215,9 @@ enum Command {
         /// Forecast horizon, minutes.
         #[arg(long, default_value_t = 30)]
         horizon_min: u32,
+        /// Run the forecasts' members ahead on the worker nodes of this nodes file.
+        #[arg(long, conflicts_with = "counts")]
+        cluster: Option<PathBuf>,
     },
     /// Solve an orienteering problem with time windows (OPTW benchmark file); prints JSON.
     Optw {
@@ -464,7 +470,7 @@ fn run(cli: Cli) -> Result<(), TwinError> {
             serde_json::to_writer(&mut out, &report).map_err(std::io::Error::from)?;
             writeln!(out)?;
         }
-        Command::ForecastEval { scenario, truth, seed, members, every_min, horizon_min, .. } => {
+        Command::ForecastEval { scenario, truth, seed, members, every_min, horizon_min, cluster, .. } => {
             let (Some(scenario), Some(truth)) = (scenario, truth) else {
                 return Err(TwinError::Input("give --scenario and --truth, or --counts".into()));
             };
@@ -473,20 +479,39 @@ fn run(cli: Cli) -> Result<(), TwinError> {
             }
             let nominal = run::load_scenario(&scenario)?;
             let truth = run::load_scenario(&truth)?;
+            let run_ahead = match cluster {
+                None => None,
+                #[cfg(feature = "cluster")]
+                Some(nodes) => Some(members_on_cluster(&nodes, &scenario)?),
+                #[cfg(not(feature = "cluster"))]
+                Some(_) => return Err(TwinError::Input("--cluster: built without the `cluster` feature".into())),
+            };
             let config = crowdtwin_twin::eval::EvalConfig {
                 twin: crowdtwin_twin::live::TwinConfig { members, horizon_min, ..Default::default() },
                 forecast_every_min: every_min,
                 first_forecast_clock_s: None,
                 sensors: Default::default(),
             };
-            let report =
-                crowdtwin_twin::eval::forecast_eval(nominal, truth, &config, seed).map_err(TwinError::Input)?;
+            let report = crowdtwin_twin::eval::forecast_eval_with(nominal, truth, &config, seed, run_ahead)
+                .map_err(TwinError::Input)?;
             let mut out = std::io::stdout().lock();
             serde_json::to_writer(&mut out, &report).map_err(std::io::Error::from)?;
             writeln!(out)?;
         }
-        Command::Serve { scenario, demo, listen, speed, start, members, seed, forecast_every_s, data, tokens } => {
-            let orders = ServeOrders { data, tokens };
+        Command::Serve {
+            scenario,
+            demo,
+            listen,
+            speed,
+            start,
+            members,
+            seed,
+            forecast_every_s,
+            data,
+            tokens,
+            cluster,
+        } => {
+            let orders = ServeOrders { data, tokens, cluster };
             serve(scenario, demo, &listen, speed, start, members, seed, forecast_every_s, orders)?;
         }
         Command::Observe { truth, out, seed, every_s } => {
@@ -628,6 +653,35 @@ const BUNDLED_TRUTH: &str = include_str!("../../scenarios/truths/gangneung-more-
 struct ServeOrders {
     data: Option<PathBuf>,
     tokens: Option<PathBuf>,
+    /// Nodes file: forecast members run on its nodes.
+    cluster: Option<PathBuf>,
+}
+
+/// The live twin's members run ahead on the nodes of `nodes` (a nodes
+/// file), for a twin of the scenario file `scenario`.
+#[cfg(feature = "cluster")]
+fn members_on_cluster(
+    nodes: &std::path::Path,
+    scenario: &std::path::Path,
+) -> Result<std::sync::Arc<dyn crowdtwin_twin::live::ensemble::RunAhead>, TwinError> {
+    let text =
+        std::fs::read_to_string(scenario).map_err(|e| TwinError::Input(format!("{}: {e}", scenario.display())))?;
+    members_on_cluster_text(nodes, &scenario.display().to_string(), &text)
+}
+
+#[cfg(feature = "cluster")]
+fn members_on_cluster_text(
+    nodes: &std::path::Path,
+    file: &str,
+    text: &str,
+) -> Result<std::sync::Arc<dyn crowdtwin_twin::live::ensemble::RunAhead>, TwinError> {
+    use crowdtwin_twin::cluster;
+    let config = cluster::read_nodes_file(nodes)?;
+    let connected = cluster::coordinator::Cluster::connect(&config)?;
+    eprintln!("twin: forecast members run on {}", connected.addresses().join(", "));
+    Ok(std::sync::Arc::new(cluster::members::ClusterRunAhead::new(connected, (file, text), |node, why| {
+        eprintln!("twin: node {node} lost ({why}); its members run on the others")
+    })))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -651,6 +705,7 @@ fn serve(
     if forecast_every_s == 0 {
         return Err(TwinError::Input("--forecast-every-s must be at least 1".into()));
     }
+    let scenario_path = scenario.clone();
     let (scenario, truth) = if demo {
         (Scenario::parse(BUNDLED_SCENARIO, "gangneung-2018.toml")?, Some(Scenario::parse(BUNDLED_TRUTH, "truth.toml")?))
     } else {
@@ -685,16 +740,27 @@ fn serve(
         }
         None => None,
     };
+    let run_ahead = match &orders.cluster {
+        None => None,
+        #[cfg(feature = "cluster")]
+        Some(nodes) => Some(match &scenario_path {
+            Some(path) => members_on_cluster(nodes, path)?,
+            None => members_on_cluster_text(nodes, "gangneung-2018.toml", BUNDLED_SCENARIO)?,
+        }),
+        #[cfg(not(feature = "cluster"))]
+        Some(_) => return Err(TwinError::Input("--cluster: built without the `cluster` feature".into())),
+    };
     let start_clock_s = scenario.start_clock_s;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let clock: Arc<dyn Clock> = Arc::new(WallClock::new(start_at, speed));
         let config = crowdtwin_twin::live::TwinConfig { members, seed, ..Default::default() };
-        let service = crowdtwin_twin::service::Service::start(
+        let service = crowdtwin_twin::service::Service::start_with(
             scenario,
             config,
             clock.clone(),
             crowdtwin_sim::SimDuration::from_secs(forecast_every_s),
+            run_ahead,
         )
         .await
         .map_err(TwinError::Input)?;

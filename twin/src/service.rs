@@ -168,6 +168,8 @@ type ObservationLog = Arc<Mutex<Vec<(SimTime, Vec<Observation>)>>>;
 pub struct TwinArguments {
     scenario: Scenario,
     config: TwinConfig,
+    /// Where forecasts run the members ahead (worker nodes), if not here.
+    run_ahead: Option<Arc<dyn crate::live::ensemble::RunAhead>>,
     clock: Arc<dyn Clock>,
     forecast_interval: SimDuration,
     published: Arc<Published>,
@@ -217,6 +219,9 @@ impl Actor for TwinActor {
         arguments: TwinArguments,
     ) -> Result<TwinActorState, ActorProcessingErr> {
         let mut twin = tokio::task::block_in_place(|| Twin::new(arguments.scenario.clone(), arguments.config.clone()))?;
+        if let Some(run_ahead) = &arguments.run_ahead {
+            twin.set_run_ahead(run_ahead.clone());
+        }
         // After a restart: replay what had been accepted, in order.
         let log = arguments.log.lock().unwrap_or_else(|e| e.into_inner()).clone();
         tokio::task::block_in_place(|| {
@@ -330,6 +335,18 @@ impl Service {
         clock: Arc<dyn Clock>,
         forecast_interval: SimDuration,
     ) -> Result<Service, String> {
+        Self::start_with(scenario, config, clock, forecast_interval, None).await
+    }
+
+    /// [`Service::start`] with the forecasts' members run ahead on
+    /// `run_ahead` (worker nodes; see [`crate::live::ensemble::RunAhead`]).
+    pub async fn start_with(
+        scenario: Scenario,
+        config: TwinConfig,
+        clock: Arc<dyn Clock>,
+        forecast_interval: SimDuration,
+        run_ahead: Option<Arc<dyn crate::live::ensemble::RunAhead>>,
+    ) -> Result<Service, String> {
         let published = Arc::new(Published::default());
         let metrics = Arc::new(Metrics::default());
         let (plan_scenario, seed) = (scenario.clone(), config.seed);
@@ -339,6 +356,7 @@ impl Service {
         let arguments = TwinArguments {
             scenario,
             config,
+            run_ahead,
             clock,
             forecast_interval,
             published: published.clone(),

@@ -177,6 +177,12 @@ impl<W: World> ShardRun<W> {
         &self.shard.world
     }
 
+    /// The shard's world, to change between windows (parameters the model
+    /// does not save, such as an ensemble member's tuning).
+    pub fn world_mut(&mut self) -> &mut W {
+        &mut self.shard.world
+    }
+
     /// Adds messages other shards sent to this shard's actors. Refuses (and
     /// adds none of them) a message for another shard's actor or one before
     /// the shard's edge.

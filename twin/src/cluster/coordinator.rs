@@ -3,7 +3,7 @@
 use super::{ClusterConfig, JobReply, PointJob, WORKER_GROUP, WorkerMessage};
 use crate::TwinError;
 use crate::stress::PointResult;
-use ractor::{Actor, ActorRef, rpc::CallResult};
+use ractor::{Actor, ActorRef, RpcReplyPort, rpc::CallResult};
 use ractor_cluster::node::NodeServerSessionInformation;
 use ractor_cluster::{NodeEventSubscription, NodeServer, NodeServerMessage};
 use std::collections::VecDeque;
@@ -162,9 +162,8 @@ async fn slot(
             continue;
         };
         let bytes = shared.jobs[index].clone();
-        let answer = worker.call(|reply| WorkerMessage::RunPoint(bytes, reply), Some(timeout)).await;
-        let why = match answer {
-            Ok(CallResult::Success(bytes)) => match serde_json::from_slice::<JobReply>(&bytes) {
+        let why = match call_bytes(&worker, WorkerMessage::RunPoint, bytes, timeout).await {
+            Ok(bytes) => match serde_json::from_slice::<JobReply>(&bytes) {
                 Ok(JobReply::Done(result)) => {
                     on_done(index, &result, address);
                     shared.results.lock().expect("results lock")[index] = Some(result);
@@ -177,7 +176,7 @@ async fn slot(
                 }
                 Err(error) => format!("unreadable reply: {error}"),
             },
-            other => call_failure(other, timeout),
+            Err(why) => why,
         };
         // The node is lost: its job restarts elsewhere.
         shared.queue.lock().expect("queue lock").push_front(index);
@@ -193,16 +192,20 @@ async fn slot(
     }
 }
 
-/// Why a call to a node did not succeed (`answer` is not a success).
-pub(super) fn call_failure<T>(
-    answer: Result<CallResult<T>, ractor::MessagingErr<WorkerMessage>>,
+/// Sends `bytes` to a node's worker as the message `make` builds and waits
+/// up to `timeout` for the reply's bytes; `Err` says why the node counts
+/// as lost.
+pub(super) async fn call_bytes(
+    worker: &ActorRef<WorkerMessage>,
+    make: fn(Vec<u8>, RpcReplyPort<Vec<u8>>) -> WorkerMessage,
+    bytes: Vec<u8>,
     timeout: Duration,
-) -> String {
-    match answer {
-        Ok(CallResult::Success(_)) => "it answered".to_string(),
-        Ok(CallResult::Timeout) => format!("no answer within {} s", timeout.as_secs_f64()),
-        Ok(CallResult::SenderError) => "its session closed".to_string(),
-        Err(error) => format!("cannot send: {error}"),
+) -> Result<Vec<u8>, String> {
+    match worker.call(|reply| make(bytes, reply), Some(timeout)).await {
+        Ok(CallResult::Success(bytes)) => Ok(bytes),
+        Ok(CallResult::Timeout) => Err(format!("no answer within {} s", timeout.as_secs_f64())),
+        Ok(CallResult::SenderError) => Err("its session closed".to_string()),
+        Err(error) => Err(format!("cannot send: {error}")),
     }
 }
 

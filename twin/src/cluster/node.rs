@@ -1,5 +1,6 @@
 //! `crowdtwin node`: a worker node.
 
+use super::members::MemberBases;
 use super::sharded::NodeRuns;
 use super::{JobReply, PointJob, WORKER_GROUP, WorkerMessage, run_job};
 use crate::TwinError;
@@ -9,24 +10,25 @@ use std::io::Write;
 
 /// The worker actor: runs the jobs it is sent, each on a blocking thread,
 /// so that it takes the next job while one runs (the coordinator decides
-/// how many a node gets at once), and holds the shards of runs placed here.
+/// how many a node gets at once), holds the shards of runs placed here, and
+/// keeps the live twin's base simulation for its members.
 #[derive(Debug, Default)]
 pub struct Worker;
 
 impl Actor for Worker {
     type Msg = WorkerMessage;
-    type State = NodeRuns;
+    type State = (NodeRuns, MemberBases);
     type Arguments = ();
 
-    async fn pre_start(&self, _: ActorRef<WorkerMessage>, _: ()) -> Result<NodeRuns, ActorProcessingErr> {
-        Ok(NodeRuns::default())
+    async fn pre_start(&self, _: ActorRef<WorkerMessage>, _: ()) -> Result<Self::State, ActorProcessingErr> {
+        Ok((NodeRuns::default(), MemberBases::default()))
     }
 
     async fn handle(
         &self,
         _: ActorRef<WorkerMessage>,
         message: WorkerMessage,
-        runs: &mut NodeRuns,
+        state: &mut (NodeRuns, MemberBases),
     ) -> Result<(), ActorProcessingErr> {
         match message {
             WorkerMessage::RunPoint(bytes, reply) => {
@@ -41,9 +43,15 @@ impl Actor for Worker {
                 });
             }
             WorkerMessage::Shard(bytes, reply) => {
-                let runs = runs.clone();
+                let runs = state.0.clone();
                 tokio::task::spawn_blocking(move || {
                     let _ = reply.send(runs.answer(&bytes));
+                });
+            }
+            WorkerMessage::Members(bytes, reply) => {
+                let bases = state.1.clone();
+                tokio::task::spawn_blocking(move || {
+                    let _ = reply.send(bases.answer(&bytes));
                 });
             }
         }

@@ -25,14 +25,13 @@
 //! [`Simulation::merge_saved_shards`].
 
 use super::WorkerMessage;
-use super::coordinator::{Cluster, call_failure};
+use super::coordinator::{Cluster, call_bytes};
 use crate::TwinError;
 use crowdtwin_sim::kernel::{Event, ShardRun};
 use crowdtwin_sim::model::{self, CrowdWorld, Message};
 use crowdtwin_sim::scenario::Scenario;
 use crowdtwin_sim::{RunStats, SimDuration, SimTime, Simulation};
 use ractor::ActorRef;
-use ractor::rpc::CallResult;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -476,12 +475,7 @@ async fn call_all(
         .map(|(m, request)| {
             let worker = members[m].worker.clone();
             let bytes = postcard::to_allocvec(&request).expect("a shard request serialises");
-            (
-                m,
-                tokio::spawn(
-                    async move { worker.call(|reply| WorkerMessage::Shard(bytes, reply), Some(timeout)).await },
-                ),
-            )
+            (m, tokio::spawn(async move { call_bytes(&worker, WorkerMessage::Shard, bytes, timeout).await }))
         })
         .collect();
     let mut replies = Vec::with_capacity(tasks.len());
@@ -489,7 +483,7 @@ async fn call_all(
     for (m, task) in tasks {
         let answer = task.await.map_err(|e| TwinError::Input(format!("a call task failed: {e}")))?;
         let why = match answer {
-            Ok(CallResult::Success(bytes)) => match postcard::from_bytes::<ShardReply>(&bytes) {
+            Ok(bytes) => match postcard::from_bytes::<ShardReply>(&bytes) {
                 Ok(ShardReply::Refused(why)) => {
                     return Err(TwinError::Input(format!("node {} refused the run: {why}", members[m].address)));
                 }
@@ -499,7 +493,7 @@ async fn call_all(
                 }
                 Err(error) => format!("unreadable reply: {error}"),
             },
-            other => call_failure(other, timeout),
+            Err(why) => why,
         };
         lost.get_or_insert(Lost { node: m, why });
     }

@@ -10,8 +10,9 @@ use crowdtwin_sim::kernel::ActorRng;
 use crowdtwin_sim::model::{self, BuildOptions, CrowdWorld, Los, Message, Tuning};
 use crowdtwin_sim::scenario::{Intervention, Scenario, format_clock};
 use crowdtwin_sim::{ActorId, SimDuration, SimTime, Simulation};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
 
 /// Largest ensemble.
 pub const MEMBERS_MAX: usize = 256;
@@ -102,6 +103,42 @@ pub struct Twin {
     latest_counts: Vec<Option<(SimTime, f64, f64)>>,
     /// Anomaly persistence and forecast band, learned from past forecasts.
     calibration: Calibration,
+    /// Where forecasts run the members ahead, if not here.
+    run_ahead: Option<Arc<dyn RunAhead>>,
+}
+
+/// The stretch of future a forecast needs from each member: `horizon`
+/// output intervals from bin `first_bin`, run to `end`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FutureWindow {
+    /// First output interval.
+    pub first_bin: usize,
+    /// Intervals.
+    pub horizon: usize,
+    /// Where the fork runs to (the end of the last interval).
+    pub end: SimTime,
+}
+
+/// A member's future, read from its world run to `window.end`: the mean
+/// occupancy of every element in each interval of the window, element-major.
+pub fn member_future(world: &CrowdWorld, window: FutureWindow) -> Vec<f64> {
+    (0..world.element_count())
+        .flat_map(|e| (0..window.horizon).map(move |k| (e, k)))
+        .map(|(e, k)| world.element_recorder(e).mean_presence(window.first_bin + k, window.end))
+        .collect()
+}
+
+/// Runs ensemble members ahead somewhere else (worker nodes).
+pub trait RunAhead: Send + Sync {
+    /// The futures of `members` of a twin with `config`, in order: for each,
+    /// [`member_future`] of a fork run to `window.end`. An error makes the
+    /// twin run them itself.
+    fn run_ahead(
+        &self,
+        config: &TwinConfig,
+        members: &[&Simulation<CrowdWorld>],
+        window: FutureWindow,
+    ) -> Result<Vec<Vec<f64>>, String>;
 }
 
 /// What a count sensor reports on average where `people` are present: its
@@ -225,6 +262,7 @@ impl Twin {
             totals: ObservationTotals::default(),
             resamplings: 0,
             latest_counts: Vec::new(),
+            run_ahead: None,
         })
     }
 
@@ -513,6 +551,34 @@ impl Twin {
         self.resamplings += 1;
     }
 
+    /// Every member's future over `window`, from the nodes of
+    /// [`Twin::set_run_ahead`] if any (the same numbers), else from forks here.
+    fn futures(&mut self, window: FutureWindow) -> Vec<Vec<f64>> {
+        if let Some(remote) = &self.run_ahead {
+            let sims: Vec<&Simulation<CrowdWorld>> = self.members.iter().map(|m| &m.sim).collect();
+            match remote.run_ahead(&self.config, &sims, window) {
+                Ok(futures) if futures.len() == sims.len() => return futures,
+                Ok(futures) => eprintln!(
+                    "twin: the nodes returned {} futures for {} members; running them here",
+                    futures.len(),
+                    sims.len()
+                ),
+                Err(why) => eprintln!("twin: forecast on the nodes failed ({why}); running the members here"),
+            }
+        }
+        on_members(&mut self.members, self.config.threads, |member| {
+            let mut fork = member.sim.clone();
+            fork.run_until(window.end);
+            member_future(fork.world(), window)
+        })
+    }
+
+    /// Runs forecasts' member forks on `run_ahead` (worker nodes) instead
+    /// of this process's threads; if it fails, a forecast runs them here.
+    pub fn set_run_ahead(&mut self, run_ahead: Arc<dyn RunAhead>) {
+        self.run_ahead = Some(run_ahead);
+    }
+
     /// Runs every member ahead by the horizon from a fork and summarises the
     /// futures: weighted P10/P50/P90 per element per minute, and alerts.
     pub fn forecast(&mut self) -> Forecast {
@@ -524,15 +590,7 @@ impl Twin {
         let horizon = self.config.horizon_min as usize;
         let end = SimTime((first_bin + horizon) as u64 * interval.as_micros());
         let elements = world.element_count();
-        let futures: Vec<Vec<f64>> = on_members(&mut self.members, self.config.threads, |member| {
-            let mut fork = member.sim.clone();
-            fork.run_until(end);
-            let world = fork.world();
-            (0..elements)
-                .flat_map(|e| (0..horizon).map(move |k| (e, k)))
-                .map(|(e, k)| world.element_recorder(e).mean_presence(first_bin + k, end))
-                .collect()
-        });
+        let futures = self.futures(FutureWindow { first_bin, horizon, end });
         let world = self.world();
         let scenario = world.scenario();
         // What the sensors saw beyond what the ensemble holds now, per element.

@@ -1,5 +1,6 @@
 //! Worker nodes as separate processes on 127.0.0.1: `crowdtwin node`,
-//! `crowdtwin stress --cluster` and `crowdtwin run --cluster`.
+//! `crowdtwin stress --cluster`, `crowdtwin run --cluster` and the live
+//! twin's members on nodes (`crowdtwin forecast-eval --cluster`).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -62,9 +63,16 @@ fn morning(dir: &Path) -> PathBuf {
 }
 
 fn gangneung_until(dir: &Path, end: &str) -> PathBuf {
-    let gangneung = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/gangneung-2018.toml");
-    let text = std::fs::read_to_string(gangneung).unwrap().replace("end = \"25:00\"", &format!("end = \"{end}\""));
-    let path = dir.join(format!("until-{}.toml", end.replace(':', "")));
+    cut(dir, "gangneung-2018.toml", end)
+}
+
+/// A bundled scenario (path under `scenarios/`) cut to end at `end`, written into `dir`.
+fn cut(dir: &Path, scenario: &str, end: &str) -> PathBuf {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(scenario);
+    let text = std::fs::read_to_string(source).unwrap().replace("end = \"25:00\"", &format!("end = \"{end}\""));
+    assert!(text.contains(&format!("end = \"{end}\"")), "{scenario} ends at 25:00");
+    let name = Path::new(scenario).file_stem().unwrap().to_str().unwrap();
+    let path = dir.join(format!("{name}-until-{}.toml", end.replace(':', "")));
     std::fs::write(&path, text).unwrap();
     path
 }
@@ -111,15 +119,17 @@ fn run_files(out: &Path) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// Starts `crowdtwin` with its stderr lines sent to the returned channel.
-fn spawn_logged(args: &[&str]) -> (Child, mpsc::Receiver<String>) {
+/// Starts `crowdtwin` with its stderr lines sent to the returned channel
+/// and its stdout collected by the returned thread.
+fn spawn_logged(args: &[&str]) -> (Child, mpsc::Receiver<String>, std::thread::JoinHandle<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_crowdtwin"))
         .args(args)
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("crowdtwin runs");
     let stderr = child.stderr.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
     let (sender, receiver) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines() {
@@ -128,7 +138,24 @@ fn spawn_logged(args: &[&str]) -> (Child, mpsc::Receiver<String>) {
             }
         }
     });
-    (child, receiver)
+    let collected = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stdout, &mut text);
+        text
+    });
+    (child, receiver, collected)
+}
+
+/// Collects the rest of a spawned run's stderr after `log`, waits for it,
+/// checks it succeeded and returns the whole log.
+fn finish(child: &mut Child, receiver: &mpsc::Receiver<String>, mut log: Vec<String>) -> String {
+    while let Ok(line) = receiver.recv_timeout(Duration::from_secs(WAIT_S)) {
+        log.push(line);
+    }
+    let status = child.wait().unwrap();
+    let log = log.join("\n");
+    assert!(status.success(), "{log}");
+    log
 }
 
 fn files(out: &Path) -> (Vec<u8>, Vec<u8>) {
@@ -188,7 +215,7 @@ fn a_node_killed_mid_run_changes_nothing() {
     let remote = dir.join("remote");
     let mut args = stress_args(scenario, remote.to_str().unwrap());
     args.extend(["--cluster", cluster.to_str().unwrap()]);
-    let (mut coordinator, receiver) = spawn_logged(&args);
+    let (mut coordinator, receiver, _) = spawn_logged(&args);
     // When the first point is done, kill the node that ran it: it has
     // taken its next point by then, or is about to.
     let mut log = Vec::new();
@@ -201,12 +228,7 @@ fn a_node_killed_mid_run_changes_nothing() {
     };
     let victim_address = nodes[victim].address.clone();
     nodes[victim].kill();
-    while let Ok(line) = receiver.recv_timeout(Duration::from_secs(WAIT_S)) {
-        log.push(line);
-    }
-    let status = coordinator.wait().unwrap();
-    let log = log.join("\n");
-    assert!(status.success(), "{log}");
+    let log = finish(&mut coordinator, &receiver, log);
     assert!(log.contains(&format!("node {victim_address} lost")), "the loss is reported: {log}");
     let after_loss = log.split(&format!("node {victim_address} lost")).nth(1).unwrap();
     assert!(!after_loss.contains(&format!("on {victim_address}")), "nothing ran on the dead node: {log}");
@@ -278,7 +300,7 @@ fn one_run_split_over_three_nodes_is_byte_identical_and_survives_a_killed_node()
     // holding shards 1 and 4 is killed after the second checkpoint.
     let killed = dir.join("killed");
     let args = ["run", scenario, "--out", killed.to_str().unwrap(), "--cluster", cluster, "--shards", "6"];
-    let (mut coordinator, receiver) = spawn_logged(&[&args[..], &["--checkpoint-every-min", "10"]].concat());
+    let (mut coordinator, receiver, _) = spawn_logged(&[&args[..], &["--checkpoint-every-min", "10"]].concat());
     let mut log = Vec::new();
     let mut victim = None;
     let mut checkpoints = 0;
@@ -293,12 +315,7 @@ fn one_run_split_over_three_nodes_is_byte_identical_and_survives_a_killed_node()
     let victim = victim.expect("shards 1 and 4 are placed on a node");
     let victim_address = nodes[victim].address.clone();
     nodes[victim].kill();
-    while let Ok(line) = receiver.recv_timeout(Duration::from_secs(WAIT_S)) {
-        log.push(line);
-    }
-    let status = coordinator.wait().unwrap();
-    let log = log.join("\n");
-    assert!(status.success(), "{log}");
+    let log = finish(&mut coordinator, &receiver, log);
     assert!(log.contains(&format!("node {victim_address} lost")), "the loss is reported: {log}");
     let (before_loss, after_loss) = log.split_once(&format!("node {victim_address} lost")).unwrap();
     // It restarts from a checkpoint that was complete before the loss.
@@ -317,5 +334,45 @@ fn one_run_split_over_three_nodes_is_byte_identical_and_survives_a_killed_node()
     assert!(!ok, "a node with a wrong cookie was accepted");
     assert!(stderr.contains(&format!("node {}: refused the connection", stranger.address)), "{stderr}");
     assert!(!refused.join("places.parquet").exists());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn forecast_members_on_nodes_give_the_same_scores_and_survive_a_killed_node() {
+    let dir = folder("members");
+    let nominal = gangneung_until(&dir, "10:30");
+    let truth = cut(&dir, "truths/gangneung-more-arrivals.toml", "10:30");
+    std::fs::write(dir.join("cookie"), "olympic-park-7f3a\n").unwrap();
+    let mut nodes: Vec<Node> = (0..2).map(|_| Node::start(&dir.join("cookie"))).collect();
+    let cluster = nodes_file(&dir, "nodes.toml", "cookie", &nodes.iter().collect::<Vec<_>>());
+    let args = ["forecast-eval", "--scenario", nominal.to_str().unwrap(), "--truth", truth.to_str().unwrap()];
+    let args = [&args[..], &["--members", "6", "--seed", "4"]].concat();
+    // The report without its wall time.
+    let scores = |stdout: &str| {
+        let mut report: serde_json::Value = serde_json::from_str(stdout).expect("a JSON report");
+        assert!(report["forecasts"].as_u64().unwrap() >= 5, "{report}");
+        report.as_object_mut().unwrap().remove("wall_s");
+        report
+    };
+
+    let (ok, local, stderr) = crowdtwin(&args);
+    assert!(ok, "{stderr}");
+    let with_cluster = [&args[..], &["--cluster", cluster.to_str().unwrap()]].concat();
+    let (ok, remote, stderr) = crowdtwin(&with_cluster);
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("forecast members run on"), "{stderr}");
+    assert_eq!(scores(&remote), scores(&local), "members on nodes forecast differently");
+
+    // One node dies once the evaluation has connected: its members move to the other.
+    let (mut child, receiver, stdout) = spawn_logged(&with_cluster);
+    let line = receiver.recv_timeout(Duration::from_secs(WAIT_S)).expect("the evaluation connects");
+    assert!(line.contains("forecast members run on"), "{line}");
+    let victim = nodes[1].address.clone();
+    nodes[1].kill();
+    let log = vec![line];
+    let log = finish(&mut child, &receiver, log);
+    assert!(log.contains(&format!("node {victim} lost")), "{log}");
+    assert!(!log.contains("running the members here"), "the surviving node ran them: {log}");
+    assert_eq!(scores(&stdout.join().unwrap()), scores(&local), "a lost node changed the forecasts");
     std::fs::remove_dir_all(&dir).ok();
 }
