@@ -223,11 +223,18 @@ impl RunAhead for ClusterRunAhead {
         members: &[&Simulation<CrowdWorld>],
         window: FutureWindow,
     ) -> Result<Vec<Vec<f64>>, String> {
-        let mut states: Vec<Option<MemberState>> = members
-            .iter()
-            .map(|sim| member_state(sim).map(Some))
-            .collect::<Result<_, _>>()
-            .map_err(|e| e.to_string())?;
+        // Saving a member takes tens of milliseconds: on every core at once.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let chunk = members.len().div_ceil(threads).max(1);
+        let saved: Vec<Result<MemberState, crate::TwinError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = members
+                .chunks(chunk)
+                .map(|part| scope.spawn(move || part.iter().map(|sim| member_state(sim)).collect::<Vec<_>>()))
+                .collect();
+            handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
+        });
+        let mut states: Vec<Option<MemberState>> =
+            saved.into_iter().map(|s| s.map(Some)).collect::<Result<_, _>>().map_err(|e| e.to_string())?;
         let mut futures: Vec<Option<Vec<f64>>> = vec![None; members.len()];
         let timeout = self.cluster.job_timeout;
         loop {
