@@ -71,6 +71,18 @@ impl ActorRng {
         ActorRng { state: mix64(key), gamma: mix_gamma(key.wrapping_add(GOLDEN_GAMMA)) }
     }
 
+    /// The stream's position: with the seed and actor it was made for, all
+    /// that saved state needs to rebuild it.
+    pub(crate) fn position(&self) -> u64 {
+        self.state
+    }
+
+    /// The stream of `actor_raw` under `seed` (as [`ActorRng::for_actor`]),
+    /// moved to `position`.
+    pub(crate) fn at_position(seed: u64, actor_raw: u32, position: u64) -> Self {
+        ActorRng { state: position, ..Self::for_actor(seed, actor_raw) }
+    }
+
     /// The next 64 random bits.
     #[inline]
     pub fn next_bits(&mut self) -> u64 {

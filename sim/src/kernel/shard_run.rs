@@ -24,13 +24,13 @@ use super::actor::KindTable;
 use super::queue::EventQueue;
 use super::shard::{Batch, Shard};
 use super::simulation::ActorSlot;
-use super::{Event, RunStats, SHARD_COUNT_MAX, SimDuration, SimTime, Simulation, World};
+use super::{ActorId, ActorRng, Event, RunStats, SHARD_COUNT_MAX, SimDuration, SimTime, Simulation, World};
 use crate::SimError;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 /// Format version of saved shard state.
-pub const SAVED_SHARD_VERSION: u32 = 1;
+pub const SAVED_SHARD_VERSION: u32 = 2;
 
 /// A world whose actors' state can be written out per shard and read back:
 /// what a shard needs to move between processes or to restart from a
@@ -60,8 +60,10 @@ struct SavedShard<M> {
     windows: u64,
     cross_shard_messages: u64,
     last: Option<SimTime>,
-    /// Kernel state of the shard's actors, in slot order.
-    slots: Vec<ActorSlot>,
+    /// Kernel state of the shard's actors that have moved since their
+    /// stream was made from the seed: (index among the shard's actors in
+    /// slot order, stream position, sequence, trace). The others are fresh.
+    slots: Vec<(u32, u64, u32, u64)>,
     /// Pending events, in no particular order.
     queue: Vec<Event<M>>,
     /// [`ShardCodec::save_shard`].
@@ -247,9 +249,12 @@ where
                 .shard
                 .slots
                 .iter()
+                .zip(self.kinds.ids())
                 .zip(&self.owner)
                 .filter(|&(_, &o)| o as usize == self.index)
-                .map(|(slot, _)| slot.clone())
+                .enumerate()
+                .filter(|(_, ((slot, id), _))| **slot != fresh_slot(self.seed, *id))
+                .map(|(n, ((slot, _), _))| (n as u32, slot.rng.position(), slot.sequence, slot.trace))
                 .collect(),
             queue: self.shard.queue.clone().drain_all(),
             world: self.shard.world.save_shard(self.index, self.shard_count),
@@ -281,6 +286,11 @@ where
         apply(saved, &mut run.shard.world, &mut run.shard.slots, &mut run.shard.queue, &run.owner, run_of)?;
         Ok(run)
     }
+}
+
+/// An actor's kernel state as made from the seed, before it handles anything.
+fn fresh_slot(seed: u64, id: ActorId) -> ActorSlot {
+    ActorSlot { rng: ActorRng::for_actor(seed, id.raw()), sequence: 0, trace: 0 }
 }
 
 fn decode<M: DeserializeOwned>(bytes: &[u8]) -> Result<SavedShard<M>, SimError> {
@@ -324,8 +334,8 @@ fn apply<W: ShardCodec>(
         return bad(format!("saved at {}, before the simulation's clock {}", saved.edge, sim.now));
     }
     let positions: Vec<usize> = (0..owner.len()).filter(|&p| owner[p] as usize == index).collect();
-    if positions.len() != saved.slots.len() {
-        return bad(format!("{} actor slots saved, the shard owns {}", saved.slots.len(), positions.len()));
+    if saved.slots.iter().any(|s| s.0 as usize >= positions.len()) || !saved.slots.is_sorted_by_key(|s| s.0) {
+        return bad(format!("actor slots out of order or beyond the shard's {} actors", positions.len()));
     }
     for event in &saved.queue {
         let Some(slot) = sim.kinds.try_slot(event.target) else {
@@ -338,8 +348,14 @@ fn apply<W: ShardCodec>(
     world
         .load_shard(&saved.world, index, shard_count)
         .map_err(|why| SimError::SavedShard(format!("shard {index}: {why}")))?;
-    for (position, slot) in positions.into_iter().zip(saved.slots) {
-        slots[position] = slot;
+    let ids: Vec<ActorId> = sim.kinds.ids().collect();
+    for &position in &positions {
+        slots[position] = fresh_slot(saved.seed, ids[position]);
+    }
+    for (n, rng_position, sequence, trace) in saved.slots {
+        let position = positions[n as usize];
+        let rng = ActorRng::at_position(saved.seed, ids[position].raw(), rng_position);
+        slots[position] = ActorSlot { rng, sequence, trace };
     }
     for event in saved.queue {
         queue.push(event);

@@ -36,7 +36,7 @@ pub trait World: Clone + Send {
 /// Kernel-side state of one actor: its random stream, the count of messages
 /// it has sent (the sequence of the next one) and a hash of the events it has
 /// handled, in order.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct ActorSlot {
     pub(crate) rng: ActorRng,
     pub(crate) sequence: u32,
