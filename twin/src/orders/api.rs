@@ -168,6 +168,26 @@ async fn restock(
     Ok(Json(book(&app)?.restock(&shop, &request.items).await?).into_response())
 }
 
+/// Every order committed so far, one row per order line, as Parquet (the
+/// columns of `crowdtwin orders export`), while the service runs (operators only).
+#[utoipa::path(get, path = "/v1/orders/export", security(("bearer" = [])),
+    responses((status = 200, description = "Parquet file", content_type = "application/vnd.apache.parquet"),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 503, body = Problem)))]
+async fn export(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    app.authorize(&headers, Role::Operator)?;
+    let book = book(&app)?;
+    let (bytes, orders) = tokio::task::spawn_blocking(move || book.export_parquet())
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("the export stopped: {e}")))?
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    let headers = [
+        (axum::http::header::CONTENT_TYPE, "application/vnd.apache.parquet".to_string()),
+        (axum::http::header::CONTENT_DISPOSITION, "attachment; filename=\"orders.parquet\"".to_string()),
+        (axum::http::HeaderName::from_static("x-orders"), orders.to_string()),
+    ];
+    Ok((headers, bytes).into_response())
+}
+
 /// Declares the `bearer` security scheme the order endpoints name.
 struct BearerAuth;
 
@@ -185,7 +205,7 @@ impl utoipa::Modify for BearerAuth {
 #[derive(OpenApi)]
 #[openapi(
     modifiers(&BearerAuth),
-    paths(place_one, place_batch, get_order, cancel, shops, stock, restock),
+    paths(place_one, place_batch, get_order, cancel, shops, stock, restock, export),
     components(schemas(OrderRequest, OrderBatch, BatchReceipt, OrderReceipt, Order, ShopStock, RestockRequest))
 )]
 struct OrdersDoc;
@@ -200,6 +220,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/orders", post(place_one))
         .route("/v1/orders/batch", post(place_batch))
+        .route("/v1/orders/export", get(export))
         .route("/v1/orders/{id}", get(get_order))
         .route("/v1/orders/{id}/cancel", post(cancel))
         .route("/v1/shops", get(shops))

@@ -77,6 +77,8 @@ struct Published {
 /// The order book's handle (cheap to share behind an `Arc`).
 pub struct OrderBook {
     senders: Vec<Sender<Command>>,
+    /// The shards' stores, to read from beside their writers (exports).
+    stores: Vec<Store>,
     catalogue: Arc<Catalogue>,
     shop_positions: HashMap<String, u16>,
     published: Arc<Published>,
@@ -458,6 +460,7 @@ impl OrderBook {
             stored = catalogue;
         }
         let catalogue = Arc::new(stored);
+        let readers = stores.clone();
         let keys = Arc::new(Mutex::new(KeyIndex::new()));
         let mut recovered = Vec::with_capacity(ORDER_SHARDS);
         for (shard, store) in stores.into_iter().enumerate() {
@@ -510,7 +513,16 @@ impl OrderBook {
             threads.push(thread);
         }
         let shop_positions = catalogue.shops.iter().enumerate().map(|(i, s)| (s.id.clone(), i as u16)).collect();
-        Ok(OrderBook { senders, catalogue, shop_positions, published, threads: Mutex::new(threads) })
+        Ok(OrderBook { senders, stores: readers, catalogue, shop_positions, published, threads: Mutex::new(threads) })
+    }
+
+    /// Every order committed so far as Parquet (the file `crowdtwin orders
+    /// export` writes), read beside the running shards; returns the bytes
+    /// and the count of orders. Blocking: it reads the stores.
+    pub fn export_parquet(&self) -> Result<(Vec<u8>, u64), crate::TwinError> {
+        let mut bytes = Vec::new();
+        let (orders, _) = super::export::write_orders(&self.stores, &self.catalogue, &mut bytes)?;
+        Ok((bytes, orders))
     }
 
     /// The shops and items on sale.

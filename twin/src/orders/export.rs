@@ -1,12 +1,13 @@
-//! `crowdtwin orders export`: the order store as Parquet, one row per order
-//! line, for analysis next to a run's `places.parquet`. Reads a store no
-//! server holds open (stop the service, or copy its data folder).
+//! The order store as Parquet, one row per order line, for analysis next to
+//! a run's `places.parquet`: `crowdtwin orders export` reads a store no
+//! server holds open; `GET /v1/orders/export` (operator) exports from the
+//! running service.
 
 use super::ORDER_SHARDS;
 use super::shop::Catalogue;
 use super::store::{Decision, Record, Store};
 use crate::TwinError;
-use crate::output::{PARQUET_BATCH_ROWS_MAX, io_error, write_atomically};
+use crate::output::{PARQUET_BATCH_ROWS_MAX, write_atomically};
 use arrow_array::builder::{StringBuilder, UInt32Builder, UInt64Builder};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
@@ -69,9 +70,30 @@ pub fn export(data_dir: &Path, out: &Path) -> Result<(u64, u64), TwinError> {
         stores.push(Store::open_existing(data_dir, shard).map_err(|e| TwinError::Input(e.to_string()))?);
     }
     let catalogue = stores[0].1.clone();
+    let stores: Vec<Store> = stores.into_iter().map(|(store, _)| store).collect();
+    let mut counts = (0, 0);
+    write_atomically(out, |file| {
+        counts =
+            write_orders(&stores, &catalogue, file).map_err(|e| TwinError::Input(format!("{}: {e}", out.display())))?;
+        Ok(())
+    })?;
+    Ok(counts)
+}
+
+/// Writes every order committed in `stores` (the shards', in shard order)
+/// as Parquet to `sink`; returns (orders, rows). Each store is read from one
+/// snapshot, so a cancel and its order (always in the same shard) agree
+/// even while the service commits.
+pub fn write_orders<W: std::io::Write + Send>(
+    stores: &[Store],
+    catalogue: &Catalogue,
+    sink: W,
+) -> Result<(u64, u64), TwinError> {
+    let store_error = |e: super::OrderError| TwinError::Input(e.to_string());
+    let snapshots = stores.iter().map(Store::snapshot).collect::<Result<Vec<_>, _>>().map_err(store_error)?;
     let mut cancelled = HashSet::new();
-    for (store, _) in &stores {
-        store
+    for snapshot in &snapshots {
+        snapshot
             .scan(|_, records| {
                 for record in records {
                     if let Record::Cancel { id, .. } = record {
@@ -79,7 +101,7 @@ pub fn export(data_dir: &Path, out: &Path) -> Result<(u64, u64), TwinError> {
                     }
                 }
             })
-            .map_err(|e| TwinError::Input(e.to_string()))?;
+            .map_err(store_error)?;
     }
     let schema = Arc::new(orders_schema());
     let properties = WriterProperties::builder()
@@ -87,53 +109,51 @@ pub fn export(data_dir: &Path, out: &Path) -> Result<(u64, u64), TwinError> {
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid level")))
         .set_max_row_group_row_count(Some(PARQUET_BATCH_ROWS_MAX))
         .build();
+    let parquet_error = |e: parquet::errors::ParquetError| TwinError::Input(format!("writing orders: {e}"));
     let (mut orders, mut rows) = (0u64, 0u64);
-    write_atomically(out, |file| {
-        let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(properties)).map_err(|e| io_error(out, e))?;
-        let mut columns = Columns::default();
-        let mut failure = None;
-        for (shard, (store, _)) in stores.iter().enumerate() {
-            store
-                .scan(|commit, records| {
-                    for record in records {
-                        let Record::Order(order) = record else { continue };
-                        orders += 1;
-                        let status = match order.decision {
-                            Decision::OutOfStock { .. } => "rejected",
-                            Decision::Confirmed if cancelled.contains(&order.id) => "cancelled",
-                            Decision::Confirmed => "confirmed",
-                        };
-                        let shop = &catalogue_shop(&catalogue, order.shop);
-                        for &(item, units) in &order.lines {
-                            columns.order_id.append_value(order.id);
-                            columns.commit.append_value(commit * ORDER_SHARDS as u64 + shard as u64);
-                            columns.key.append_value(&order.key);
-                            columns.shop.append_value(&shop.id);
-                            columns.item.append_value(&shop.items[item as usize].id);
-                            columns.quantity.append_value(units);
-                            columns.status.append_value(status);
-                            columns.pickup.append_option(order.pickup_s.map(format_clock));
-                            columns.rows += 1;
-                            rows += 1;
-                        }
-                        if columns.rows >= PARQUET_BATCH_ROWS_MAX
-                            && let Err(e) = writer.write(&columns.batch(&schema))
-                        {
-                            failure.get_or_insert(e);
-                        }
+    let mut writer = ArrowWriter::try_new(sink, schema.clone(), Some(properties)).map_err(parquet_error)?;
+    let mut columns = Columns::default();
+    let mut failure = None;
+    for (shard, snapshot) in snapshots.iter().enumerate() {
+        snapshot
+            .scan(|commit, records| {
+                for record in records {
+                    let Record::Order(order) = record else { continue };
+                    orders += 1;
+                    let status = match order.decision {
+                        Decision::OutOfStock { .. } => "rejected",
+                        Decision::Confirmed if cancelled.contains(&order.id) => "cancelled",
+                        Decision::Confirmed => "confirmed",
+                    };
+                    let shop = &catalogue_shop(catalogue, order.shop);
+                    for &(item, units) in &order.lines {
+                        columns.order_id.append_value(order.id);
+                        columns.commit.append_value(commit * ORDER_SHARDS as u64 + shard as u64);
+                        columns.key.append_value(&order.key);
+                        columns.shop.append_value(&shop.id);
+                        columns.item.append_value(&shop.items[item as usize].id);
+                        columns.quantity.append_value(units);
+                        columns.status.append_value(status);
+                        columns.pickup.append_option(order.pickup_s.map(format_clock));
+                        columns.rows += 1;
+                        rows += 1;
                     }
-                })
-                .map_err(|e| TwinError::Input(e.to_string()))?;
-        }
-        if columns.rows > 0 {
-            writer.write(&columns.batch(&schema)).map_err(|e| io_error(out, e))?;
-        }
-        if let Some(e) = failure {
-            return Err(io_error(out, e));
-        }
-        writer.close().map_err(|e| io_error(out, e))?;
-        Ok(())
-    })?;
+                    if columns.rows >= PARQUET_BATCH_ROWS_MAX
+                        && let Err(e) = writer.write(&columns.batch(&schema))
+                    {
+                        failure.get_or_insert(e);
+                    }
+                }
+            })
+            .map_err(store_error)?;
+    }
+    if columns.rows > 0 {
+        writer.write(&columns.batch(&schema)).map_err(parquet_error)?;
+    }
+    if let Some(e) = failure {
+        return Err(parquet_error(e));
+    }
+    writer.close().map_err(parquet_error)?;
     Ok((orders, rows))
 }
 

@@ -21,6 +21,7 @@ use super::shop::Catalogue;
 use super::{ORDER_SHARDS, OrderError};
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 const GROUPS: TableDefinition<u64, &[u8]> = TableDefinition::new("groups");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -192,10 +193,18 @@ fn encode_lines(lines: &[(u16, u32)], out: &mut Vec<u8>) {
     }
 }
 
-/// The open store.
+/// The open store. Clones share the database: the order book's shard
+/// writes through one, an export reads through another.
+#[derive(Clone)]
 pub struct Store {
-    db: Database,
+    db: Arc<Database>,
     path: PathBuf,
+}
+
+/// A consistent view of one store: what was committed when it was taken.
+pub struct StoreSnapshot<'a> {
+    tx: redb::ReadTransaction,
+    path: &'a Path,
 }
 
 fn store_error(path: &Path, error: impl std::fmt::Display) -> OrderError {
@@ -211,7 +220,7 @@ impl Store {
         std::fs::create_dir_all(dir).map_err(|e| OrderError::Open(format!("{}: {e}", dir.display())))?;
         let path = dir.join(store_file_name(shard));
         let db = Database::create(&path).map_err(|e| OrderError::Open(format!("{}: {e}", path.display())))?;
-        let store = Store { db, path };
+        let store = Store { db: Arc::new(db), path };
         let stored = store.catalogue()?;
         let catalogue = match stored {
             Some(stored) => {
@@ -251,7 +260,7 @@ impl Store {
             return Err(OrderError::Open(format!("{}: no order store here", path.display())));
         }
         let db = Database::open(&path).map_err(|e| OrderError::Open(format!("{}: {e}", path.display())))?;
-        let store = Store { db, path };
+        let store = Store { db: Arc::new(db), path };
         let catalogue = store
             .catalogue()?
             .ok_or_else(|| OrderError::Open(format!("{}: the store holds no catalogue", store.path.display())))?;
@@ -307,13 +316,24 @@ impl Store {
     }
 
     /// Calls `visit(sequence, records)` for every group, in order.
+    pub fn scan(&self, visit: impl FnMut(u64, Vec<Record>)) -> Result<(), OrderError> {
+        self.snapshot()?.scan(visit)
+    }
+
+    /// What is committed now, to read (more than once) while commits go on.
+    pub fn snapshot(&self) -> Result<StoreSnapshot<'_>, OrderError> {
+        Ok(StoreSnapshot { tx: self.db.begin_read().map_err(|e| store_error(&self.path, e))?, path: &self.path })
+    }
+}
+
+impl StoreSnapshot<'_> {
+    /// Calls `visit(sequence, records)` for every group of the snapshot, in order.
     pub fn scan(&self, mut visit: impl FnMut(u64, Vec<Record>)) -> Result<(), OrderError> {
-        let tx = self.db.begin_read().map_err(|e| store_error(&self.path, e))?;
-        let groups = tx.open_table(GROUPS).map_err(|e| store_error(&self.path, e))?;
-        for entry in groups.iter().map_err(|e| store_error(&self.path, e))? {
-            let (sequence, blob) = entry.map_err(|e| store_error(&self.path, e))?;
+        let groups = self.tx.open_table(GROUPS).map_err(|e| store_error(self.path, e))?;
+        for entry in groups.iter().map_err(|e| store_error(self.path, e))? {
+            let (sequence, blob) = entry.map_err(|e| store_error(self.path, e))?;
             let records = Record::decode_all(blob.value())
-                .map_err(|e| store_error(&self.path, format!("group {}: {e}", sequence.value())))?;
+                .map_err(|e| store_error(self.path, format!("group {}: {e}", sequence.value())))?;
             visit(sequence.value(), records);
         }
         Ok(())

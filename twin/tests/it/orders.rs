@@ -59,6 +59,14 @@ async fn call(
     (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
 }
 
+const CUSTOMER: &str = "customer-token-0123456789";
+const OPERATOR: &str = "operator-token-0123456789";
+
+/// A customer ([`CUSTOMER`]) and an operator ([`OPERATOR`]) token.
+fn role_tokens() -> Tokens {
+    Tokens::parse(&format!("customer {CUSTOMER}\noperator {OPERATOR}\n")).unwrap()
+}
+
 fn order(key: &str, shop: &str, lines: &[(&str, u32)]) -> String {
     let items: Vec<_> =
         lines.iter().map(|(item, quantity)| serde_json::json!({"item": item, "quantity": quantity})).collect();
@@ -227,10 +235,8 @@ async fn the_order_endpoints_confirm_reject_replay_cancel_and_restock() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn order_and_operator_endpoints_need_tokens_of_their_role() {
-    let customer = "customer-token-0123456789";
-    let operator = "operator-token-0123456789";
-    let tokens = Tokens::parse(&format!("customer {customer}\noperator {operator}\n")).unwrap();
-    let (service, state, _) = service_with_orders("auth", tokens).await;
+    let (customer, operator) = (CUSTOMER, OPERATOR);
+    let (service, state, _) = service_with_orders("auth", role_tokens()).await;
     let body = order("a1", "food-court-central", &[("bibimbap", 1)]);
     assert_eq!(call(&state, "POST", "/v1/orders", None, Some(body.clone())).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(
@@ -262,6 +268,66 @@ async fn order_and_operator_endpoints_need_tokens_of_their_role() {
     assert_eq!(call(&state, "GET", "/v1/forecast", None, None).await.0, StatusCode::OK, "reads stay open");
     service.stop();
     let _ = std::fs::remove_dir_all(data_dir("auth"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_export_the_orders_of_the_running_service_as_parquet() {
+    let (customer, operator) = (CUSTOMER, OPERATOR);
+    let (service, state, _) = service_with_orders("export", role_tokens()).await;
+    let shop = "food-court-central";
+    let (_, stock) = call(&state, "GET", &format!("/v1/shops/{shop}/stock"), Some(customer), None).await;
+    // e3 asks for one more than is left after e1 and e2: recorded as rejected.
+    let short = stock_of(&stock, "bibimbap") as u32 - 3 + 1;
+    assert!(short <= 10_000, "{stock}");
+    let placed = [
+        ("e1", 2, StatusCode::CREATED),
+        ("e2", 1, StatusCode::CREATED),
+        ("e3", short, StatusCode::UNPROCESSABLE_ENTITY),
+    ];
+    let mut ids = HashMap::new();
+    for (key, quantity, expected) in placed {
+        let (status, receipt) =
+            call(&state, "POST", "/v1/orders", Some(customer), Some(order(key, shop, &[("bibimbap", quantity)]))).await;
+        assert_eq!(status, expected, "{receipt}");
+        ids.insert(key, receipt["id"].as_u64());
+    }
+    let cancel = format!("/v1/orders/{}/cancel", ids["e2"].unwrap());
+    assert_eq!(call(&state, "POST", &cancel, Some(customer), None).await.0, StatusCode::OK);
+
+    let export = |token: &'static str| {
+        let request = Request::builder()
+            .uri("/v1/orders/export")
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap();
+        router(state.clone()).oneshot(request)
+    };
+    assert_eq!(export(customer).await.unwrap().status(), StatusCode::FORBIDDEN);
+    let response = export(operator).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "application/vnd.apache.parquet");
+    assert_eq!(response.headers()["x-orders"], "3");
+    let bytes = axum::body::to_bytes(response.into_body(), 64 << 20).await.unwrap();
+    let reader =
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes).unwrap().build().unwrap();
+    let mut statuses = BTreeMap::new();
+    for batch in reader {
+        let batch = batch.unwrap();
+        let key = batch.column(2).as_any().downcast_ref::<arrow_array::StringArray>().unwrap();
+        let quantity = batch.column(5).as_any().downcast_ref::<arrow_array::UInt32Array>().unwrap();
+        let status = batch.column(6).as_any().downcast_ref::<arrow_array::StringArray>().unwrap();
+        for row in 0..batch.num_rows() {
+            statuses.insert(key.value(row).to_string(), (quantity.value(row), status.value(row).to_string()));
+        }
+    }
+    let expected: BTreeMap<String, (u32, String)> =
+        [("e1", (2, "confirmed")), ("e2", (1, "cancelled")), ("e3", (short, "rejected"))]
+            .into_iter()
+            .map(|(k, (q, s))| (k.to_string(), (q, s.to_string())))
+            .collect();
+    assert_eq!(statuses, expected);
+    service.stop();
+    let _ = std::fs::remove_dir_all(data_dir("export"));
 }
 
 /// One shop, one item with `stock` units.
