@@ -168,8 +168,27 @@ pub struct EvalReport {
     pub ratio_to_open_loop: f64,
     /// Learned arrival scale at the end (truth / plan, if arrivals differ).
     pub learned_arrival_scale: f64,
+    /// The same scores per kind of element.
+    pub by_kind: Vec<KindScore>,
     /// Wall time, s.
     pub wall_s: f64,
+}
+
+/// Scores of one kind of element.
+#[derive(Clone, Debug, Serialize)]
+pub struct KindScore {
+    /// Place kind or "walkway".
+    pub kind: String,
+    /// Element-forecasts scored.
+    pub points: usize,
+    /// Mean absolute error of the twin's median, persons.
+    pub mae_twin: f64,
+    /// Of persistence.
+    pub mae_persistence: f64,
+    /// Of the open loop.
+    pub mae_open_loop: f64,
+    /// Share of truths inside the twin's P10-P90 band.
+    pub coverage_p10_p90: f64,
 }
 
 /// Runs the twin on observations of `truth` while it knows only `nominal`,
@@ -218,6 +237,13 @@ pub fn forecast_eval(nominal: Scenario, truth: Scenario, config: &EvalConfig, se
             twin.advance(step);
         }
         let forecast = twin.forecast();
+        if std::env::var("CROWDTWIN_EVAL_DEBUG").is_ok() {
+            let state = twin.state();
+            eprintln!(
+                "{} arrival {:.3} dwell {:.3} ess {:.1} resamplings {}",
+                state.clock, state.arrival_scale, state.dwell_factor, state.effective_members, state.resamplings
+            );
+        }
         let bin_now = (t.as_micros() / (interval_s * 1_000_000)) as usize;
         let target_bin = bin_now + horizon as usize - 1;
         let truth_world = feed.sim.world();
@@ -240,6 +266,10 @@ pub fn forecast_eval(nominal: Scenario, truth: Scenario, config: &EvalConfig, se
 
     let (mut twin_error, mut persistence_error, mut open_error, mut covered, mut points) =
         (0.0, 0.0, 0.0, 0usize, 0usize);
+    let mut by_kind: Vec<KindScore> = Vec::new();
+    let debug = std::env::var("CROWDTWIN_EVAL_DEBUG").is_ok();
+    let mut per_element = vec![(0.0f64, 0.0f64, 0usize); truth_output.elements.len()];
+    let mut per_hour = std::collections::BTreeMap::<usize, (f64, f64, usize)>::new();
     for (bin, values) in &scored {
         for (e, &(p10, p50, p90, persistence)) in values.iter().enumerate() {
             let Some(truth_value) =
@@ -251,9 +281,64 @@ pub fn forecast_eval(nominal: Scenario, truth: Scenario, config: &EvalConfig, se
             twin_error += (p50 - truth_value).abs();
             persistence_error += (persistence - truth_value).abs();
             open_error += (planned - truth_value).abs();
-            covered += usize::from(p10 <= truth_value + 1e-9 && truth_value <= p90 + 1e-9);
+            let inside = p10 <= truth_value + 1e-9 && truth_value <= p90 + 1e-9;
+            covered += usize::from(inside);
             points += 1;
+            let kind = &truth_output.elements[e].kind;
+            let at = match by_kind.iter().position(|k| &k.kind == kind) {
+                Some(at) => at,
+                None => {
+                    by_kind.push(KindScore {
+                        kind: kind.clone(),
+                        points: 0,
+                        mae_twin: 0.0,
+                        mae_persistence: 0.0,
+                        mae_open_loop: 0.0,
+                        coverage_p10_p90: 0.0,
+                    });
+                    by_kind.len() - 1
+                }
+            };
+            let score = &mut by_kind[at];
+            score.points += 1;
+            score.mae_twin += (p50 - truth_value).abs();
+            score.mae_persistence += (persistence - truth_value).abs();
+            score.mae_open_loop += (planned - truth_value).abs();
+            score.coverage_p10_p90 += f64::from(u8::from(inside));
+            if debug {
+                per_element[e].0 += (p50 - truth_value).abs();
+                per_element[e].1 += (planned - truth_value).abs();
+                per_element[e].2 += 1;
+                let hour = (nominal.start_clock_s as usize + bin * interval_s as usize) / 3600;
+                let h = per_hour.entry(hour).or_default();
+                h.0 += (p50 - truth_value).abs();
+                h.1 += (planned - truth_value).abs();
+                h.2 += 1;
+            }
         }
+    }
+    if debug {
+        for (e, (t, o, n)) in per_element.iter().enumerate() {
+            let n = (*n).max(1) as f64;
+            eprintln!(
+                "element {:40} {:10} twin {:8.1} open {:8.1}",
+                truth_output.elements[e].id,
+                truth_output.elements[e].kind,
+                t / n,
+                o / n
+            );
+        }
+        for (hour, (t, o, n)) in &per_hour {
+            let n = (*n).max(1) as f64;
+            eprintln!("hour {hour:2} twin {:8.1} open {:8.1}", t / n, o / n);
+        }
+    }
+    for score in &mut by_kind {
+        let n = score.points.max(1) as f64;
+        score.mae_twin /= n;
+        score.mae_persistence /= n;
+        score.mae_open_loop /= n;
+        score.coverage_p10_p90 /= n;
     }
     if points == 0 {
         return Err("no forecast could be scored: the run is shorter than an hour plus the horizon".into());
@@ -275,6 +360,7 @@ pub fn forecast_eval(nominal: Scenario, truth: Scenario, config: &EvalConfig, se
         ratio_to_persistence: twin_error / persistence_error.max(1e-9),
         ratio_to_open_loop: twin_error / open_error.max(1e-9),
         learned_arrival_scale: state.arrival_scale,
+        by_kind,
         wall_s: started.elapsed().as_secs_f64(),
     })
 }

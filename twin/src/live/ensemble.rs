@@ -24,6 +24,16 @@ pub const COUNT_MODEL_ERROR_SHARE: f64 = 0.1;
 /// An observed anomaly (count minus ensemble estimate) fades from the
 /// forecast with this time constant, minutes.
 pub const ANOMALY_MEMORY_MIN: f64 = 15.0;
+/// Counts this close in time are about the same evidence: the model's
+/// error in a count total lasts about as long as an anomaly does, so one
+/// step's log-likelihood counts `step / COUNT_ERROR_MEMORY_MIN` of an
+/// independent observation's (tempered), instead of every minute's count
+/// of the same crowd counting in full and collapsing the ensemble onto
+/// whatever the first hour suggested.
+pub const COUNT_ERROR_MEMORY_MIN: f64 = ANOMALY_MEMORY_MIN;
+/// Smallest spread (standard deviation, log space) the jitter keeps in
+/// each learned parameter, so the ensemble can follow a day that changes.
+pub const PARAMETER_SPREAD_MIN: f64 = 0.03;
 /// Share of Poisson count noise added to the ensemble's band.
 pub const DRESSING_SHARE: f64 = 1.0;
 /// Count totals the members are weighed on: gates, venues, transit,
@@ -419,6 +429,7 @@ impl Twin {
             let at = at.as_micros();
             (at > bin as u64 * interval && at <= (bin as u64 + 1) * interval).then_some(count)
         });
+        let temper = (self.config.step.as_secs_f64() / (60.0 * COUNT_ERROR_MEMORY_MIN)).min(1.0);
         for member in &mut self.members {
             let world = member.sim.world();
             let mut log_likelihood = 0.0;
@@ -444,7 +455,7 @@ impl Twin {
                 let predicted = world.places[*place].recorder.entries(bins.clone()) as f64;
                 term(*count, predicted, (0.05 * count + 2.0).powi(2));
             }
-            member.log_weight += log_likelihood;
+            member.log_weight += temper * log_likelihood;
         }
         let weights = self.weights();
         let ess = 1.0 / weights.iter().map(|w| w * w).sum::<f64>();
@@ -482,7 +493,8 @@ impl Twin {
         let mut variance = [0.0; 2];
         for k in 0..2 {
             mean[k] = parameters.iter().zip(weights).map(|(p, w)| p[k] * w).sum();
-            variance[k] = parameters.iter().zip(weights).map(|(p, w)| (p[k] - mean[k]).powi(2) * w).sum();
+            let spread: f64 = parameters.iter().zip(weights).map(|(p, w)| (p[k] - mean[k]).powi(2) * w).sum();
+            variance[k] = spread.max(PARAMETER_SPREAD_MIN * PARAMETER_SPREAD_MIN);
         }
         let old = std::mem::take(&mut self.members);
         let headroom = self.config.population_headroom;
