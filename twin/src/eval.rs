@@ -309,7 +309,7 @@ pub fn forecast_eval(nominal: Scenario, truth: Scenario, config: &EvalConfig, se
                 per_element[e].0 += (p50 - truth_value).abs();
                 per_element[e].1 += (planned - truth_value).abs();
                 per_element[e].2 += 1;
-                let hour = (nominal.start_clock_s as usize + bin * interval_s as usize) / 3600;
+                let hour = (nominal.start_clock_s as usize + bin * interval_s as usize) / 60;
                 let h = per_hour.entry(hour).or_default();
                 h.0 += (p50 - truth_value).abs();
                 h.1 += (planned - truth_value).abs();
@@ -330,7 +330,7 @@ pub fn forecast_eval(nominal: Scenario, truth: Scenario, config: &EvalConfig, se
         }
         for (hour, (t, o, n)) in &per_hour {
             let n = (*n).max(1) as f64;
-            eprintln!("hour {hour:2} twin {:8.1} open {:8.1}", t / n, o / n);
+            eprintln!("target {}:{:02} twin {:8.1} open {:8.1}", hour / 60, hour % 60, t / n, o / n);
         }
     }
     for score in &mut by_kind {

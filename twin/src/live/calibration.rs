@@ -21,7 +21,7 @@ pub fn prior_persistence(minutes: f64, memory_min: f64) -> f64 {
 }
 
 /// Pseudo-observations the prior persistence is worth in the regression.
-pub const PRIOR_POINTS: f64 = 200.0;
+pub const PRIOR_POINTS: f64 = 20.0;
 /// Standardised errors kept per kind of element.
 pub const ERRORS_KEPT: usize = 4_000;
 /// Standardised errors needed before the band is calibrated from them.

@@ -36,9 +36,11 @@ pub const COUNT_ERROR_MEMORY_MIN: f64 = ANOMALY_MEMORY_MIN;
 pub const PARAMETER_SPREAD_MIN: f64 = 0.03;
 /// Share of Poisson count noise added to the ensemble's band.
 pub const DRESSING_SHARE: f64 = 1.0;
-/// Count totals the members are weighed on: gates, venues, transit,
-/// walkways, other places, and the whole site.
-const AGGREGATES: usize = 6;
+/// Count totals the members are weighed on: one per kind of element
+/// (see `kind_group`), and the whole site.
+const AGGREGATES: usize = KIND_GROUPS + 1;
+/// Kinds of element told apart by `kind_group`.
+const KIND_GROUPS: usize = 9;
 
 /// How the twin runs.
 #[derive(Clone, Debug, PartialEq)]
@@ -151,13 +153,16 @@ fn kind_group(kind: &str) -> usize {
 /// size, so the ensemble keeps its spread without drifting as a random walk.
 const SHRINKAGE_A: f64 = 0.98;
 
+/// Learned parameters.
+const PARAMETERS: usize = 2;
+
 /// Parameters in log space: arrival scale and dwell factor. (Walking speed
 /// stays at the scenario's value: counts alone cannot tell it from arrivals.)
-fn log_parameters(tuning: &Tuning) -> [f64; 2] {
+fn log_parameters(tuning: &Tuning) -> [f64; PARAMETERS] {
     [tuning.arrival_scale.ln(), tuning.dwell_factor.ln()]
 }
 
-fn set_log_parameters(tuning: &mut Tuning, values: [f64; 2], headroom: f64) {
+fn set_log_parameters(tuning: &mut Tuning, values: [f64; PARAMETERS], headroom: f64) {
     tuning.arrival_scale = values[0].exp().clamp(0.2, headroom);
     tuning.dwell_factor = values[1].exp().clamp(0.3, 3.0);
 }
@@ -396,13 +401,7 @@ impl Twin {
         let mut latest = std::mem::take(&mut self.latest_counts);
         latest.resize(self.world().element_count(), None);
         let world = self.world();
-        let group_of = |element: usize| match world.element_kind(element) {
-            "gate" => 0,
-            "venue" => 1,
-            "transit" => 2,
-            "walkway" => 3,
-            _ => 4,
-        };
+        let group_of = |element: usize| kind_group(world.element_kind(element));
         let mut observed = [0.0f64; AGGREGATES];
         let mut variance = [0.0f64; AGGREGATES];
         let mut members_of: Vec<Vec<(usize, f64)>> = vec![Vec::new(); AGGREGATES];
@@ -488,10 +487,11 @@ impl Twin {
             copies[index] += 1;
         }
         // Weighted mean and variance of the parameters, before resampling.
-        let parameters: Vec<[f64; 2]> = self.members.iter().map(|m| log_parameters(&m.sim.world().tuning)).collect();
-        let mut mean = [0.0; 2];
-        let mut variance = [0.0; 2];
-        for k in 0..2 {
+        let parameters: Vec<[f64; PARAMETERS]> =
+            self.members.iter().map(|m| log_parameters(&m.sim.world().tuning)).collect();
+        let mut mean = [0.0; PARAMETERS];
+        let mut variance = [0.0; PARAMETERS];
+        for k in 0..PARAMETERS {
             mean[k] = parameters.iter().zip(weights).map(|(p, w)| p[k] * w).sum();
             let spread: f64 = parameters.iter().zip(weights).map(|(p, w)| (p[k] - mean[k]).powi(2) * w).sum();
             variance[k] = spread.max(PARAMETER_SPREAD_MIN * PARAMETER_SPREAD_MIN);
@@ -512,8 +512,8 @@ impl Twin {
             sims.push(member.sim);
             for mut sim in sims {
                 let own = log_parameters(&sim.world().tuning);
-                let mut moved = [0.0; 2];
-                for k in 0..2 {
+                let mut moved = [0.0; PARAMETERS];
+                for k in 0..PARAMETERS {
                     moved[k] = SHRINKAGE_A * own[k]
                         + (1.0 - SHRINKAGE_A) * mean[k]
                         + spread * variance[k].sqrt() * self.rng.normal();
@@ -528,6 +528,9 @@ impl Twin {
     /// Runs every member ahead by the horizon from a fork and summarises the
     /// futures: weighted P10/P50/P90 per element per minute, and alerts.
     pub fn forecast(&mut self) -> Forecast {
+        // Events reported for now (a gate closed at the issue time) are in
+        // the forecast; `advance` applies only those before its step's end.
+        self.apply_events(self.now + SimDuration(1));
         let now = self.now;
         let weights = self.weights();
         let world = self.world();
