@@ -424,9 +424,9 @@ impl Twin {
         let interval = self.world().element_recorder(0).interval().as_micros();
         let latest = &self.latest_counts;
         self.calibration.score((now.as_micros() / interval) as usize, |element, bin| {
-            let (at, count, _) = latest.get(element).copied().flatten()?;
+            let (at, count, sigma) = latest.get(element).copied().flatten()?;
             let at = at.as_micros();
-            (at > bin as u64 * interval && at <= (bin as u64 + 1) * interval).then_some(count)
+            (at > bin as u64 * interval && at <= (bin as u64 + 1) * interval).then_some((count, sigma))
         });
         let temper = (self.config.step.as_secs_f64() / (60.0 * COUNT_ERROR_MEMORY_MIN)).min(1.0);
         for member in &mut self.members {
