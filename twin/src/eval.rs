@@ -168,6 +168,8 @@ pub struct EvalReport {
     pub ratio_to_open_loop: f64,
     /// Learned arrival scale at the end (truth / plan, if arrivals differ).
     pub learned_arrival_scale: f64,
+    /// Learned unplanned walk-ins at the end, as a share of the planned visitors.
+    pub learned_unplanned_walk_in_share: f64,
     /// The same scores per kind of element.
     pub by_kind: Vec<KindScore>,
     /// Wall time, s.
@@ -240,8 +242,8 @@ pub fn forecast_eval(nominal: Scenario, truth: Scenario, config: &EvalConfig, se
         if std::env::var("CROWDTWIN_EVAL_DEBUG").is_ok() {
             let state = twin.state();
             eprintln!(
-                "{} arrival {:.3} dwell {:.3} ess {:.1} resamplings {}",
-                state.clock, state.arrival_scale, state.dwell_factor, state.effective_members, state.resamplings
+                "{} arrival {:.3} walk-in {:.3} dwell {:.3} ess {:.1} resamplings {}",
+                state.clock, state.arrival_scale, state.unplanned_walk_in_share, state.dwell_factor, state.effective_members, state.resamplings
             );
         }
         let bin_now = (t.as_micros() / (interval_s * 1_000_000)) as usize;
@@ -360,6 +362,7 @@ pub fn forecast_eval(nominal: Scenario, truth: Scenario, config: &EvalConfig, se
         ratio_to_persistence: twin_error / persistence_error.max(1e-9),
         ratio_to_open_loop: twin_error / open_error.max(1e-9),
         learned_arrival_scale: state.arrival_scale,
+        learned_unplanned_walk_in_share: state.unplanned_walk_in_share,
         by_kind,
         wall_s: started.elapsed().as_secs_f64(),
     })

@@ -197,6 +197,43 @@ mod tests {
     }
 
     #[test]
+    fn the_band_is_of_people_present_not_of_counts() {
+        // Forecast errors N(0, 10), counts with sensor noise N(0, 20) on top:
+        // the band must be that of the forecast error alone, about ±1.28 x 10.
+        let mut rng = crowdtwin_sim::kernel::ActorRng::for_actor(3, 3);
+        let mut calibration = Calibration::new(vec![0], 0.1);
+        for t in 0..ERRORS_KEPT {
+            let truth = 500.0 + 10.0 * rng.normal();
+            let count = truth + 20.0 * rng.normal();
+            calibration.issue(t, [(0, 500.0, 0.0, 500.0, 10.0)].into_iter());
+            calibration.score(t + 1, |_, _| Some((count, 20.0)));
+        }
+        let band = calibration.band(0).unwrap();
+        assert!((band.low + 1.28).abs() < 0.25 && (band.high - 1.28).abs() < 0.25, "{band:?}");
+        // The same errors with no sensor noise reported keep their width (±1.28 x sqrt(5)).
+        let mut counted = Calibration::new(vec![0], 0.1);
+        let mut rng = crowdtwin_sim::kernel::ActorRng::for_actor(3, 3);
+        for t in 0..ERRORS_KEPT {
+            let count = 500.0 + 10.0 * rng.normal() + 20.0 * rng.normal();
+            counted.issue(t, [(0, 500.0, 0.0, 500.0, 10.0)].into_iter());
+            counted.score(t + 1, |_, _| Some((count, 0.0)));
+        }
+        let wide = counted.band(0).unwrap();
+        assert!((wide.high - 1.28 * 5f64.sqrt()).abs() < 0.3, "{wide:?}");
+    }
+
+    #[test]
+    fn a_kind_without_enough_errors_takes_the_pooled_band() {
+        let mut calibration = Calibration::new(vec![0, 1], 0.1);
+        for t in 0..ERRORS_NEEDED {
+            calibration.issue(t, [(0, 10.0, 0.0, 10.0, 1.0)].into_iter());
+            calibration.score(t + 1, |_, _| Some((10.0 + if t % 2 == 0 { 1.0 } else { -1.0 }, 0.0)));
+        }
+        assert_eq!(calibration.band(1), calibration.band(0));
+        assert!(calibration.band(1).is_some());
+    }
+
+    #[test]
     fn no_band_before_enough_errors() {
         let mut calibration = Calibration::new(vec![0], 0.1);
         calibration.issue(5, [(0, 10.0, 1.0, 10.0, 1.0)].into_iter());

@@ -31,9 +31,11 @@ pub const ANOMALY_MEMORY_MIN: f64 = 15.0;
 /// of the same crowd counting in full and collapsing the ensemble onto
 /// whatever the first hour suggested.
 pub const COUNT_ERROR_MEMORY_MIN: f64 = ANOMALY_MEMORY_MIN;
-/// Smallest spread (standard deviation, log space) the jitter keeps in
-/// each learned parameter, so the ensemble can follow a day that changes.
-pub const PARAMETER_SPREAD_MIN: f64 = 0.03;
+/// Smallest spread (standard deviation, in the units of `parameters_of`)
+/// the jitter keeps in each learned parameter, so the ensemble can follow
+/// a day that changes: 3% on the arrival scale and dwell factor, 1% of the
+/// planned visitors in unplanned walk-ins.
+pub const PARAMETER_SPREAD_MIN: [f64; PARAMETERS] = [0.03, 0.03, 0.01];
 /// Share of Poisson count noise added to the ensemble's band.
 pub const DRESSING_SHARE: f64 = 1.0;
 /// Count totals the members are weighed on: one per kind of element
@@ -61,6 +63,9 @@ pub struct TwinConfig {
     pub alert_probability: f64,
     /// Spread of the prior on the arrival scale (log-normal sigma).
     pub prior_arrival_sigma: f64,
+    /// Spread of the prior on the unplanned walk-ins (share of the planned
+    /// visitors; the prior is half-normal: the plan says none).
+    pub prior_unplanned_walk_in_sigma: f64,
 }
 
 impl Default for TwinConfig {
@@ -74,6 +79,7 @@ impl Default for TwinConfig {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             alert_probability: 0.2,
             prior_arrival_sigma: 0.25,
+            prior_unplanned_walk_in_sigma: 0.1,
         }
     }
 }
@@ -154,17 +160,20 @@ fn kind_group(kind: &str) -> usize {
 const SHRINKAGE_A: f64 = 0.98;
 
 /// Learned parameters.
-const PARAMETERS: usize = 2;
+const PARAMETERS: usize = 3;
 
-/// Parameters in log space: arrival scale and dwell factor. (Walking speed
+/// The learned parameters: arrival scale and dwell factor in log space,
+/// and the unplanned walk-ins' share (people the plan does not have at
+/// all, whom no scaling of the planned arrivals makes). (Walking speed
 /// stays at the scenario's value: counts alone cannot tell it from arrivals.)
-fn log_parameters(tuning: &Tuning) -> [f64; PARAMETERS] {
-    [tuning.arrival_scale.ln(), tuning.dwell_factor.ln()]
+fn parameters_of(tuning: &Tuning) -> [f64; PARAMETERS] {
+    [tuning.arrival_scale.ln(), tuning.dwell_factor.ln(), tuning.unplanned_walk_in_share]
 }
 
-fn set_log_parameters(tuning: &mut Tuning, values: [f64; PARAMETERS], headroom: f64) {
+fn set_parameters(tuning: &mut Tuning, values: [f64; PARAMETERS], headroom: f64) {
     tuning.arrival_scale = values[0].exp().clamp(0.2, headroom);
     tuning.dwell_factor = values[1].exp().clamp(0.3, 3.0);
+    tuning.unplanned_walk_in_share = values[2].clamp(0.0, model::UNPLANNED_WALK_IN_SHARE_MAX);
 }
 
 /// The `q` quantile of `(value, weight)` pairs sorted by value whose weights
@@ -218,8 +227,12 @@ impl Twin {
                 sim.reseed(config.seed.wrapping_add(1 + i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
                 let tuning = &mut sim.world_mut().tuning;
                 if config.members > 1 {
-                    let prior = [config.prior_arrival_sigma * rng.normal(), 0.1 * rng.normal()];
-                    set_log_parameters(tuning, prior, config.population_headroom);
+                    let prior = [
+                        config.prior_arrival_sigma * rng.normal(),
+                        0.1 * rng.normal(),
+                        (config.prior_unplanned_walk_in_sigma * rng.normal()).abs(),
+                    ];
+                    set_parameters(tuning, prior, config.population_headroom);
                 }
                 Member { sim, log_weight: 0.0 }
             })
@@ -488,13 +501,13 @@ impl Twin {
         }
         // Weighted mean and variance of the parameters, before resampling.
         let parameters: Vec<[f64; PARAMETERS]> =
-            self.members.iter().map(|m| log_parameters(&m.sim.world().tuning)).collect();
+            self.members.iter().map(|m| parameters_of(&m.sim.world().tuning)).collect();
         let mut mean = [0.0; PARAMETERS];
         let mut variance = [0.0; PARAMETERS];
         for k in 0..PARAMETERS {
             mean[k] = parameters.iter().zip(weights).map(|(p, w)| p[k] * w).sum();
             let spread: f64 = parameters.iter().zip(weights).map(|(p, w)| (p[k] - mean[k]).powi(2) * w).sum();
-            variance[k] = spread.max(PARAMETER_SPREAD_MIN * PARAMETER_SPREAD_MIN);
+            variance[k] = spread.max(PARAMETER_SPREAD_MIN[k] * PARAMETER_SPREAD_MIN[k]);
         }
         let old = std::mem::take(&mut self.members);
         let headroom = self.config.population_headroom;
@@ -511,14 +524,14 @@ impl Twin {
             }
             sims.push(member.sim);
             for mut sim in sims {
-                let own = log_parameters(&sim.world().tuning);
+                let own = parameters_of(&sim.world().tuning);
                 let mut moved = [0.0; PARAMETERS];
                 for k in 0..PARAMETERS {
                     moved[k] = SHRINKAGE_A * own[k]
                         + (1.0 - SHRINKAGE_A) * mean[k]
                         + spread * variance[k].sqrt() * self.rng.normal();
                 }
-                set_log_parameters(&mut sim.world_mut().tuning, moved, headroom);
+                set_parameters(&mut sim.world_mut().tuning, moved, headroom);
                 self.members.push(Member { sim, log_weight: 0.0 });
             }
         }
@@ -690,8 +703,12 @@ impl Twin {
             effective_members: 1.0 / weights.iter().map(|w| w * w).sum::<f64>(),
             resamplings: self.resamplings,
             arrival_scale: mean_of(|t| t.arrival_scale),
+            arrival_scale_spread: (mean_of(|t| t.arrival_scale.powi(2)) - mean_of(|t| t.arrival_scale).powi(2))
+                .max(0.0)
+                .sqrt(),
             walk_speed_factor: mean_of(|t| t.walk_speed_factor),
             dwell_factor: mean_of(|t| t.dwell_factor),
+            unplanned_walk_in_share: mean_of(|t| t.unplanned_walk_in_share),
             observations: self.totals,
             elements,
         }
@@ -804,10 +821,15 @@ pub struct TwinState {
     pub resamplings: u64,
     /// Weighted mean of the learned arrival scale (1 = as planned).
     pub arrival_scale: f64,
+    /// Weighted standard deviation of the arrival scale over the members.
+    pub arrival_scale_spread: f64,
     /// Weighted mean of the learned walking speed factor.
     pub walk_speed_factor: f64,
     /// Weighted mean of the learned dwell factor.
     pub dwell_factor: f64,
+    /// Weighted mean of the learned unplanned walk-ins, as a share of the
+    /// planned visitors.
+    pub unplanned_walk_in_share: f64,
     /// Observation totals.
     pub observations: ObservationTotals,
     /// Per element.

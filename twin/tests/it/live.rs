@@ -89,6 +89,37 @@ fn the_ensemble_learns_that_more_people_came() {
     assert!(learned > 1.25, "{learned}");
     assert!((prior - 1.0).abs() < 0.3, "{prior}");
     assert!(observed.state().observations.assimilated > 1_000);
+    // Three hours of counts a minute apart did not collapse the ensemble
+    // onto one arrival scale: it can still follow a day that changes.
+    let spread = observed.state().arrival_scale_spread;
+    assert!(spread > 0.01, "{spread}");
+}
+
+#[test]
+fn a_gate_closed_at_the_issue_time_is_in_that_forecast() {
+    let config = TwinConfig { members: 4, threads: 2, ..Default::default() };
+    let mut told = Twin::new(morning(20_000), config.clone()).unwrap();
+    let mut blind = Twin::new(morning(20_000), config).unwrap();
+    let now = SimTime::from_secs(3_600);
+    told.advance(now);
+    blind.advance(now);
+    let closed = Observation::GateStatus {
+        version: 1,
+        id: "close-west".into(),
+        at: "08:00".into(),
+        place: "gate-west".into(),
+        open: false,
+    };
+    told.ingest(&[closed]).unwrap();
+    let people = |twin: &mut Twin| {
+        let forecast = twin.forecast();
+        let gate = forecast.elements.iter().find(|e| e.id == "gate-west").unwrap();
+        gate.minutes[10..].iter().map(|m| m.occupancy_p50).sum::<f64>()
+    };
+    let (with_closure, without) = (people(&mut told), people(&mut blind));
+    assert!(without > 20.0, "people pass the west gate at 08:10-08:30: {without}");
+    assert!(with_closure < 0.5 * without, "closed at 08:00, reported at 08:00: {with_closure} vs {without}");
+    assert_eq!(told.state().observations.events, 1);
 }
 
 #[test]
