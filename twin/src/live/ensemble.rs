@@ -79,7 +79,7 @@ impl Default for TwinConfig {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             alert_probability: 0.2,
             prior_arrival_sigma: 0.25,
-            prior_unplanned_walk_in_sigma: 0.1,
+            prior_unplanned_walk_in_sigma: 0.03,
         }
     }
 }
