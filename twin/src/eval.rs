@@ -239,13 +239,6 @@ pub fn forecast_eval(nominal: Scenario, truth: Scenario, config: &EvalConfig, se
             twin.advance(step);
         }
         let forecast = twin.forecast();
-        if std::env::var("CROWDTWIN_EVAL_DEBUG").is_ok() {
-            let state = twin.state();
-            eprintln!(
-                "{} arrival {:.3} walk-in {:.3} dwell {:.3} ess {:.1} resamplings {}",
-                state.clock, state.arrival_scale, state.unplanned_walk_in_share, state.dwell_factor, state.effective_members, state.resamplings
-            );
-        }
         let bin_now = (t.as_micros() / (interval_s * 1_000_000)) as usize;
         let target_bin = bin_now + horizon as usize - 1;
         let truth_world = feed.sim.world();
@@ -269,9 +262,6 @@ pub fn forecast_eval(nominal: Scenario, truth: Scenario, config: &EvalConfig, se
     let (mut twin_error, mut persistence_error, mut open_error, mut covered, mut points) =
         (0.0, 0.0, 0.0, 0usize, 0usize);
     let mut by_kind: Vec<KindScore> = Vec::new();
-    let debug = std::env::var("CROWDTWIN_EVAL_DEBUG").is_ok();
-    let mut per_element = vec![(0.0f64, 0.0f64, 0usize); truth_output.elements.len()];
-    let mut per_hour = std::collections::BTreeMap::<usize, (f64, f64, usize)>::new();
     for (bin, values) in &scored {
         for (e, &(p10, p50, p90, persistence)) in values.iter().enumerate() {
             let Some(truth_value) =
@@ -307,32 +297,6 @@ pub fn forecast_eval(nominal: Scenario, truth: Scenario, config: &EvalConfig, se
             score.mae_persistence += (persistence - truth_value).abs();
             score.mae_open_loop += (planned - truth_value).abs();
             score.coverage_p10_p90 += f64::from(u8::from(inside));
-            if debug {
-                per_element[e].0 += (p50 - truth_value).abs();
-                per_element[e].1 += (planned - truth_value).abs();
-                per_element[e].2 += 1;
-                let hour = (nominal.start_clock_s as usize + bin * interval_s as usize) / 60;
-                let h = per_hour.entry(hour).or_default();
-                h.0 += (p50 - truth_value).abs();
-                h.1 += (planned - truth_value).abs();
-                h.2 += 1;
-            }
-        }
-    }
-    if debug {
-        for (e, (t, o, n)) in per_element.iter().enumerate() {
-            let n = (*n).max(1) as f64;
-            eprintln!(
-                "element {:40} {:10} twin {:8.1} open {:8.1}",
-                truth_output.elements[e].id,
-                truth_output.elements[e].kind,
-                t / n,
-                o / n
-            );
-        }
-        for (hour, (t, o, n)) in &per_hour {
-            let n = (*n).max(1) as f64;
-            eprintln!("target {}:{:02} twin {:8.1} open {:8.1}", hour / 60, hour % 60, t / n, o / n);
         }
     }
     for score in &mut by_kind {
