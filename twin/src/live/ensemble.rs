@@ -1,8 +1,9 @@
 //! The twin: an ensemble of world states (a particle filter) advanced with
 //! the twin's clock, weighted by how well each explains the observed
 //! counts, resampled when the weights degenerate, with the uncertain
-//! parameters (arrival scale, walking speed, dwell times) jittered so the
-//! ensemble can learn them; and forecasts run ahead from forks of it.
+//! parameters (arrival scale, dwell times, walk-ins the plan does not
+//! have) jittered so the ensemble can learn them; and forecasts run ahead
+//! from forks of it.
 
 use super::calibration::{Calibration, prior_persistence};
 use super::observation::{self, Checked, IngestReport, Observation, ObservationError, Timed};
@@ -407,10 +408,11 @@ impl Twin {
         self.totals.assimilated += counts.len() as u64;
         // The state has hundreds of dimensions and the ensemble a few dozen
         // members: weighing on every count at once collapses it. Counts are
-        // summed by kind of element (gates, venues, transit, walkways, the
-        // rest) and over the whole site, and members are weighed on those
-        // few totals, which carry what the filter must learn (how many came,
-        // how fast they move) without the noise of single sensors.
+        // summed by kind of element (gates, venues, fan zones, walkways...)
+        // and over the whole site, and members are weighed on those few
+        // totals, which carry what the filter must learn (how many came, and
+        // whether with tickets for the venues or for the park) without the
+        // noise of single sensors.
         let mut latest = std::mem::take(&mut self.latest_counts);
         latest.resize(self.world().element_count(), None);
         let world = self.world();
