@@ -142,6 +142,9 @@ pub struct Shared {
     place_rank: Vec<u32>,
     /// See [`BuildOptions::population_headroom`].
     pub population_headroom: f64,
+    /// Visitors from this index on are unplanned walk-ins (see
+    /// [`UNPLANNED_WALK_IN_SHARE_MAX`]); none in a planner's run.
+    pub unplanned_walk_ins_from: usize,
     /// Seed the visitors' activation draws derive from.
     activation_seed: u64,
     /// What visitors who follow recommendations are told (see
@@ -159,15 +162,20 @@ pub struct Advice {
 }
 
 impl Shared {
-    /// Whether visitor `index` comes at `arrival_scale`: a fixed draw per
-    /// visitor against `arrival_scale / population_headroom`, so raising
-    /// the scale only ever adds visitors.
-    pub fn comes(&self, index: usize, arrival_scale: f64) -> bool {
-        if self.population_headroom <= 1.0 && arrival_scale >= 1.0 {
+    /// Whether visitor `index` comes under `tuning`: a fixed draw per
+    /// visitor against `arrival_scale / population_headroom` (unplanned
+    /// walk-ins: `unplanned_walk_in_share / UNPLANNED_WALK_IN_SHARE_MAX`),
+    /// so raising the scale only ever adds visitors.
+    pub fn comes(&self, index: usize, tuning: &Tuning) -> bool {
+        let chance = if index >= self.unplanned_walk_ins_from {
+            tuning.unplanned_walk_in_share / UNPLANNED_WALK_IN_SHARE_MAX
+        } else if self.population_headroom <= 1.0 && tuning.arrival_scale >= 1.0 {
             return true;
-        }
+        } else {
+            tuning.arrival_scale / self.population_headroom
+        };
         let draw = crate::kernel::ActorRng::for_actor(self.activation_seed, index as u32).uniform();
-        draw < arrival_scale / self.population_headroom
+        draw < chance
     }
 
     /// Whether visitor `index` follows recommendations: a fixed draw per
@@ -195,11 +203,19 @@ pub struct Tuning {
     pub walk_speed_factor: f64,
     /// Factor on eating and fan zone dwell times.
     pub dwell_factor: f64,
+    /// Walk-ins beyond the scenario's, as a share of its visitor count (at
+    /// most [`UNPLANNED_WALK_IN_SHARE_MAX`], with population headroom only).
+    pub unplanned_walk_in_share: f64,
 }
+
+/// Largest share of unplanned walk-ins a run with population headroom can
+/// take (`Tuning::unplanned_walk_in_share`): it holds this many, as a share
+/// of the scenario's visitor count, who come only as that share says.
+pub const UNPLANNED_WALK_IN_SHARE_MAX: f64 = 0.5;
 
 impl Default for Tuning {
     fn default() -> Self {
-        Tuning { arrival_scale: 1.0, walk_speed_factor: 1.0, dwell_factor: 1.0 }
+        Tuning { arrival_scale: 1.0, walk_speed_factor: 1.0, dwell_factor: 1.0, unplanned_walk_in_share: 0.0 }
     }
 }
 
@@ -285,6 +301,7 @@ impl CrowdWorld {
             sessions_by_venue: self.shared.sessions_by_venue.clone(),
             place_rank: self.shared.place_rank.clone(),
             population_headroom: self.shared.population_headroom,
+            unplanned_walk_ins_from: self.shared.unplanned_walk_ins_from,
             activation_seed: self.shared.activation_seed,
             advice: self.shared.advice.clone(),
         })
@@ -550,6 +567,17 @@ pub fn build_with(scenario: Scenario, seed: u64, options: BuildOptions) -> Simul
     for (rank, &place) in by_x.iter().enumerate() {
         place_rank[place] = rank as u32;
     }
+    let (mut visitors, mut arrivals, population) = population::generate(&scenario, seed, population_headroom);
+    // With headroom (a live twin), also walk-ins the scenario does not plan.
+    let unplanned_walk_ins_from = visitors.len();
+    if population_headroom > 1.0 {
+        let count = scenario.visitors.as_ref().map_or(0, |v| v.count);
+        let unplanned = (count as f64 * UNPLANNED_WALK_IN_SHARE_MAX).round() as u64;
+        for (visitor, at) in population::unplanned_walk_ins(&scenario, seed, unplanned) {
+            arrivals.push((visitors.len() as u32, at));
+            visitors.push(visitor);
+        }
+    }
     let site = Site::new(scenario);
     let advice = options.advice.map(|congestion| Advice { network: Network::new(&site), congestion });
     let shared = Arc::new(Shared {
@@ -557,10 +585,10 @@ pub fn build_with(scenario: Scenario, seed: u64, options: BuildOptions) -> Simul
         sessions_by_venue,
         place_rank,
         population_headroom,
+        unplanned_walk_ins_from,
         activation_seed: seed ^ 0xAC71_7A7E,
         advice,
     });
-    let (visitors, arrivals, population) = population::generate(&shared.site.scenario, seed, population_headroom);
     let places = (0..shared.site.scenario.places.len()).map(|i| PlaceState::new(&shared, i)).collect();
     let free_speed = shared.site.scenario.params.walk_speed_mps_free;
     let walkways =

@@ -168,8 +168,29 @@ pub struct EvalReport {
     pub ratio_to_open_loop: f64,
     /// Learned arrival scale at the end (truth / plan, if arrivals differ).
     pub learned_arrival_scale: f64,
+    /// Learned unplanned walk-ins at the end, as a share of the planned visitors.
+    pub learned_unplanned_walk_in_share: f64,
+    /// The same scores per kind of element.
+    pub by_kind: Vec<KindScore>,
     /// Wall time, s.
     pub wall_s: f64,
+}
+
+/// Scores of one kind of element.
+#[derive(Clone, Debug, Serialize)]
+pub struct KindScore {
+    /// Place kind or "walkway".
+    pub kind: String,
+    /// Element-forecasts scored.
+    pub points: usize,
+    /// Mean absolute error of the twin's median, persons.
+    pub mae_twin: f64,
+    /// Of persistence.
+    pub mae_persistence: f64,
+    /// Of the open loop.
+    pub mae_open_loop: f64,
+    /// Share of truths inside the twin's P10-P90 band.
+    pub coverage_p10_p90: f64,
 }
 
 /// Runs the twin on observations of `truth` while it knows only `nominal`,
@@ -255,6 +276,7 @@ pub fn forecast_eval_with(
 
     let (mut twin_error, mut persistence_error, mut open_error, mut covered, mut points) =
         (0.0, 0.0, 0.0, 0usize, 0usize);
+    let mut by_kind: Vec<KindScore> = Vec::new();
     for (bin, values) in &scored {
         for (e, &(p10, p50, p90, persistence)) in values.iter().enumerate() {
             let Some(truth_value) =
@@ -266,9 +288,38 @@ pub fn forecast_eval_with(
             twin_error += (p50 - truth_value).abs();
             persistence_error += (persistence - truth_value).abs();
             open_error += (planned - truth_value).abs();
-            covered += usize::from(p10 <= truth_value + 1e-9 && truth_value <= p90 + 1e-9);
+            let inside = p10 <= truth_value + 1e-9 && truth_value <= p90 + 1e-9;
+            covered += usize::from(inside);
             points += 1;
+            let kind = &truth_output.elements[e].kind;
+            let at = match by_kind.iter().position(|k| &k.kind == kind) {
+                Some(at) => at,
+                None => {
+                    by_kind.push(KindScore {
+                        kind: kind.clone(),
+                        points: 0,
+                        mae_twin: 0.0,
+                        mae_persistence: 0.0,
+                        mae_open_loop: 0.0,
+                        coverage_p10_p90: 0.0,
+                    });
+                    by_kind.len() - 1
+                }
+            };
+            let score = &mut by_kind[at];
+            score.points += 1;
+            score.mae_twin += (p50 - truth_value).abs();
+            score.mae_persistence += (persistence - truth_value).abs();
+            score.mae_open_loop += (planned - truth_value).abs();
+            score.coverage_p10_p90 += f64::from(u8::from(inside));
         }
+    }
+    for score in &mut by_kind {
+        let n = score.points.max(1) as f64;
+        score.mae_twin /= n;
+        score.mae_persistence /= n;
+        score.mae_open_loop /= n;
+        score.coverage_p10_p90 /= n;
     }
     if points == 0 {
         return Err("no forecast could be scored: the run is shorter than an hour plus the horizon".into());
@@ -290,6 +341,8 @@ pub fn forecast_eval_with(
         ratio_to_persistence: twin_error / persistence_error.max(1e-9),
         ratio_to_open_loop: twin_error / open_error.max(1e-9),
         learned_arrival_scale: state.arrival_scale,
+        learned_unplanned_walk_in_share: state.unplanned_walk_in_share,
+        by_kind,
         wall_s: started.elapsed().as_secs_f64(),
     })
 }

@@ -10,6 +10,8 @@ use serde::Serialize;
 pub const SESSION_GAP_MIN_S: f64 = 2_700.0;
 /// The population's random stream is the one of this (otherwise unused) actor number.
 const POPULATION_STREAM: u32 = u32::MAX - 1;
+/// The unplanned walk-ins' stream (see [`unplanned_walk_ins`]).
+const UNPLANNED_WALK_IN_STREAM: u32 = u32::MAX - 5;
 
 /// What [`generate`] made.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -60,6 +62,44 @@ fn pick(rng: &mut ActorRng, weights: impl Iterator<Item = f64> + Clone) -> Optio
     last
 }
 
+/// Transit places with their arrival shares.
+fn transit_shares(scenario: &Scenario) -> Vec<(usize, f64)> {
+    scenario
+        .places
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.kind == PlaceKind::Transit)
+        .map(|(i, p)| (i, p.arrival_share))
+        .collect()
+}
+
+/// One walk-in of the scenario's `[visitors]`: arrival in the walk-in
+/// window, stay, and the transit place they come by.
+fn walk_in(rng: &mut ActorRng, scenario: &Scenario, transit: &[(usize, f64)]) -> (Visitor, SimTime) {
+    let params = scenario.visitors.as_ref().expect("walk-ins come from [visitors]");
+    let end = scenario.end();
+    let (from, to) = params.walk_in_window;
+    let at = SimTime(from.as_micros() + ((to.as_micros() - from.as_micros()) as f64 * rng.uniform()) as u64);
+    let [shortest, longest] = params.walk_in_stay_s;
+    let leave_s = (at.as_micros() as f64 / 1e6 + uniform(rng, shortest, longest)).min(end.as_micros() as f64 / 1e6);
+    let origin = transit[pick(rng, transit.iter().map(|t| t.1)).expect("transit shares checked")].0;
+    let leave_min = (leave_s / 60.0).min(u16::MAX as f64) as u16;
+    (Visitor::new(VisitorKind::WalkIn, origin as u16, &[], leave_min), at)
+}
+
+/// `count` walk-ins the scenario does not plan, for a live twin to learn
+/// how many more than planned come (`Tuning::unplanned_walk_in_share`):
+/// drawn like the scenario's walk-ins but from their own stream, so the
+/// planned population is the same with or without them.
+pub fn unplanned_walk_ins(scenario: &Scenario, seed: u64, count: u64) -> Vec<(Visitor, SimTime)> {
+    if scenario.visitors.is_none() {
+        return Vec::new();
+    }
+    let mut rng = ActorRng::for_actor(seed, UNPLANNED_WALK_IN_STREAM);
+    let transit = transit_shares(scenario);
+    (0..count).map(|_| walk_in(&mut rng, scenario, &transit)).collect()
+}
+
 /// Generates the visitors, their arrivals (visitor index, time) and a summary.
 /// With `headroom` > 1, generates that many times the visitors and tickets
 /// (a live twin's ensemble picks who actually comes).
@@ -72,16 +112,9 @@ pub fn generate(
     let mut visitors = Vec::new();
     let mut arrivals = Vec::new();
     let mut summary = PopulationSummary::default();
-    let end = scenario.end();
 
     if let Some(params) = &scenario.visitors {
-        let transit: Vec<(usize, f64)> = scenario
-            .places
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| p.kind == PlaceKind::Transit)
-            .map(|(i, p)| (i, p.arrival_share))
-            .collect();
+        let transit = transit_shares(scenario);
         let mut remaining: Vec<u32> =
             scenario.sessions.iter().map(|s| (s.tickets as f64 * headroom).round() as u32).collect();
         let count = (params.count as f64 * headroom).round() as u64;
@@ -123,16 +156,10 @@ pub fn generate(
         }
         summary.ticket_holders = visitors.len() as u64;
         summary.tickets_unsold = left;
-        let (from, to) = params.walk_in_window;
         while (visitors.len() as u64) < count {
-            let at = SimTime(from.as_micros() + ((to.as_micros() - from.as_micros()) as f64 * rng.uniform()) as u64);
-            let [shortest, longest] = params.walk_in_stay_s;
-            let leave_s =
-                (at.as_micros() as f64 / 1e6 + uniform(&mut rng, shortest, longest)).min(end.as_micros() as f64 / 1e6);
-            let origin = transit[pick(&mut rng, transit.iter().map(|t| t.1)).expect("transit shares checked")].0;
+            let (visitor, at) = walk_in(&mut rng, scenario, &transit);
             arrivals.push((visitors.len() as u32, at));
-            let leave_min = (leave_s / 60.0).min(u16::MAX as f64) as u16;
-            visitors.push(Visitor::new(VisitorKind::WalkIn, origin as u16, &[], leave_min));
+            visitors.push(visitor);
             summary.walk_ins += 1;
         }
     }

@@ -94,7 +94,7 @@ impl Visitor {
         ctx: &mut Context<'_, Message>,
     ) {
         match message {
-            Message::Begin if self.kind != VisitorKind::Crowd && !shared.comes(index, tuning.arrival_scale) => {
+            Message::Begin if self.kind != VisitorKind::Crowd && !shared.comes(index, tuning) => {
                 // Stays at home in this member of the ensemble.
             }
             Message::Begin => {

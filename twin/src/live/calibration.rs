@@ -10,8 +10,12 @@
 //! (through the origin, shrunk towards the fixed fade) of the ensemble's
 //! error at the horizon on the anomaly when it was issued. The P10–P90 band
 //! comes from the quantiles of the past standardised errors of the
-//! corrected forecast, per kind of element, once enough have been seen.
-//! Everything uses only observations already received.
+//! corrected forecast, per kind of element, once enough have been seen
+//! (before that, of all kinds pooled). Those errors are against counts,
+//! which carry the sensor's own noise; the band is of the people present,
+//! so it is narrowed by the share of the errors' variance that the
+//! sensors' reported noise explains. Everything uses only observations
+//! already received.
 
 use std::collections::VecDeque;
 
@@ -21,13 +25,16 @@ pub fn prior_persistence(minutes: f64, memory_min: f64) -> f64 {
 }
 
 /// Pseudo-observations the prior persistence is worth in the regression.
-pub const PRIOR_POINTS: f64 = 200.0;
+pub const PRIOR_POINTS: f64 = 20.0;
 /// Standardised errors kept per kind of element.
 pub const ERRORS_KEPT: usize = 4_000;
 /// Standardised errors needed before the band is calibrated from them.
 pub const ERRORS_NEEDED: usize = 200;
 /// Largest persistence factor learned (an anomaly may grow, within reason).
 pub const PERSISTENCE_MAX: f64 = 1.5;
+/// Narrowest the band gets from removing sensor noise, as a share of the
+/// band of the errors against counts.
+pub const SENSOR_NOISE_SHRINK_MIN: f64 = 0.3;
 
 /// One element of a forecast waiting for its target minute.
 #[derive(Clone, Copy, Debug)]
@@ -52,8 +59,13 @@ pub struct Calibration {
     prior: f64,
     /// Per group: Σ error·anomaly, Σ anomaly², count.
     sums: Vec<(f64, f64, f64)>,
-    /// Per group: standardised errors of corrected forecasts, latest last.
-    errors: Vec<VecDeque<f64>>,
+    /// Per group: standardised errors of corrected forecasts against
+    /// counts, and the standardised variance of those counts' sensor
+    /// noise, latest last.
+    errors: Vec<VecDeque<(f64, f64)>>,
+    /// Per group: the band from `errors` (None until enough), and last the
+    /// band of all groups pooled; updated when forecasts are scored.
+    bands: Vec<Option<Band>>,
     /// Forecasts waiting: (target bin, elements).
     waiting: VecDeque<(usize, Vec<Issued>)>,
 }
@@ -77,6 +89,7 @@ impl Calibration {
             prior,
             sums: vec![(0.0, 0.0, 0.0); count],
             errors: vec![VecDeque::new(); count],
+            bands: vec![None; count + 1],
             waiting: VecDeque::new(),
         }
     }
@@ -89,16 +102,30 @@ impl Calibration {
         ((cross + weight * self.prior) / (square + weight)).clamp(0.0, PERSISTENCE_MAX)
     }
 
-    /// The calibrated band of element `element`'s group, once learned.
+    /// The calibrated band of element `element`'s group, once learned;
+    /// until then that of all groups pooled, once learned.
     pub fn band(&self, element: usize) -> Option<Band> {
-        let errors = &self.errors[self.groups[element]];
-        if errors.len() < ERRORS_NEEDED {
+        self.bands[self.groups[element]].or(*self.bands.last().expect("the pooled band"))
+    }
+
+    /// The band of the standardised errors `errors` (error, sensor
+    /// variance): their P10 and P90 about their median, narrowed by the
+    /// share of their variance that is sensor noise (as if normal).
+    fn band_of<'a>(errors: impl Iterator<Item = &'a (f64, f64)>) -> Option<Band> {
+        let pairs: Vec<(f64, f64)> = errors.copied().collect();
+        if pairs.len() < ERRORS_NEEDED {
             return None;
         }
-        let mut sorted: Vec<f64> = errors.iter().copied().collect();
+        let n = pairs.len() as f64;
+        let mean = pairs.iter().map(|p| p.0).sum::<f64>() / n;
+        let variance = pairs.iter().map(|p| (p.0 - mean).powi(2)).sum::<f64>() / n;
+        let sensor = pairs.iter().map(|p| p.1).sum::<f64>() / n;
+        let shrink = (1.0 - sensor / variance.max(1e-12)).max(0.0).sqrt().max(SENSOR_NOISE_SHRINK_MIN);
+        let mut sorted: Vec<f64> = pairs.iter().map(|p| p.0).collect();
         sorted.sort_by(f64::total_cmp);
         let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
-        Some(Band { low: at(0.1), high: at(0.9) })
+        let median = at(0.5);
+        Some(Band { low: median + (at(0.1) - median) * shrink, high: median + (at(0.9) - median) * shrink })
     }
 
     /// Keeps a forecast's horizon values until `target_bin` is observed:
@@ -111,26 +138,37 @@ impl Calibration {
     }
 
     /// Scores the forecasts whose target bin has ended by `now_bin` against
-    /// `observed(element)` (the count seen in that bin, if any).
-    pub fn score(&mut self, now_bin: usize, observed: impl Fn(usize, usize) -> Option<f64>) {
+    /// `observed(element, bin)`: the count seen in that bin, if any, and
+    /// its sensor's noise (standard deviation).
+    pub fn score(&mut self, now_bin: usize, observed: impl Fn(usize, usize) -> Option<(f64, f64)>) {
+        let mut scored = false;
         while let Some((target, _)) = self.waiting.front() {
             if *target >= now_bin {
                 break;
             }
             let (target, issued) = self.waiting.pop_front().expect("front exists");
             for item in issued {
-                let Some(count) = observed(item.element, target) else { continue };
+                let Some((count, sigma)) = observed(item.element, target) else { continue };
+                scored = true;
                 let group = self.groups[item.element];
                 let sums = &mut self.sums[group];
                 sums.0 += (count - item.raw) * item.anomaly;
                 sums.1 += item.anomaly * item.anomaly;
                 sums.2 += 1.0;
                 let errors = &mut self.errors[group];
-                errors.push_back((count - item.corrected) / item.scale.max(1.0));
+                let scale = item.scale.max(1.0);
+                errors.push_back(((count - item.corrected) / scale, (sigma / scale).powi(2)));
                 if errors.len() > ERRORS_KEPT {
                     errors.pop_front();
                 }
             }
+        }
+        if scored {
+            let groups = self.errors.len();
+            for group in 0..groups {
+                self.bands[group] = Calibration::band_of(self.errors[group].iter());
+            }
+            self.bands[groups] = Calibration::band_of(self.errors.iter().flatten());
         }
     }
 }
@@ -149,7 +187,7 @@ mod tests {
             calibration.issue(t + 30, [(0, 100.0, anomaly, 100.0, 10.0), (1, 100.0, anomaly, 100.0, 10.0)].into_iter());
             calibration.score(t, |element, target| {
                 let past = if (target - 30) % 2 == 0 { 40.0 } else { -25.0 };
-                Some(if element == 0 { 100.0 + past } else { 100.0 + if target % 3 == 0 { 5.0 } else { -5.0 } })
+                Some((if element == 0 { 100.0 + past } else { 100.0 + if target % 3 == 0 { 5.0 } else { -5.0 } }, 0.0))
             });
         }
         assert!(calibration.persistence(0) > 0.9, "{}", calibration.persistence(0));
@@ -159,10 +197,47 @@ mod tests {
     }
 
     #[test]
+    fn the_band_is_of_people_present_not_of_counts() {
+        // Forecast errors N(0, 10), counts with sensor noise N(0, 20) on top:
+        // the band must be that of the forecast error alone, about ±1.28 x 10.
+        let mut rng = crowdtwin_sim::kernel::ActorRng::for_actor(3, 3);
+        let mut calibration = Calibration::new(vec![0], 0.1);
+        for t in 0..ERRORS_KEPT {
+            let truth = 500.0 + 10.0 * rng.normal();
+            let count = truth + 20.0 * rng.normal();
+            calibration.issue(t, [(0, 500.0, 0.0, 500.0, 10.0)].into_iter());
+            calibration.score(t + 1, |_, _| Some((count, 20.0)));
+        }
+        let band = calibration.band(0).unwrap();
+        assert!((band.low + 1.28).abs() < 0.25 && (band.high - 1.28).abs() < 0.25, "{band:?}");
+        // The same errors with no sensor noise reported keep their width (±1.28 x sqrt(5)).
+        let mut counted = Calibration::new(vec![0], 0.1);
+        let mut rng = crowdtwin_sim::kernel::ActorRng::for_actor(3, 3);
+        for t in 0..ERRORS_KEPT {
+            let count = 500.0 + 10.0 * rng.normal() + 20.0 * rng.normal();
+            counted.issue(t, [(0, 500.0, 0.0, 500.0, 10.0)].into_iter());
+            counted.score(t + 1, |_, _| Some((count, 0.0)));
+        }
+        let wide = counted.band(0).unwrap();
+        assert!((wide.high - 1.28 * 5f64.sqrt()).abs() < 0.3, "{wide:?}");
+    }
+
+    #[test]
+    fn a_kind_without_enough_errors_takes_the_pooled_band() {
+        let mut calibration = Calibration::new(vec![0, 1], 0.1);
+        for t in 0..ERRORS_NEEDED {
+            calibration.issue(t, [(0, 10.0, 0.0, 10.0, 1.0)].into_iter());
+            calibration.score(t + 1, |_, _| Some((10.0 + if t % 2 == 0 { 1.0 } else { -1.0 }, 0.0)));
+        }
+        assert_eq!(calibration.band(1), calibration.band(0));
+        assert!(calibration.band(1).is_some());
+    }
+
+    #[test]
     fn no_band_before_enough_errors() {
         let mut calibration = Calibration::new(vec![0], 0.1);
         calibration.issue(5, [(0, 10.0, 1.0, 10.0, 1.0)].into_iter());
-        calibration.score(10, |_, _| Some(12.0));
+        calibration.score(10, |_, _| Some((12.0, 0.0)));
         assert_eq!(calibration.band(0), None);
     }
 }

@@ -1,8 +1,9 @@
 //! The twin: an ensemble of world states (a particle filter) advanced with
 //! the twin's clock, weighted by how well each explains the observed
 //! counts, resampled when the weights degenerate, with the uncertain
-//! parameters (arrival scale, walking speed, dwell times) jittered so the
-//! ensemble can learn them; and forecasts run ahead from forks of it.
+//! parameters (arrival scale, dwell times, walk-ins the plan does not
+//! have) jittered so the ensemble can learn them; and forecasts run ahead
+//! from forks of it.
 
 use super::calibration::{Calibration, prior_persistence};
 use super::observation::{self, Checked, IngestReport, Observation, ObservationError, Timed};
@@ -25,11 +26,25 @@ pub const COUNT_MODEL_ERROR_SHARE: f64 = 0.1;
 /// An observed anomaly (count minus ensemble estimate) fades from the
 /// forecast with this time constant, minutes.
 pub const ANOMALY_MEMORY_MIN: f64 = 15.0;
+/// Counts this close in time are about the same evidence: the model's
+/// error in a count total lasts about as long as an anomaly does, so one
+/// step's log-likelihood counts `step / COUNT_ERROR_MEMORY_MIN` of an
+/// independent observation's (tempered), instead of every minute's count
+/// of the same crowd counting in full and collapsing the ensemble onto
+/// whatever the first hour suggested.
+pub const COUNT_ERROR_MEMORY_MIN: f64 = ANOMALY_MEMORY_MIN;
+/// Smallest spread (standard deviation, in the units of `parameters_of`)
+/// the jitter keeps in each learned parameter, so the ensemble can follow
+/// a day that changes: 3% on the arrival scale and dwell factor, 1% of the
+/// planned visitors in unplanned walk-ins.
+pub const PARAMETER_SPREAD_MIN: [f64; PARAMETERS] = [0.03, 0.03, 0.01];
 /// Share of Poisson count noise added to the ensemble's band.
 pub const DRESSING_SHARE: f64 = 1.0;
-/// Count totals the members are weighed on: gates, venues, transit,
-/// walkways, other places, and the whole site.
-const AGGREGATES: usize = 6;
+/// Count totals the members are weighed on: one per kind of element
+/// (see `kind_group`), and the whole site.
+const AGGREGATES: usize = KIND_GROUPS + 1;
+/// Kinds of element told apart by `kind_group`.
+const KIND_GROUPS: usize = 9;
 
 /// How the twin runs.
 #[derive(Clone, Debug, PartialEq)]
@@ -50,6 +65,9 @@ pub struct TwinConfig {
     pub alert_probability: f64,
     /// Spread of the prior on the arrival scale (log-normal sigma).
     pub prior_arrival_sigma: f64,
+    /// Spread of the prior on the unplanned walk-ins (share of the planned
+    /// visitors; the prior is half-normal: the plan says none).
+    pub prior_unplanned_walk_in_sigma: f64,
 }
 
 impl Default for TwinConfig {
@@ -63,6 +81,7 @@ impl Default for TwinConfig {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             alert_probability: 0.2,
             prior_arrival_sigma: 0.25,
+            prior_unplanned_walk_in_sigma: 0.03,
         }
     }
 }
@@ -178,15 +197,21 @@ fn kind_group(kind: &str) -> usize {
 /// size, so the ensemble keeps its spread without drifting as a random walk.
 const SHRINKAGE_A: f64 = 0.98;
 
-/// Parameters in log space: arrival scale and dwell factor. (Walking speed
+/// Learned parameters.
+const PARAMETERS: usize = 3;
+
+/// The learned parameters: arrival scale and dwell factor in log space,
+/// and the unplanned walk-ins' share (people the plan does not have at
+/// all, whom no scaling of the planned arrivals makes). (Walking speed
 /// stays at the scenario's value: counts alone cannot tell it from arrivals.)
-fn log_parameters(tuning: &Tuning) -> [f64; 2] {
-    [tuning.arrival_scale.ln(), tuning.dwell_factor.ln()]
+fn parameters_of(tuning: &Tuning) -> [f64; PARAMETERS] {
+    [tuning.arrival_scale.ln(), tuning.dwell_factor.ln(), tuning.unplanned_walk_in_share]
 }
 
-fn set_log_parameters(tuning: &mut Tuning, values: [f64; 2], headroom: f64) {
+fn set_parameters(tuning: &mut Tuning, values: [f64; PARAMETERS], headroom: f64) {
     tuning.arrival_scale = values[0].exp().clamp(0.2, headroom);
     tuning.dwell_factor = values[1].exp().clamp(0.3, 3.0);
+    tuning.unplanned_walk_in_share = values[2].clamp(0.0, model::UNPLANNED_WALK_IN_SHARE_MAX);
 }
 
 /// The `q` quantile of `(value, weight)` pairs sorted by value whose weights
@@ -240,8 +265,12 @@ impl Twin {
                 sim.reseed(config.seed.wrapping_add(1 + i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
                 let tuning = &mut sim.world_mut().tuning;
                 if config.members > 1 {
-                    let prior = [config.prior_arrival_sigma * rng.normal(), 0.1 * rng.normal()];
-                    set_log_parameters(tuning, prior, config.population_headroom);
+                    let prior = [
+                        config.prior_arrival_sigma * rng.normal(),
+                        0.1 * rng.normal(),
+                        (config.prior_unplanned_walk_in_sigma * rng.normal()).abs(),
+                    ];
+                    set_parameters(tuning, prior, config.population_headroom);
                 }
                 Member { sim, log_weight: 0.0 }
             })
@@ -417,20 +446,15 @@ impl Twin {
         self.totals.assimilated += counts.len() as u64;
         // The state has hundreds of dimensions and the ensemble a few dozen
         // members: weighing on every count at once collapses it. Counts are
-        // summed by kind of element (gates, venues, transit, walkways, the
-        // rest) and over the whole site, and members are weighed on those
-        // few totals, which carry what the filter must learn (how many came,
-        // how fast they move) without the noise of single sensors.
+        // summed by kind of element (gates, venues, fan zones, walkways...)
+        // and over the whole site, and members are weighed on those few
+        // totals, which carry what the filter must learn (how many came, and
+        // whether with tickets for the venues or for the park) without the
+        // noise of single sensors.
         let mut latest = std::mem::take(&mut self.latest_counts);
         latest.resize(self.world().element_count(), None);
         let world = self.world();
-        let group_of = |element: usize| match world.element_kind(element) {
-            "gate" => 0,
-            "venue" => 1,
-            "transit" => 2,
-            "walkway" => 3,
-            _ => 4,
-        };
+        let group_of = |element: usize| kind_group(world.element_kind(element));
         let mut observed = [0.0f64; AGGREGATES];
         let mut variance = [0.0f64; AGGREGATES];
         let mut members_of: Vec<Vec<(usize, f64)>> = vec![Vec::new(); AGGREGATES];
@@ -453,10 +477,11 @@ impl Twin {
         let interval = self.world().element_recorder(0).interval().as_micros();
         let latest = &self.latest_counts;
         self.calibration.score((now.as_micros() / interval) as usize, |element, bin| {
-            let (at, count, _) = latest.get(element).copied().flatten()?;
+            let (at, count, sigma) = latest.get(element).copied().flatten()?;
             let at = at.as_micros();
-            (at > bin as u64 * interval && at <= (bin as u64 + 1) * interval).then_some(count)
+            (at > bin as u64 * interval && at <= (bin as u64 + 1) * interval).then_some((count, sigma))
         });
+        let temper = (self.config.step.as_secs_f64() / (60.0 * COUNT_ERROR_MEMORY_MIN)).min(1.0);
         for member in &mut self.members {
             let world = member.sim.world();
             let mut log_likelihood = 0.0;
@@ -482,7 +507,7 @@ impl Twin {
                 let predicted = world.places[*place].recorder.entries(bins.clone()) as f64;
                 term(*count, predicted, (0.05 * count + 2.0).powi(2));
             }
-            member.log_weight += log_likelihood;
+            member.log_weight += temper * log_likelihood;
         }
         let weights = self.weights();
         let ess = 1.0 / weights.iter().map(|w| w * w).sum::<f64>();
@@ -515,12 +540,14 @@ impl Twin {
             copies[index] += 1;
         }
         // Weighted mean and variance of the parameters, before resampling.
-        let parameters: Vec<[f64; 2]> = self.members.iter().map(|m| log_parameters(&m.sim.world().tuning)).collect();
-        let mut mean = [0.0; 2];
-        let mut variance = [0.0; 2];
-        for k in 0..2 {
+        let parameters: Vec<[f64; PARAMETERS]> =
+            self.members.iter().map(|m| parameters_of(&m.sim.world().tuning)).collect();
+        let mut mean = [0.0; PARAMETERS];
+        let mut variance = [0.0; PARAMETERS];
+        for k in 0..PARAMETERS {
             mean[k] = parameters.iter().zip(weights).map(|(p, w)| p[k] * w).sum();
-            variance[k] = parameters.iter().zip(weights).map(|(p, w)| (p[k] - mean[k]).powi(2) * w).sum();
+            let spread: f64 = parameters.iter().zip(weights).map(|(p, w)| (p[k] - mean[k]).powi(2) * w).sum();
+            variance[k] = spread.max(PARAMETER_SPREAD_MIN[k] * PARAMETER_SPREAD_MIN[k]);
         }
         let old = std::mem::take(&mut self.members);
         let headroom = self.config.population_headroom;
@@ -537,14 +564,14 @@ impl Twin {
             }
             sims.push(member.sim);
             for mut sim in sims {
-                let own = log_parameters(&sim.world().tuning);
-                let mut moved = [0.0; 2];
-                for k in 0..2 {
+                let own = parameters_of(&sim.world().tuning);
+                let mut moved = [0.0; PARAMETERS];
+                for k in 0..PARAMETERS {
                     moved[k] = SHRINKAGE_A * own[k]
                         + (1.0 - SHRINKAGE_A) * mean[k]
                         + spread * variance[k].sqrt() * self.rng.normal();
                 }
-                set_log_parameters(&mut sim.world_mut().tuning, moved, headroom);
+                set_parameters(&mut sim.world_mut().tuning, moved, headroom);
                 self.members.push(Member { sim, log_weight: 0.0 });
             }
         }
@@ -582,6 +609,9 @@ impl Twin {
     /// Runs every member ahead by the horizon from a fork and summarises the
     /// futures: weighted P10/P50/P90 per element per minute, and alerts.
     pub fn forecast(&mut self) -> Forecast {
+        // Events reported for now (a gate closed at the issue time) are in
+        // the forecast; `advance` applies only those before its step's end.
+        self.apply_events(self.now + SimDuration(1));
         let now = self.now;
         let weights = self.weights();
         let world = self.world();
@@ -733,8 +763,12 @@ impl Twin {
             effective_members: 1.0 / weights.iter().map(|w| w * w).sum::<f64>(),
             resamplings: self.resamplings,
             arrival_scale: mean_of(|t| t.arrival_scale),
+            arrival_scale_spread: (mean_of(|t| t.arrival_scale.powi(2)) - mean_of(|t| t.arrival_scale).powi(2))
+                .max(0.0)
+                .sqrt(),
             walk_speed_factor: mean_of(|t| t.walk_speed_factor),
             dwell_factor: mean_of(|t| t.dwell_factor),
+            unplanned_walk_in_share: mean_of(|t| t.unplanned_walk_in_share),
             observations: self.totals,
             elements,
         }
@@ -847,10 +881,15 @@ pub struct TwinState {
     pub resamplings: u64,
     /// Weighted mean of the learned arrival scale (1 = as planned).
     pub arrival_scale: f64,
+    /// Weighted standard deviation of the arrival scale over the members.
+    pub arrival_scale_spread: f64,
     /// Weighted mean of the learned walking speed factor.
     pub walk_speed_factor: f64,
     /// Weighted mean of the learned dwell factor.
     pub dwell_factor: f64,
+    /// Weighted mean of the learned unplanned walk-ins, as a share of the
+    /// planned visitors.
+    pub unplanned_walk_in_share: f64,
     /// Observation totals.
     pub observations: ObservationTotals,
     /// Per element.

@@ -1,6 +1,7 @@
 //! The live twin: checking observations, learning from them, forecasting.
 
 use crowdtwin_sim::SimTime;
+use crowdtwin_sim::model::{self, BuildOptions};
 use crowdtwin_sim::scenario::Scenario;
 use crowdtwin_twin::eval::{EvalConfig, SensorConfig, TruthFeed, forecast_eval};
 use crowdtwin_twin::live::{Observation, Twin, TwinConfig};
@@ -89,6 +90,60 @@ fn the_ensemble_learns_that_more_people_came() {
     assert!(learned > 1.25, "{learned}");
     assert!((prior - 1.0).abs() < 0.3, "{prior}");
     assert!(observed.state().observations.assimilated > 1_000);
+    // Three hours of counts a minute apart did not collapse the ensemble
+    // onto one arrival scale: it can still follow a day that changes.
+    let spread = observed.state().arrival_scale_spread;
+    assert!(spread > 0.01, "{spread}");
+}
+
+#[test]
+fn a_gate_closed_at_the_issue_time_is_in_that_forecast() {
+    let config = TwinConfig { members: 4, threads: 2, ..Default::default() };
+    let mut told = Twin::new(morning(20_000), config.clone()).unwrap();
+    let mut blind = Twin::new(morning(20_000), config).unwrap();
+    let now = SimTime::from_secs(3_600);
+    told.advance(now);
+    blind.advance(now);
+    let closed = Observation::GateStatus {
+        version: 1,
+        id: "close-west".into(),
+        at: "08:00".into(),
+        place: "gate-west".into(),
+        open: false,
+    };
+    told.ingest(&[closed]).unwrap();
+    let people = |twin: &mut Twin| {
+        let forecast = twin.forecast();
+        let gate = forecast.elements.iter().find(|e| e.id == "gate-west").unwrap();
+        gate.minutes[10..].iter().map(|m| m.occupancy_p50).sum::<f64>()
+    };
+    let (with_closure, without) = (people(&mut told), people(&mut blind));
+    println!("west gate, 08:10-08:30: {with_closure} closed, {without} open");
+    assert!(without > 20.0, "people pass the west gate at 08:10-08:30: {without}");
+    assert!(with_closure < 0.5 * without, "closed at 08:00, reported at 08:00: {with_closure} vs {without}");
+    assert_eq!(told.state().observations.events, 1);
+}
+
+#[test]
+fn unplanned_walk_ins_come_only_as_the_learned_share_says() {
+    // The morning plan has ticket holders only. With headroom, a member
+    // holds a pool of walk-ins the plan does not have (half its count),
+    // who come as `unplanned_walk_in_share` says; at 0 none do.
+    let plan = morning(20_000);
+    let fan_zone_entries = |share: f64| {
+        let options = BuildOptions { population_headroom: 2.0, ..BuildOptions::default() };
+        let mut sim = model::build_with(plan.clone(), 5, options);
+        sim.world_mut().tuning.unplanned_walk_in_share = share;
+        sim.run_until(SimTime::from_secs(4 * 3_600));
+        let world = sim.world();
+        let fan_zone = (0..world.element_count()).find(|&e| world.element_kind(e) == "fan_zone").unwrap();
+        world.element_recorder(fan_zone).entries(0..1_000) as f64
+    };
+    let (none, some, more) = (fan_zone_entries(0.0), fan_zone_entries(0.1), fan_zone_entries(0.2));
+    println!("fan zone entries by 11:00: {none} {some} {more}");
+    // 0.1 x 20,000 walk-ins over 09:00-20:00: about 360 arrive by 11:00, and walk-ins all see the fan zone.
+    assert!(some - none > 150.0 && some - none < 600.0, "{none} {some}");
+    assert!(more - some > 150.0, "{some} {more}");
 }
 
 #[test]
