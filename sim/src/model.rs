@@ -230,12 +230,17 @@ pub struct BuildOptions {
     /// Congestion over the day that visitors who follow recommendations
     /// plan with (usually [`recommendation_congestion`]); none = nobody follows.
     pub advice: Option<Arc<Congestion>>,
+    /// With headroom, also generate a pool of walk-ins the scenario does not
+    /// plan (a live twin learns how many come: `Tuning::unplanned_walk_in_share`).
+    /// Off for planner runs and stress sweeps, whose headroom only scales
+    /// the planned arrivals.
+    pub unplanned_walk_ins: bool,
 }
 
 impl Default for BuildOptions {
     /// A planner's run: exactly the scenario's population, no advice.
     fn default() -> Self {
-        BuildOptions { population_headroom: 1.0, advice: None }
+        BuildOptions { population_headroom: 1.0, advice: None, unplanned_walk_ins: false }
     }
 }
 
@@ -568,9 +573,9 @@ pub fn build_with(scenario: Scenario, seed: u64, options: BuildOptions) -> Simul
         place_rank[place] = rank as u32;
     }
     let (mut visitors, mut arrivals, population) = population::generate(&scenario, seed, population_headroom);
-    // With headroom (a live twin), also walk-ins the scenario does not plan.
+    // A live twin's pool of walk-ins the scenario does not plan.
     let unplanned_walk_ins_from = visitors.len();
-    if population_headroom > 1.0 {
+    if options.unplanned_walk_ins && population_headroom > 1.0 {
         let count = scenario.visitors.as_ref().map_or(0, |v| v.count);
         let unplanned = (count as f64 * UNPLANNED_WALK_IN_SHARE_MAX).round() as u64;
         for (visitor, at) in population::unplanned_walk_ins(&scenario, seed, unplanned) {

@@ -16,10 +16,10 @@
 use super::WorkerMessage;
 use super::coordinator::{Cluster, call_bytes};
 use crate::live::TwinConfig;
-use crate::live::ensemble::{FutureWindow, RunAhead, member_future};
+use crate::live::ensemble::{FutureWindow, RunAhead, member_future, twin_build_options};
 use crowdtwin_sim::Simulation;
 use crowdtwin_sim::kernel::ShardRun;
-use crowdtwin_sim::model::{self, BuildOptions, CrowdWorld, Tuning};
+use crowdtwin_sim::model::{self, CrowdWorld, Tuning};
 use crowdtwin_sim::scenario::{Intervention, Scenario};
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
@@ -124,7 +124,9 @@ impl MemberBases {
             return Err(format!("population headroom {} is outside 1..=4", job.population_headroom));
         }
         let scenario = Scenario::parse(&job.scenario, &job.file).map_err(|e| e.to_string())?;
-        let options = BuildOptions { population_headroom: job.population_headroom, ..BuildOptions::default() };
+        let config =
+            TwinConfig { seed: job.seed, population_headroom: job.population_headroom, ..TwinConfig::default() };
+        let options = twin_build_options(&config);
         let base = Arc::new(model::build_with(scenario, job.seed, options));
         *held = Some((key, base.clone()));
         Ok(base)

@@ -126,6 +126,16 @@ pub struct Twin {
     run_ahead: Option<Arc<dyn RunAhead>>,
 }
 
+/// How a twin with `config` builds its members' simulation (also on the
+/// nodes that run them ahead): with headroom and unplanned walk-ins.
+pub fn twin_build_options(config: &TwinConfig) -> BuildOptions {
+    BuildOptions {
+        population_headroom: config.population_headroom,
+        unplanned_walk_ins: true,
+        ..BuildOptions::default()
+    }
+}
+
 /// The stretch of future a forecast needs from each member: `horizon`
 /// output intervals from bin `first_bin`, run to `end`.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -254,11 +264,7 @@ impl Twin {
             return Err("the assimilation step must be at least 1 s".into());
         }
         let mut rng = ActorRng::for_actor(config.seed, u32::MAX - 2);
-        let base = model::build_with(
-            scenario,
-            config.seed,
-            BuildOptions { population_headroom: config.population_headroom, ..BuildOptions::default() },
-        );
+        let base = model::build_with(scenario, config.seed, twin_build_options(&config));
         let members = (0..config.members)
             .map(|i| {
                 let mut sim = base.clone();

@@ -131,7 +131,7 @@ fn unplanned_walk_ins_come_only_as_the_learned_share_says() {
     // who come as `unplanned_walk_in_share` says; at 0 none do.
     let plan = morning(20_000);
     let fan_zone_entries = |share: f64| {
-        let options = BuildOptions { population_headroom: 2.0, ..BuildOptions::default() };
+        let options = BuildOptions { population_headroom: 2.0, unplanned_walk_ins: true, ..BuildOptions::default() };
         let mut sim = model::build_with(plan.clone(), 5, options);
         sim.world_mut().tuning.unplanned_walk_in_share = share;
         sim.run_until(SimTime::from_secs(4 * 3_600));
@@ -140,6 +140,18 @@ fn unplanned_walk_ins_come_only_as_the_learned_share_says() {
         world.element_recorder(fan_zone).entries(0..1_000) as f64
     };
     let (none, some, more) = (fan_zone_entries(0.0), fan_zone_entries(0.1), fan_zone_entries(0.2));
+    // A planner's or stress sweep's build (no pool) has none of them, and
+    // the same visitors otherwise.
+    let without_pool =
+        model::build_with(plan.clone(), 5, BuildOptions { population_headroom: 2.0, ..BuildOptions::default() });
+    let with_pool = model::build_with(
+        plan.clone(),
+        5,
+        BuildOptions { population_headroom: 2.0, unplanned_walk_ins: true, ..BuildOptions::default() },
+    );
+    let planned = without_pool.world().visitors.len();
+    assert_eq!(with_pool.world().visitors.len(), planned + 10_000);
+    assert!(with_pool.world().visitors[..planned] == without_pool.world().visitors[..]);
     println!("fan zone entries by 11:00: {none} {some} {more}");
     // 0.1 x 20,000 walk-ins over 09:00-20:00: about 360 arrive by 11:00, and walk-ins all see the fan zone.
     assert!(some - none > 150.0 && some - none < 600.0, "{none} {some}");
