@@ -89,6 +89,33 @@ pub enum JobReply {
     Refused(String),
 }
 
+/// What a node answers to a request of `what` in `bytes` (postcard): the
+/// reply `handle` gives, or `refused(why)` when the request is malformed,
+/// `handle` fails, or it panics; encoded in postcard.
+pub(crate) fn answer_postcard<Q: serde::de::DeserializeOwned, R: Serialize>(
+    bytes: &[u8],
+    what: &str,
+    handle: impl FnOnce(Q) -> Result<R, String>,
+    refused: impl Fn(String) -> R,
+) -> Vec<u8> {
+    let reply = match postcard::from_bytes::<Q>(bytes) {
+        Ok(request) => match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handle(request))) {
+            Ok(Ok(reply)) => reply,
+            Ok(Err(why)) => refused(why),
+            Err(panic) => refused(format!(
+                "the {what} panicked: {}",
+                panic
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| panic.downcast_ref::<&str>().copied())
+                    .unwrap_or("?")
+            )),
+        },
+        Err(error) => refused(format!("malformed {what}: {error}")),
+    };
+    postcard::to_allocvec(&reply).expect("a reply serialises")
+}
+
 /// A nodes file (`nodes.toml`).
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]

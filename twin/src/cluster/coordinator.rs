@@ -209,6 +209,25 @@ pub(super) async fn call_bytes(
     }
 }
 
+/// Sends every `(worker, bytes)` at once, each as the message `make`
+/// builds, and waits for all: per call, in order, the reply's bytes or why
+/// its node counts as lost (see [`call_bytes`]).
+pub(super) async fn call_each(
+    calls: Vec<(ActorRef<WorkerMessage>, Vec<u8>)>,
+    make: fn(Vec<u8>, RpcReplyPort<Vec<u8>>) -> WorkerMessage,
+    timeout: Duration,
+) -> Vec<Result<Vec<u8>, String>> {
+    let tasks: Vec<_> = calls
+        .into_iter()
+        .map(|(worker, bytes)| tokio::spawn(async move { call_bytes(&worker, make, bytes, timeout).await }))
+        .collect();
+    let mut answers = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        answers.push(task.await.unwrap_or_else(|e| Err(format!("the call's task failed: {e}"))));
+    }
+    answers
+}
+
 /// Starts this process's node server and connects to every node.
 async fn connect(config: &ClusterConfig) -> Result<(ActorRef<NodeServerMessage>, Vec<Node>), TwinError> {
     let name = format!("crowdtwin-coordinator-{}", std::process::id());

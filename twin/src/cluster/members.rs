@@ -14,7 +14,7 @@
 //! no node left the twin runs the members itself.
 
 use super::WorkerMessage;
-use super::coordinator::{Cluster, call_bytes};
+use super::coordinator::{Cluster, call_each};
 use crate::live::TwinConfig;
 use crate::live::ensemble::{FutureWindow, RunAhead, member_future, twin_build_options};
 use crowdtwin_sim::Simulation;
@@ -97,15 +97,8 @@ struct BaseKey {
 impl MemberBases {
     /// Answers one encoded [`MembersJob`] (what a worker does with it).
     pub fn answer(&self, bytes: &[u8]) -> Vec<u8> {
-        let reply = match postcard::from_bytes::<MembersJob>(bytes) {
-            Ok(job) => match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run(job))) {
-                Ok(Ok(futures)) => MembersReply::Futures(futures),
-                Ok(Err(why)) => MembersReply::Refused(why),
-                Err(_) => MembersReply::Refused("a member panicked (an intervention this scenario lacks?)".into()),
-            },
-            Err(error) => MembersReply::Refused(format!("malformed members job: {error}")),
-        };
-        postcard::to_allocvec(&reply).expect("a members reply serialises")
+        let handle = |job| self.run(job).map(MembersReply::Futures);
+        super::answer_postcard(bytes, "members job", handle, MembersReply::Refused)
     }
 
     fn base(&self, job: &MembersJob) -> Result<Arc<Simulation<CrowdWorld>>, String> {
@@ -152,28 +145,23 @@ impl MemberBases {
             member_run.run_window(window.end);
             Ok(member_future(member_run.world(), window))
         };
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let chunk = job.members.len().div_ceil(threads).max(1);
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = job
-                .members
-                .chunks(chunk)
-                .map(|part| scope.spawn(|| part.iter().map(run_one).collect::<Result<Vec<_>, _>>()))
-                .collect();
-            let mut futures = Vec::with_capacity(job.members.len());
-            for handle in handles {
-                futures.extend(handle.join().unwrap_or_else(|p| std::panic::resume_unwind(p))?);
-            }
-            Ok(futures)
-        })
+        on_cores(&job.members, run_one).into_iter().collect()
     }
+}
+
+/// `job` on every item, the items split over this machine's cores; results in order.
+fn on_cores<T: Sync, R: Send>(items: &[T], job: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = items.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> =
+            items.chunks(chunk).map(|part| scope.spawn(|| part.iter().map(&job).collect::<Vec<R>>())).collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
+    })
 }
 
 /// Hears of a lost node: its address and why.
 type OnLost = dyn Fn(&str, &str) + Send + Sync;
-
-/// A call's node, the members it carried and the reply's bytes (or why the node is lost).
-type Answer = (usize, Vec<usize>, Result<Vec<u8>, String>);
 
 /// Runs a twin's members ahead on a cluster's nodes.
 pub struct ClusterRunAhead {
@@ -226,15 +214,7 @@ impl RunAhead for ClusterRunAhead {
         window: FutureWindow,
     ) -> Result<Vec<Vec<f64>>, String> {
         // Saving a member takes tens of milliseconds: on every core at once.
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let chunk = members.len().div_ceil(threads).max(1);
-        let saved: Vec<Result<MemberState, crate::TwinError>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = members
-                .chunks(chunk)
-                .map(|part| scope.spawn(move || part.iter().map(|sim| member_state(sim)).collect::<Vec<_>>()))
-                .collect();
-            handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
-        });
+        let saved = on_cores(members, |sim| member_state(sim));
         let mut states: Vec<Option<MemberState>> =
             saved.into_iter().map(|s| s.map(Some)).collect::<Result<_, _>>().map_err(|e| e.to_string())?;
         let mut futures: Vec<Option<Vec<f64>>> = vec![None; members.len()];
@@ -267,31 +247,17 @@ impl RunAhead for ClusterRunAhead {
                 })
                 .collect();
             // The cluster's runtime runs on a thread of its own: the caller may be inside another runtime.
-            let answers: Vec<Answer> = std::thread::scope(|scope| {
+            let (targets, calls): (Vec<(usize, Vec<usize>)>, Vec<_>) = calls
+                .into_iter()
+                .map(|(node, part, bytes)| ((node, part), (self.cluster.nodes[node].worker.clone(), bytes)))
+                .unzip();
+            let replies = std::thread::scope(|scope| {
                 scope
-                    .spawn(|| {
-                        self.cluster.runtime.block_on(async {
-                            let tasks: Vec<_> = calls
-                                .into_iter()
-                                .map(|(node, part, bytes)| {
-                                    let worker = self.cluster.nodes[node].worker.clone();
-                                    let task = tokio::spawn(async move {
-                                        call_bytes(&worker, WorkerMessage::Members, bytes, timeout).await
-                                    });
-                                    (node, part, task)
-                                })
-                                .collect();
-                            let mut answers = Vec::with_capacity(tasks.len());
-                            for (node, part, task) in tasks {
-                                let answer = task.await.unwrap_or_else(|e| Err(format!("call task failed: {e}")));
-                                answers.push((node, part, answer));
-                            }
-                            answers
-                        })
-                    })
+                    .spawn(|| self.cluster.runtime.block_on(call_each(calls, WorkerMessage::Members, timeout)))
                     .join()
                     .unwrap_or_else(|p| std::panic::resume_unwind(p))
             });
+            let answers = targets.into_iter().zip(replies).map(|((node, part), answer)| (node, part, answer));
             for (node, part, answer) in answers {
                 let address = &self.cluster.nodes[node].address;
                 let why = match answer.map(|bytes| postcard::from_bytes::<MembersReply>(&bytes)) {

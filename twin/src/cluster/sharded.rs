@@ -25,7 +25,7 @@
 //! [`Simulation::merge_saved_shards`].
 
 use super::WorkerMessage;
-use super::coordinator::{Cluster, call_bytes};
+use super::coordinator::{Cluster, call_each};
 use crate::TwinError;
 use crowdtwin_sim::kernel::{Event, ShardRun};
 use crowdtwin_sim::model::{self, CrowdWorld, Message};
@@ -127,22 +127,8 @@ pub struct NodeRuns(Arc<Mutex<HashMap<u64, NodeRun>>>);
 impl NodeRuns {
     /// Answers one encoded request (what a worker does with it).
     pub fn answer(&self, bytes: &[u8]) -> Vec<u8> {
-        let reply = match postcard::from_bytes::<ShardRequest>(bytes) {
-            Ok(request) => match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.handle(request))) {
-                Ok(Ok(reply)) => reply,
-                Ok(Err(error)) => ShardReply::Refused(error.to_string()),
-                Err(panic) => ShardReply::Refused(format!(
-                    "a shard panicked: {}",
-                    panic
-                        .downcast_ref::<String>()
-                        .map(String::as_str)
-                        .or_else(|| panic.downcast_ref::<&str>().copied())
-                        .unwrap_or("?")
-                )),
-            },
-            Err(error) => ShardReply::Refused(format!("malformed shard request: {error}")),
-        };
-        postcard::to_allocvec(&reply).expect("a shard reply serialises")
+        let handle = |request| self.handle(request).map_err(|e| e.to_string());
+        super::answer_postcard(bytes, "shard request", handle, ShardReply::Refused)
     }
 
     fn handle(&self, request: ShardRequest) -> Result<ShardReply, TwinError> {
@@ -319,11 +305,16 @@ impl Cluster {
                 for (shard, node) in place.iter_mut().enumerate() {
                     *node = slots[shard % slots.len()];
                 }
-                let held = |m: usize| (0..shard_count).filter(|&s| place[s] == m).collect::<Vec<_>>();
+                // The shards each node holds, worked out once per placement.
+                let holdings: Vec<Vec<usize>> =
+                    (0..members.len()).map(|m| (0..shard_count).filter(|&s| place[s] == m).collect()).collect();
+                let held = |m: usize| &holdings[m];
                 let live: Vec<usize> = live.into_iter().filter(|&m| !held(m).is_empty()).collect();
-                on_event(&RunEvent::Placed(live.iter().map(|&m| (members[m].address.clone(), held(m))).collect()));
+                on_event(&RunEvent::Placed(
+                    live.iter().map(|&m| (members[m].address.clone(), held(m).clone())).collect(),
+                ));
                 let calls = live.iter().map(|&m| {
-                    let shards = held(m).into_iter().map(|s| (s as u32, checkpoint.saved[s].clone())).collect();
+                    let shards = held(m).iter().map(|&s| (s as u32, checkpoint.saved[s].clone())).collect();
                     let request = ShardRequest::Open {
                         version: SHARD_WIRE_VERSION,
                         run,
@@ -361,7 +352,7 @@ impl Cluster {
                         // Done: collect the final states.
                         let calls = live
                             .iter()
-                            .map(|&m| (m, ShardRequest::Finish { run, inbound: take_mail(&mut inbound, &held(m)) }))
+                            .map(|&m| (m, ShardRequest::Finish { run, inbound: take_mail(&mut inbound, held(m)) }))
                             .collect();
                         match call_all(&members, calls, timeout).await? {
                             Err(lost) => {
@@ -392,7 +383,7 @@ impl Cluster {
                     let calls: Vec<(usize, ShardRequest)> = busy
                         .into_iter()
                         .map(|m| {
-                            let mail = take_mail(&mut inbound, &held(m));
+                            let mail = take_mail(&mut inbound, held(m));
                             (m, ShardRequest::Step { run, window_end, inbound: mail, save })
                         })
                         .collect();
@@ -470,18 +461,17 @@ async fn call_all(
     calls: Vec<(usize, ShardRequest)>,
     timeout: Duration,
 ) -> Result<Result<Vec<(usize, ShardReply)>, Lost>, TwinError> {
-    let tasks: Vec<_> = calls
+    let nodes: Vec<usize> = calls.iter().map(|(m, _)| *m).collect();
+    let calls = calls
         .into_iter()
         .map(|(m, request)| {
-            let worker = members[m].worker.clone();
-            let bytes = postcard::to_allocvec(&request).expect("a shard request serialises");
-            (m, tokio::spawn(async move { call_bytes(&worker, WorkerMessage::Shard, bytes, timeout).await }))
+            (members[m].worker.clone(), postcard::to_allocvec(&request).expect("a shard request serialises"))
         })
         .collect();
-    let mut replies = Vec::with_capacity(tasks.len());
+    let answers = call_each(calls, WorkerMessage::Shard, timeout).await;
+    let mut replies = Vec::with_capacity(answers.len());
     let mut lost = None;
-    for (m, task) in tasks {
-        let answer = task.await.map_err(|e| TwinError::Input(format!("a call task failed: {e}")))?;
+    for (m, answer) in nodes.into_iter().zip(answers) {
         let why = match answer {
             Ok(bytes) => match postcard::from_bytes::<ShardReply>(&bytes) {
                 Ok(ShardReply::Refused(why)) => {
