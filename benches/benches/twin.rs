@@ -3,9 +3,9 @@
 //! summarised into quantiles and alerts (goal: <= 2 s on 2 cores).
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use crowdtwin_live::{Twin, TwinConfig};
 use crowdtwin_sim::SimTime;
 use crowdtwin_sim::scenario::Scenario;
-use crowdtwin_twin::live::{Twin, TwinConfig};
 use std::hint::black_box;
 use std::time::Duration;
 

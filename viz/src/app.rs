@@ -53,7 +53,7 @@ pub enum Source {
     /// The live service, polled on a background thread.
     Live {
         /// What is known so far.
-        data: LiveData,
+        data: Box<LiveData>,
         /// Polls arriving from the poller thread.
         updates: Mutex<Receiver<Update>>,
     },

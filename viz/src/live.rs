@@ -1,5 +1,5 @@
-//! Follows the live service (`crowdtwin serve`): its wire types as the viewer
-//! reads them, a small blocking HTTP/1.1 GET, and a poller thread that sends
+//! Follows the live service (`crowdtwin serve`): its wire types (shared with
+//! the service through `crowdtwin-wire`), a small blocking HTTP/1.1 GET, and a poller thread that sends
 //! each state and forecast to the viewer over a bounded channel.
 
 use crate::VizError;
@@ -7,7 +7,6 @@ use crate::frame::{Alert, ElementFrame, Frame, los_from_letter};
 use crate::site::Site;
 use crowdtwin_sim::model::Los;
 use crowdtwin_sim::scenario::parse_clock;
-use serde::Deserialize;
 use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -23,103 +22,15 @@ pub const UPDATES_QUEUED_MAX: usize = 4;
 /// States kept for the inspector's time series.
 pub const HISTORY_STATES_MAX: usize = 720;
 
-/// One element of `GET /v1/state`.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-pub struct ElementState {
-    /// Place id or walkway id `from--to`.
-    pub id: String,
-    /// Weighted mean of people present.
-    pub people_mean: f64,
-    /// 10th percentile.
-    pub people_p10: f64,
-    /// 90th percentile.
-    pub people_p90: f64,
-    /// Mean density, P/m².
-    pub density_mean: f64,
-    /// Level of service at the mean density.
-    pub los: String,
-}
-
-/// `GET /v1/state`.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-pub struct TwinState {
-    /// Clock time `HH:MM`.
-    pub clock: String,
-    /// Simulation time, s.
-    pub time_s: u64,
-    /// Effective members of the ensemble.
-    pub effective_members: f64,
-    /// Learned arrival scale (1 = as planned).
-    pub arrival_scale: f64,
-    /// Per element.
-    pub elements: Vec<ElementState>,
-}
-
-/// One minute of an element's forecast.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-pub struct MinuteQuantiles {
-    /// Minute of the horizon, 1-based.
-    pub minute: u32,
-    /// Clock time the minute starts.
-    pub clock: String,
-    /// Median people present.
-    pub occupancy_p50: f64,
-    /// 90th percentile of people present.
-    pub occupancy_p90: f64,
-    /// Median density, P/m².
-    pub density_p50: f64,
-    /// 90th-percentile density, P/m².
-    pub density_p90: f64,
-    /// Probability of level of service E or F.
-    pub probability_los_e_or_worse: f64,
-}
-
-/// One element of `GET /v1/forecast`.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-pub struct ElementForecast {
-    /// Place id or walkway id.
-    pub id: String,
-    /// Per minute of the horizon.
-    pub minutes: Vec<MinuteQuantiles>,
-}
-
-/// One alert of `GET /v1/forecast` (and `/v1/alerts`).
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-pub struct ForecastAlert {
-    /// Place or walkway id.
-    pub place: String,
-    /// Clock time of the first minute at risk.
-    pub at: String,
-    /// Minutes ahead of the issue time.
-    pub minutes_ahead: u32,
-    /// "E" or "F".
-    pub level: String,
-    /// Highest probability of E or F.
-    pub probability: f64,
-    /// Highest 90th-percentile density.
-    pub density_p90: f64,
-}
-
-/// `GET /v1/forecast`.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-pub struct Forecast {
-    /// Clock time it was issued at.
-    pub issued_at: String,
-    /// Simulation time it was issued at, s.
-    pub issued_at_s: u64,
-    /// Horizon, minutes.
-    pub horizon_min: u32,
-    /// Per element.
-    pub elements: Vec<ElementForecast>,
-    /// Alerts, soonest first.
-    pub alerts: Vec<ForecastAlert>,
-}
+/// The service's answers, as the service writes them (`crowdtwin-wire`):
+/// `GET /v1/state`, `GET /v1/forecast` and its alerts.
+pub use crowdtwin_wire::{Alert as ForecastAlert, ElementForecast, ElementState, Forecast, MinuteQuantiles, TwinState};
 
 /// What one poll brought.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Update {
     /// The current state, and the latest forecast if there is one yet.
-    Snapshot(TwinState, Option<Forecast>),
+    Snapshot(Box<TwinState>, Option<Box<Forecast>>),
     /// The service could not be read.
     Failed(String),
 }
@@ -189,7 +100,9 @@ fn get_json<T: serde::de::DeserializeOwned>(host: &str, path: &str) -> Result<T,
 /// One poll: the state, and the forecast once the service has one.
 pub fn poll(host: &str, prefix: &str) -> Update {
     match get_json::<TwinState>(host, &format!("{prefix}/v1/state")) {
-        Ok(state) => Update::Snapshot(state, get_json(host, &format!("{prefix}/v1/forecast")).ok()),
+        Ok(state) => {
+            Update::Snapshot(Box::new(state), get_json(host, &format!("{prefix}/v1/forecast")).ok().map(Box::new))
+        }
         Err(e) => Update::Failed(e.to_string()),
     }
 }
@@ -252,9 +165,9 @@ impl LiveData {
                     }
                     self.history.push_back((clock_s, occupancy));
                 }
-                self.state = Some(state);
+                self.state = Some(*state);
                 if forecast.is_some() {
-                    self.forecast = forecast;
+                    self.forecast = forecast.map(|f| *f);
                 }
                 self.error = None;
             }

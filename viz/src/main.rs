@@ -87,7 +87,7 @@ fn live_source(cli: &Cli, url: &str, headless: bool) -> Result<(Source, f64), Vi
         return Err(VizError::Live(format!("{url}: no state yet")));
     }
     let updates = live::spawn_poller(url, Duration::from_secs_f64(cli.poll_s))?;
-    Ok((Source::Live { data, updates: Mutex::new(updates) }, cli.ahead_min as f64))
+    Ok((Source::Live { data: Box::new(data), updates: Mutex::new(updates) }, cli.ahead_min as f64))
 }
 
 fn replay_source(cli: &Cli, dir: &std::path::Path) -> Result<(Source, f64), VizError> {

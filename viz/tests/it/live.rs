@@ -3,11 +3,11 @@
 
 use crate::render::{assert_not_blank, load_png};
 use crate::{scenario_path, temporary_folder, viewer};
+use crowdtwin_live::TwinConfig;
+use crowdtwin_live::clock::{Clock, WallClock};
+use crowdtwin_service::{Service, router, serve};
 use crowdtwin_sim::scenario::Scenario;
 use crowdtwin_sim::{SimDuration, SimTime};
-use crowdtwin_twin::live::TwinConfig;
-use crowdtwin_twin::live::clock::{Clock, WallClock};
-use crowdtwin_twin::service::{Service, router, serve};
 use crowdtwin_viz::live::{LiveData, Update, parse_response, poll, split_url};
 use crowdtwin_viz::site::Site;
 use std::sync::Arc;

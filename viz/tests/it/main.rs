@@ -22,8 +22,8 @@ pub fn temporary_folder(name: &str) -> PathBuf {
 
 /// Runs `scenario` with `crowdtwin run`'s code into `out`.
 pub fn run_into(scenario: &Path, out: &Path) {
-    let options = crowdtwin_twin::run::RunOptions { seed: None, shards: 1, threads: 1, progress: false };
-    crowdtwin_twin::run::run_file(scenario, out, &options).unwrap();
+    let options = crowdtwin_planner::run::RunOptions { seed: None, shards: 1, threads: 1, progress: false };
+    crowdtwin_planner::run::run_file(scenario, out, &options).unwrap();
 }
 
 /// Runs the viewer binary; panics with a clear message when there is no

@@ -1,0 +1,202 @@
+//! The live twin: checking observations, learning from them, forecasting.
+
+use crowdtwin_live::eval::{EvalConfig, SensorConfig, TruthFeed, forecast_eval};
+use crowdtwin_live::{Observation, Twin, TwinConfig};
+use crowdtwin_sim::SimTime;
+use crowdtwin_sim::model::{self, BuildOptions};
+use crowdtwin_sim::scenario::Scenario;
+
+const GANGNEUNG: &str = include_str!("../../../../scenarios/gangneung-2018.toml");
+
+/// The bundled day cut to the morning, with `count` visitors.
+pub fn morning(count: u32) -> Scenario {
+    let text = GANGNEUNG
+        .replace("end = \"25:00\"", "end = \"11:00\"")
+        .replace("count = 60000", &format!("count = {count}"))
+        .replace("ticket_fill = 0.9", "ticket_fill = 1.0");
+    Scenario::parse(&text, "morning.toml").unwrap()
+}
+
+fn count(id: &str, at: &str, place: &str, value: f64) -> Observation {
+    Observation::PlaceCount { version: 1, id: id.into(), at: at.into(), place: place.into(), count: value, sigma: None }
+}
+
+#[test]
+fn bad_observations_are_refused_whole_and_change_nothing() {
+    let config = TwinConfig { members: 2, threads: 1, ..Default::default() };
+    let mut twin = Twin::new(morning(20_000), config).unwrap();
+    twin.advance(SimTime::from_secs(600));
+    let before = twin.state();
+    let batch = vec![
+        count("a", "07:10", "olympic-plaza", 10.0),
+        count("b", "07:10", "atlantis", 10.0),
+        count("c", "07:10", "olympic-plaza", f64::NAN),
+        count("d", "09:00", "olympic-plaza", 1.0),
+        count("e", "07:10", "olympic-plaza", -1.0),
+        Observation::GateStatus {
+            version: 1,
+            id: "f".into(),
+            at: "07:10".into(),
+            place: "olympic-plaza".into(),
+            open: false,
+        },
+        Observation::PlaceCount {
+            version: 2,
+            id: "g".into(),
+            at: "07:10".into(),
+            place: "olympic-plaza".into(),
+            count: 1.0,
+            sigma: None,
+        },
+    ];
+    let error = twin.ingest(&batch).unwrap_err();
+    let positions: Vec<usize> = error.problems.iter().map(|p| p.0).collect();
+    assert_eq!(positions, [1, 2, 3, 4, 5, 6], "{error}");
+    let text = error.to_string();
+    for expected in
+        ["unknown place or walkway `atlantis`", "count NaN", "ahead of the twin's clock", "not a gate", "version 2"]
+    {
+        assert!(text.contains(expected), "{text} lacks {expected}");
+    }
+    assert_eq!(twin.state(), before, "a refused batch leaves no trace");
+    // The good one alone is taken; sent again it is a duplicate; an old one is late.
+    let report = twin.ingest(&batch[..1]).unwrap();
+    assert_eq!((report.accepted, report.duplicates, report.late), (1, 0, 0));
+    let report = twin.ingest(&[batch[0].clone(), count("h", "07:01", "olympic-plaza", 3.0)]).unwrap();
+    assert_eq!((report.accepted, report.duplicates, report.late), (0, 1, 1));
+}
+
+#[test]
+fn the_ensemble_learns_that_more_people_came() {
+    // Truth: 1.6 times the planned visitors. Observing it, the ensemble's
+    // arrival scale must move well above 1; told nothing, it stays near 1.
+    let plan = morning(20_000);
+    let truth = morning(32_000);
+    let config = TwinConfig { members: 12, threads: 2, seed: 4, ..Default::default() };
+    let mut observed = Twin::new(plan.clone(), config.clone()).unwrap();
+    let mut blind = Twin::new(plan, config).unwrap();
+    let mut feed = TruthFeed::new(truth, 9, SensorConfig::default());
+    let mut t = SimTime::ZERO;
+    while t < SimTime::from_secs(3 * 3600) {
+        t += crowdtwin_sim::SimDuration::from_secs(60);
+        let batch = feed.observe_until(t);
+        observed.ingest(&batch).unwrap();
+        observed.advance(t);
+        blind.advance(t);
+    }
+    let learned = observed.state().arrival_scale;
+    let prior = blind.state().arrival_scale;
+    println!("learned arrival scale {learned:.3}, without observations {prior:.3}");
+    assert!(learned > 1.25, "{learned}");
+    assert!((prior - 1.0).abs() < 0.3, "{prior}");
+    assert!(observed.state().observations.assimilated > 1_000);
+    // Three hours of counts a minute apart did not collapse the ensemble
+    // onto one arrival scale: it can still follow a day that changes.
+    let spread = observed.state().arrival_scale_spread;
+    assert!(spread > 0.01, "{spread}");
+}
+
+#[test]
+fn a_gate_closed_at_the_issue_time_is_in_that_forecast() {
+    let config = TwinConfig { members: 4, threads: 2, ..Default::default() };
+    let mut told = Twin::new(morning(20_000), config.clone()).unwrap();
+    let mut blind = Twin::new(morning(20_000), config).unwrap();
+    let now = SimTime::from_secs(3_600);
+    told.advance(now);
+    blind.advance(now);
+    let closed = Observation::GateStatus {
+        version: 1,
+        id: "close-west".into(),
+        at: "08:00".into(),
+        place: "gate-west".into(),
+        open: false,
+    };
+    told.ingest(&[closed]).unwrap();
+    let people = |twin: &mut Twin| {
+        let forecast = twin.forecast();
+        let gate = forecast.elements.iter().find(|e| e.id == "gate-west").unwrap();
+        gate.minutes[10..].iter().map(|m| m.occupancy_p50).sum::<f64>()
+    };
+    let (with_closure, without) = (people(&mut told), people(&mut blind));
+    println!("west gate, 08:10-08:30: {with_closure} closed, {without} open");
+    assert!(without > 20.0, "people pass the west gate at 08:10-08:30: {without}");
+    assert!(with_closure < 0.5 * without, "closed at 08:00, reported at 08:00: {with_closure} vs {without}");
+    assert_eq!(told.state().observations.events, 1);
+}
+
+#[test]
+fn unplanned_walk_ins_come_only_as_the_learned_share_says() {
+    // The morning plan has ticket holders only. With headroom, a member
+    // holds a pool of walk-ins the plan does not have (half its count),
+    // who come as `unplanned_walk_in_share` says; at 0 none do.
+    let plan = morning(20_000);
+    let fan_zone_entries = |share: f64| {
+        let options = BuildOptions { population_headroom: 2.0, unplanned_walk_ins: true, ..BuildOptions::default() };
+        let mut sim = model::build_with(plan.clone(), 5, options);
+        sim.world_mut().tuning.unplanned_walk_in_share = share;
+        sim.run_until(SimTime::from_secs(4 * 3_600));
+        let world = sim.world();
+        let fan_zone = (0..world.element_count()).find(|&e| world.element_kind(e) == "fan_zone").unwrap();
+        world.element_recorder(fan_zone).entries(0..1_000) as f64
+    };
+    let (none, some, more) = (fan_zone_entries(0.0), fan_zone_entries(0.1), fan_zone_entries(0.2));
+    // A planner's or stress sweep's build (no pool) has none of them, and
+    // the same visitors otherwise.
+    let without_pool =
+        model::build_with(plan.clone(), 5, BuildOptions { population_headroom: 2.0, ..BuildOptions::default() });
+    let with_pool = model::build_with(
+        plan.clone(),
+        5,
+        BuildOptions { population_headroom: 2.0, unplanned_walk_ins: true, ..BuildOptions::default() },
+    );
+    let planned = without_pool.world().visitors.len();
+    assert_eq!(with_pool.world().visitors.len(), planned + 10_000);
+    assert!(with_pool.world().visitors[..planned] == without_pool.world().visitors[..]);
+    println!("fan zone entries by 11:00: {none} {some} {more}");
+    // 0.1 x 20,000 walk-ins over 09:00-20:00: about 360 arrive by 11:00, and walk-ins all see the fan zone.
+    assert!(some - none > 150.0 && some - none < 600.0, "{none} {some}");
+    assert!(more - some > 150.0, "{some} {more}");
+}
+
+#[test]
+fn forecasts_have_ordered_quantiles_for_every_place_and_minute() {
+    let config = TwinConfig { members: 6, threads: 2, horizon_min: 30, ..Default::default() };
+    let mut twin = Twin::new(morning(20_000), config).unwrap();
+    twin.advance(SimTime::from_secs(5_400));
+    let forecast = twin.forecast();
+    assert_eq!(forecast.issued_at, "08:30");
+    assert_eq!(forecast.elements.len(), twin.world().element_count());
+    for element in &forecast.elements {
+        assert_eq!(element.minutes.len(), 30);
+        for m in &element.minutes {
+            assert!(m.occupancy_p10 <= m.occupancy_p50 && m.occupancy_p50 <= m.occupancy_p90, "{m:?}");
+            assert!((0.0..=1.0 + 1e-9).contains(&m.probability_los_e_or_worse));
+        }
+    }
+    // People are arriving for the 10:00 session: someone is at the gates.
+    let gates: f64 = forecast.elements.iter().filter(|e| e.kind == "gate").map(|e| e.minutes[0].occupancy_p50).sum();
+    assert!(gates > 1.0, "{gates}");
+    // The forecast is a fork: the twin itself did not move.
+    assert_eq!(twin.now(), SimTime::from_secs(5_400));
+}
+
+#[test]
+fn forecast_eval_beats_persistence_on_a_morning() {
+    let config = EvalConfig {
+        twin: TwinConfig { members: 8, threads: 2, ..Default::default() },
+        forecast_every_min: 20,
+        first_forecast_clock_s: Some(8 * 3600),
+        sensors: SensorConfig::default(),
+    };
+    let report = forecast_eval(morning(20_000), morning(26_000), &config, 3).unwrap();
+    println!("{report:?}");
+    assert!(report.forecasts >= 6 && report.points > 100);
+    assert!(report.mae_twin < report.mae_persistence, "{report:?}");
+    assert!(report.coverage_p10_p90 > 0.2, "{report:?}");
+    let mismatched = Scenario::parse(
+        &GANGNEUNG.replace("id = \"plaza-north\"", "id = \"plaza-nord\"").replace("\"plaza-north\"", "\"plaza-nord\""),
+        "x.toml",
+    )
+    .unwrap();
+    assert!(forecast_eval(morning(20_000), mismatched, &config, 3).is_err());
+}

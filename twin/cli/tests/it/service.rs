@@ -1,0 +1,214 @@
+//! The HTTP service, through the router with no socket and through a real
+//! server on 127.0.0.1 port 0.
+
+use crate::live::morning;
+use axum::http::StatusCode;
+use crowdtwin_client::http_client::Client;
+use crowdtwin_live::TwinConfig;
+use crowdtwin_live::clock::{Clock, ManualClock};
+use crowdtwin_service::{Service, router, serve};
+use crowdtwin_sim::{SimDuration, SimTime};
+use std::sync::Arc;
+use std::time::Duration;
+
+async fn started(clock: Arc<ManualClock>) -> Service {
+    let config = TwinConfig { members: 3, threads: 1, horizon_min: 10, ..Default::default() };
+    let clock: Arc<dyn Clock> = clock;
+    Service::start(morning(10_000), config, clock, SimDuration::from_secs(60)).await.unwrap()
+}
+
+async fn call(
+    service: &Service,
+    method: &str,
+    uri: &str,
+    body: Option<&str>,
+) -> (StatusCode, serde_json::Value, String) {
+    let (status, _, text) = crate::request(service, method, uri, body).await;
+    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::Null), text)
+}
+
+/// Ticks until the published state reaches `time_s`.
+async fn reach(service: &Service, time_s: u64) {
+    for _ in 0..200 {
+        service.tick();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let (status, state, _) = call(service, "GET", "/v1/state", None).await;
+        if status == StatusCode::OK && state["time_s"].as_u64() == Some(time_s) {
+            return;
+        }
+    }
+    panic!("the twin never reached {time_s} s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_router_answers_every_endpoint() {
+    let clock = Arc::new(ManualClock::new(SimTime::ZERO));
+    let service = started(clock.clone()).await;
+    clock.set(SimTime::from_secs(1_800));
+    reach(&service, 1_800).await;
+
+    let (status, health, _) = call(&service, "GET", "/healthz", None).await;
+    assert_eq!((status, health["status"].as_str()), (StatusCode::OK, Some("ok")));
+    let (status, forecast, _) = call(&service, "GET", "/v1/forecast", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(forecast["issued_at"], "07:30");
+    assert_eq!(forecast["elements"][0]["minutes"].as_array().unwrap().len(), 10);
+    let (status, one, _) = call(&service, "GET", "/v1/forecast?place=gate-west&horizon_min=5", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(one["elements"].as_array().unwrap().len(), 1);
+    assert_eq!(one["elements"][0]["minutes"].as_array().unwrap().len(), 5);
+    let (status, problem, _) = call(&service, "GET", "/v1/forecast?place=atlantis", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(problem["detail"].as_str().unwrap().contains("atlantis"));
+    assert_eq!(call(&service, "GET", "/v1/forecast?horizon_min=31", None).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(call(&service, "GET", "/v1/alerts", None).await.0, StatusCode::OK);
+    let (_, openapi, _) = call(&service, "GET", "/openapi.json", None).await;
+    for path in ["/v1/forecast", "/v1/alerts", "/v1/state", "/v1/observations", "/healthz", "/metrics"] {
+        assert!(openapi["paths"][path].is_object(), "openapi lacks {path}");
+    }
+
+    // Observations: one, a batch with a duplicate, bad ones.
+    let good = r#"{"type":"place_count","id":"s1","at":"07:30","place":"gate-west","count":12}"#;
+    let (status, report, _) = call(&service, "POST", "/v1/observations", Some(good)).await;
+    assert_eq!((status, report["accepted"].as_u64()), (StatusCode::OK, Some(1)));
+    let batch = format!("[{good}, {}]", good.replace("s1", "s2"));
+    let (status, report, _) = call(&service, "POST", "/v1/observations", Some(&batch)).await;
+    assert_eq!(
+        (status, report["accepted"].as_u64(), report["duplicates"].as_u64()),
+        (StatusCode::OK, Some(1), Some(1))
+    );
+    for (body, status, words) in [
+        (
+            r#"{"type":"place_count","id":"s3","at":"07:30","place":"atlantis","count":1}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "atlantis",
+        ),
+        (
+            r#"{"type":"place_count","id":"s4","at":"09:30","place":"gate-west","count":1}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "ahead of the twin's clock",
+        ),
+        (
+            r#"{"type":"place_count","id":"s5","at":"07:30","place":"gate-west","count":-4}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "count -4",
+        ),
+        (r#"{"type":"place_count","id":"s6","#, StatusCode::BAD_REQUEST, "not valid JSON"),
+        (r#"{"type":"weather","id":"s7"}"#, StatusCode::BAD_REQUEST, "malformed observation"),
+        ("[]", StatusCode::BAD_REQUEST, "empty batch"),
+    ] {
+        let (got, problem, text) = call(&service, "POST", "/v1/observations", Some(body)).await;
+        assert_eq!(got, status, "{body}: {text}");
+        assert!(problem["detail"].as_str().unwrap_or("").contains(words), "{body}: {text}");
+    }
+    let (_, _, metrics) = call(&service, "GET", "/metrics", None).await;
+    assert!(metrics.contains("crowdtwin_observations_accepted_total 2"), "{metrics}");
+    assert!(metrics.contains("crowdtwin_observation_batches_refused_total 3"), "{metrics}");
+    service.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashed_twin_is_restarted_with_its_observations() {
+    let clock = Arc::new(ManualClock::new(SimTime::ZERO));
+    let service = started(clock.clone()).await;
+    clock.set(SimTime::from_secs(600));
+    reach(&service, 600).await;
+    let good = r#"{"type":"place_count","id":"k1","at":"07:10","place":"gate-west","count":3}"#;
+    assert_eq!(call(&service, "POST", "/v1/observations", Some(good)).await.0, StatusCode::OK);
+    service.crash_twin();
+    let mut restarted = false;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let (_, _, metrics) = call(&service, "GET", "/metrics", None).await;
+        let (_, health, _) = call(&service, "GET", "/healthz", None).await;
+        if metrics.contains("crowdtwin_twin_restarts_total 1") && health["status"] == "ok" {
+            restarted = true;
+            break;
+        }
+    }
+    assert!(restarted, "the supervisor restarted the twin");
+    // The accepted observation survived: sending it again is a duplicate.
+    let (_, report, text) = call(&service, "POST", "/v1/observations", Some(good)).await;
+    assert_eq!(report["duplicates"].as_u64(), Some(1), "{text}");
+    service.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_server_on_port_0_serves_and_shuts_down() {
+    let clock = Arc::new(ManualClock::new(SimTime::ZERO));
+    let service = started(clock.clone()).await;
+    clock.set(SimTime::from_secs(300));
+    reach(&service, 300).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(listener, router(service.state.clone()), async {
+        let _ = stopped.await;
+    }));
+    let mut client = Client::connect(&address).await.unwrap();
+    for _ in 0..20 {
+        let (status, body) = client.request("GET", "/v1/forecast?place=olympic-plaza", None).await.unwrap();
+        assert_eq!(status, 200);
+        let forecast: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(forecast["elements"][0]["id"], "olympic-plaza");
+    }
+    let body = br#"[{"type":"place_count","id":"r1","at":"07:05","place":"olympic-plaza","count":0}]"#;
+    let (status, _) = client.request("POST", "/v1/observations", Some(body)).await.unwrap();
+    assert_eq!(status, 200);
+    stop.send(()).unwrap();
+    drop(client);
+    tokio::time::timeout(Duration::from_secs(10), server).await.expect("graceful shutdown").unwrap().unwrap();
+    service.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn observe_writes_ndjson_and_parquet_and_replay_feeds_a_live_server() {
+    use crowdtwin_client::feed;
+    use crowdtwin_live::eval::SensorConfig;
+    let dir = std::env::temp_dir().join(format!("crowdtwin-replay-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let truth = {
+        let text = include_str!("../../../../scenarios/gangneung-2018.toml")
+            .replace("end = \"25:00\"", "end = \"07:20\"")
+            .replace("count = 60000", "count = 10000");
+        crowdtwin_sim::scenario::Scenario::parse(&text, "truth.toml").unwrap()
+    };
+    let (ndjson, parquet) = (dir.join("obs.ndjson"), dir.join("obs.parquet"));
+    let written = feed::observe(truth.clone(), 5, SensorConfig::default(), &ndjson).unwrap();
+    assert_eq!(feed::observe(truth, 5, SensorConfig::default(), &parquet).unwrap(), written);
+    let from_ndjson = feed::read_observations(&ndjson).unwrap();
+    assert_eq!(from_ndjson.len(), written);
+    assert!(written > 500, "20 minutes of counts of 44 elements");
+    assert_eq!(feed::read_observations(&parquet).unwrap(), from_ndjson, "Parquet and NDJSON hold the same");
+    std::fs::write(dir.join("bad.ndjson"), "{\"type\":\"place_count\"}\n").unwrap();
+    let error = feed::read_observations(&dir.join("bad.ndjson")).unwrap_err().to_string();
+    assert!(error.contains("bad.ndjson:1:"), "{error}");
+
+    // A live twin whose clock runs 600 times real time.
+    let clock: Arc<dyn Clock> = Arc::new(crowdtwin_live::clock::WallClock::new(SimTime::ZERO, 600.0));
+    let config = TwinConfig { members: 2, threads: 1, horizon_min: 5, ..Default::default() };
+    let service = Arc::new(Service::start(morning(10_000), config, clock, SimDuration::from_secs(60)).await.unwrap());
+    let ticker = service.clone();
+    let ticking = tokio::spawn(async move {
+        loop {
+            ticker.tick();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(listener, router(service.state.clone()), async {
+        let _ = stopped.await;
+    }));
+    let (accepted, duplicates, late) = feed::replay(from_ndjson.clone(), &url, |_, _| {}).await.unwrap();
+    assert_eq!(accepted + duplicates + late, written as u64);
+    assert!(accepted > written as u64 / 2, "{accepted} of {written} accepted ({late} late)");
+    let (_, again, _) = feed::replay(from_ndjson, &url, |_, _| {}).await.unwrap();
+    assert_eq!(again, written as u64, "a second replay is all duplicates");
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+    ticking.abort();
+    service.stop();
+    std::fs::remove_dir_all(&dir).ok();
+}

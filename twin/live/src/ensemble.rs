@@ -1,0 +1,786 @@
+//! The twin: an ensemble of world states (a particle filter) advanced with
+//! the twin's clock, weighted by how well each explains the observed
+//! counts, resampled when the weights degenerate, with the uncertain
+//! parameters (arrival scale, dwell times, walk-ins the plan does not
+//! have) jittered so the ensemble can learn them; and forecasts run ahead
+//! from forks of it.
+
+use super::calibration::{Calibration, prior_persistence};
+use super::observation::{self, Checked, IngestReport, Observation, ObservationError, Timed};
+use crowdtwin_sim::kernel::ActorRng;
+use crowdtwin_sim::model::{self, BuildOptions, CrowdWorld, Los, Message, Tuning};
+use crowdtwin_sim::scenario::{Intervention, Scenario, format_clock};
+use crowdtwin_sim::{ActorId, SimDuration, SimTime, Simulation};
+use crowdtwin_wire::{Alert, ElementForecast, ElementState, Forecast, MinuteQuantiles, ObservationTotals, TwinState};
+use serde::{Deserialize, Serialize};
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+
+/// Largest ensemble.
+pub const MEMBERS_MAX: usize = 256;
+/// Longest forecast horizon, minutes.
+pub const HORIZON_MIN_MAX: u32 = 120;
+/// Resample when the effective ensemble size falls below this share of it.
+pub const RESAMPLE_ESS_SHARE: f64 = 0.5;
+/// Model error added to every count total's standard deviation, as a share of it.
+pub const COUNT_MODEL_ERROR_SHARE: f64 = 0.1;
+/// An observed anomaly (count minus ensemble estimate) fades from the
+/// forecast with this time constant, minutes.
+pub const ANOMALY_MEMORY_MIN: f64 = 15.0;
+/// Counts this close in time are about the same evidence: the model's
+/// error in a count total lasts about as long as an anomaly does, so one
+/// step's log-likelihood counts `step / COUNT_ERROR_MEMORY_MIN` of an
+/// independent observation's (tempered), instead of every minute's count
+/// of the same crowd counting in full and collapsing the ensemble onto
+/// whatever the first hour suggested.
+pub const COUNT_ERROR_MEMORY_MIN: f64 = ANOMALY_MEMORY_MIN;
+/// Smallest spread (standard deviation, in the units of `parameters_of`)
+/// the jitter keeps in each learned parameter, so the ensemble can follow
+/// a day that changes: 3% on the arrival scale and dwell factor, 1% of the
+/// planned visitors in unplanned walk-ins.
+pub const PARAMETER_SPREAD_MIN: [f64; PARAMETERS] = [0.03, 0.03, 0.01];
+/// Share of Poisson count noise added to the ensemble's band.
+pub const DRESSING_SHARE: f64 = 1.0;
+/// Count totals the members are weighed on: one per kind of element
+/// (see `kind_group`), and the whole site.
+const AGGREGATES: usize = KIND_GROUPS + 1;
+/// Kinds of element told apart by `kind_group`.
+const KIND_GROUPS: usize = 9;
+
+/// How the twin runs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TwinConfig {
+    /// Ensemble members.
+    pub members: usize,
+    /// Seed of the members' streams, the prior and the resampling.
+    pub seed: u64,
+    /// Assimilation step: the ensemble advances and weighs in steps of this.
+    pub step: SimDuration,
+    /// Forecast horizon, minutes.
+    pub horizon_min: u32,
+    /// See `BuildOptions::population_headroom`: how far arrivals may scale up.
+    pub population_headroom: f64,
+    /// Threads for advancing and forecasting (members are split over them).
+    pub threads: usize,
+    /// Alert when a place reaches level of service E with at least this probability.
+    pub alert_probability: f64,
+    /// Spread of the prior on the arrival scale (log-normal sigma).
+    pub prior_arrival_sigma: f64,
+    /// Spread of the prior on the unplanned walk-ins (share of the planned
+    /// visitors; the prior is half-normal: the plan says none).
+    pub prior_unplanned_walk_in_sigma: f64,
+}
+
+impl Default for TwinConfig {
+    fn default() -> Self {
+        TwinConfig {
+            members: 32,
+            seed: 1,
+            step: SimDuration::from_secs(60),
+            horizon_min: 30,
+            population_headroom: 2.0,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            alert_probability: 0.2,
+            prior_arrival_sigma: 0.25,
+            prior_unplanned_walk_in_sigma: 0.03,
+        }
+    }
+}
+
+struct Member {
+    sim: Simulation<CrowdWorld>,
+    log_weight: f64,
+}
+
+/// The live twin.
+pub struct Twin {
+    config: TwinConfig,
+    members: Vec<Member>,
+    now: SimTime,
+    pending: Vec<(u64, Timed)>,
+    sequence: u64,
+    seen: HashSet<String>,
+    seen_order: VecDeque<String>,
+    rng: ActorRng,
+    totals: ObservationTotals,
+    resamplings: u64,
+    /// Latest count per element: (time, people, sensor sigma).
+    latest_counts: Vec<Option<(SimTime, f64, f64)>>,
+    /// Anomaly persistence and forecast band, learned from past forecasts.
+    calibration: Calibration,
+    /// Where forecasts run the members ahead, if not here.
+    run_ahead: Option<Arc<dyn RunAhead>>,
+}
+
+/// How a twin with `config` builds its members' simulation (also on the
+/// nodes that run them ahead): with headroom and unplanned walk-ins.
+pub fn twin_build_options(config: &TwinConfig) -> BuildOptions {
+    BuildOptions {
+        population_headroom: config.population_headroom,
+        unplanned_walk_ins: true,
+        ..BuildOptions::default()
+    }
+}
+
+/// The stretch of future a forecast needs from each member: `horizon`
+/// output intervals from bin `first_bin`, run to `end`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FutureWindow {
+    /// First output interval.
+    pub first_bin: usize,
+    /// Intervals.
+    pub horizon: usize,
+    /// Where the fork runs to (the end of the last interval).
+    pub end: SimTime,
+}
+
+/// A member's future, read from its world run to `window.end`: the mean
+/// occupancy of every element in each interval of the window, element-major.
+pub fn member_future(world: &CrowdWorld, window: FutureWindow) -> Vec<f64> {
+    (0..world.element_count())
+        .flat_map(|e| (0..window.horizon).map(move |k| (e, k)))
+        .map(|(e, k)| world.element_recorder(e).mean_presence(window.first_bin + k, window.end))
+        .collect()
+}
+
+/// Runs ensemble members ahead somewhere else (worker nodes).
+pub trait RunAhead: Send + Sync {
+    /// The futures of `members` of a twin with `config`, in order: for each,
+    /// [`member_future`] of a fork run to `window.end`. An error makes the
+    /// twin run them itself.
+    fn run_ahead(
+        &self,
+        config: &TwinConfig,
+        members: &[&Simulation<CrowdWorld>],
+        window: FutureWindow,
+    ) -> Result<Vec<Vec<f64>>, String>;
+}
+
+/// What a count sensor reports on average where `people` are present: its
+/// noise (standard deviation `sigma`) is cut at zero, so near-empty places
+/// read high on average: the mean of a normal censored at zero,
+/// `p Φ(p/σ) + σ φ(p/σ)`. Comparing counts with this instead of `people`
+/// keeps the filter from learning a bias from empty walkways.
+pub fn observed_mean(people: f64, sigma: f64) -> f64 {
+    if sigma <= 0.0 {
+        return people.max(0.0);
+    }
+    let z = people / sigma;
+    let cdf = 0.5 * (1.0 + erf(z / std::f64::consts::SQRT_2));
+    let pdf = (-0.5 * z * z).exp() / (2.0 * std::f64::consts::PI).sqrt();
+    people * cdf + sigma * pdf
+}
+
+/// The error function (Abramowitz & Stegun 7.1.26, |error| < 1.5e-7).
+fn erf(x: f64) -> f64 {
+    let t = 1.0 / (1.0 + 0.327_591_1 * x.abs());
+    let poly =
+        t * (0.254_829_592 + t * (-0.284_496_736 + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+    let value = 1.0 - poly * (-x * x).exp();
+    if x >= 0.0 { value } else { -value }
+}
+
+/// Kinds of element the calibration learns separately.
+fn kind_group(kind: &str) -> usize {
+    ["gate", "plaza", "venue", "shop", "food", "fan_zone", "transit", "walkway"]
+        .iter()
+        .position(|k| *k == kind)
+        .unwrap_or(8)
+}
+
+/// Liu & West (2001) shrinkage: after resampling, each copy's parameters
+/// move towards the ensemble mean by `1 - a` and get noise of the matching
+/// size, so the ensemble keeps its spread without drifting as a random walk.
+const SHRINKAGE_A: f64 = 0.98;
+
+/// Learned parameters.
+const PARAMETERS: usize = 3;
+
+/// The learned parameters: arrival scale and dwell factor in log space,
+/// and the unplanned walk-ins' share (people the plan does not have at
+/// all, whom no scaling of the planned arrivals makes). (Walking speed
+/// stays at the scenario's value: counts alone cannot tell it from arrivals.)
+fn parameters_of(tuning: &Tuning) -> [f64; PARAMETERS] {
+    [tuning.arrival_scale.ln(), tuning.dwell_factor.ln(), tuning.unplanned_walk_in_share]
+}
+
+fn set_parameters(tuning: &mut Tuning, values: [f64; PARAMETERS], headroom: f64) {
+    tuning.arrival_scale = values[0].exp().clamp(0.2, headroom);
+    tuning.dwell_factor = values[1].exp().clamp(0.3, 3.0);
+    tuning.unplanned_walk_in_share = values[2].clamp(0.0, model::UNPLANNED_WALK_IN_SHARE_MAX);
+}
+
+/// The `q` quantile of `(value, weight)` pairs sorted by value whose weights
+/// sum to 1: the first value where the cumulative weight reaches `q` (the
+/// largest if rounding leaves it short; 0 for none).
+fn weighted_quantile(sorted: &[(f64, f64)], q: f64) -> f64 {
+    let mut cumulative = 0.0;
+    for &(value, weight) in sorted {
+        cumulative += weight;
+        if cumulative >= q {
+            return value;
+        }
+    }
+    sorted.last().map_or(0.0, |v| v.0)
+}
+
+/// Runs `job` on every member, spread over `threads` threads.
+fn on_members<T: Send>(members: &mut [Member], threads: usize, job: impl Fn(&mut Member) -> T + Sync) -> Vec<T> {
+    let chunk = members.len().div_ceil(threads.max(1)).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = members
+            .chunks_mut(chunk)
+            .map(|part| scope.spawn(|| part.iter_mut().map(&job).collect::<Vec<T>>()))
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().expect("an ensemble member panicked")).collect()
+    })
+}
+
+impl Twin {
+    /// An ensemble for `scenario` at its start, with the uncertain
+    /// parameters drawn from their priors.
+    pub fn new(scenario: Scenario, config: TwinConfig) -> Result<Twin, String> {
+        if !(1..=MEMBERS_MAX).contains(&config.members) {
+            return Err(format!("members = {} must be between 1 and {MEMBERS_MAX}", config.members));
+        }
+        if !(1..=HORIZON_MIN_MAX).contains(&config.horizon_min) {
+            return Err(format!("horizon {} min must be between 1 and {HORIZON_MIN_MAX}", config.horizon_min));
+        }
+        if config.step.as_micros() < 1_000_000 {
+            return Err("the assimilation step must be at least 1 s".into());
+        }
+        let mut rng = ActorRng::for_actor(config.seed, u32::MAX - 2);
+        let base = model::build_with(scenario, config.seed, twin_build_options(&config));
+        let members = (0..config.members)
+            .map(|i| {
+                let mut sim = base.clone();
+                sim.reseed(config.seed.wrapping_add(1 + i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+                let tuning = &mut sim.world_mut().tuning;
+                if config.members > 1 {
+                    let prior = [
+                        config.prior_arrival_sigma * rng.normal(),
+                        0.1 * rng.normal(),
+                        (config.prior_unplanned_walk_in_sigma * rng.normal()).abs(),
+                    ];
+                    set_parameters(tuning, prior, config.population_headroom);
+                }
+                Member { sim, log_weight: 0.0 }
+            })
+            .collect::<Vec<Member>>();
+        let world = members[0].sim.world();
+        let groups = (0..world.element_count()).map(|e| kind_group(world.element_kind(e))).collect();
+        let calibration = Calibration::new(groups, prior_persistence(config.horizon_min as f64, ANOMALY_MEMORY_MIN));
+        Ok(Twin {
+            calibration,
+            config,
+            members,
+            now: SimTime::ZERO,
+            pending: Vec::new(),
+            sequence: 0,
+            seen: HashSet::new(),
+            seen_order: VecDeque::new(),
+            rng,
+            totals: ObservationTotals::default(),
+            resamplings: 0,
+            latest_counts: Vec::new(),
+            run_ahead: None,
+        })
+    }
+
+    /// The time the ensemble has been advanced to.
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+
+    /// A member's world, for the scenario and element names.
+    pub fn world(&self) -> &CrowdWorld {
+        self.members[0].sim.world()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &TwinConfig {
+        &self.config
+    }
+
+    /// Checks a batch and keeps it for assimilation; refuses the whole batch
+    /// if any observation is bad (see [`observation`] for the rules).
+    pub fn ingest(&mut self, batch: &[Observation]) -> Result<IngestReport, ObservationError> {
+        if batch.len() > observation::OBSERVATION_BATCH_MAX {
+            return Err(ObservationError {
+                problems: vec![(
+                    0,
+                    format!("{} observations: at most {} per batch", batch.len(), observation::OBSERVATION_BATCH_MAX),
+                )],
+            });
+        }
+        let world = self.members[0].sim.world();
+        let mut problems = Vec::new();
+        let mut checked = Vec::with_capacity(batch.len());
+        for (position, observation) in batch.iter().enumerate() {
+            match observation::check(observation, world, self.now) {
+                Ok(timed) => checked.push(timed),
+                Err(problem) => problems.push((position, problem)),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(ObservationError { problems });
+        }
+        let mut report = IngestReport::default();
+        let mut batch_ids = HashSet::new();
+        for (observation, timed) in batch.iter().zip(checked) {
+            let id = observation.id();
+            if self.seen.contains(id) || !batch_ids.insert(id) {
+                report.duplicates += 1;
+                continue;
+            }
+            let is_count = matches!(timed.what, Checked::Count { .. } | Checked::GateEntries { .. });
+            // Counts reach the twin after the fact; up to the lag they still
+            // weigh the ensemble at its next step, older ones cannot.
+            if is_count && timed.at + observation::OBSERVATION_ASSIMILATION_LAG < self.now {
+                report.late += 1;
+            } else {
+                report.accepted += 1;
+                self.sequence += 1;
+                self.pending.push((self.sequence, timed));
+            }
+        }
+        for id in batch_ids {
+            self.remember(id.to_string());
+        }
+        self.totals.accepted += report.accepted as u64;
+        self.totals.duplicates += report.duplicates as u64;
+        self.totals.late += report.late as u64;
+        Ok(report)
+    }
+
+    fn remember(&mut self, id: String) {
+        if self.seen_order.len() >= observation::OBSERVATION_IDS_REMEMBERED_MAX
+            && let Some(old) = self.seen_order.pop_front()
+        {
+            self.seen.remove(&old);
+        }
+        self.seen.insert(id.clone());
+        self.seen_order.push_back(id);
+    }
+
+    /// Advances the ensemble to `to` in assimilation steps.
+    pub fn advance(&mut self, to: SimTime) {
+        while self.now < to {
+            let step_end = (self.now + self.config.step).min(to);
+            self.apply_events(step_end);
+            let threads = self.config.threads;
+            on_members(&mut self.members, threads, |member| {
+                member.sim.run_until(step_end);
+            });
+            self.now = step_end;
+            self.assimilate();
+        }
+    }
+
+    /// Events (delays, gate changes) due before `until`, applied to every member.
+    fn apply_events(&mut self, until: SimTime) {
+        let mut due: Vec<(u64, Timed)> = Vec::new();
+        self.pending.retain(|(sequence, timed)| {
+            let event =
+                matches!(timed.what, Checked::SessionDelay { .. } | Checked::GateStatus { .. } | Checked::Recorded);
+            if event && timed.at < until {
+                due.push((*sequence, timed.clone()));
+                false
+            } else {
+                true
+            }
+        });
+        due.sort_by_key(|(sequence, timed)| (timed.at, *sequence));
+        for (_, timed) in due {
+            let at = timed.at.max(self.now);
+            match timed.what {
+                Checked::SessionDelay { session, delay } => {
+                    let venue = self.world().scenario().sessions[session].venue;
+                    let delay_s = (delay.as_micros() / 1_000_000) as u32;
+                    for member in &mut self.members {
+                        let message = Message::DelaySession { session: session as u16, delay_s };
+                        member.sim.inject(ActorId::new(model::PLACE, venue as u32), at, message);
+                    }
+                    self.totals.events += 1;
+                }
+                Checked::GateStatus { place, open } => {
+                    let intervention =
+                        if open { Intervention::OpenGate { at, place } } else { Intervention::CloseGate { at, place } };
+                    let shared = self.world().with_intervention(intervention);
+                    for member in &mut self.members {
+                        member.sim.world_mut().set_shared(shared.clone());
+                        member.sim.inject(ActorId::new(model::PLACE, place as u32), at, Message::SetGate { open });
+                    }
+                    self.totals.events += 1;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Weighs the members by the counts observed up to now, and resamples
+    /// when the weights degenerate.
+    fn assimilate(&mut self) {
+        let now = self.now;
+        let mut counts = Vec::new();
+        self.pending.retain(|(_, timed)| {
+            let count = matches!(timed.what, Checked::Count { .. } | Checked::GateEntries { .. });
+            if count && timed.at <= now {
+                counts.push(timed.what.clone());
+                false
+            } else {
+                true
+            }
+        });
+        if counts.is_empty() {
+            return;
+        }
+        self.totals.assimilated += counts.len() as u64;
+        // The state has hundreds of dimensions and the ensemble a few dozen
+        // members: weighing on every count at once collapses it. Counts are
+        // summed by kind of element (gates, venues, fan zones, walkways...)
+        // and over the whole site, and members are weighed on those few
+        // totals, which carry what the filter must learn (how many came, and
+        // whether with tickets for the venues or for the park) without the
+        // noise of single sensors.
+        let mut latest = std::mem::take(&mut self.latest_counts);
+        latest.resize(self.world().element_count(), None);
+        let world = self.world();
+        let group_of = |element: usize| kind_group(world.element_kind(element));
+        let mut observed = [0.0f64; AGGREGATES];
+        let mut variance = [0.0f64; AGGREGATES];
+        let mut members_of: Vec<Vec<(usize, f64)>> = vec![Vec::new(); AGGREGATES];
+        let mut gate_entries = Vec::new();
+        for what in &counts {
+            match *what {
+                Checked::Count { element, count, sigma } => {
+                    latest[element] = Some((now, count, sigma));
+                    for group in [group_of(element), AGGREGATES - 1] {
+                        observed[group] += count;
+                        variance[group] += sigma * sigma;
+                        members_of[group].push((element, sigma));
+                    }
+                }
+                Checked::GateEntries { place, ref bins, count } => gate_entries.push((place, bins.clone(), count)),
+                _ => {}
+            }
+        }
+        self.latest_counts = latest;
+        let interval = self.world().element_recorder(0).interval().as_micros();
+        let latest = &self.latest_counts;
+        self.calibration.score((now.as_micros() / interval) as usize, |element, bin| {
+            let (at, count, sigma) = latest.get(element).copied().flatten()?;
+            let at = at.as_micros();
+            (at > bin as u64 * interval && at <= (bin as u64 + 1) * interval).then_some((count, sigma))
+        });
+        let temper = (self.config.step.as_secs_f64() / (60.0 * COUNT_ERROR_MEMORY_MIN)).min(1.0);
+        for member in &mut self.members {
+            let world = member.sim.world();
+            let mut log_likelihood = 0.0;
+            let mut term = |observed: f64, predicted: f64, variance: f64| {
+                // The spread depends on the observation only, so the weight is
+                // symmetric in over- and under-prediction.
+                let model_error = COUNT_MODEL_ERROR_SHARE * observed;
+                let sd = (variance + model_error * model_error + 25.0).sqrt();
+                let z = (observed - predicted) / sd;
+                log_likelihood += -0.5 * z * z - sd.ln();
+            };
+            for group in 0..AGGREGATES {
+                if members_of[group].is_empty() {
+                    continue;
+                }
+                let predicted: f64 = members_of[group]
+                    .iter()
+                    .map(|&(e, sigma)| observed_mean(world.element_people(e) as f64, sigma))
+                    .sum();
+                term(observed[group], predicted, variance[group]);
+            }
+            for (place, bins, count) in &gate_entries {
+                let predicted = world.places[*place].recorder.entries(bins.clone()) as f64;
+                term(*count, predicted, (0.05 * count + 2.0).powi(2));
+            }
+            member.log_weight += temper * log_likelihood;
+        }
+        let weights = self.weights();
+        let ess = 1.0 / weights.iter().map(|w| w * w).sum::<f64>();
+        if ess < RESAMPLE_ESS_SHARE * self.members.len() as f64 {
+            self.resample(&weights);
+        }
+    }
+
+    /// Normalised weights.
+    fn weights(&self) -> Vec<f64> {
+        let max = self.members.iter().map(|m| m.log_weight).fold(f64::NEG_INFINITY, f64::max);
+        let raw: Vec<f64> = self.members.iter().map(|m| (m.log_weight - max).exp()).collect();
+        let total: f64 = raw.iter().sum();
+        raw.iter().map(|w| w / total).collect()
+    }
+
+    /// Systematic resampling; copies get fresh random streams and jittered parameters.
+    fn resample(&mut self, weights: &[f64]) {
+        let n = self.members.len();
+        let mut copies = vec![0usize; n];
+        let start = self.rng.uniform() / n as f64;
+        let mut cumulative = 0.0;
+        let mut index = 0;
+        for k in 0..n {
+            let u = start + k as f64 / n as f64;
+            while index < n - 1 && cumulative + weights[index] < u {
+                cumulative += weights[index];
+                index += 1;
+            }
+            copies[index] += 1;
+        }
+        // Weighted mean and variance of the parameters, before resampling.
+        let parameters: Vec<[f64; PARAMETERS]> =
+            self.members.iter().map(|m| parameters_of(&m.sim.world().tuning)).collect();
+        let mut mean = [0.0; PARAMETERS];
+        let mut variance = [0.0; PARAMETERS];
+        for k in 0..PARAMETERS {
+            mean[k] = parameters.iter().zip(weights).map(|(p, w)| p[k] * w).sum();
+            let spread: f64 = parameters.iter().zip(weights).map(|(p, w)| (p[k] - mean[k]).powi(2) * w).sum();
+            variance[k] = spread.max(PARAMETER_SPREAD_MIN[k] * PARAMETER_SPREAD_MIN[k]);
+        }
+        let old = std::mem::take(&mut self.members);
+        let headroom = self.config.population_headroom;
+        let spread = (1.0 - SHRINKAGE_A * SHRINKAGE_A).sqrt();
+        for (member, count) in old.into_iter().zip(copies) {
+            if count == 0 {
+                continue;
+            }
+            let mut sims = Vec::with_capacity(count);
+            for _ in 1..count {
+                let mut copy = member.sim.clone();
+                copy.reseed(self.rng.next_bits());
+                sims.push(copy);
+            }
+            sims.push(member.sim);
+            for mut sim in sims {
+                let own = parameters_of(&sim.world().tuning);
+                let mut moved = [0.0; PARAMETERS];
+                for k in 0..PARAMETERS {
+                    moved[k] = SHRINKAGE_A * own[k]
+                        + (1.0 - SHRINKAGE_A) * mean[k]
+                        + spread * variance[k].sqrt() * self.rng.normal();
+                }
+                set_parameters(&mut sim.world_mut().tuning, moved, headroom);
+                self.members.push(Member { sim, log_weight: 0.0 });
+            }
+        }
+        self.resamplings += 1;
+    }
+
+    /// Every member's future over `window`, from the nodes of
+    /// [`Twin::set_run_ahead`] if any (the same numbers), else from forks here.
+    fn futures(&mut self, window: FutureWindow) -> Vec<Vec<f64>> {
+        if let Some(remote) = &self.run_ahead {
+            let sims: Vec<&Simulation<CrowdWorld>> = self.members.iter().map(|m| &m.sim).collect();
+            match remote.run_ahead(&self.config, &sims, window) {
+                Ok(futures) if futures.len() == sims.len() => return futures,
+                Ok(futures) => eprintln!(
+                    "twin: the nodes returned {} futures for {} members; running them here",
+                    futures.len(),
+                    sims.len()
+                ),
+                Err(why) => eprintln!("twin: forecast on the nodes failed ({why}); running the members here"),
+            }
+        }
+        on_members(&mut self.members, self.config.threads, |member| {
+            let mut fork = member.sim.clone();
+            fork.run_until(window.end);
+            member_future(fork.world(), window)
+        })
+    }
+
+    /// Runs forecasts' member forks on `run_ahead` (worker nodes) instead
+    /// of this process's threads; if it fails, a forecast runs them here.
+    pub fn set_run_ahead(&mut self, run_ahead: Arc<dyn RunAhead>) {
+        self.run_ahead = Some(run_ahead);
+    }
+
+    /// Runs every member ahead by the horizon from a fork and summarises the
+    /// futures: weighted P10/P50/P90 per element per minute, and alerts.
+    pub fn forecast(&mut self) -> Forecast {
+        // Events reported for now (a gate closed at the issue time) are in
+        // the forecast; `advance` applies only those before its step's end.
+        self.apply_events(self.now + SimDuration(1));
+        let now = self.now;
+        let weights = self.weights();
+        let world = self.world();
+        let interval = world.element_recorder(0).interval();
+        let first_bin = now.as_micros().div_ceil(interval.as_micros()) as usize;
+        let horizon = self.config.horizon_min as usize;
+        let end = SimTime((first_bin + horizon) as u64 * interval.as_micros());
+        let elements = world.element_count();
+        let futures = self.futures(FutureWindow { first_bin, horizon, end });
+        let world = self.world();
+        let scenario = world.scenario();
+        // What the sensors saw beyond what the ensemble holds now, per element.
+        let anomaly: Vec<f64> = (0..elements)
+            .map(|e| match self.latest_counts.get(e).copied().flatten() {
+                Some((at, count, sigma)) if at + observation::OBSERVATION_ASSIMILATION_LAG >= now => {
+                    let estimate: f64 = self
+                        .members
+                        .iter()
+                        .zip(&weights)
+                        .map(|(m, w)| m.sim.world().element_people(e) as f64 * w)
+                        .sum();
+                    count - observed_mean(estimate, sigma)
+                }
+                _ => 0.0,
+            })
+            .collect();
+        let mut forecast_elements = Vec::with_capacity(elements);
+        let mut alerts = Vec::new();
+        let mut issued = Vec::with_capacity(elements);
+        for e in 0..elements {
+            let area = world.element_area_m2(e);
+            let kind = world.element_kind(e);
+            let queueing = model::is_queueing_area(kind);
+            let mut minutes = Vec::with_capacity(horizon);
+            for k in 0..horizon {
+                let mut values: Vec<(f64, f64)> =
+                    futures.iter().zip(&weights).map(|(f, &w)| (f[e * horizon + k], w)).collect();
+                values.sort_by(|a, b| a.0.total_cmp(&b.0));
+                let quantile = |q: f64| weighted_quantile(&values, q);
+                // `+ 0.0` turns the empty sum's -0.0 into 0.0 for the JSON.
+                let p_bad: f64 = values
+                    .iter()
+                    .filter(|(v, _)| Los::from_density(v / area, queueing) >= Los::E)
+                    .map(|x| x.1)
+                    .sum::<f64>()
+                    + 0.0;
+                let start_s = (first_bin + k) as f64 * interval.as_secs_f64();
+                let (p10, p50, p90) = (quantile(0.1), quantile(0.5), quantile(0.9));
+                // The observed anomaly persists as learned (from 1 now to the
+                // learned factor at the horizon); the band is the ensemble's
+                // spread with count noise, scaled by the learned error
+                // quantiles once there are enough, else dressed as is.
+                let persistence = 1.0 + (self.calibration.persistence(e) - 1.0) * (k + 1) as f64 / horizon as f64;
+                let shift = anomaly[e] * persistence;
+                let noise = 1.2816 * (p50.max(0.0) + 1.0).sqrt() * DRESSING_SHARE;
+                let raw = p50;
+                let p50 = (p50 + shift).max(0.0);
+                let scale = (((p90 - p10) / 2.5631).powi(2) + (noise / 1.2816).powi(2)).sqrt();
+                let (p10, p90) = match self.calibration.band(e) {
+                    Some(band) => ((p50 + band.low * scale).max(0.0), (p50 + band.high * scale).max(0.0)),
+                    None => (
+                        (p50 - ((p50 - p10 - shift).max(0.0).powi(2) + noise * noise).sqrt()).max(0.0),
+                        p50 + ((p90 + shift - p50).max(0.0).powi(2) + noise * noise).sqrt(),
+                    ),
+                };
+                let (p10, p90) = (p10.min(p50), p90.max(p50));
+                if k + 1 == horizon {
+                    issued.push((e, raw, anomaly[e], p50, scale));
+                }
+                minutes.push(MinuteQuantiles {
+                    minute: k as u32 + 1,
+                    clock: format_clock(scenario.start_clock_s + start_s as u32),
+                    occupancy_p10: p10,
+                    occupancy_p50: p50,
+                    occupancy_p90: p90,
+                    density_p50: p50 / area,
+                    density_p90: p90 / area,
+                    probability_los_e_or_worse: p_bad,
+                });
+            }
+            let id = world.element_id(e);
+            if let Some(first) = minutes.iter().find(|m| m.probability_los_e_or_worse >= self.config.alert_probability)
+            {
+                let worst = minutes.iter().map(|m| m.probability_los_e_or_worse).fold(0.0, f64::max);
+                let peak = minutes.iter().map(|m| m.density_p90).fold(0.0, f64::max);
+                alerts.push(Alert {
+                    place: id.clone(),
+                    kind: kind.to_string(),
+                    at: first.clock.clone(),
+                    minutes_ahead: first.minute,
+                    level: Los::from_density(peak, queueing).letter().to_string(),
+                    probability: worst,
+                    density_p90: peak,
+                });
+            }
+            forecast_elements.push(ElementForecast { id, kind: kind.to_string(), area_m2: area, minutes });
+        }
+        alerts.sort_by(|a, b| a.minutes_ahead.cmp(&b.minutes_ahead).then(b.probability.total_cmp(&a.probability)));
+        let forecast = Forecast {
+            issued_at: format_clock(scenario.clock_s(now)),
+            issued_at_s: now.as_micros() / 1_000_000,
+            horizon_min: self.config.horizon_min,
+            members: self.members.len(),
+            effective_members: 1.0 / weights.iter().map(|w| w * w).sum::<f64>(),
+            elements: forecast_elements,
+            alerts,
+        };
+        self.calibration.issue(first_bin + horizon - 1, issued.into_iter());
+        forecast
+    }
+
+    /// The current estimate: people per element (weighted mean, P10, P90),
+    /// the learned parameters and the observation totals.
+    pub fn state(&self) -> TwinState {
+        let weights = self.weights();
+        let world = self.world();
+        let elements = (0..world.element_count())
+            .map(|e| {
+                let mut values: Vec<(f64, f64)> = self
+                    .members
+                    .iter()
+                    .zip(&weights)
+                    .map(|(m, &w)| (m.sim.world().element_people(e) as f64, w))
+                    .collect();
+                let mean = values.iter().map(|(v, w)| v * w).sum::<f64>();
+                values.sort_by(|a, b| a.0.total_cmp(&b.0));
+                let quantile = |q: f64| weighted_quantile(&values, q);
+                let area = world.element_area_m2(e);
+                ElementState {
+                    id: world.element_id(e),
+                    kind: world.element_kind(e).to_string(),
+                    people_mean: mean,
+                    people_p10: quantile(0.1),
+                    people_p90: quantile(0.9),
+                    density_mean: mean / area,
+                    los: Los::from_density(mean / area, model::is_queueing_area(world.element_kind(e)))
+                        .letter()
+                        .to_string(),
+                }
+            })
+            .collect();
+        let mean_of = |f: fn(&Tuning) -> f64| {
+            self.members.iter().zip(&weights).map(|(m, w)| f(&m.sim.world().tuning) * w).sum::<f64>()
+        };
+        TwinState {
+            clock: format_clock(world.scenario().clock_s(self.now)),
+            time_s: self.now.as_micros() / 1_000_000,
+            members: self.members.len(),
+            effective_members: 1.0 / weights.iter().map(|w| w * w).sum::<f64>(),
+            resamplings: self.resamplings,
+            arrival_scale: mean_of(|t| t.arrival_scale),
+            arrival_scale_spread: (mean_of(|t| t.arrival_scale.powi(2)) - mean_of(|t| t.arrival_scale).powi(2))
+                .max(0.0)
+                .sqrt(),
+            walk_speed_factor: mean_of(|t| t.walk_speed_factor),
+            dwell_factor: mean_of(|t| t.dwell_factor),
+            unplanned_walk_in_share: mean_of(|t| t.unplanned_walk_in_share),
+            observations: self.totals,
+            elements,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sensor_cut_at_zero_reads_high_near_empty_and_true_when_busy() {
+        // Mean of max(0, N(0, 2)) = 2 / sqrt(2 pi).
+        assert!((observed_mean(0.0, 2.0) - 2.0 / (2.0 * std::f64::consts::PI).sqrt()).abs() < 1e-6);
+        assert!((observed_mean(100.0, 7.0) - 100.0).abs() < 1e-9);
+        // Against a sampled censored mean at p = 1, sigma = 2.
+        let mut rng = ActorRng::for_actor(1, 1);
+        let n = 200_000;
+        let sampled = (0..n).map(|_| (1.0 + 2.0 * rng.normal()).max(0.0)).sum::<f64>() / n as f64;
+        assert!((observed_mean(1.0, 2.0) - sampled).abs() < 0.01, "{} vs {sampled}", observed_mean(1.0, 2.0));
+        assert!((erf(0.5) - 0.520_499_877_8).abs() < 2e-7 && (erf(-1.2) + 0.910_313_978_2).abs() < 2e-7);
+    }
+}

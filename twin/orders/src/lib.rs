@@ -1,0 +1,103 @@
+//! Orders: shops that own their stock, an order book that reserves stock in
+//! memory and acknowledges an order only once it is durable on disk. No HTTP:
+//! the service (`crowdtwin-service`) serves the book; the order, receipt and
+//! stock formats are `crowdtwin-wire`'s.
+//!
+//! - [`shop`]: one shop, an actor in the kernel's sense (it owns its stock
+//!   per item and answers reserve, release and restock messages), and the
+//!   catalogue read from the scenario's `items`.
+//! - [`store`]: the durable log (redb, one compact binary blob per group
+//!   commit, fsync before the commit returns) and recovery from it.
+//! - [`book`]: the order book: shard threads, each owning some shops and its
+//!   own store; each drains the requests waiting for it, decides them,
+//!   commits them together (group commit) and only then answers.
+//! - [`export`]: the store as Parquet, one row per order line.
+//! - [`feed`]: confirmed orders and pickups as observations, handed to a
+//!   sink (the service gives the twin's ingest).
+//!
+//! Invariants: stock is never negative; an answer leaves the book only after
+//! the commit holding it returned; an idempotency key names one order for
+//! ever (across restarts: the key index is rebuilt from the store).
+
+#![warn(missing_docs)]
+
+pub mod book;
+pub mod export;
+pub mod feed;
+pub mod shop;
+pub mod store;
+
+pub use crowdtwin_wire::orders::*;
+
+pub use book::{OrderBook, OrderBookConfig};
+
+/// Order book shards (threads, each with its own store file), shops spread
+/// over them by position; fixed, because order ids carry their shard.
+pub const ORDER_SHARDS: usize = 4;
+/// Most lines (items) in one order.
+pub const ORDER_LINES_MAX: usize = 32;
+/// Most units of one item in one order line.
+pub const ORDER_QUANTITY_MAX: u32 = 10_000;
+/// Longest idempotency key, bytes.
+pub const IDEMPOTENCY_KEY_BYTES_MAX: usize = 128;
+/// Most orders decided and committed together in one group commit.
+pub const COMMIT_ORDERS_MAX: usize = 65_536;
+/// Most requests waiting for the order book; beyond it callers get 503.
+pub const ORDER_QUEUE_REQUESTS_MAX: usize = 16_384;
+/// Most units restocked at once.
+pub const RESTOCK_QUANTITY_MAX: u32 = 1_000_000;
+
+/// Errors of the order book that are not answers to an order.
+#[derive(Debug, thiserror::Error)]
+pub enum OrderError {
+    /// No such order id.
+    #[error("no order {0}")]
+    NoSuchOrder(u64),
+    /// No such shop.
+    #[error("no shop or food outlet `{0}`")]
+    NoSuchShop(String),
+    /// The same idempotency key was used for another order.
+    #[error(
+        "idempotency key `{0}` was used for another order (order {1}); use a new key for a new order, or resend the original body"
+    )]
+    KeyConflict(String, u64),
+    /// The request cannot be done (cancel a rejected order, restock an unknown item...).
+    #[error("{0}")]
+    Refused(String),
+    /// The order book is too busy to queue the request; retry.
+    #[error("the order book is busy ({0} requests waiting); retry with the same idempotency keys")]
+    Busy(usize),
+    /// The store failed; the order book stopped. Restart the service: it recovers from the store.
+    #[error("the order store failed: {0}; nothing after the last durable commit was acknowledged")]
+    Store(String),
+    /// The data folder does not fit (another catalogue, unreadable files).
+    #[error("{0}")]
+    Open(String),
+    /// Writing an export failed (full disk, closed pipe).
+    #[error("writing orders: {0}")]
+    Export(String),
+}
+
+/// A stable 64-bit FNV-1a hash of an order's body (shop, lines, pickup),
+/// to tell a retry from another order under the same key.
+pub fn body_hash(request: &OrderRequest) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for &b in bytes {
+            hash ^= u64::from(b);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        // A separator, so ("ab","c") and ("a","bc") differ.
+        hash ^= 0xff;
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    };
+    eat(request.shop.as_bytes());
+    for line in &request.items {
+        eat(line.item.as_bytes());
+        eat(&line.quantity.to_le_bytes());
+    }
+    if let Some(pickup) = &request.pickup_at {
+        eat(pickup.as_bytes());
+    }
+    hash
+}

@@ -1,0 +1,24 @@
+//! crowdtwin-planner: what planners run on scenario files.
+//!
+//! - [`run`]: load, build and run a scenario (sharded or not), with progress.
+//! - [`output`]: `places.parquet`, `kpis.json`, `report.html`, `scenario.toml`.
+//! - [`report`]: the self-contained HTML report with inline SVG plots.
+//! - [`stress`]: capacity stress tests over one parameter, first failures.
+//! - [`validation`]: the crowd model against measured experiments.
+//! - [`synthetic`]: synthetic parks for scale tests.
+//! - [`bench`]: the kernel's PHOLD benchmark and sharded crowd runs.
+//!
+//! No HTTP, no live twin, no order store.
+
+#![warn(missing_docs)]
+
+pub mod bench;
+mod error;
+pub mod output;
+pub mod report;
+pub mod run;
+pub mod stress;
+pub mod synthetic;
+pub mod validation;
+
+pub use error::PlannerError;

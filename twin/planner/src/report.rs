@@ -1,0 +1,682 @@
+//! The planner's run report: one self-contained HTML page.
+//!
+//! [`render_html`] turns a run's per-minute place series and its KPI rows into
+//! a single page with inline CSS and inline SVG plots: no scripts, no external
+//! fonts, images or style sheets, nothing fetched over the network. The output
+//! is deterministic: the same input gives byte-identical HTML (floats are
+//! written with fixed precision, nothing depends on hash order or the time of
+//! rendering).
+//!
+//! Values that are not finite (NaN, ±∞) are treated as 0, and so are negative
+//! occupancies and queues; a LOS value above 5 is shown as F.
+
+use std::fmt::Write as _;
+
+/// Level of service (Fruin): 0 = A ... 5 = F.
+pub const LOS_LETTERS: [char; 6] = ['A', 'B', 'C', 'D', 'E', 'F'];
+
+/// Fill colour of each level of service, A (dark green) to F (red).
+pub const LOS_COLOURS: [&str; 6] = ["#1a9850", "#91cf60", "#d9ef8b", "#fee08b", "#fc8d59", "#d73027"];
+
+/// How many places the occupancy and queue charts show at most.
+pub const MAX_CHART_SERIES: usize = 10;
+
+/// Line colours of the charts (one per series, at most [`MAX_CHART_SERIES`]).
+pub(crate) const SERIES_COLOURS: [&str; MAX_CHART_SERIES] =
+    ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+
+/// Width in SVG units of the plotting area of every chart.
+const PLOT_W: f64 = 880.0;
+/// Height of the plotting area of the line charts.
+const PLOT_H: f64 = 300.0;
+/// Left margin of the line charts (y tick labels and the axis title).
+const LINE_LEFT: f64 = 64.0;
+/// Right margin of every chart.
+const RIGHT: f64 = 24.0;
+/// Top margin of the line charts.
+const LINE_TOP: f64 = 12.0;
+/// Bottom margin of the line charts (x tick labels and the axis title).
+const LINE_BOTTOM: f64 = 44.0;
+/// Vertical pitch of one LOS strip row and the height of its cells.
+const ROW_PITCH: f64 = 12.0;
+const ROW_CELL_H: f64 = 11.0;
+/// Height of a kind header within the LOS strip.
+const GROUP_HEAD_H: f64 = 16.0;
+/// Row labels longer than this (in characters) are cut with an ellipsis.
+const MAX_LABEL_CHARS: usize = 30;
+
+/// One place's per-minute series over the run.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PlaceSeries {
+    /// Place id, e.g. "gangneung-hockey-centre" or "plaza-north--hockey-gate" for walkways.
+    pub id: String,
+    /// "venue", "shop", "food", "gate", "plaza", "fan_zone", "transit", "walkway".
+    pub kind: String,
+    /// Walkable area in m².
+    pub area_m2: f64,
+    /// Mean persons present, one value per minute of the run.
+    pub occupancy: Vec<f64>,
+    /// Mean persons queueing, one per minute (all zeros where the place has no queue).
+    pub queue: Vec<f64>,
+    /// Level of service per minute, 0..=5.
+    pub los: Vec<u8>,
+}
+
+/// One row of the KPI table.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct KpiRow {
+    /// Place id.
+    pub place: String,
+    /// Place kind.
+    pub kind: String,
+    /// Highest density reached, persons per m².
+    pub peak_density_p_per_m2: f64,
+    /// Worst level of service reached, 0 = A ... 5 = F.
+    pub peak_los: u8,
+    /// Minutes spent at level of service E or F.
+    pub minutes_at_los_e_or_f: u32,
+    /// Total time spent queueing, in seconds (shown in minutes).
+    pub total_queue_time_s: f64,
+    /// Longest queue, persons.
+    pub max_queue: f64,
+}
+
+/// Everything the report shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportInput<'a> {
+    /// Scenario name.
+    pub title: &'a str,
+    /// Seed of the run.
+    pub seed: u64,
+    /// Clock time (seconds after midnight) of minute 0, e.g. 7*3600.
+    pub start_clock_s: u32,
+    /// Key figures shown at the top as a definition list, in this order.
+    pub summary: Vec<(String, String)>,
+    /// All the same length (minutes); may be empty.
+    pub places: &'a [PlaceSeries],
+    /// Rows of the KPI table, shown in this order.
+    pub kpis: &'a [KpiRow],
+}
+
+/// Appends formatted text to a `String` (writing to a `String` cannot fail).
+macro_rules! w {
+    ($dst:expr, $($arg:tt)*) => {{
+        let _ = write!($dst, $($arg)*);
+    }};
+}
+
+pub(crate) const STYLE: &str = "\
+*{box-sizing:border-box}\
+body{margin:0 auto;max-width:1040px;padding:16px 24px 40px;font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,\
+'Helvetica Neue',Arial,sans-serif;color:#222;background:#fff}\
+h1{font-size:24px;margin:8px 0 4px}\
+h2{font-size:18px;margin:28px 0 8px;padding-bottom:4px;border-bottom:1px solid #ddd}\
+.meta{color:#555;margin:0 0 12px}\
+dl.summary{display:grid;grid-template-columns:max-content auto;gap:2px 16px;margin:8px 0 0}\
+dl.summary dt{font-weight:600}\
+dl.summary dd{margin:0;font-variant-numeric:tabular-nums}\
+svg{display:block;max-width:100%;height:auto}\
+ul.legend{list-style:none;padding:0;margin:6px 0 0;display:flex;flex-wrap:wrap;gap:4px 18px}\
+ul.legend li{white-space:nowrap}\
+.sw{display:inline-block;width:14px;height:10px;margin-right:6px;vertical-align:baseline;border:1px solid #0002}\
+.note{color:#555;font-style:italic}\
+table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}\
+th,td{padding:3px 8px;border-bottom:1px solid #e6e6e6;text-align:left}\
+th{background:#f4f4f4;position:sticky;top:0}\
+td.n,th.n{text-align:right}\
+td.los{text-align:center;font-weight:600}\
+footer{margin-top:32px;color:#777;font-size:12px}";
+
+/// Style sheet inside every SVG, so that a chart saved on its own still looks right.
+pub(crate) const SVG_STYLE: &str = "<style>text{font-family:system-ui,-apple-system,'Segoe UI',Roboto,Arial,sans-serif;\
+font-size:11px;fill:#333}.axis{stroke:#444;stroke-width:1}.grid{stroke:#e4e4e4;stroke-width:1}\
+.ttl{font-size:12px;fill:#222}.grp{font-weight:600;fill:#555}</style>\n";
+
+/// Renders the whole page.
+pub fn render_html(input: &ReportInput<'_>) -> String {
+    let places = input.places;
+    let minutes = run_minutes(places);
+    let mut out = String::with_capacity(64 * 1024);
+
+    out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+    out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
+    w!(out, "<title>{} \u{2014} crowdtwin run report</title>\n", esc(input.title));
+    w!(out, "<style>{STYLE}</style>\n</head>\n<body>\n");
+
+    // 1. Title, seed, summary.
+    w!(out, "<header>\n<h1>{}</h1>\n", esc(input.title));
+    w!(
+        out,
+        "<p class=\"meta\">Seed <strong>{}</strong> \u{b7} start {} \u{b7} {} min \u{b7} {} places</p>\n",
+        input.seed,
+        clock_label(u64::from(input.start_clock_s)),
+        minutes,
+        places.len()
+    );
+    if !input.summary.is_empty() {
+        out.push_str("<dl class=\"summary\">\n");
+        for (key, value) in &input.summary {
+            w!(out, "<dt>{}</dt><dd>{}</dd>\n", esc(key), esc(value));
+        }
+        out.push_str("</dl>\n");
+    }
+    out.push_str("</header>\n");
+
+    // 2. Occupancy.
+    out.push_str("<section id=\"occupancy\">\n<h2>Occupancy over time</h2>\n");
+    if places.is_empty() {
+        out.push_str("<p class=\"note\">No places in this run.</p>\n");
+    } else if minutes == 0 {
+        out.push_str("<p class=\"note\">The run has no minutes to plot.</p>\n");
+    } else {
+        let top = top_places(places, |p| &p.occupancy, false);
+        line_chart_section(&mut out, places, &top, |p| &p.occupancy, minutes, input.start_clock_s, "Occupancy");
+    }
+    out.push_str("</section>\n");
+
+    // 3. Queues.
+    out.push_str("<section id=\"queues\">\n<h2>Queue lengths</h2>\n");
+    let top_queues = if minutes == 0 { Vec::new() } else { top_places(places, |p| &p.queue, true) };
+    if top_queues.is_empty() {
+        out.push_str("<p class=\"note\">No place had a queue at any time during the run.</p>\n");
+    } else {
+        line_chart_section(&mut out, places, &top_queues, |p| &p.queue, minutes, input.start_clock_s, "Queue length");
+    }
+    out.push_str("</section>\n");
+
+    // 4. Level of service.
+    out.push_str("<section id=\"los\">\n<h2>Level of service</h2>\n");
+    if places.is_empty() {
+        out.push_str("<p class=\"note\">No places in this run.</p>\n");
+    } else if minutes == 0 {
+        out.push_str("<p class=\"note\">The run has no minutes to show.</p>\n");
+    } else {
+        los_strip(&mut out, places, minutes, input.start_clock_s);
+    }
+    out.push_str("</section>\n");
+
+    // 5. KPI table.
+    out.push_str("<section id=\"kpis\">\n<h2>Key figures per place</h2>\n");
+    kpi_table(&mut out, input.kpis);
+    out.push_str("</section>\n");
+
+    w!(out, "<footer>crowdtwin run report \u{b7} {} \u{b7} seed {}</footer>\n", esc(input.title), input.seed);
+    out.push_str("</body>\n</html>\n");
+    out
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// The letter of a level of service; values above 5 count as F.
+pub fn los_letter(los: u8) -> char {
+    LOS_LETTERS[usize::from(los.min(5))]
+}
+
+/// A finite, non-negative value: NaN, ±∞ and negatives become 0.
+fn clean(v: f64) -> f64 {
+    if v.is_finite() && v > 0.0 { v } else { 0.0 }
+}
+
+/// A finite value: NaN and ±∞ become 0 (sign kept otherwise).
+fn finite(v: f64) -> f64 {
+    if v.is_finite() { v } else { 0.0 }
+}
+
+/// Fixed-precision number without a "-0" artefact.
+pub(crate) fn num(v: f64, prec: usize) -> String {
+    let s = format!("{:.*}", prec, finite(v));
+    if s.starts_with('-') && s[1..].bytes().all(|b| b == b'0' || b == b'.') { s[1..].to_string() } else { s }
+}
+
+/// Fixed-precision number with thousands separators ("12,345.6").
+fn num_grouped(v: f64, prec: usize) -> String {
+    let s = num(v, prec);
+    let (sign, rest) = match s.strip_prefix('-') {
+        Some(r) => ("-", r),
+        None => ("", s.as_str()),
+    };
+    let (int, frac) = match rest.find('.') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    let mut grouped = String::with_capacity(s.len() + int.len() / 3);
+    grouped.push_str(sign);
+    for (i, ch) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(ch);
+    }
+    grouped.push_str(frac);
+    grouped
+}
+
+/// Number of minutes of the run: the longest series of any place.
+fn run_minutes(places: &[PlaceSeries]) -> usize {
+    places.iter().map(|p| p.occupancy.len().max(p.queue.len()).max(p.los.len())).max().unwrap_or(0)
+}
+
+/// Highest cleaned value of a series (0 for an empty one).
+fn peak(values: &[f64]) -> f64 {
+    values.iter().copied().map(clean).fold(0.0, f64::max)
+}
+
+/// Indices of the (at most) [`MAX_CHART_SERIES`] places with the highest peak
+/// of `series`, highest first; ties by id, then by input order. With
+/// `positive_only`, places whose peak is 0 are left out.
+fn top_places(places: &[PlaceSeries], series: impl Fn(&PlaceSeries) -> &Vec<f64>, positive_only: bool) -> Vec<usize> {
+    let mut ranked: Vec<(usize, f64)> = places
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (i, peak(series(p))))
+        .filter(|&(_, pk)| !positive_only || pk > 0.0)
+        .collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| places[a.0].id.cmp(&places[b.0].id)).then(a.0.cmp(&b.0)));
+    ranked.truncate(MAX_CHART_SERIES);
+    ranked.into_iter().map(|(i, _)| i).collect()
+}
+
+/// "HH:MM" of a clock time in seconds after midnight of day 0; from day 1 on
+/// the day is appended ("07:00+1d").
+fn clock_label(clock_s: u64) -> String {
+    let day = clock_s / 86_400;
+    let s = clock_s % 86_400;
+    let hm = format!("{:02}:{:02}", s / 3600, (s % 3600) / 60);
+    if day == 0 { hm } else { format!("{hm}+{day}d") }
+}
+
+/// Tick spacing in minutes for a run of `minutes`: at most about eight ticks,
+/// on round clock steps (1, 2, 5, 10, 15, 30 minutes, then whole hours).
+fn tick_step_min(minutes: usize) -> u64 {
+    const STEPS: [u64; 15] = [1, 2, 5, 10, 15, 30, 60, 120, 180, 240, 360, 720, 1440, 2880, 10_080];
+    let m = minutes as u64;
+    for step in STEPS {
+        if m <= step * 8 {
+            return step;
+        }
+    }
+    // Very long runs: whole weeks.
+    m.div_ceil(8).div_ceil(10_080) * 10_080
+}
+
+/// Clock ticks over a run of `minutes` starting at `start_clock_s`: (offset
+/// from minute 0 in minutes, label), aligned to round clock times and
+/// covering the domain [0, minutes].
+fn clock_ticks(start_clock_s: u32, minutes: usize) -> Vec<(f64, String)> {
+    let step_s = tick_step_min(minutes) * 60;
+    let start = u64::from(start_clock_s);
+    let end = start + minutes as u64 * 60;
+    let mut t = start.div_ceil(step_s) * step_s;
+    let mut ticks = Vec::new();
+    while t <= end {
+        ticks.push(((t - start) as f64 / 60.0, clock_label(t)));
+        t += step_s;
+    }
+    ticks
+}
+
+/// Round y-axis scale for data up to `max`: (step, top of axis, decimals).
+pub(crate) fn nice_scale(max: f64) -> (f64, f64, usize) {
+    let max = clean(max);
+    if max <= 0.0 {
+        return (1.0, 1.0, 0);
+    }
+    let raw = max / 5.0;
+    let mag = 10f64.powf(raw.log10().floor());
+    let norm = raw / mag;
+    let mult = if norm <= 1.0 {
+        1.0
+    } else if norm <= 2.0 {
+        2.0
+    } else if norm <= 2.5 {
+        2.5
+    } else if norm <= 5.0 {
+        5.0
+    } else {
+        10.0
+    };
+    let step = mult * mag;
+    let top = ((max / step) - 1e-9).ceil().max(1.0) * step;
+    let mut decimals = if step >= 1.0 { 0 } else { (-step.log10() - 1e-9).ceil().clamp(0.0, 12.0) as usize };
+    if mult == 2.5 && step < 10.0 {
+        decimals += 1;
+    }
+    (step, top, decimals)
+}
+
+/// One line chart (SVG) and its legend (an HTML list) for the places `top`.
+fn line_chart_section(
+    out: &mut String,
+    places: &[PlaceSeries],
+    top: &[usize],
+    series: impl Fn(&PlaceSeries) -> &Vec<f64>,
+    minutes: usize,
+    start_clock_s: u32,
+    what: &str,
+) {
+    let max = top.iter().map(|&i| peak(series(&places[i]))).fold(0.0, f64::max);
+    let (step, y_top, decimals) = nice_scale(max);
+    let width = LINE_LEFT + PLOT_W + RIGHT;
+    let height = LINE_TOP + PLOT_H + LINE_BOTTOM;
+    let x_of = |m: f64| LINE_LEFT + m / minutes as f64 * PLOT_W;
+    let y_of = |v: f64| LINE_TOP + PLOT_H - clean(v) / y_top * PLOT_H;
+    let bottom = LINE_TOP + PLOT_H;
+
+    w!(
+        out,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {} {}\" width=\"{}\" height=\"{}\" role=\"img\" \
+         aria-label=\"{} of the {} places with the highest peak\">\n",
+        num(width, 0),
+        num(height, 0),
+        num(width, 0),
+        num(height, 0),
+        esc(what),
+        top.len()
+    );
+    out.push_str(SVG_STYLE);
+
+    // Y grid and tick labels.
+    let n_y = (y_top / step).round() as usize;
+    for k in 0..=n_y {
+        let v = k as f64 * step;
+        let y = num(y_of(v), 1);
+        w!(
+            out,
+            "<line class=\"grid\" x1=\"{}\" y1=\"{y}\" x2=\"{}\" y2=\"{y}\"/><text x=\"{}\" y=\"{y}\" dy=\"0.32em\" \
+             text-anchor=\"end\">{}</text>\n",
+            num(LINE_LEFT, 1),
+            num(LINE_LEFT + PLOT_W, 1),
+            num(LINE_LEFT - 6.0, 1),
+            num_grouped(v, decimals)
+        );
+    }
+    // X grid, ticks and clock labels.
+    for (m, label) in clock_ticks(start_clock_s, minutes) {
+        let x = num(x_of(m), 1);
+        w!(
+            out,
+            "<line class=\"grid\" x1=\"{x}\" y1=\"{}\" x2=\"{x}\" y2=\"{}\"/><line class=\"axis\" x1=\"{x}\" y1=\"{}\" \
+             x2=\"{x}\" y2=\"{}\"/><text x=\"{x}\" y=\"{}\" text-anchor=\"middle\">{label}</text>\n",
+            num(LINE_TOP, 1),
+            num(bottom, 1),
+            num(bottom, 1),
+            num(bottom + 5.0, 1),
+            num(bottom + 17.0, 1)
+        );
+    }
+    // Axes and their titles.
+    w!(
+        out,
+        "<line class=\"axis\" x1=\"{l}\" y1=\"{t}\" x2=\"{l}\" y2=\"{b}\"/><line class=\"axis\" x1=\"{l}\" y1=\"{b}\" \
+         x2=\"{r}\" y2=\"{b}\"/>\n",
+        l = num(LINE_LEFT, 1),
+        t = num(LINE_TOP, 1),
+        b = num(bottom, 1),
+        r = num(LINE_LEFT + PLOT_W, 1)
+    );
+    w!(
+        out,
+        "<text class=\"ttl\" transform=\"translate(14,{}) rotate(-90)\" text-anchor=\"middle\">persons</text>\n",
+        num(LINE_TOP + PLOT_H / 2.0, 1)
+    );
+    w!(
+        out,
+        "<text class=\"ttl\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">clock time</text>\n",
+        num(LINE_LEFT + PLOT_W / 2.0, 1),
+        num(height - 6.0, 1)
+    );
+
+    // The lines, lowest-ranked first so that the highest peak is drawn on top.
+    for (rank, &i) in top.iter().enumerate().rev() {
+        let place = &places[i];
+        let values = series(place);
+        let mut points = String::with_capacity(values.len().min(2 * PLOT_W as usize) * 12);
+        for (m, v) in line_points(values, minutes) {
+            w!(points, "{},{} ", num(x_of(m), 1), num(y_of(v), 1));
+        }
+        let points = points.trim_end();
+        w!(
+            out,
+            "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"1.6\" stroke-linejoin=\"round\" points=\"{points}\">\
+             <title>{}</title></polyline>\n",
+            SERIES_COLOURS[rank % SERIES_COLOURS.len()],
+            esc(&place.id)
+        );
+    }
+    out.push_str("</svg>\n<ul class=\"legend\">\n");
+    for (rank, &i) in top.iter().enumerate() {
+        let place = &places[i];
+        w!(
+            out,
+            "<li><span class=\"sw\" style=\"background:{}\"></span>{} <small>(peak {})</small></li>\n",
+            SERIES_COLOURS[rank % SERIES_COLOURS.len()],
+            esc(&place.id),
+            num_grouped(peak(series(place)), 1)
+        );
+    }
+    out.push_str("</ul>\n");
+}
+
+/// Points (minute position, value) of one series over the domain [0, minutes]:
+/// each minute's mean at the middle of its minute; a single minute as a flat
+/// segment; missing minutes as 0. Runs far longer than the plot is wide are
+/// reduced to the lowest and highest value of each pixel column, in the order
+/// they occur, so that peaks survive and the SVG stays small.
+fn line_points(values: &[f64], minutes: usize) -> Vec<(f64, f64)> {
+    let at = |m: usize| values.get(m).copied().map_or(0.0, clean);
+    if minutes == 1 {
+        return vec![(0.0, at(0)), (1.0, at(0))];
+    }
+    let columns = PLOT_W as usize;
+    if minutes <= 2 * columns {
+        return (0..minutes).map(|m| (m as f64 + 0.5, at(m))).collect();
+    }
+    let mut points = Vec::with_capacity(2 * columns);
+    for c in 0..columns {
+        let lo = c * minutes / columns;
+        let hi = ((c + 1) * minutes / columns).max(lo + 1);
+        let (mut min_m, mut max_m) = (lo, lo);
+        for m in lo..hi {
+            if at(m) < at(min_m) {
+                min_m = m;
+            }
+            if at(m) > at(max_m) {
+                max_m = m;
+            }
+        }
+        let x = (lo + hi) as f64 / 2.0;
+        if min_m == max_m || at(min_m) == at(max_m) {
+            points.push((x, at(min_m)));
+        } else if min_m < max_m {
+            points.push((x, at(min_m)));
+            points.push((x, at(max_m)));
+        } else {
+            points.push((x, at(max_m)));
+            points.push((x, at(min_m)));
+        }
+    }
+    points
+}
+
+/// Row label: the id, cut to [`MAX_LABEL_CHARS`] characters with an ellipsis.
+fn row_label(id: &str) -> String {
+    if id.chars().count() <= MAX_LABEL_CHARS {
+        id.to_string()
+    } else {
+        let mut s: String = id.chars().take(MAX_LABEL_CHARS - 1).collect();
+        s.push('\u{2026}');
+        s
+    }
+}
+
+/// Runs of equal LOS in one row: (first minute, end minute exclusive, LOS).
+/// With more minutes than the strip has pixel columns, each column of
+/// `bucket` minutes shows its worst LOS. Minutes without a LOS value are
+/// left blank.
+fn los_runs(los: &[u8], minutes: usize, bucket: usize) -> Vec<(usize, usize, u8)> {
+    let mut runs: Vec<(usize, usize, u8)> = Vec::new();
+    let mut start = 0;
+    while start < minutes {
+        let end = (start + bucket).min(minutes);
+        let worst = los.get(start..end.min(los.len())).and_then(|cells| cells.iter().map(|&l| l.min(5)).max());
+        if let Some(level) = worst {
+            match runs.last_mut() {
+                Some(last) if last.1 == start && last.2 == level => last.1 = end,
+                _ => runs.push((start, end, level)),
+            }
+        }
+        start = end;
+    }
+    runs
+}
+
+/// The LOS strip chart: one row per place, sorted by kind then id, with kind
+/// headers, clock axes on top and bottom and an HTML colour legend.
+fn los_strip(out: &mut String, places: &[PlaceSeries], minutes: usize, start_clock_s: u32) {
+    let mut order: Vec<usize> = (0..places.len()).collect();
+    order.sort_by(|&a, &b| {
+        places[a].kind.cmp(&places[b].kind).then_with(|| places[a].id.cmp(&places[b].id)).then(a.cmp(&b))
+    });
+    let labels: Vec<String> = order.iter().map(|&i| row_label(&places[i].id)).collect();
+    let longest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+    let left = (longest as f64 * 6.2 + 16.0).clamp(72.0, 220.0).round();
+    let top_axis = 24.0;
+    let groups = 1 + order.windows(2).filter(|w| places[w[0]].kind != places[w[1]].kind).count();
+    let rows_h = order.len() as f64 * ROW_PITCH + groups as f64 * GROUP_HEAD_H;
+    let bottom = top_axis + rows_h + 4.0;
+    let width = left + PLOT_W + RIGHT;
+    let height = bottom + 40.0;
+    let bucket = minutes.div_ceil(PLOT_W as usize).max(1);
+    let x_of = |m: f64| left + m / minutes as f64 * PLOT_W;
+
+    w!(
+        out,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" role=\"img\" \
+         aria-label=\"Level of service per place and minute\" shape-rendering=\"crispEdges\">\n",
+        w = num(width, 0),
+        h = num(height, 0)
+    );
+    out.push_str(SVG_STYLE);
+    // Clock ticks, top and bottom.
+    for (m, label) in clock_ticks(start_clock_s, minutes) {
+        let x = num(x_of(m), 1);
+        w!(
+            out,
+            "<line class=\"axis\" x1=\"{x}\" y1=\"{}\" x2=\"{x}\" y2=\"{}\"/><text x=\"{x}\" y=\"{}\" \
+             text-anchor=\"middle\">{label}</text><line class=\"axis\" x1=\"{x}\" y1=\"{}\" x2=\"{x}\" y2=\"{}\"/>\
+             <text x=\"{x}\" y=\"{}\" text-anchor=\"middle\">{label}</text>\n",
+            num(top_axis - 5.0, 1),
+            num(top_axis, 1),
+            num(top_axis - 8.0, 1),
+            num(bottom, 1),
+            num(bottom + 5.0, 1),
+            num(bottom + 17.0, 1)
+        );
+    }
+    w!(
+        out,
+        "<text class=\"ttl\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">clock time</text>\n",
+        num(left + PLOT_W / 2.0, 1),
+        num(height - 6.0, 1)
+    );
+
+    let mut y = top_axis;
+    let mut kind: Option<&str> = None;
+    for (row, &i) in order.iter().enumerate() {
+        let place = &places[i];
+        if kind != Some(place.kind.as_str()) {
+            kind = Some(place.kind.as_str());
+            w!(
+                out,
+                "<text class=\"grp\" x=\"4\" y=\"{}\">{}</text>\n",
+                num(y + GROUP_HEAD_H - 4.0, 1),
+                esc(&place.kind)
+            );
+            y += GROUP_HEAD_H;
+        }
+        w!(
+            out,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\"><title>{} ({})</title>{}</text>\n",
+            num(left - 6.0, 1),
+            num(y + ROW_CELL_H - 2.0, 1),
+            esc(&place.id),
+            esc(&place.kind),
+            esc(&labels[row])
+        );
+        let y_cell = num(y, 1);
+        for (from, to, level) in los_runs(&place.los, minutes, bucket) {
+            // Round both edges so that neighbouring cells meet without seams.
+            let x0 = (x_of(from as f64) * 10.0).round() / 10.0;
+            let x1 = (x_of(to as f64) * 10.0).round() / 10.0;
+            w!(
+                out,
+                "<rect x=\"{}\" y=\"{y_cell}\" width=\"{}\" height=\"{}\" fill=\"{}\"/>\n",
+                num(x0, 1),
+                num((x1 - x0).max(0.1), 1),
+                num(ROW_CELL_H, 0),
+                LOS_COLOURS[usize::from(level)]
+            );
+        }
+        y += ROW_PITCH;
+    }
+    out.push_str("</svg>\n<ul class=\"legend\">\n");
+    for (letter, colour) in LOS_LETTERS.iter().zip(LOS_COLOURS) {
+        w!(out, "<li><span class=\"sw\" style=\"background:{colour}\"></span>LOS {letter}</li>\n");
+    }
+    out.push_str("</ul>\n");
+    if bucket > 1 {
+        w!(
+            out,
+            "<p class=\"note\">Each cell spans {bucket} minutes and shows the worst level of service in them.</p>\n"
+        );
+    }
+}
+
+/// The KPI table, rows in the order given.
+fn kpi_table(out: &mut String, kpis: &[KpiRow]) {
+    if kpis.is_empty() {
+        out.push_str("<p class=\"note\">No KPI rows.</p>\n");
+        return;
+    }
+    out.push_str(
+        "<table>\n<thead><tr><th>Place</th><th>Kind</th><th class=\"n\">Peak density (p/m\u{b2})</th>\
+         <th>Peak LOS</th><th class=\"n\">Minutes at LOS E/F</th><th class=\"n\">Total queue time (min)</th>\
+         <th class=\"n\">Max queue (persons)</th></tr></thead>\n<tbody>\n",
+    );
+    for k in kpis {
+        let level = k.peak_los.min(5);
+        let text_colour = if level >= 5 { "#fff" } else { "#222" };
+        w!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"los\" style=\"background:{};color:{}\">{}</td>\
+             <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>\n",
+            esc(&k.place),
+            esc(&k.kind),
+            num_grouped(clean(k.peak_density_p_per_m2), 2),
+            LOS_COLOURS[usize::from(level)],
+            text_colour,
+            los_letter(level),
+            k.minutes_at_los_e_or_f,
+            num_grouped(clean(k.total_queue_time_s) / 60.0, 1),
+            num_grouped(clean(k.max_queue), 1)
+        );
+    }
+    out.push_str("</tbody>\n</table>\n");
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,74 @@
+//! The HTTP service: forecasts, alerts, state, observations, health,
+//! metrics and the OpenAPI document, on axum; the twin itself runs in a
+//! ractor actor under a supervisor that restarts it (replaying the
+//! observations it had accepted) if it fails.
+//!
+//! Reads (`GET /v1/forecast`, `/v1/alerts`, `/v1/state`) are served from the
+//! last published snapshot, never waiting for the twin's computation.
+//!
+//! - [`error`]: `ApiError` and its problem+json answers.
+//! - [`auth`]: bearer tokens and roles (token logic only).
+//! - [`state`]: what handlers share.
+//! - [`actor`]: the twin actor, its supervisor and [`Service`].
+//! - [`routes`]: one file per group of routes (twin, itineraries, orders).
+//! - [`openapi`]: the OpenAPI document.
+
+#![warn(missing_docs)]
+
+pub mod actor;
+pub mod auth;
+pub mod error;
+pub mod openapi;
+pub mod routes;
+pub mod state;
+
+pub use actor::{Service, ingest};
+pub use error::{ApiError, Problem};
+pub use openapi::openapi;
+pub use state::AppState;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use std::time::Duration;
+
+async fn openapi_json() -> Response {
+    Json(openapi()).into_response()
+}
+
+/// Largest request body, bytes.
+pub const REQUEST_BODY_BYTES_MAX: usize = 8 * 1024 * 1024;
+/// Longest a request may take, s.
+pub const REQUEST_TIMEOUT_S: u64 = 30;
+/// Longest a caller waits for the twin to take observations, s.
+pub const TWIN_CALL_TIMEOUT_S: u64 = 20;
+/// Observation batches kept for replay after a restart.
+pub const OBSERVATION_LOG_BATCHES_MAX: usize = 1_000_000;
+
+/// The router (no socket), so tests can call it directly.
+pub fn router(app: AppState) -> Router {
+    Router::new()
+        .merge(routes::twin::routes())
+        .merge(routes::itineraries::routes())
+        .merge(routes::orders::routes())
+        .route("/openapi.json", get(openapi_json))
+        .layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(REQUEST_TIMEOUT_S),
+        ))
+        .with_state(app)
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves, then finishes
+/// the requests in flight.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+}

@@ -1,0 +1,233 @@
+//! The twin's routes: forecasts, alerts, state, observations, health and metrics.
+
+use crate::TWIN_CALL_TIMEOUT_S;
+use crate::actor::TwinMessage;
+use crate::error::{ApiError, Problem};
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use crowdtwin_live::{Forecast, IngestReport, Observation, TwinState};
+use serde::Deserialize;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// `GET /v1/forecast` parameters.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ForecastQuery {
+    /// One place or walkway id (default: all).
+    pub place: Option<String>,
+    /// Minutes of horizon to return (default and at most: the twin's horizon).
+    pub horizon_min: Option<u32>,
+}
+
+/// Forecast per place per minute of the horizon (P10/P50/P90) and alerts.
+#[utoipa::path(get, path = "/v1/forecast", params(ForecastQuery), responses((status = 200, body = Forecast), (status = 404, body = Problem), (status = 503, body = Problem)))]
+async fn forecast(
+    State(app): State<AppState>,
+    query: Result<Query<ForecastQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    app.metrics.requests.fetch_add(1, Ordering::Relaxed);
+    let Query(query) = query?;
+    let published = app
+        .published
+        .forecast()
+        .ok_or_else(|| ApiError::Unavailable("no forecast yet: the twin is starting".into()))?;
+    if query.place.is_none() && query.horizon_min.is_none_or(|h| h == published.horizon_min) {
+        let json = app.published.forecast_json.read().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(json) = json {
+            return Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response());
+        }
+    }
+    let horizon = query.horizon_min.unwrap_or(published.horizon_min);
+    if horizon == 0 || horizon > published.horizon_min {
+        return Err(ApiError::BadRequest(format!("horizon_min must be between 1 and {}", published.horizon_min)));
+    }
+    let mut forecast = (*published).clone();
+    if let Some(place) = &query.place {
+        forecast.elements.retain(|e| &e.id == place);
+        if forecast.elements.is_empty() {
+            return Err(ApiError::NotFound(format!("no place or walkway `{place}`")));
+        }
+        forecast.alerts.retain(|a| &a.place == place);
+    }
+    for element in &mut forecast.elements {
+        element.minutes.truncate(horizon as usize);
+    }
+    forecast.alerts.retain(|a| a.minutes_ahead <= horizon);
+    forecast.horizon_min = horizon;
+    Ok(Json(forecast).into_response())
+}
+
+/// Places forecast to reach level of service E or F: which, when, how likely.
+#[utoipa::path(get, path = "/v1/alerts", responses((status = 200, body = Vec<crowdtwin_wire::Alert>), (status = 503, body = Problem)))]
+async fn alerts(State(app): State<AppState>) -> Result<Response, ApiError> {
+    app.metrics.requests.fetch_add(1, Ordering::Relaxed);
+    let published = app.published.forecast().ok_or_else(|| ApiError::Unavailable("no forecast yet".into()))?;
+    Ok(Json(&published.alerts).into_response())
+}
+
+/// The twin's current estimate per place, learned parameters, observation totals.
+#[utoipa::path(get, path = "/v1/state", responses((status = 200, body = TwinState), (status = 503, body = Problem)))]
+async fn state(State(app): State<AppState>) -> Result<Response, ApiError> {
+    app.metrics.requests.fetch_add(1, Ordering::Relaxed);
+    let published = app.published.state().ok_or_else(|| ApiError::Unavailable("no state yet".into()))?;
+    Ok(Json(&*published).into_response())
+}
+
+/// One observation or an array of them (checked whole: one bad observation refuses the batch).
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum ObservationBody {
+    /// Several.
+    Batch(Vec<Observation>),
+    /// One.
+    One(Observation),
+}
+
+/// Takes observations. 200 with what was accepted, duplicate or late; 422
+/// with every problem when the batch is refused; 400 for malformed JSON.
+#[utoipa::path(post, path = "/v1/observations", request_body = ObservationBody, responses((status = 200, body = IngestReport), (status = 400, body = Problem), (status = 422, body = Problem), (status = 503, body = Problem)))]
+async fn observations(
+    State(app): State<AppState>,
+    headers: axum::http::HeaderMap,
+    body: Result<Json<serde_json::Value>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    app.metrics.requests.fetch_add(1, Ordering::Relaxed);
+    app.authorize(&headers, crate::auth::Role::Operator)?;
+    let Json(value) = body?;
+    let batch = match serde_json::from_value::<ObservationBody>(value.clone()) {
+        Ok(ObservationBody::Batch(batch)) => batch,
+        Ok(ObservationBody::One(one)) => vec![one],
+        Err(_) => {
+            // Say precisely what is wrong with the first bad observation.
+            let items = if let serde_json::Value::Array(items) = value { items } else { vec![value] };
+            let problems: Vec<(usize, String)> = items
+                .into_iter()
+                .enumerate()
+                .filter_map(|(i, item)| serde_json::from_value::<Observation>(item).err().map(|e| (i, e.to_string())))
+                .collect();
+            return Err(ApiError::BadRequest(format!(
+                "malformed observation: {}",
+                problems.first().map_or(String::from("?"), |p| format!("observation {}: {}", p.0, p.1))
+            )));
+        }
+    };
+    if batch.is_empty() {
+        return Err(ApiError::BadRequest("an empty batch".into()));
+    }
+    let twin = app.twin.read().unwrap_or_else(|e| e.into_inner()).clone();
+    let twin = twin.ok_or_else(|| ApiError::Unavailable("the twin is restarting; retry with the same ids".into()))?;
+    let reply = twin
+        .call(|port| TwinMessage::Ingest(batch, port), Some(Duration::from_secs(TWIN_CALL_TIMEOUT_S)))
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("the twin did not answer: {e}; retry with the same ids")))?;
+    match reply {
+        ractor::rpc::CallResult::Success(Ok(report)) => Ok(Json(report).into_response()),
+        ractor::rpc::CallResult::Success(Err(error)) => Err(ApiError::Unprocessable(error.to_string(), error.problems)),
+        _ => Err(ApiError::Unavailable("the twin did not answer in time; retry with the same ids".into())),
+    }
+}
+
+/// Liveness and the twin's clock.
+#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "alive")))]
+async fn healthz(State(app): State<AppState>) -> Response {
+    let clock = app.published.state().map(|s| s.clock.clone());
+    let ready = app.twin.read().unwrap_or_else(|e| e.into_inner()).is_some();
+    Json(serde_json::json!({"status": if ready { "ok" } else { "restarting" }, "clock": clock})).into_response()
+}
+
+/// Prometheus text metrics.
+#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format")))]
+async fn metrics(State(app): State<AppState>) -> Response {
+    let m = &app.metrics;
+    let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    let state = app.published.state();
+    let mut text = String::new();
+    let mut metric = |name: &str, help: &str, kind: &str, value: String| {
+        text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"));
+    };
+    metric("crowdtwin_requests_total", "API requests served.", "counter", load(&m.requests).to_string());
+    metric(
+        "crowdtwin_observations_accepted_total",
+        "Observations accepted.",
+        "counter",
+        load(&m.observations_accepted).to_string(),
+    );
+    metric(
+        "crowdtwin_observations_duplicate_total",
+        "Duplicate observations ignored.",
+        "counter",
+        load(&m.observations_duplicate).to_string(),
+    );
+    metric(
+        "crowdtwin_observations_late_total",
+        "Late counts kept out of the filter.",
+        "counter",
+        load(&m.observations_late).to_string(),
+    );
+    metric(
+        "crowdtwin_observation_batches_refused_total",
+        "Observation batches refused.",
+        "counter",
+        load(&m.observation_batches_refused).to_string(),
+    );
+    metric("crowdtwin_forecasts_total", "Forecasts published.", "counter", load(&m.forecasts).to_string());
+    metric(
+        "crowdtwin_forecast_seconds_total",
+        "Time spent forecasting.",
+        "counter",
+        format!("{:.6}", load(&m.forecast_micros_total) as f64 / 1e6),
+    );
+    metric(
+        "crowdtwin_twin_restarts_total",
+        "Twin actor restarts by the supervisor.",
+        "counter",
+        load(&m.twin_restarts).to_string(),
+    );
+    if let Some(state) = state {
+        metric("crowdtwin_twin_time_seconds", "The twin's simulation time.", "gauge", state.time_s.to_string());
+        metric(
+            "crowdtwin_effective_members",
+            "Effective ensemble members.",
+            "gauge",
+            format!("{:.3}", state.effective_members),
+        );
+        metric(
+            "crowdtwin_arrival_scale",
+            "Learned arrival scale (1 = as planned).",
+            "gauge",
+            format!("{:.4}", state.arrival_scale),
+        );
+    }
+    if let Some(orders) = &app.orders {
+        text.push_str(&orders.metrics_text());
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(forecast, alerts, state, observations, healthz, metrics),
+    components(schemas(Forecast, TwinState, Observation, ObservationBody, IngestReport, Problem))
+)]
+struct TwinDoc;
+
+/// The twin routes' OpenAPI document (merged into the service's).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    <TwinDoc as utoipa::OpenApi>::openapi()
+}
+
+/// The twin routes, merged into [`crate::router`].
+pub fn routes() -> axum::Router<AppState> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/v1/forecast", get(forecast))
+        .route("/v1/alerts", get(alerts))
+        .route("/v1/state", get(state))
+        .route("/v1/observations", post(observations))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+}
