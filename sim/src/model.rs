@@ -12,6 +12,7 @@ mod place;
 mod population;
 pub mod recorder;
 pub mod site;
+pub mod travel;
 mod visitor;
 mod walkway;
 
@@ -22,10 +23,10 @@ pub use site::Site;
 pub use visitor::{Visitor, VisitorKind};
 pub use walkway::WalkwayState;
 
-use crate::itinerary::{Congestion, Network};
 use crate::kernel::{ActorId, ActorKind, Context, SimTime, Simulation, World};
 use crate::scenario::Scenario;
 use std::sync::Arc;
+use travel::{Congestion, Network};
 
 /// Actor kind of visitors.
 pub const VISITOR: ActorKind = ActorKind(0);
