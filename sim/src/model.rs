@@ -21,7 +21,7 @@ pub use place::{PlaceCounters, PlaceState};
 pub use population::PopulationSummary;
 pub use site::Site;
 pub use visitor::{Visitor, VisitorKind};
-pub use walkway::WalkwayState;
+pub use walkway::{WalkwayState, weidmann_capacity_p_per_m_s, weidmann_speed_mps};
 
 use crate::kernel::{ActorId, ActorKind, Context, SimTime, Simulation, World};
 use crate::scenario::Scenario;

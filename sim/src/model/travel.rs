@@ -12,9 +12,10 @@
 //!   follows recommendations (see `visitors.recommended_share`).
 
 use super::site::Exit;
+use super::walkway::weidmann_speed_mps;
 use crate::kernel::{SimDuration, SimTime};
 use crate::model::{RunOutput, Site};
-use crate::scenario::{Intervention, PlaceKind, Scenario, weidmann_speed_mps};
+use crate::scenario::{Intervention, PlaceKind, Scenario};
 
 /// Walking speed never taken below this in plans, m/s (a jammed walkway is
 /// slow, not impassable: people do get through).

@@ -3,8 +3,10 @@
 
 use crate::run_toml;
 use crowdtwin_sim::kernel::{Event, ShardRun};
-use crowdtwin_sim::model::{self as crowd, ElementSeries, Los, RunOutput};
-use crowdtwin_sim::scenario::{ModelParams, Scenario, weidmann_capacity_p_per_m_s, weidmann_speed_mps};
+use crowdtwin_sim::model::{
+    self as crowd, ElementSeries, Los, RunOutput, weidmann_capacity_p_per_m_s, weidmann_speed_mps,
+};
+use crowdtwin_sim::scenario::{ModelParams, Scenario};
 use crowdtwin_sim::{ActorId, SimDuration, SimError, SimTime, Simulation};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
