@@ -7,6 +7,8 @@
 //! at least the handoff time (`model.handoff_s`), which is the kernel's
 //! lookahead, so any partition of the actors into shards gives the same run.
 
+mod element;
+mod los;
 mod output;
 mod place;
 mod population;
@@ -16,7 +18,9 @@ pub mod travel;
 mod visitor;
 mod walkway;
 
-pub use output::{ElementKpis, ElementSeries, Los, RunKpis, RunOutput, SessionKpis, is_queueing_area};
+pub use element::{ElementKind, UnknownElementKind, is_queueing_area};
+pub use los::Los;
+pub use output::{ElementKpis, ElementSeries, RunKpis, RunOutput, SessionKpis};
 pub use place::{PlaceCounters, PlaceState};
 pub use population::PopulationSummary;
 pub use site::Site;
@@ -344,11 +348,11 @@ impl CrowdWorld {
         }
     }
 
-    /// Kind of element `i` ("walkway" for walkways).
-    pub fn element_kind(&self, i: usize) -> &'static str {
+    /// Kind of element `i`.
+    pub fn element_kind(&self, i: usize) -> ElementKind {
         match i.checked_sub(self.places.len()) {
-            None => self.scenario().places[i].kind.as_str(),
-            Some(_) => "walkway",
+            None => ElementKind::Place(self.scenario().places[i].kind),
+            Some(_) => ElementKind::Walkway,
         }
     }
 

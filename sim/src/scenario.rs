@@ -22,7 +22,7 @@ pub use clock::{format_clock, parse_clock};
 pub use error::ScenarioError;
 pub use file::{
     CrowdArrival, CrowdSpec, InterventionSpec, ItemSpec, ModelParams, PlaceKind, PlaceSpec, ScenarioFile, SessionSpec,
-    UnknownPlaceKind, VisitorSpec, WalkwaySpec, json_schema,
+    VisitorSpec, WalkwaySpec, json_schema,
 };
 
 use crate::kernel::{SimDuration, SimTime};

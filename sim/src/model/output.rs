@@ -2,72 +2,18 @@
 //! statistics, and the run's KPIs.
 
 use super::recorder::Bin;
-use super::{CrowdWorld, PopulationSummary};
+use super::{CrowdWorld, ElementKind, Los, PopulationSummary};
 use crate::kernel::{SimTime, Simulation};
 use crate::scenario::format_clock;
 use serde::Serialize;
-
-/// Fruin's level of service.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub enum Los {
-    /// Free.
-    A,
-    /// Minor conflicts.
-    B,
-    /// Restricted.
-    C,
-    /// Restricted for most.
-    D,
-    /// Severely restricted, shuffling.
-    E,
-    /// Breakdown: dangerous crowding.
-    F,
-}
-
-impl Los {
-    /// Level of service at `density` P/m². Walkway thresholds on space per
-    /// person (A > 3.3 m², B 2.3–3.3, C 1.4–2.3, D 0.9–1.4, E 0.5–0.9,
-    /// F < 0.5); queueing areas use Fruin's queue thresholds (A > 1.2,
-    /// B 0.9–1.2, C 0.7–0.9, D 0.3–0.7, E 0.2–0.3, F < 0.2). shared/REFERENCES.md.
-    pub fn from_density(density: f64, queueing_area: bool) -> Los {
-        if density <= 0.0 {
-            return Los::A;
-        }
-        let space = 1.0 / density;
-        let limits = Los::space_limits_m2(queueing_area);
-        let levels = [Los::A, Los::B, Los::C, Los::D, Los::E];
-        levels.into_iter().zip(limits).find(|&(_, limit)| space > limit).map_or(Los::F, |(los, _)| los)
-    }
-
-    /// Lower limits of space per person, m², of levels A to E: a level
-    /// holds while the space is above its limit (F below E's).
-    pub fn space_limits_m2(queueing_area: bool) -> [f64; 5] {
-        if queueing_area { [1.2, 0.9, 0.7, 0.3, 0.2] } else { [3.3, 2.3, 1.4, 0.9, 0.5] }
-    }
-
-    /// 0 for A up to 5 for F.
-    pub fn rank(self) -> u8 {
-        self as u8
-    }
-
-    /// "A" to "F".
-    pub fn letter(self) -> &'static str {
-        ["A", "B", "C", "D", "E", "F"][self as usize]
-    }
-}
-
-/// Whether Fruin's queue thresholds apply to places of this kind.
-pub fn is_queueing_area(kind: &str) -> bool {
-    matches!(kind, "gate" | "venue" | "shop" | "food" | "transit")
-}
 
 /// One place or walkway with its per-interval bins.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ElementSeries {
     /// Place id, or `from--to` for a walkway.
     pub id: String,
-    /// Place kind, or "walkway".
-    pub kind: String,
+    /// Place kind, or walkway.
+    pub kind: ElementKind,
     /// Walkable area, m².
     pub area_m2: f64,
     /// Walkway length, m.
@@ -88,7 +34,7 @@ impl ElementSeries {
     }
     /// Level of service of interval `i`.
     pub fn los(&self, i: usize) -> Los {
-        Los::from_density(self.density(i), is_queueing_area(&self.kind))
+        Los::from_density(self.density(i), self.kind.is_queueing_area())
     }
     /// Mean persons queueing in interval `i`.
     pub fn queue(&self, i: usize) -> f64 {
@@ -121,7 +67,7 @@ pub struct ElementKpis {
     /// Id.
     pub id: String,
     /// Kind.
-    pub kind: String,
+    pub kind: ElementKind,
     /// Highest interval-mean density, P/m².
     pub peak_density_p_per_m2: f64,
     /// Worst level of service.
@@ -240,7 +186,7 @@ impl RunOutput {
         for (place, state) in scenario.places.iter().zip(&world.places) {
             elements.push(ElementSeries {
                 id: place.id.clone(),
-                kind: place.kind.as_str().to_string(),
+                kind: ElementKind::Place(place.kind),
                 area_m2: place.area_m2,
                 length_m: None,
                 bins: state.recorder.finish(end, state.waiting_since()),
@@ -250,7 +196,7 @@ impl RunOutput {
         for (walkway, state) in scenario.walkways.iter().zip(&world.walkways) {
             elements.push(ElementSeries {
                 id: format!("{}--{}", scenario.places[walkway.a].id, scenario.places[walkway.b].id),
-                kind: "walkway".to_string(),
+                kind: ElementKind::Walkway,
                 area_m2: walkway.length_m * walkway.width_m,
                 length_m: Some(walkway.length_m),
                 bins: state.recorder.finish(end, state.waiting_since(end, walkway.length_m).into_iter()),
@@ -273,7 +219,7 @@ impl RunOutput {
                 let wait_sum: f64 = e.bins.iter().map(|b| b.wait_sum_s).sum();
                 ElementKpis {
                     id: e.id.clone(),
-                    kind: e.kind.clone(),
+                    kind: e.kind,
                     peak_density_p_per_m2: peak.map_or(0.0, |i| e.density(i)),
                     peak_los: peak.map_or(Los::A, |i| e.los(i)),
                     peak_at: clock(peak.unwrap_or(0)),

@@ -8,7 +8,6 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
-use std::str::FromStr;
 use toml::Spanned;
 
 /// A scenario file as written (TOML).
@@ -177,27 +176,6 @@ impl PlaceKind {
 impl fmt::Display for PlaceKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-/// A name that is not a kind of place.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UnknownPlaceKind(pub String);
-
-impl fmt::Display for UnknownPlaceKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "`{}` is not a kind of place", self.0)
-    }
-}
-
-impl std::error::Error for UnknownPlaceKind {}
-
-impl FromStr for PlaceKind {
-    type Err = UnknownPlaceKind;
-
-    /// The kind named as in files and outputs ("gate", "fan_zone", ...).
-    fn from_str(name: &str) -> Result<PlaceKind, UnknownPlaceKind> {
-        PlaceKind::ALL.into_iter().find(|kind| kind.as_str() == name).ok_or_else(|| UnknownPlaceKind(name.to_string()))
     }
 }
 
