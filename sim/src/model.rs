@@ -565,18 +565,8 @@ pub fn build_with(scenario: Scenario, seed: u64, options: BuildOptions) -> Simul
         population_headroom >= 1.0 && options.population_headroom <= 4.0,
         "population headroom must be between 1 and 4"
     );
-    let mut sessions_by_venue = vec![Vec::new(); scenario.places.len()];
-    for (index, session) in scenario.sessions.iter().enumerate() {
-        sessions_by_venue[session.venue].push(index as u16);
-    }
-    let mut by_x: Vec<usize> = (0..scenario.places.len()).collect();
-    by_x.sort_by(|&a, &b| {
-        scenario.places[a].position_m[0].total_cmp(&scenario.places[b].position_m[0]).then(a.cmp(&b))
-    });
-    let mut place_rank = vec![0; scenario.places.len()];
-    for (rank, &place) in by_x.iter().enumerate() {
-        place_rank[place] = rank as u32;
-    }
+    let sessions_by_venue = sessions_by_venue(&scenario);
+    let place_rank = place_ranks(&scenario);
     let (mut visitors, mut arrivals, population) = population::generate(&scenario, seed, population_headroom);
     // A live twin's pool of walk-ins the scenario does not plan.
     let unplanned_walk_ins_from = visitors.len();
@@ -611,7 +601,34 @@ pub fn build_with(scenario: Scenario, seed: u64, options: BuildOptions) -> Simul
     for (visitor, at) in arrivals {
         sim.inject(ActorId::new(VISITOR, visitor), at, Message::Begin);
     }
-    let scenario = &shared.site.scenario;
+    schedule(&mut sim, &shared.site.scenario);
+    sim
+}
+
+/// The sessions held at each place (empty except at venues).
+fn sessions_by_venue(scenario: &Scenario) -> Vec<Vec<u16>> {
+    let mut sessions_by_venue = vec![Vec::new(); scenario.places.len()];
+    for (index, session) in scenario.sessions.iter().enumerate() {
+        sessions_by_venue[session.venue].push(index as u16);
+    }
+    sessions_by_venue
+}
+
+/// Each place's rank along the x axis (ties by index), for spatial shards.
+fn place_ranks(scenario: &Scenario) -> Vec<u32> {
+    let mut by_x: Vec<usize> = (0..scenario.places.len()).collect();
+    by_x.sort_by(|&a, &b| {
+        scenario.places[a].position_m[0].total_cmp(&scenario.places[b].position_m[0]).then(a.cmp(&b))
+    });
+    let mut place_rank = vec![0; scenario.places.len()];
+    for (rank, &place) in by_x.iter().enumerate() {
+        place_rank[place] = rank as u32;
+    }
+    place_rank
+}
+
+/// Schedules the scenario's session ends and interventions at their places.
+fn schedule(sim: &mut Simulation<CrowdWorld>, scenario: &Scenario) {
     for (index, session) in scenario.sessions.iter().enumerate() {
         sim.inject(place::place_id(session.venue), session.end, Message::SessionEnd { session: index as u16 });
     }
@@ -630,5 +647,4 @@ pub fn build_with(scenario: Scenario, seed: u64, options: BuildOptions) -> Simul
         };
         sim.inject(place::place_id(place), intervention.at(), message);
     }
-    sim
 }

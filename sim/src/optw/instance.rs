@@ -27,8 +27,8 @@ pub struct Vertex {
 
 /// An OPTW instance: vertices and the truncated distance matrix.
 ///
-/// The distances and the exact integer times used by [`evaluate`] and
-/// [`solve`] are computed once by the parser; `vertices` is for reading only
+/// The distances and the exact integer times used by [`evaluate`](fn@super::evaluate) and
+/// [`solve`](super::solve) are computed once by the parser; `vertices` is for reading only
 /// (changing it afterwards does not change the instance that is solved).
 #[derive(Clone, Debug)]
 pub struct Instance {

@@ -143,95 +143,20 @@ impl<'a> Search<'a> {
     /// swap of `i` with a later visit) that creates an edge between near
     /// neighbours, or none. Needs [`Search::segments`] of `tour`.
     fn shortening_at(&self, tour: &Tour, i: usize) -> Option<Move> {
-        let inst = self.inst;
-        let (pre, suf, near) = (&self.prefix, &self.suffix, &self.near);
-        let nodes = &tour.nodes;
-        let n = inst.n;
-        let close = |a: usize, b: usize| near[a * n + b];
-        let last = nodes.len() - 1;
-        let whole = pre[last];
-        let (dur, trav) = (whole.duration, whole.travel);
-        let cust = |p: usize| Seg::customer(inst, nodes[p]);
-        // 2-opt: reverse i..=j; new edges (i-1, j) and (i, j+1).
-        let mut rev = cust(i);
-        for j in i + 1..last {
-            rev = cust(j).then(inst, rev);
-            if !close(nodes[i - 1], nodes[j]) && !close(nodes[i], nodes[j + 1]) {
-                continue;
-            }
-            let head = pre[i - 1].then(inst, rev);
-            if head.then(inst, suf[j + 1]).beats(dur, trav) {
-                return Some(Move::Reverse(i, j));
-            }
-        }
-        // Or-opt: move i..i+len to between p and p+1, maybe reversed.
-        for len in 1..=3usize {
-            if i + len > last {
-                break;
-            }
-            let (a, b) = (nodes[i], nodes[i + len - 1]);
-            let mut fwd = cust(i);
-            let mut bwd = fwd;
-            for t in 1..len {
-                fwd = fwd.then(inst, cust(i + t));
-                bwd = cust(i + t).then(inst, bwd);
-            }
-            let orientations = if len == 1 { 1 } else { 2 };
-            // Earlier: p < i - 1; mid = p+1..i-1.
-            let mut mid: Option<Seg> = None;
-            for p in (0..i.saturating_sub(1)).rev() {
-                let seg_mid = match mid {
-                    None => cust(p + 1),
-                    Some(s) => cust(p + 1).then(inst, s),
-                };
-                mid = Some(seg_mid);
-                let (x, y) = (nodes[p], nodes[p + 1]);
-                for (seg, reversed) in [(fwd, false), (bwd, true)].into_iter().take(orientations) {
-                    let (u, v) = if reversed { (b, a) } else { (a, b) };
-                    if !close(x, u) && !close(v, y) {
-                        continue;
-                    }
-                    let tail = seg_mid.then(inst, suf[i + len]);
-                    if pre[p].then(inst, seg).then(inst, tail).beats(dur, trav) {
-                        return Some(Move::Relocate { i, len, after: p, reversed });
-                    }
-                }
-            }
-            // Later: p >= i + len; mid = i+len..=p.
-            let mut mid: Option<Seg> = None;
-            for p in i + len..last {
-                let seg_mid = match mid {
-                    None => cust(p),
-                    Some(s) => s.then(inst, cust(p)),
-                };
-                mid = Some(seg_mid);
-                let (x, y) = (nodes[p], nodes[p + 1]);
-                for (seg, reversed) in [(fwd, false), (bwd, true)].into_iter().take(orientations) {
-                    let (u, v) = if reversed { (b, a) } else { (a, b) };
-                    if !close(x, u) && !close(v, y) {
-                        continue;
-                    }
-                    let head = pre[i - 1].then(inst, seg_mid);
-                    if head.then(inst, seg).then(inst, suf[p + 1]).beats(dur, trav) {
-                        return Some(Move::Relocate { i, len, after: p, reversed });
-                    }
-                }
-            }
-        }
-        // Swap i < j (adjacent swaps are or-opt moves).
-        if i + 1 < last {
-            let (a, mut mid) = (cust(i), cust(i + 1));
-            for j in i + 2..last {
-                if close(nodes[i - 1], nodes[j]) || close(nodes[j - 1], nodes[i]) {
-                    let head = pre[i - 1].then(inst, cust(j));
-                    if head.then(inst, mid).then(inst, a).then(inst, suf[j + 1]).beats(dur, trav) {
-                        return Some(Move::Swap(i, j));
-                    }
-                }
-                mid = mid.then(inst, cust(j));
-            }
-        }
-        None
+        let last = tour.nodes.len() - 1;
+        let whole = self.prefix[last];
+        let anchor = Anchor {
+            inst: self.inst,
+            prefix: &self.prefix,
+            suffix: &self.suffix,
+            near: &self.near,
+            nodes: &tour.nodes,
+            i,
+            last,
+            duration: whole.duration,
+            travel: whole.travel,
+        };
+        anchor.reverse().or_else(|| anchor.relocate()).or_else(|| anchor.swap())
     }
 
     /// Applies shortening moves until none is left (the anchor goes round
@@ -328,6 +253,158 @@ impl<'a> Search<'a> {
             }
             self.fill(tour, noise);
         }
+    }
+}
+
+/// The tour-shortening moves anchored at position `i` of a tour, checked
+/// against its prefix and suffix segments; each is an improvement when the
+/// new tour is feasible and shorter (then: less travel) than the whole
+/// tour's `duration` and `travel`.
+struct Anchor<'s> {
+    inst: &'s Instance,
+    prefix: &'s [Seg],
+    suffix: &'s [Seg],
+    /// See [`Search::near`].
+    near: &'s [bool],
+    nodes: &'s [usize],
+    i: usize,
+    /// Position of the closing depot.
+    last: usize,
+    duration: i64,
+    travel: i64,
+}
+
+impl Anchor<'_> {
+    /// Whether the edge `a`-`b` joins near neighbours.
+    #[inline]
+    fn close(&self, a: usize, b: usize) -> bool {
+        self.near[a * self.inst.n + b]
+    }
+
+    /// The visit at position `p` on its own.
+    #[inline]
+    fn customer(&self, p: usize) -> Seg {
+        Seg::customer(self.inst, self.nodes[p])
+    }
+
+    #[inline]
+    fn beats(&self, tour: Seg) -> bool {
+        tour.beats(self.duration, self.travel)
+    }
+
+    /// 2-opt: reverse i..=j; new edges (i-1, j) and (i, j+1).
+    fn reverse(&self) -> Option<Move> {
+        let (inst, nodes, i) = (self.inst, self.nodes, self.i);
+        let mut rev = self.customer(i);
+        for j in i + 1..self.last {
+            rev = self.customer(j).then(inst, rev);
+            if !self.close(nodes[i - 1], nodes[j]) && !self.close(nodes[i], nodes[j + 1]) {
+                continue;
+            }
+            let head = self.prefix[i - 1].then(inst, rev);
+            if self.beats(head.then(inst, self.suffix[j + 1])) {
+                return Some(Move::Reverse(i, j));
+            }
+        }
+        None
+    }
+
+    /// Or-opt: move i..i+len (1 to 3 visits) to between p and p+1, maybe
+    /// reversed; earlier places first.
+    fn relocate(&self) -> Option<Move> {
+        let (inst, i) = (self.inst, self.i);
+        for len in 1..=3usize {
+            if i + len > self.last {
+                break;
+            }
+            let mut forward = self.customer(i);
+            let mut backward = forward;
+            for t in 1..len {
+                forward = forward.then(inst, self.customer(i + t));
+                backward = self.customer(i + t).then(inst, backward);
+            }
+            let found =
+                self.relocate_earlier(len, forward, backward).or_else(|| self.relocate_later(len, forward, backward));
+            if found.is_some() {
+                return found;
+            }
+        }
+        None
+    }
+
+    /// The block `i..i+len` as `forward` (and, for 2 or more visits,
+    /// `backward`), each with the block's first and last visit.
+    fn orientations(&self, len: usize, forward: Seg, backward: Seg) -> impl Iterator<Item = (Seg, bool, usize, usize)> {
+        let (a, b) = (self.nodes[self.i], self.nodes[self.i + len - 1]);
+        let count = if len == 1 { 1 } else { 2 };
+        [(forward, false, a, b), (backward, true, b, a)].into_iter().take(count)
+    }
+
+    /// Or-opt to an earlier place: p < i - 1; mid = p+1..i-1.
+    fn relocate_earlier(&self, len: usize, forward: Seg, backward: Seg) -> Option<Move> {
+        let (inst, nodes, i) = (self.inst, self.nodes, self.i);
+        let mut mid: Option<Seg> = None;
+        for p in (0..i.saturating_sub(1)).rev() {
+            let seg_mid = match mid {
+                None => self.customer(p + 1),
+                Some(s) => self.customer(p + 1).then(inst, s),
+            };
+            mid = Some(seg_mid);
+            let (x, y) = (nodes[p], nodes[p + 1]);
+            for (seg, reversed, u, v) in self.orientations(len, forward, backward) {
+                if !self.close(x, u) && !self.close(v, y) {
+                    continue;
+                }
+                let tail = seg_mid.then(inst, self.suffix[i + len]);
+                if self.beats(self.prefix[p].then(inst, seg).then(inst, tail)) {
+                    return Some(Move::Relocate { i, len, after: p, reversed });
+                }
+            }
+        }
+        None
+    }
+
+    /// Or-opt to a later place: p >= i + len; mid = i+len..=p.
+    fn relocate_later(&self, len: usize, forward: Seg, backward: Seg) -> Option<Move> {
+        let (inst, nodes, i) = (self.inst, self.nodes, self.i);
+        let mut mid: Option<Seg> = None;
+        for p in i + len..self.last {
+            let seg_mid = match mid {
+                None => self.customer(p),
+                Some(s) => s.then(inst, self.customer(p)),
+            };
+            mid = Some(seg_mid);
+            let (x, y) = (nodes[p], nodes[p + 1]);
+            for (seg, reversed, u, v) in self.orientations(len, forward, backward) {
+                if !self.close(x, u) && !self.close(v, y) {
+                    continue;
+                }
+                let head = self.prefix[i - 1].then(inst, seg_mid);
+                if self.beats(head.then(inst, seg).then(inst, self.suffix[p + 1])) {
+                    return Some(Move::Relocate { i, len, after: p, reversed });
+                }
+            }
+        }
+        None
+    }
+
+    /// Swap i < j (adjacent swaps are or-opt moves).
+    fn swap(&self) -> Option<Move> {
+        let (inst, nodes, i) = (self.inst, self.nodes, self.i);
+        if i + 1 >= self.last {
+            return None;
+        }
+        let (a, mut mid) = (self.customer(i), self.customer(i + 1));
+        for j in i + 2..self.last {
+            if self.close(nodes[i - 1], nodes[j]) || self.close(nodes[j - 1], nodes[i]) {
+                let head = self.prefix[i - 1].then(inst, self.customer(j));
+                if self.beats(head.then(inst, mid).then(inst, a).then(inst, self.suffix[j + 1])) {
+                    return Some(Move::Swap(i, j));
+                }
+            }
+            mid = mid.then(inst, self.customer(j));
+        }
+        None
     }
 }
 
