@@ -2,6 +2,7 @@
 //! the source and tolerance beside each assertion; and its determinism.
 
 use crate::run_toml;
+use crowdtwin_sim::error::{DeliveryProblem, RunMismatch, SavedShardError};
 use crowdtwin_sim::kernel::{Event, ShardRun};
 use crowdtwin_sim::model::{
     self as crowd, ElementSeries, Los, RunOutput, weidmann_capacity_p_per_m_s, weidmann_speed_mps,
@@ -485,11 +486,15 @@ fn shards_driven_from_outside_saved_and_restored_match_one_thread() {
 
     let mut merged = crowd::build(scenario.clone(), seed);
     // Refused, and nothing changed: a shard missing, a shard twice, bytes cut short.
-    assert!(matches!(merged.merge_saved_shards(&finals[..2], end), Err(SimError::SavedShard(_))));
+    let missing = SavedShardError::Missing { saved: 2, shard_count: 3 };
+    assert_eq!(merged.merge_saved_shards(&finals[..2], end), Err(SimError::SavedShard(missing)));
     let twice = vec![finals[0].clone(), finals[0].clone(), finals[1].clone()];
-    assert!(matches!(merged.merge_saved_shards(&twice, end), Err(SimError::SavedShard(_))));
+    assert!(matches!(
+        merged.merge_saved_shards(&twice, end),
+        Err(SimError::SavedShard(SavedShardError::NotOfTheRun { .. }))
+    ));
     let cut = vec![finals[0].clone(), finals[1].clone(), finals[2][..finals[2].len() / 2].to_vec()];
-    assert!(matches!(merged.merge_saved_shards(&cut, end), Err(SimError::SavedShard(_))));
+    assert!(matches!(merged.merge_saved_shards(&cut, end), Err(SimError::SavedShard(SavedShardError::Unreadable(_)))));
     assert_eq!(merged.now(), SimTime::ZERO);
     let stats = merged.merge_saved_shards(&finals, end).unwrap();
     assert_eq!(stats.events, reference.events_handled());
@@ -499,7 +504,10 @@ fn shards_driven_from_outside_saved_and_restored_match_one_thread() {
 
     // A checkpoint of another seed, or a message for another shard's actor, is refused.
     let other_seed = crowd::build(scenario.clone(), seed + 1);
-    assert!(matches!(ShardRun::restore(&other_seed, &checkpoint[0], lookahead), Err(SimError::SavedShard(_))));
+    assert!(matches!(
+        ShardRun::restore(&other_seed, &checkpoint[0], lookahead),
+        Err(SimError::SavedShard(SavedShardError::OtherRun { mismatch: RunMismatch::Seed { .. }, .. }))
+    ));
     let mut shard = ShardRun::new(&base, 0, 3, lookahead).unwrap();
     let visitor_of_shard_1 = ActorId::new(crowd::VISITOR, 1);
     assert_eq!(shard.shard_of(visitor_of_shard_1), 1);
@@ -510,7 +518,10 @@ fn shards_driven_from_outside_saved_and_restored_match_one_thread() {
         target: visitor_of_shard_1,
         message: crowd::Message::Wake,
     };
-    assert!(matches!(shard.deliver(vec![foreign]), Err(SimError::Delivery { shard: 0, .. })));
+    assert!(matches!(
+        shard.deliver(vec![foreign]),
+        Err(SimError::Delivery { shard: 0, problem: DeliveryProblem::OtherShard { .. } })
+    ));
 }
 
 #[test]
