@@ -227,7 +227,7 @@ mod tests {
 
     /// The messages callers and logs see.
     #[test]
-    fn saved_shard_and_delivery_errors_read_as_before() {
+    fn saved_shard_errors_read_as_before() {
         let actor = ActorId::new(ActorKind(0), 7);
         let saved = |e: SavedShardError| SimError::SavedShard(e).to_string();
         let other_run = |mismatch| SavedShardError::OtherRun { shard: 1, shard_count: 4, mismatch };
@@ -284,6 +284,16 @@ mod tests {
                 saved(SavedShardError::Missing { saved: 2, shard_count: 3 }),
                 "saved shard state: 2 of 3 shards saved".to_string(),
             ),
+        ];
+        for (got, expected) in cases {
+            assert_eq!(got, expected);
+        }
+    }
+
+    #[test]
+    fn delivery_errors_read_as_before() {
+        let actor = ActorId::new(ActorKind(0), 7);
+        let cases = [
             (
                 SimError::Delivery { shard: 0, problem: DeliveryProblem::NoSuchActor { actor } }.to_string(),
                 format!("delivery to shard 0: no actor {actor}"),
