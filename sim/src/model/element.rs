@@ -101,6 +101,12 @@ impl FromStr for ElementKind {
     }
 }
 
+impl AsRef<str> for ElementKind {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
 impl PartialEq<str> for ElementKind {
     fn eq(&self, name: &str) -> bool {
         self.as_str() == name
@@ -143,6 +149,7 @@ mod tests {
             assert_eq!(kind.is_walkway(), kind == ElementKind::Walkway);
             assert_eq!(kind.place_kind().map(ElementKind::from), (!kind.is_walkway()).then_some(kind));
             assert!(kind == kind.as_str());
+            assert_eq!(kind.as_ref(), kind.as_str());
         }
         for kind in PlaceKind::ALL {
             assert_eq!(ElementKind::from(kind).as_str(), kind.as_str());
