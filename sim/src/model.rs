@@ -7,25 +7,30 @@
 //! at least the handoff time (`model.handoff_s`), which is the kernel's
 //! lookahead, so any partition of the actors into shards gives the same run.
 
+mod element;
+mod los;
 mod output;
 mod place;
 mod population;
 pub mod recorder;
 pub mod site;
+pub mod travel;
 mod visitor;
 mod walkway;
 
-pub use output::{ElementKpis, ElementSeries, Los, RunKpis, RunOutput, SessionKpis, is_queueing_area};
+pub use element::{ElementKind, UnknownElementKind, is_queueing_area};
+pub use los::Los;
+pub use output::{ElementKpis, ElementSeries, RunKpis, RunOutput, SessionKpis};
 pub use place::{PlaceCounters, PlaceState};
 pub use population::PopulationSummary;
 pub use site::Site;
 pub use visitor::{Visitor, VisitorKind};
-pub use walkway::WalkwayState;
+pub use walkway::{WalkwayState, weidmann_capacity_p_per_m_s, weidmann_speed_mps};
 
-use crate::itinerary::{Congestion, Network};
 use crate::kernel::{ActorId, ActorKind, Context, SimTime, Simulation, World};
 use crate::scenario::Scenario;
 use std::sync::Arc;
+use travel::{Congestion, Network};
 
 /// Actor kind of visitors.
 pub const VISITOR: ActorKind = ActorKind(0);
@@ -343,11 +348,11 @@ impl CrowdWorld {
         }
     }
 
-    /// Kind of element `i` ("walkway" for walkways).
-    pub fn element_kind(&self, i: usize) -> &'static str {
+    /// Kind of element `i`.
+    pub fn element_kind(&self, i: usize) -> ElementKind {
         match i.checked_sub(self.places.len()) {
-            None => self.scenario().places[i].kind.as_str(),
-            Some(_) => "walkway",
+            None => ElementKind::Place(self.scenario().places[i].kind),
+            Some(_) => ElementKind::Walkway,
         }
     }
 
@@ -560,18 +565,8 @@ pub fn build_with(scenario: Scenario, seed: u64, options: BuildOptions) -> Simul
         population_headroom >= 1.0 && options.population_headroom <= 4.0,
         "population headroom must be between 1 and 4"
     );
-    let mut sessions_by_venue = vec![Vec::new(); scenario.places.len()];
-    for (index, session) in scenario.sessions.iter().enumerate() {
-        sessions_by_venue[session.venue].push(index as u16);
-    }
-    let mut by_x: Vec<usize> = (0..scenario.places.len()).collect();
-    by_x.sort_by(|&a, &b| {
-        scenario.places[a].position_m[0].total_cmp(&scenario.places[b].position_m[0]).then(a.cmp(&b))
-    });
-    let mut place_rank = vec![0; scenario.places.len()];
-    for (rank, &place) in by_x.iter().enumerate() {
-        place_rank[place] = rank as u32;
-    }
+    let sessions_by_venue = sessions_by_venue(&scenario);
+    let place_rank = place_ranks(&scenario);
     let (mut visitors, mut arrivals, population) = population::generate(&scenario, seed, population_headroom);
     // A live twin's pool of walk-ins the scenario does not plan.
     let unplanned_walk_ins_from = visitors.len();
@@ -606,7 +601,34 @@ pub fn build_with(scenario: Scenario, seed: u64, options: BuildOptions) -> Simul
     for (visitor, at) in arrivals {
         sim.inject(ActorId::new(VISITOR, visitor), at, Message::Begin);
     }
-    let scenario = &shared.site.scenario;
+    schedule(&mut sim, &shared.site.scenario);
+    sim
+}
+
+/// The sessions held at each place (empty except at venues).
+fn sessions_by_venue(scenario: &Scenario) -> Vec<Vec<u16>> {
+    let mut sessions_by_venue = vec![Vec::new(); scenario.places.len()];
+    for (index, session) in scenario.sessions.iter().enumerate() {
+        sessions_by_venue[session.venue].push(index as u16);
+    }
+    sessions_by_venue
+}
+
+/// Each place's rank along the x axis (ties by index), for spatial shards.
+fn place_ranks(scenario: &Scenario) -> Vec<u32> {
+    let mut by_x: Vec<usize> = (0..scenario.places.len()).collect();
+    by_x.sort_by(|&a, &b| {
+        scenario.places[a].position_m[0].total_cmp(&scenario.places[b].position_m[0]).then(a.cmp(&b))
+    });
+    let mut place_rank = vec![0; scenario.places.len()];
+    for (rank, &place) in by_x.iter().enumerate() {
+        place_rank[place] = rank as u32;
+    }
+    place_rank
+}
+
+/// Schedules the scenario's session ends and interventions at their places.
+fn schedule(sim: &mut Simulation<CrowdWorld>, scenario: &Scenario) {
     for (index, session) in scenario.sessions.iter().enumerate() {
         sim.inject(place::place_id(session.venue), session.end, Message::SessionEnd { session: index as u16 });
     }
@@ -625,5 +647,4 @@ pub fn build_with(scenario: Scenario, seed: u64, options: BuildOptions) -> Simul
         };
         sim.inject(place::place_id(place), intervention.at(), message);
     }
-    sim
 }

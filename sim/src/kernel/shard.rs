@@ -157,6 +157,15 @@ impl<W: World> Simulation<W> {
 
         let owner = self.owner_table(shard_count);
         let floor = self.queue.floor();
+        let mut shards = self.split(&owner, shard_count);
+        run_shards(&mut shards, &self.kinds, &owner, threads, until, lookahead);
+        Ok(self.merge(shards, &owner, floor, until))
+    }
+
+    /// Clones of the world and the actor slots, one per shard, with the
+    /// pending events dealt to the shards their targets belong to (`owner`).
+    fn split(&mut self, owner: &[u16], shard_count: usize) -> Vec<Shard<W>> {
+        let floor = self.queue.floor();
         let mut shards: Vec<Shard<W>> = (0..shard_count)
             .map(|_| Shard {
                 world: self.world.clone(),
@@ -172,41 +181,13 @@ impl<W: World> Simulation<W> {
             let shard = owner[self.kinds.slot(event.target)] as usize;
             shards[shard].queue.push(event);
         }
+        shards
+    }
 
-        let sync = Sync {
-            shard_count,
-            until,
-            lookahead,
-            owner: &owner,
-            barrier: Barrier::new(threads),
-            earliest: (0..shard_count).map(|_| AtomicU64::new(u64::MAX)).collect(),
-            abort: AtomicBool::new(false),
-        };
-        // At most one batch from every other shard per window, and each
-        // shard drains its channel every window: senders never block.
-        let cross_shard_batches_per_window_max = shard_count;
-        let (senders, receivers): (Vec<Sender<Batch<W::Message>>>, Vec<_>) =
-            (0..shard_count).map(|_| bounded(cross_shard_batches_per_window_max)).unzip();
-        let kinds = &self.kinds;
-        // Deal shards (with their inboxes) to threads: shard s on thread s % threads.
-        let mut groups: Vec<Vec<Member<'_, W>>> = (0..threads).map(|_| Vec::new()).collect();
-        for (index, (shard, inbox)) in shards.iter_mut().zip(receivers).enumerate() {
-            groups[index % threads].push((index, shard, inbox));
-        }
-        let panics: Vec<Option<Box<dyn Any + Send>>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = groups
-                .into_iter()
-                .map(|group| {
-                    let (sync, senders) = (&sync, senders.clone());
-                    scope.spawn(move || run_group(group, kinds, sync, &senders))
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap_or_else(Some)).collect()
-        });
-        if let Some(payload) = panics.into_iter().flatten().next() {
-            resume_unwind(payload);
-        }
-
+    /// Folds the shards, run to `until`, back in: each shard's actors and
+    /// pending events, the counts over all.
+    fn merge(&mut self, mut shards: Vec<Shard<W>>, owner: &[u16], floor: SimTime, until: SimTime) -> RunStats {
+        let shard_count = shards.len();
         let mut stats = RunStats::default();
         let mut last: Option<SimTime> = None;
         self.queue = EventQueue::with_floor(floor);
@@ -220,11 +201,57 @@ impl<W: World> Simulation<W> {
                 self.queue.push(event);
             }
         }
-        for (position, (slot, &shard)) in self.slots.iter_mut().zip(&owner).enumerate() {
+        for (position, (slot, &shard)) in self.slots.iter_mut().zip(owner).enumerate() {
             *slot = shards[shard as usize].slots[position].clone();
         }
         self.finish_run(until, stats.events, last);
-        Ok(stats)
+        stats
+    }
+}
+
+/// Runs `shards` to `until` on `threads` threads (shard `s` on thread
+/// `s % threads`), window by window; a handler's panic on any thread is
+/// resumed here once every thread has stopped.
+fn run_shards<W: World>(
+    shards: &mut [Shard<W>],
+    kinds: &KindTable,
+    owner: &[u16],
+    threads: usize,
+    until: SimTime,
+    lookahead: SimDuration,
+) {
+    let shard_count = shards.len();
+    let sync = Sync {
+        shard_count,
+        until,
+        lookahead,
+        owner,
+        barrier: Barrier::new(threads),
+        earliest: (0..shard_count).map(|_| AtomicU64::new(u64::MAX)).collect(),
+        abort: AtomicBool::new(false),
+    };
+    // At most one batch from every other shard per window, and each
+    // shard drains its channel every window: senders never block.
+    let cross_shard_batches_per_window_max = shard_count;
+    let (senders, receivers): (Vec<Sender<Batch<W::Message>>>, Vec<_>) =
+        (0..shard_count).map(|_| bounded(cross_shard_batches_per_window_max)).unzip();
+    // Deal shards (with their inboxes) to threads: shard s on thread s % threads.
+    let mut groups: Vec<Vec<Member<'_, W>>> = (0..threads).map(|_| Vec::new()).collect();
+    for (index, (shard, inbox)) in shards.iter_mut().zip(receivers).enumerate() {
+        groups[index % threads].push((index, shard, inbox));
+    }
+    let panics: Vec<Option<Box<dyn Any + Send>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = groups
+            .into_iter()
+            .map(|group| {
+                let (sync, senders) = (&sync, senders.clone());
+                scope.spawn(move || run_group(group, kinds, sync, &senders))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(Some)).collect()
+    });
+    if let Some(payload) = panics.into_iter().flatten().next() {
+        resume_unwind(payload);
     }
 }
 

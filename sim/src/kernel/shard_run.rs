@@ -26,6 +26,7 @@ use super::shard::{Batch, Shard};
 use super::simulation::ActorSlot;
 use super::{ActorId, ActorRng, Event, RunStats, SHARD_COUNT_MAX, SimDuration, SimTime, Simulation, World};
 use crate::SimError;
+use crate::error::{DeliveryProblem, RunMismatch, SavedShardError, ShardDamage};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -190,16 +191,17 @@ impl<W: World> ShardRun<W> {
     /// the shard's edge.
     pub fn deliver(&mut self, events: Vec<Event<W::Message>>) -> Result<(), SimError> {
         for event in &events {
-            let reason = if self.kinds.try_slot(event.target).is_none() {
-                format!("no actor {}", event.target)
-            } else if self.shard_of(event.target) != self.index {
-                format!("{} belongs to shard {}", event.target, self.shard_of(event.target))
+            let actor = event.target;
+            let problem = if self.kinds.try_slot(actor).is_none() {
+                DeliveryProblem::NoSuchActor { actor }
+            } else if self.shard_of(actor) != self.index {
+                DeliveryProblem::OtherShard { actor, owner: self.shard_of(actor) }
             } else if event.time < self.edge {
-                format!("a message to {} at {} is before the shard's edge {}", event.target, event.time, self.edge)
+                DeliveryProblem::BeforeEdge { actor, time: event.time, edge: self.edge }
             } else {
                 continue;
             };
-            return Err(SimError::Delivery { shard: self.index, reason });
+            return Err(SimError::Delivery { shard: self.index, problem });
         }
         for event in events {
             self.shard.queue.push(event);
@@ -295,9 +297,10 @@ fn fresh_slot(seed: u64, id: ActorId) -> ActorSlot {
 
 fn decode<M: DeserializeOwned>(bytes: &[u8]) -> Result<SavedShard<M>, SimError> {
     let saved: SavedShard<M> =
-        postcard::from_bytes(bytes).map_err(|e| SimError::SavedShard(format!("unreadable: {e}")))?;
+        postcard::from_bytes(bytes).map_err(|e| SimError::SavedShard(SavedShardError::Unreadable(e)))?;
     if saved.version != SAVED_SHARD_VERSION {
-        return Err(SimError::SavedShard(format!("format {} (this build reads {SAVED_SHARD_VERSION})", saved.version)));
+        let version = SavedShardError::Version { found: saved.version, supported: SAVED_SHARD_VERSION };
+        return Err(SimError::SavedShard(version));
     }
     Ok(saved)
 }
@@ -323,31 +326,33 @@ fn apply<W: ShardCodec>(
 ) -> Result<(), SimError> {
     let index = saved.index as usize;
     let shard_count = saved.shard_count as usize;
-    let bad = |why: String| Err(SimError::SavedShard(format!("shard {index} of {shard_count}: {why}")));
+    let other_run =
+        |mismatch| Err(SimError::SavedShard(SavedShardError::OtherRun { shard: index, shard_count, mismatch }));
+    let damaged = |damage| Err(SimError::SavedShard(SavedShardError::Damaged { shard: index, shard_count, damage }));
     if saved.actors as usize != owner.len() {
-        return bad(format!("saved with {} actors, this run has {}", saved.actors, owner.len()));
+        return other_run(RunMismatch::Actors { saved: saved.actors as usize, run: owner.len() });
     }
     if saved.seed != sim.seed {
-        return bad(format!("saved with seed {}, this run has {}", saved.seed, sim.seed));
+        return other_run(RunMismatch::Seed { saved: saved.seed, run: sim.seed });
     }
     if saved.edge < sim.now {
-        return bad(format!("saved at {}, before the simulation's clock {}", saved.edge, sim.now));
+        return other_run(RunMismatch::BeforeClock { saved: saved.edge, now: sim.now });
     }
     let positions: Vec<usize> = (0..owner.len()).filter(|&p| owner[p] as usize == index).collect();
     if saved.slots.iter().any(|s| s.0 as usize >= positions.len()) || !saved.slots.is_sorted_by_key(|s| s.0) {
-        return bad(format!("actor slots out of order or beyond the shard's {} actors", positions.len()));
+        return damaged(ShardDamage::Slots { actors: positions.len() });
     }
     for event in &saved.queue {
         let Some(slot) = sim.kinds.try_slot(event.target) else {
-            return bad(format!("an event for unknown actor {}", event.target));
+            return damaged(ShardDamage::UnknownActor { actor: event.target });
         };
         if owner[slot] as usize != index || event.time < saved.edge {
-            return bad(format!("an event for {} at {} does not belong to the shard", event.target, event.time));
+            return damaged(ShardDamage::ForeignEvent { actor: event.target, time: event.time });
         }
     }
     world
         .load_shard(&saved.world, index, shard_count)
-        .map_err(|why| SimError::SavedShard(format!("shard {index}: {why}")))?;
+        .map_err(|reason| SimError::SavedShard(SavedShardError::ModelState { shard: index, reason }))?;
     let ids: Vec<ActorId> = sim.kinds.ids().collect();
     for &position in &positions {
         slots[position] = fresh_slot(saved.seed, ids[position]);
@@ -379,15 +384,15 @@ where
         for saved in &decoded {
             let index = saved.index as usize;
             if saved.shard_count as usize != shard_count || index >= shard_count || seen[index] {
-                return Err(SimError::SavedShard(format!(
-                    "shard {index} of {}: not one of a single run's {shard_count} shards",
-                    saved.shard_count
-                )));
+                let saved_shard_count = saved.shard_count as usize;
+                let problem = SavedShardError::NotOfTheRun { shard: index, saved_shard_count, shard_count };
+                return Err(SimError::SavedShard(problem));
             }
             seen[index] = true;
         }
         if shard_count == 0 || seen.contains(&false) {
-            return Err(SimError::SavedShard(format!("{} of {shard_count} shards saved", decoded.len())));
+            let missing = SavedShardError::Missing { saved: decoded.len(), shard_count };
+            return Err(SimError::SavedShard(missing));
         }
         let owner = self.owner_table(shard_count);
         let mut world = self.world.clone();

@@ -2,72 +2,18 @@
 //! statistics, and the run's KPIs.
 
 use super::recorder::Bin;
-use super::{CrowdWorld, PopulationSummary};
+use super::{CrowdWorld, ElementKind, Los, PlaceCounters, PopulationSummary, WalkwayState};
 use crate::kernel::{SimTime, Simulation};
-use crate::scenario::format_clock;
+use crate::scenario::{Walkway, format_clock};
 use serde::Serialize;
-
-/// Fruin's level of service.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub enum Los {
-    /// Free.
-    A,
-    /// Minor conflicts.
-    B,
-    /// Restricted.
-    C,
-    /// Restricted for most.
-    D,
-    /// Severely restricted, shuffling.
-    E,
-    /// Breakdown: dangerous crowding.
-    F,
-}
-
-impl Los {
-    /// Level of service at `density` P/m². Walkway thresholds on space per
-    /// person (A > 3.3 m², B 2.3–3.3, C 1.4–2.3, D 0.9–1.4, E 0.5–0.9,
-    /// F < 0.5); queueing areas use Fruin's queue thresholds (A > 1.2,
-    /// B 0.9–1.2, C 0.7–0.9, D 0.3–0.7, E 0.2–0.3, F < 0.2). shared/REFERENCES.md.
-    pub fn from_density(density: f64, queueing_area: bool) -> Los {
-        if density <= 0.0 {
-            return Los::A;
-        }
-        let space = 1.0 / density;
-        let limits = Los::space_limits_m2(queueing_area);
-        let levels = [Los::A, Los::B, Los::C, Los::D, Los::E];
-        levels.into_iter().zip(limits).find(|&(_, limit)| space > limit).map_or(Los::F, |(los, _)| los)
-    }
-
-    /// Lower limits of space per person, m², of levels A to E: a level
-    /// holds while the space is above its limit (F below E's).
-    pub fn space_limits_m2(queueing_area: bool) -> [f64; 5] {
-        if queueing_area { [1.2, 0.9, 0.7, 0.3, 0.2] } else { [3.3, 2.3, 1.4, 0.9, 0.5] }
-    }
-
-    /// 0 for A up to 5 for F.
-    pub fn rank(self) -> u8 {
-        self as u8
-    }
-
-    /// "A" to "F".
-    pub fn letter(self) -> &'static str {
-        ["A", "B", "C", "D", "E", "F"][self as usize]
-    }
-}
-
-/// Whether Fruin's queue thresholds apply to places of this kind.
-pub fn is_queueing_area(kind: &str) -> bool {
-    matches!(kind, "gate" | "venue" | "shop" | "food" | "transit")
-}
 
 /// One place or walkway with its per-interval bins.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ElementSeries {
     /// Place id, or `from--to` for a walkway.
     pub id: String,
-    /// Place kind, or "walkway".
-    pub kind: String,
+    /// Place kind, or walkway.
+    pub kind: ElementKind,
     /// Walkable area, m².
     pub area_m2: f64,
     /// Walkway length, m.
@@ -88,7 +34,7 @@ impl ElementSeries {
     }
     /// Level of service of interval `i`.
     pub fn los(&self, i: usize) -> Los {
-        Los::from_density(self.density(i), is_queueing_area(&self.kind))
+        Los::from_density(self.density(i), self.kind.is_queueing_area())
     }
     /// Mean persons queueing in interval `i`.
     pub fn queue(&self, i: usize) -> f64 {
@@ -121,7 +67,7 @@ pub struct ElementKpis {
     /// Id.
     pub id: String,
     /// Kind.
-    pub kind: String,
+    pub kind: ElementKind,
     /// Highest interval-mean density, P/m².
     pub peak_density_p_per_m2: f64,
     /// Worst level of service.
@@ -234,112 +180,140 @@ impl RunOutput {
     pub fn collect(sim: &Simulation<CrowdWorld>, seed: u64) -> RunOutput {
         let world = sim.world();
         let scenario = world.scenario();
-        let end = sim.now();
         let interval_s = scenario.params.output_interval_s;
-        let mut elements = Vec::with_capacity(scenario.places.len() + scenario.walkways.len());
-        for (place, state) in scenario.places.iter().zip(&world.places) {
-            elements.push(ElementSeries {
-                id: place.id.clone(),
-                kind: place.kind.as_str().to_string(),
-                area_m2: place.area_m2,
-                length_m: None,
-                bins: state.recorder.finish(end, state.waiting_since()),
-                interval_s,
-            });
-        }
-        for (walkway, state) in scenario.walkways.iter().zip(&world.walkways) {
-            elements.push(ElementSeries {
-                id: format!("{}--{}", scenario.places[walkway.a].id, scenario.places[walkway.b].id),
-                kind: "walkway".to_string(),
-                area_m2: walkway.length_m * walkway.width_m,
-                length_m: Some(walkway.length_m),
-                bins: state.recorder.finish(end, state.waiting_since(end, walkway.length_m).into_iter()),
-                interval_s,
-            });
-        }
-        let clock = |interval: usize| format_clock(scenario.start_clock_s + (interval as f64 * interval_s) as u32);
+        let elements = element_series(world, sim.now());
         let places = scenario.places.len();
         let element_kpis: Vec<ElementKpis> = elements
             .iter()
             .enumerate()
             .map(|(index, e)| {
                 let walkway = index.checked_sub(places).map(|w| (&scenario.walkways[w], &world.walkways[w]));
-                let traversals: u64 = e.bins.iter().map(|b| b.traversals as u64).sum();
-                let traversal_s: f64 = e.bins.iter().map(|b| b.traversal_sum_s).sum();
-                let presence_s: f64 = e.bins.iter().map(|b| b.presence_us as f64 / 1e6).sum();
-                let n = e.intervals();
-                let peak = (0..n).max_by(|&a, &b| e.density(a).total_cmp(&e.density(b)).then(b.cmp(&a)));
-                let waits: u64 = e.bins.iter().map(|b| b.waits as u64).sum();
-                let wait_sum: f64 = e.bins.iter().map(|b| b.wait_sum_s).sum();
-                ElementKpis {
-                    id: e.id.clone(),
-                    kind: e.kind.clone(),
-                    peak_density_p_per_m2: peak.map_or(0.0, |i| e.density(i)),
-                    peak_los: peak.map_or(Los::A, |i| e.los(i)),
-                    peak_at: clock(peak.unwrap_or(0)),
-                    minutes_at_los_e_or_f: (0..n).filter(|&i| e.los(i) >= Los::E).count() as f64 * interval_s / 60.0,
-                    total_queue_time_s: e.bins.iter().map(|b| b.queue_us as f64 / 1e6).sum(),
-                    max_queue: (0..n).map(|i| e.queue(i)).fold(0.0, f64::max),
-                    mean_wait_s: if waits > 0 { wait_sum / waits as f64 } else { 0.0 },
-                    entries: e.bins.iter().map(|b| b.entries as u64).sum(),
-                    flow_p_per_s: walkway.and_then(|(_, state)| state.exits.flow_p_per_s()),
-                    specific_flow_p_per_m_s: walkway
-                        .and_then(|(spec, state)| state.exits.flow_p_per_s().map(|f| f / spec.width_m)),
-                    mean_speed_mps: walkway.and_then(|(spec, _)| {
-                        (traversals > 0).then(|| spec.length_m / (traversal_s / traversals as f64))
-                    }),
-                    mean_density_p_per_m2: walkway.and_then(|(_, state)| {
-                        let occupied = state.occupied().as_secs_f64();
-                        (occupied > 0.0).then(|| presence_s / occupied / e.area_m2)
-                    }),
-                }
+                e.kpis(walkway, scenario.start_clock_s)
             })
             .collect();
-        let sum = |f: fn(&super::PlaceCounters) -> u64| world.places.iter().map(|p| f(&p.counters)).sum::<u64>();
-        let sessions = scenario
-            .sessions
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                let counters = &world.places[s.venue].counters;
-                let find = |list: &[(u16, u32)]| list.iter().find(|c| c.0 as usize == i).map_or(0, |c| c.1);
-                SessionKpis {
-                    venue: scenario.places[s.venue].id.clone(),
-                    sport: s.sport.clone(),
-                    name: s.name.clone(),
-                    start: format_clock(scenario.clock_s(s.start)),
-                    tickets: s.tickets,
-                    seated: find(&counters.seated),
-                    seated_on_time: find(&counters.seated_on_time),
-                }
-            })
-            .collect();
-        let peak = element_kpis
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.peak_density_p_per_m2.total_cmp(&b.1.peak_density_p_per_m2).then(b.0.cmp(&a.0)));
-        let kpis = RunKpis {
-            scenario: scenario.name.clone(),
-            seed,
-            start: format_clock(scenario.start_clock_s),
-            end: format_clock(scenario.clock_s(end.min(SimTime::ZERO + scenario.duration))),
-            events: sim.events_handled(),
-            population: world.population().clone(),
-            departed_by_transit: sum(|c| c.departed),
-            crowd_arrivals: sum(|c| c.crowd_arrivals),
-            stranded: sum(|c| c.stranded),
-            turned_back: sum(|c| c.turned_back),
-            total_queue_time_s: element_kpis.iter().map(|e| e.total_queue_time_s).sum(),
-            orders: sum(|c| c.orders),
-            revenue: world.places.iter().map(|p| p.counters.revenue).sum(),
-            sold_out: sum(|c| c.sold_out),
-            balked: sum(|c| c.balked),
-            peak_density_element: peak.map_or(String::new(), |p| p.1.id.clone()),
-            peak_density_p_per_m2: peak.map_or(0.0, |p| p.1.peak_density_p_per_m2),
-            peak_density_at: peak.map_or(String::new(), |p| p.1.peak_at.clone()),
-            sessions,
-            elements: element_kpis,
-        };
+        let kpis = run_kpis(sim, seed, element_kpis);
         RunOutput { elements, kpis, start_clock_s: scenario.start_clock_s, interval_s }
+    }
+}
+
+/// Every element's bins up to `end`: places in scenario order, then walkways.
+fn element_series(world: &CrowdWorld, end: SimTime) -> Vec<ElementSeries> {
+    let scenario = world.scenario();
+    let interval_s = scenario.params.output_interval_s;
+    let mut elements = Vec::with_capacity(scenario.places.len() + scenario.walkways.len());
+    for (place, state) in scenario.places.iter().zip(&world.places) {
+        elements.push(ElementSeries {
+            id: place.id.clone(),
+            kind: ElementKind::Place(place.kind),
+            area_m2: place.area_m2,
+            length_m: None,
+            bins: state.recorder.finish(end, state.waiting_since()),
+            interval_s,
+        });
+    }
+    for (walkway, state) in scenario.walkways.iter().zip(&world.walkways) {
+        elements.push(ElementSeries {
+            id: format!("{}--{}", scenario.places[walkway.a].id, scenario.places[walkway.b].id),
+            kind: ElementKind::Walkway,
+            area_m2: walkway.length_m * walkway.width_m,
+            length_m: Some(walkway.length_m),
+            bins: state.recorder.finish(end, state.waiting_since(end, walkway.length_m).into_iter()),
+            interval_s,
+        });
+    }
+    elements
+}
+
+impl ElementSeries {
+    /// The element's KPIs; `walkway` is its spec and state when it is one.
+    /// Clock times count from `start_clock_s`.
+    fn kpis(&self, walkway: Option<(&Walkway, &WalkwayState)>, start_clock_s: u32) -> ElementKpis {
+        let e = self;
+        let clock = |interval: usize| format_clock(start_clock_s + (interval as f64 * e.interval_s) as u32);
+        let traversals: u64 = e.bins.iter().map(|b| b.traversals as u64).sum();
+        let traversal_s: f64 = e.bins.iter().map(|b| b.traversal_sum_s).sum();
+        let presence_s: f64 = e.bins.iter().map(|b| b.presence_us as f64 / 1e6).sum();
+        let n = e.intervals();
+        let peak = (0..n).max_by(|&a, &b| e.density(a).total_cmp(&e.density(b)).then(b.cmp(&a)));
+        let waits: u64 = e.bins.iter().map(|b| b.waits as u64).sum();
+        let wait_sum: f64 = e.bins.iter().map(|b| b.wait_sum_s).sum();
+        ElementKpis {
+            id: e.id.clone(),
+            kind: e.kind,
+            peak_density_p_per_m2: peak.map_or(0.0, |i| e.density(i)),
+            peak_los: peak.map_or(Los::A, |i| e.los(i)),
+            peak_at: clock(peak.unwrap_or(0)),
+            minutes_at_los_e_or_f: (0..n).filter(|&i| e.los(i) >= Los::E).count() as f64 * e.interval_s / 60.0,
+            total_queue_time_s: e.bins.iter().map(|b| b.queue_us as f64 / 1e6).sum(),
+            max_queue: (0..n).map(|i| e.queue(i)).fold(0.0, f64::max),
+            mean_wait_s: if waits > 0 { wait_sum / waits as f64 } else { 0.0 },
+            entries: e.bins.iter().map(|b| b.entries as u64).sum(),
+            flow_p_per_s: walkway.and_then(|(_, state)| state.exits.flow_p_per_s()),
+            specific_flow_p_per_m_s: walkway
+                .and_then(|(spec, state)| state.exits.flow_p_per_s().map(|f| f / spec.width_m)),
+            mean_speed_mps: walkway
+                .and_then(|(spec, _)| (traversals > 0).then(|| spec.length_m / (traversal_s / traversals as f64))),
+            mean_density_p_per_m2: walkway.and_then(|(_, state)| {
+                let occupied = state.occupied().as_secs_f64();
+                (occupied > 0.0).then(|| presence_s / occupied / e.area_m2)
+            }),
+        }
+    }
+}
+
+/// Each session's tickets and who was seated.
+fn session_kpis(world: &CrowdWorld) -> Vec<SessionKpis> {
+    let scenario = world.scenario();
+    scenario
+        .sessions
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let counters = &world.places[s.venue].counters;
+            let find = |list: &[(u16, u32)]| list.iter().find(|c| c.0 as usize == i).map_or(0, |c| c.1);
+            SessionKpis {
+                venue: scenario.places[s.venue].id.clone(),
+                sport: s.sport.clone(),
+                name: s.name.clone(),
+                start: format_clock(scenario.clock_s(s.start)),
+                tickets: s.tickets,
+                seated: find(&counters.seated),
+                seated_on_time: find(&counters.seated_on_time),
+            }
+        })
+        .collect()
+}
+
+/// The run's totals over places and the densest element, with the elements' KPIs.
+fn run_kpis(sim: &Simulation<CrowdWorld>, seed: u64, elements: Vec<ElementKpis>) -> RunKpis {
+    let world = sim.world();
+    let scenario = world.scenario();
+    let end = sim.now();
+    let sum = |f: fn(&PlaceCounters) -> u64| world.places.iter().map(|p| f(&p.counters)).sum::<u64>();
+    let peak = elements
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.peak_density_p_per_m2.total_cmp(&b.1.peak_density_p_per_m2).then(b.0.cmp(&a.0)));
+    RunKpis {
+        scenario: scenario.name.clone(),
+        seed,
+        start: format_clock(scenario.start_clock_s),
+        end: format_clock(scenario.clock_s(end.min(SimTime::ZERO + scenario.duration))),
+        events: sim.events_handled(),
+        population: world.population().clone(),
+        departed_by_transit: sum(|c| c.departed),
+        crowd_arrivals: sum(|c| c.crowd_arrivals),
+        stranded: sum(|c| c.stranded),
+        turned_back: sum(|c| c.turned_back),
+        total_queue_time_s: elements.iter().map(|e| e.total_queue_time_s).sum(),
+        orders: sum(|c| c.orders),
+        revenue: world.places.iter().map(|p| p.counters.revenue).sum(),
+        sold_out: sum(|c| c.sold_out),
+        balked: sum(|c| c.balked),
+        peak_density_element: peak.map_or(String::new(), |p| p.1.id.clone()),
+        peak_density_p_per_m2: peak.map_or(0.0, |p| p.1.peak_density_p_per_m2),
+        peak_density_at: peak.map_or(String::new(), |p| p.1.peak_at.clone()),
+        sessions: session_kpis(world),
+        elements,
     }
 }

@@ -13,7 +13,7 @@ const POPULATION_STREAM: u32 = u32::MAX - 1;
 /// The unplanned walk-ins' stream (see [`unplanned_walk_ins`]).
 const UNPLANNED_WALK_IN_STREAM: u32 = u32::MAX - 5;
 
-/// What [`generate`] made.
+/// Counts of who was generated.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct PopulationSummary {
     /// Visitors with tickets.
@@ -102,68 +102,108 @@ pub fn unplanned_walk_ins(scenario: &Scenario, seed: u64, count: u64) -> Vec<(Vi
 
 /// Generates the visitors, their arrivals (visitor index, time) and a summary.
 /// With `headroom` > 1, generates that many times the visitors and tickets
-/// (a live twin's ensemble picks who actually comes).
+/// (a live twin's ensemble picks who actually comes). Ticket holders are
+/// drawn first, then walk-ins, then crowd members, all from one stream.
 pub fn generate(
     scenario: &Scenario,
     seed: u64,
     headroom: f64,
 ) -> (Vec<Visitor>, Vec<(u32, SimTime)>, PopulationSummary) {
     let mut rng = ActorRng::for_actor(seed, POPULATION_STREAM);
-    let mut visitors = Vec::new();
-    let mut arrivals = Vec::new();
-    let mut summary = PopulationSummary::default();
-
+    let mut drawn = Drawn::default();
     if let Some(params) = &scenario.visitors {
         let transit = transit_shares(scenario);
-        let mut remaining: Vec<u32> =
-            scenario.sessions.iter().map(|s| (s.tickets as f64 * headroom).round() as u32).collect();
         let count = (params.count as f64 * headroom).round() as u64;
-        let preference = |sport: &str| params.sport_preferences.get(sport).copied().unwrap_or(1.0);
-        let mut left: u64 = remaining.iter().map(|&t| t as u64).sum();
-        let weights_k = &params.session_count_weights;
-        while left > 0 && (visitors.len() as u64) < count {
-            let wanted = pick(&mut rng, weights_k.iter().copied()).unwrap_or(0) + 1;
-            let mut tickets: Vec<u16> = Vec::with_capacity(TICKETS_PER_VISITOR_MAX);
-            while tickets.len() < wanted.min(TICKETS_PER_VISITOR_MAX) {
-                let after = tickets
-                    .last()
-                    .map(|&s| scenario.sessions[s as usize].end + SimDuration::from_secs_f64(SESSION_GAP_MIN_S));
-                let weights = scenario.sessions.iter().enumerate().map(|(i, s)| {
-                    let fits = after.is_none_or(|a| s.start >= a);
-                    if fits { remaining[i] as f64 * preference(&s.sport) } else { 0.0 }
-                });
-                match pick(&mut rng, weights) {
-                    Some(session) => {
-                        remaining[session] -= 1;
-                        left -= 1;
-                        tickets.push(session as u16);
-                    }
-                    None => break,
-                }
-            }
-            if tickets.is_empty() {
-                // Only sessions nobody prefers are left.
-                break;
-            }
-            summary.tickets += tickets.len() as u64;
-            let first = &scenario.sessions[tickets[0] as usize];
-            let [earliest, mode, latest] = params.arrive_before_s;
-            let before = triangular(&mut rng, latest, mode, earliest);
-            let at = SimTime(first.start.as_micros().saturating_sub((before * 1e6) as u64));
-            let origin = transit[pick(&mut rng, transit.iter().map(|t| t.1)).expect("transit shares checked")].0;
-            arrivals.push((visitors.len() as u32, at));
-            visitors.push(Visitor::new(VisitorKind::TicketHolder, origin as u16, &tickets, 0));
-        }
-        summary.ticket_holders = visitors.len() as u64;
-        summary.tickets_unsold = left;
-        while (visitors.len() as u64) < count {
+        ticket_holders(&mut rng, scenario, headroom, count, &transit, &mut drawn);
+        while (drawn.visitors.len() as u64) < count {
             let (visitor, at) = walk_in(&mut rng, scenario, &transit);
-            arrivals.push((visitors.len() as u32, at));
-            visitors.push(visitor);
-            summary.walk_ins += 1;
+            drawn.push(visitor, at);
+            drawn.summary.walk_ins += 1;
         }
     }
+    crowd_members(&mut rng, scenario, &mut drawn);
+    (drawn.visitors, drawn.arrivals, drawn.summary)
+}
 
+/// The population as it is drawn.
+#[derive(Default)]
+struct Drawn {
+    visitors: Vec<Visitor>,
+    /// (visitor index, arrival).
+    arrivals: Vec<(u32, SimTime)>,
+    summary: PopulationSummary,
+}
+
+impl Drawn {
+    /// Adds a visitor who arrives at `at`.
+    fn push(&mut self, visitor: Visitor, at: SimTime) {
+        self.arrivals.push((self.visitors.len() as u32, at));
+        self.visitors.push(visitor);
+    }
+}
+
+/// Ticket holders, until the sessions' tickets (times `headroom`) are
+/// taken or `count` visitors are drawn: each with their sessions, an
+/// arrival before the first and the transit place they come by.
+fn ticket_holders(
+    rng: &mut ActorRng,
+    scenario: &Scenario,
+    headroom: f64,
+    count: u64,
+    transit: &[(usize, f64)],
+    drawn: &mut Drawn,
+) {
+    let params = scenario.visitors.as_ref().expect("ticket holders come from [visitors]");
+    let mut remaining: Vec<u32> =
+        scenario.sessions.iter().map(|s| (s.tickets as f64 * headroom).round() as u32).collect();
+    let mut left: u64 = remaining.iter().map(|&t| t as u64).sum();
+    while left > 0 && (drawn.visitors.len() as u64) < count {
+        let tickets = draw_tickets(rng, scenario, &mut remaining, &mut left);
+        if tickets.is_empty() {
+            // Only sessions nobody prefers are left.
+            break;
+        }
+        drawn.summary.tickets += tickets.len() as u64;
+        let first = &scenario.sessions[tickets[0] as usize];
+        let [earliest, mode, latest] = params.arrive_before_s;
+        let before = triangular(rng, latest, mode, earliest);
+        let at = SimTime(first.start.as_micros().saturating_sub((before * 1e6) as u64));
+        let origin = transit[pick(rng, transit.iter().map(|t| t.1)).expect("transit shares checked")].0;
+        drawn.push(Visitor::new(VisitorKind::TicketHolder, origin as u16, &tickets, 0), at);
+    }
+    drawn.summary.ticket_holders = drawn.visitors.len() as u64;
+    drawn.summary.tickets_unsold = left;
+}
+
+/// One ticket holder's sessions, in time order with a gap between them:
+/// how many from `visitors.session_count_weights`, each session in
+/// proportion to its `remaining` tickets times the sport's preference.
+fn draw_tickets(rng: &mut ActorRng, scenario: &Scenario, remaining: &mut [u32], left: &mut u64) -> Vec<u16> {
+    let params = scenario.visitors.as_ref().expect("ticket holders come from [visitors]");
+    let preference = |sport: &str| params.sport_preferences.get(sport).copied().unwrap_or(1.0);
+    let wanted = pick(rng, params.session_count_weights.iter().copied()).unwrap_or(0) + 1;
+    let mut tickets: Vec<u16> = Vec::with_capacity(TICKETS_PER_VISITOR_MAX);
+    while tickets.len() < wanted.min(TICKETS_PER_VISITOR_MAX) {
+        let after =
+            tickets.last().map(|&s| scenario.sessions[s as usize].end + SimDuration::from_secs_f64(SESSION_GAP_MIN_S));
+        let weights = scenario.sessions.iter().enumerate().map(|(i, s)| {
+            let fits = after.is_none_or(|a| s.start >= a);
+            if fits { remaining[i] as f64 * preference(&s.sport) } else { 0.0 }
+        });
+        match pick(rng, weights) {
+            Some(session) => {
+                remaining[session] -= 1;
+                *left -= 1;
+                tickets.push(session as u16);
+            }
+            None => break,
+        }
+    }
+    tickets
+}
+
+/// The crowds' members, each crowd's spread over its window.
+fn crowd_members(rng: &mut ActorRng, scenario: &Scenario, drawn: &mut Drawn) {
     for (crowd_index, crowd) in scenario.crowds.iter().enumerate() {
         let mut t = crowd.start.as_micros() as f64;
         let spread = crowd.spread.as_micros() as f64;
@@ -184,10 +224,8 @@ pub fn generate(
             if !crowd.screening {
                 visitor.mark_screened();
             }
-            arrivals.push((visitors.len() as u32, SimTime(at as u64)));
-            visitors.push(visitor);
-            summary.crowd_members += 1;
+            drawn.push(visitor, SimTime(at as u64));
+            drawn.summary.crowd_members += 1;
         }
     }
-    (visitors, arrivals, summary)
 }

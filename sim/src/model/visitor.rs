@@ -1,8 +1,8 @@
 //! A visitor actor: arrives by transit, passes security, goes to its
 //! sessions, eats, shops and lingers in free time, and leaves by transit.
 
+use super::travel::recommend_errand;
 use super::{FLAG_CROWD, FLAG_LEAVING, FLAG_SCREENED, Message, NO_SESSION, NO_WALKWAY, PLACE, Person, Shared};
-use crate::itinerary::recommend_errand;
 use crate::kernel::{ActorId, ActorRng, Context, SimDuration, SimTime};
 use crate::model::Tuning;
 use crate::scenario::PlaceKind;

@@ -2,9 +2,12 @@
 //! the source and tolerance beside each assertion; and its determinism.
 
 use crate::run_toml;
+use crowdtwin_sim::error::{DeliveryProblem, RunMismatch, SavedShardError};
 use crowdtwin_sim::kernel::{Event, ShardRun};
-use crowdtwin_sim::model::{self as crowd, ElementSeries, Los, RunOutput};
-use crowdtwin_sim::scenario::{ModelParams, Scenario, weidmann_capacity_p_per_m_s, weidmann_speed_mps};
+use crowdtwin_sim::model::{
+    self as crowd, ElementSeries, Los, RunOutput, weidmann_capacity_p_per_m_s, weidmann_speed_mps,
+};
+use crowdtwin_sim::scenario::{ModelParams, Scenario};
 use crowdtwin_sim::{ActorId, SimDuration, SimError, SimTime, Simulation};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
@@ -327,13 +330,9 @@ fn rimea_9_closing_two_of_four_exits_doubles_the_evacuation_time() {
     assert!((1.8..=2.2).contains(&(two / four)), "{two} / {four}");
 }
 
-#[test]
-fn gate_queues_match_erlang_c() {
-    // M/M/c (shared/REFERENCES.md, "Queues"): a gate with c = 4 lanes and
-    // 20 s mean screening, Poisson arrivals at 0.16 P/s (rho = 0.8). The
-    // Erlang C mean wait must lie in the 95% interval over replications.
-    let toml = |_seed| {
-        r#"
+/// A gate with c = 4 lanes and 20 s mean screening, Poisson arrivals at
+/// 0.16 P/s (rho = 0.8): an M/M/4 queue.
+const GATE_M_M_4: &str = r#"
         version = 1
         name = "gate"
         start = "07:00"
@@ -372,9 +371,13 @@ fn gate_queues_match_erlang_c() {
         spread_s = 31250
         arrival = "poisson"
         screening = true
-        "#
-        .to_string()
-    };
+        "#;
+
+#[test]
+fn gate_queues_match_erlang_c() {
+    // M/M/c (shared/REFERENCES.md, "Queues"): a gate with c = 4 lanes and
+    // 20 s mean screening, Poisson arrivals at 0.16 P/s (rho = 0.8). The
+    // Erlang C mean wait must lie in the 95% interval over replications.
     let (lambda, mu, c) = (0.16_f64, 1.0 / 20.0, 4u32);
     let a = lambda / mu;
     let mut term = 1.0;
@@ -387,7 +390,7 @@ fn gate_queues_match_erlang_c() {
     let theory = top / (sum + top) / (c as f64 * mu - lambda);
     let means: Vec<f64> = (0..20u64)
         .map(|seed| {
-            let output = run_toml(&toml(seed), 100 + seed, 1);
+            let output = run_toml(GATE_M_M_4, 100 + seed, 1);
             output.kpis.elements.iter().find(|e| e.id == "gate").unwrap().mean_wait_s
         })
         .collect();
@@ -483,11 +486,15 @@ fn shards_driven_from_outside_saved_and_restored_match_one_thread() {
 
     let mut merged = crowd::build(scenario.clone(), seed);
     // Refused, and nothing changed: a shard missing, a shard twice, bytes cut short.
-    assert!(matches!(merged.merge_saved_shards(&finals[..2], end), Err(SimError::SavedShard(_))));
+    let missing = SavedShardError::Missing { saved: 2, shard_count: 3 };
+    assert_eq!(merged.merge_saved_shards(&finals[..2], end), Err(SimError::SavedShard(missing)));
     let twice = vec![finals[0].clone(), finals[0].clone(), finals[1].clone()];
-    assert!(matches!(merged.merge_saved_shards(&twice, end), Err(SimError::SavedShard(_))));
+    assert!(matches!(
+        merged.merge_saved_shards(&twice, end),
+        Err(SimError::SavedShard(SavedShardError::NotOfTheRun { .. }))
+    ));
     let cut = vec![finals[0].clone(), finals[1].clone(), finals[2][..finals[2].len() / 2].to_vec()];
-    assert!(matches!(merged.merge_saved_shards(&cut, end), Err(SimError::SavedShard(_))));
+    assert!(matches!(merged.merge_saved_shards(&cut, end), Err(SimError::SavedShard(SavedShardError::Unreadable(_)))));
     assert_eq!(merged.now(), SimTime::ZERO);
     let stats = merged.merge_saved_shards(&finals, end).unwrap();
     assert_eq!(stats.events, reference.events_handled());
@@ -497,7 +504,10 @@ fn shards_driven_from_outside_saved_and_restored_match_one_thread() {
 
     // A checkpoint of another seed, or a message for another shard's actor, is refused.
     let other_seed = crowd::build(scenario.clone(), seed + 1);
-    assert!(matches!(ShardRun::restore(&other_seed, &checkpoint[0], lookahead), Err(SimError::SavedShard(_))));
+    assert!(matches!(
+        ShardRun::restore(&other_seed, &checkpoint[0], lookahead),
+        Err(SimError::SavedShard(SavedShardError::OtherRun { mismatch: RunMismatch::Seed { .. }, .. }))
+    ));
     let mut shard = ShardRun::new(&base, 0, 3, lookahead).unwrap();
     let visitor_of_shard_1 = ActorId::new(crowd::VISITOR, 1);
     assert_eq!(shard.shard_of(visitor_of_shard_1), 1);
@@ -508,7 +518,10 @@ fn shards_driven_from_outside_saved_and_restored_match_one_thread() {
         target: visitor_of_shard_1,
         message: crowd::Message::Wake,
     };
-    assert!(matches!(shard.deliver(vec![foreign]), Err(SimError::Delivery { shard: 0, .. })));
+    assert!(matches!(
+        shard.deliver(vec![foreign]),
+        Err(SimError::Delivery { shard: 0, problem: DeliveryProblem::OtherShard { .. } })
+    ));
 }
 
 #[test]

@@ -1,0 +1,465 @@
+//! The iterated local search (Vansteenwegen et al. 2009) with the
+//! tour-shortening and replace moves checked in O(1) each (Vidal et al. 2013).
+
+use super::tour::{Seg, Tour};
+use super::{Instance, Solution};
+use crate::kernel::ActorRng;
+
+/// Shortening and replace moves must create an edge to one of this many
+/// nearest vertices (a granular neighbourhood).
+const NEAR_NEIGHBOURS: usize = 10;
+/// Insertion ratios during the search are scaled by a random factor in
+/// `(1 - NOISE, 1]`.
+const NOISE: f64 = 1.0;
+/// Acceptance temperature, in mean customer scores: a tour worse by `t`
+/// is accepted with probability `exp(-t / (TEMPERATURE * mean score))`.
+const TEMPERATURE: f64 = 0.5;
+/// Iterations without a new best tour before the search returns to it.
+const RESTART_AFTER: u64 = 200;
+
+/// A tour-shortening move found by [`Search::shorten`].
+#[derive(Clone, Copy, Debug)]
+enum Move {
+    /// Reverse positions `i..=j`.
+    Reverse(usize, usize),
+    /// Move the `len` visits at `i` to just after position `after`,
+    /// reversed or not.
+    Relocate { i: usize, len: usize, after: usize, reversed: bool },
+    /// Exchange the visits at positions `i < j`.
+    Swap(usize, usize),
+}
+
+struct Search<'a> {
+    inst: &'a Instance,
+    rng: ActorRng,
+    prefix: Vec<Seg>,
+    suffix: Vec<Seg>,
+    /// Customers with a positive score that fit in a tour on their own:
+    /// the only ones worth trying.
+    candidates: Vec<usize>,
+    /// Scratch: the customers that may still fit, during [`Search::fill`].
+    open: Vec<usize>,
+    /// `near[a * n + b]`: one of `a`, `b` is among the other's nearest
+    /// vertices; shortening moves must create such an edge.
+    near: Vec<bool>,
+}
+
+impl<'a> Search<'a> {
+    fn new(inst: &'a Instance, seed: u64) -> Self {
+        // Customers with a score that a tour can visit on its own.
+        let alone = |v: usize| {
+            let arrive = inst.d(0, v);
+            arrive <= inst.close[v] && arrive.max(inst.open[v]) + inst.service[v] + inst.d(v, 0) <= inst.tmax
+        };
+        let candidates = (1..inst.n).filter(|&v| inst.score[v] > 0.0 && alone(v)).collect();
+        let n = inst.n;
+        let k = NEAR_NEIGHBOURS.min(n - 1);
+        let mut near = vec![false; n * n];
+        let mut order: Vec<usize> = Vec::with_capacity(n);
+        for a in 0..n {
+            order.clear();
+            order.extend((0..n).filter(|&b| b != a));
+            if k < order.len() {
+                order.select_nth_unstable_by_key(k, |&b| (inst.d(a, b), b));
+            }
+            for &b in &order[..k] {
+                near[a * n + b] = true;
+                near[b * n + a] = true;
+            }
+        }
+        Search {
+            inst,
+            rng: ActorRng::for_actor(seed, 0),
+            prefix: Vec::new(),
+            suffix: Vec::new(),
+            candidates,
+            open: Vec::new(),
+            near,
+        }
+    }
+
+    /// Greedy insertion: repeatedly inserts the customer with the best
+    /// `score^2 / added time` at its cheapest position, each ratio scaled by
+    /// a random factor in `(1 - noise, 1]`, until none fits.
+    fn fill(&mut self, tour: &mut Tour, noise: f64) {
+        let inst = self.inst;
+        // Insertions only take time away, so a customer that fits nowhere
+        // now fits nowhere later in this fill either.
+        self.open.clear();
+        self.open.extend(self.candidates.iter().copied().filter(|&k| !tour.visited[k]));
+        loop {
+            let mut best: Option<(f64, usize, usize)> = None;
+            let mut t = 0;
+            while t < self.open.len() {
+                let k = self.open[t];
+                let Some((after, shift)) = tour.best_insertion(inst, k) else {
+                    self.open.swap_remove(t);
+                    continue;
+                };
+                t += 1;
+                let s = inst.score[k];
+                let mut ratio = s * s / shift.max(1) as f64;
+                if noise > 0.0 {
+                    ratio *= 1.0 - noise * self.rng.uniform();
+                }
+                if best.is_none_or(|(r, _, _)| ratio > r) {
+                    best = Some((ratio, k, after));
+                }
+            }
+            let Some((_, k, after)) = best else { break };
+            tour.insert(inst, k, after);
+            let at = self.open.iter().position(|&v| v == k).expect("inserted customer was open");
+            self.open.swap_remove(at);
+        }
+    }
+
+    fn segments(&mut self, tour: &Tour) {
+        let inst = self.inst;
+        let m = tour.nodes.len();
+        let node_seg = |p: usize| {
+            if p == 0 {
+                Seg::depot_start()
+            } else if p == m - 1 {
+                Seg::depot_end(inst)
+            } else {
+                Seg::customer(inst, tour.nodes[p])
+            }
+        };
+        self.prefix.clear();
+        self.suffix.clear();
+        self.prefix.push(node_seg(0));
+        for p in 1..m {
+            let s = self.prefix[p - 1].then(inst, node_seg(p));
+            self.prefix.push(s);
+        }
+        self.suffix.resize(m, node_seg(m - 1));
+        for p in (0..m - 1).rev() {
+            self.suffix[p] = node_seg(p).then(inst, self.suffix[p + 1]);
+        }
+    }
+
+    /// The first improving tour-shortening move anchored at position `i`
+    /// (2-opt reversing `i..=j`, or-opt moving 1-3 visits starting at `i`,
+    /// swap of `i` with a later visit) that creates an edge between near
+    /// neighbours, or none. Needs [`Search::segments`] of `tour`.
+    fn shortening_at(&self, tour: &Tour, i: usize) -> Option<Move> {
+        let last = tour.nodes.len() - 1;
+        let whole = self.prefix[last];
+        let anchor = Anchor {
+            inst: self.inst,
+            prefix: &self.prefix,
+            suffix: &self.suffix,
+            near: &self.near,
+            nodes: &tour.nodes,
+            i,
+            last,
+            duration: whole.duration,
+            travel: whole.travel,
+        };
+        anchor.reverse().or_else(|| anchor.relocate()).or_else(|| anchor.swap())
+    }
+
+    /// Applies shortening moves until none is left (the anchor goes round
+    /// the tour and stops after a full round without a move); true when any
+    /// was applied.
+    fn shorten(&mut self, tour: &mut Tour) -> bool {
+        let mut any = false;
+        let len = tour.len();
+        if len < 2 {
+            return false;
+        }
+        self.segments(tour);
+        let (mut i, mut idle) = (1, 0);
+        while idle < len {
+            match self.shortening_at(tour, i) {
+                Some(mv) => {
+                    let nodes = &mut tour.nodes;
+                    match mv {
+                        Move::Reverse(i, j) => nodes[i..=j].reverse(),
+                        Move::Relocate { i, len, after, reversed } => {
+                            if after < i {
+                                nodes[after + 1..i + len].rotate_right(len);
+                                if reversed {
+                                    nodes[after + 1..after + 1 + len].reverse();
+                                }
+                            } else {
+                                nodes[i..=after].rotate_left(len);
+                                if reversed {
+                                    nodes[after + 1 - len..=after].reverse();
+                                }
+                            }
+                        }
+                        Move::Swap(i, j) => nodes.swap(i, j),
+                    }
+                    tour.update(self.inst);
+                    self.segments(tour);
+                    any = true;
+                    idle = 0;
+                }
+                None => {
+                    idle += 1;
+                    i = if i == len { 1 } else { i + 1 };
+                }
+            }
+        }
+        any
+    }
+
+    /// Replaces one visit by an unvisited customer with a higher score (in
+    /// the same place, next to a near neighbour); true when it did.
+    fn replace(&mut self, tour: &mut Tour) -> bool {
+        let inst = self.inst;
+        let n = inst.n;
+        self.segments(tour);
+        let last = tour.nodes.len() - 1;
+        let mut found: Option<(usize, usize, f64)> = None;
+        for p in 1..last {
+            let (x, r, y) = (tour.nodes[p - 1], tour.nodes[p], tour.nodes[p + 1]);
+            for &k in &self.candidates {
+                let gain = inst.score[k] - inst.score[r];
+                if tour.visited[k] || gain <= 0.0 || found.is_some_and(|(_, _, g)| g >= gain) {
+                    continue;
+                }
+                if !self.near[x * n + k] && !self.near[k * n + y] {
+                    continue;
+                }
+                let seg = self.prefix[p - 1].then(inst, Seg::customer(inst, k)).then(inst, self.suffix[p + 1]);
+                if seg.warp == 0 {
+                    found = Some((p, k, gain));
+                }
+            }
+        }
+        let Some((p, k, _)) = found else { return false };
+        tour.visited[tour.nodes[p]] = false;
+        tour.visited[k] = true;
+        tour.nodes[p] = k;
+        tour.update(inst);
+        true
+    }
+
+    /// Local search: fill, then shorten and fill again while that helps.
+    fn improve(&mut self, tour: &mut Tour, noise: f64) {
+        self.fill(tour, noise);
+        loop {
+            while self.shorten(tour) {
+                let before = tour.len();
+                self.fill(tour, noise);
+                if tour.len() == before {
+                    break;
+                }
+            }
+            if !self.replace(tour) {
+                break;
+            }
+            self.fill(tour, noise);
+        }
+    }
+}
+
+/// The tour-shortening moves anchored at position `i` of a tour, checked
+/// against its prefix and suffix segments; each is an improvement when the
+/// new tour is feasible and shorter (then: less travel) than the whole
+/// tour's `duration` and `travel`.
+struct Anchor<'s> {
+    inst: &'s Instance,
+    prefix: &'s [Seg],
+    suffix: &'s [Seg],
+    /// See [`Search::near`].
+    near: &'s [bool],
+    nodes: &'s [usize],
+    i: usize,
+    /// Position of the closing depot.
+    last: usize,
+    duration: i64,
+    travel: i64,
+}
+
+impl Anchor<'_> {
+    /// Whether the edge `a`-`b` joins near neighbours.
+    #[inline]
+    fn close(&self, a: usize, b: usize) -> bool {
+        self.near[a * self.inst.n + b]
+    }
+
+    /// The visit at position `p` on its own.
+    #[inline]
+    fn customer(&self, p: usize) -> Seg {
+        Seg::customer(self.inst, self.nodes[p])
+    }
+
+    #[inline]
+    fn beats(&self, tour: Seg) -> bool {
+        tour.beats(self.duration, self.travel)
+    }
+
+    /// 2-opt: reverse i..=j; new edges (i-1, j) and (i, j+1).
+    fn reverse(&self) -> Option<Move> {
+        let (inst, nodes, i) = (self.inst, self.nodes, self.i);
+        let mut rev = self.customer(i);
+        for j in i + 1..self.last {
+            rev = self.customer(j).then(inst, rev);
+            if !self.close(nodes[i - 1], nodes[j]) && !self.close(nodes[i], nodes[j + 1]) {
+                continue;
+            }
+            let head = self.prefix[i - 1].then(inst, rev);
+            if self.beats(head.then(inst, self.suffix[j + 1])) {
+                return Some(Move::Reverse(i, j));
+            }
+        }
+        None
+    }
+
+    /// Or-opt: move i..i+len (1 to 3 visits) to between p and p+1, maybe
+    /// reversed; earlier places first.
+    fn relocate(&self) -> Option<Move> {
+        let (inst, i) = (self.inst, self.i);
+        for len in 1..=3usize {
+            if i + len > self.last {
+                break;
+            }
+            let mut forward = self.customer(i);
+            let mut backward = forward;
+            for t in 1..len {
+                forward = forward.then(inst, self.customer(i + t));
+                backward = self.customer(i + t).then(inst, backward);
+            }
+            let found =
+                self.relocate_earlier(len, forward, backward).or_else(|| self.relocate_later(len, forward, backward));
+            if found.is_some() {
+                return found;
+            }
+        }
+        None
+    }
+
+    /// The block `i..i+len` as `forward` (and, for 2 or more visits,
+    /// `backward`), each with the block's first and last visit.
+    fn orientations(&self, len: usize, forward: Seg, backward: Seg) -> impl Iterator<Item = (Seg, bool, usize, usize)> {
+        let (a, b) = (self.nodes[self.i], self.nodes[self.i + len - 1]);
+        let count = if len == 1 { 1 } else { 2 };
+        [(forward, false, a, b), (backward, true, b, a)].into_iter().take(count)
+    }
+
+    /// Or-opt to an earlier place: p < i - 1; mid = p+1..i-1.
+    fn relocate_earlier(&self, len: usize, forward: Seg, backward: Seg) -> Option<Move> {
+        let (inst, nodes, i) = (self.inst, self.nodes, self.i);
+        let mut mid: Option<Seg> = None;
+        for p in (0..i.saturating_sub(1)).rev() {
+            let seg_mid = match mid {
+                None => self.customer(p + 1),
+                Some(s) => self.customer(p + 1).then(inst, s),
+            };
+            mid = Some(seg_mid);
+            let (x, y) = (nodes[p], nodes[p + 1]);
+            for (seg, reversed, u, v) in self.orientations(len, forward, backward) {
+                if !self.close(x, u) && !self.close(v, y) {
+                    continue;
+                }
+                let tail = seg_mid.then(inst, self.suffix[i + len]);
+                if self.beats(self.prefix[p].then(inst, seg).then(inst, tail)) {
+                    return Some(Move::Relocate { i, len, after: p, reversed });
+                }
+            }
+        }
+        None
+    }
+
+    /// Or-opt to a later place: p >= i + len; mid = i+len..=p.
+    fn relocate_later(&self, len: usize, forward: Seg, backward: Seg) -> Option<Move> {
+        let (inst, nodes, i) = (self.inst, self.nodes, self.i);
+        let mut mid: Option<Seg> = None;
+        for p in i + len..self.last {
+            let seg_mid = match mid {
+                None => self.customer(p),
+                Some(s) => s.then(inst, self.customer(p)),
+            };
+            mid = Some(seg_mid);
+            let (x, y) = (nodes[p], nodes[p + 1]);
+            for (seg, reversed, u, v) in self.orientations(len, forward, backward) {
+                if !self.close(x, u) && !self.close(v, y) {
+                    continue;
+                }
+                let head = self.prefix[i - 1].then(inst, seg_mid);
+                if self.beats(head.then(inst, seg).then(inst, self.suffix[p + 1])) {
+                    return Some(Move::Relocate { i, len, after: p, reversed });
+                }
+            }
+        }
+        None
+    }
+
+    /// Swap i < j (adjacent swaps are or-opt moves).
+    fn swap(&self) -> Option<Move> {
+        let (inst, nodes, i) = (self.inst, self.nodes, self.i);
+        if i + 1 >= self.last {
+            return None;
+        }
+        let (a, mut mid) = (self.customer(i), self.customer(i + 1));
+        for j in i + 2..self.last {
+            if self.close(nodes[i - 1], nodes[j]) || self.close(nodes[j - 1], nodes[i]) {
+                let head = self.prefix[i - 1].then(inst, self.customer(j));
+                if self.beats(head.then(inst, mid).then(inst, a).then(inst, self.suffix[j + 1])) {
+                    return Some(Move::Swap(i, j));
+                }
+            }
+            mid = mid.then(inst, self.customer(j));
+        }
+        None
+    }
+}
+
+/// The iterated local search. Each iteration shakes a copy of the current
+/// tour (removes a block of consecutive visits: Vansteenwegen et al.'s
+/// cycling start and growing length), repairs and improves it
+/// ([`Search::improve`] with noisy ratios) and accepts it like simulated
+/// annealing at a fixed temperature; after [`RESTART_AFTER`] iterations
+/// without a better tour it goes back to the best one.
+pub(super) fn search(inst: &Instance, seed: u64, mut stop: impl FnMut(u64) -> bool) -> Solution {
+    let mut s = Search::new(inst, seed);
+    let mean_score = if s.candidates.is_empty() {
+        1.0
+    } else {
+        s.candidates.iter().map(|&v| inst.score[v]).sum::<f64>() / s.candidates.len() as f64
+    };
+    let temperature = TEMPERATURE * mean_score;
+    let mut current = Tour::empty(inst);
+    s.improve(&mut current, 0.0);
+    let mut best = current.clone();
+    let (mut block, mut first) = (1usize, 0usize);
+    let mut iterations = 0u64;
+    let mut since_best = 0u64;
+    // Every customer worth visiting is in the tour: nothing to search for.
+    let all: f64 = s.candidates.iter().map(|&v| inst.score[v]).sum();
+    while best.score < all && !stop(iterations) {
+        iterations += 1;
+        let mut candidate = current.clone();
+        candidate.remove_block(inst, first, block);
+        s.improve(&mut candidate, NOISE);
+        if candidate.score >= current.score || s.rng.uniform() < ((candidate.score - current.score) / temperature).exp()
+        {
+            current = candidate;
+        }
+        if current.score > best.score || (current.score == best.score && current.end() < best.end()) {
+            best = current.clone();
+            block = 1;
+            since_best = 0;
+        } else {
+            since_best += 1;
+        }
+        // Next shake: start further on, one visit longer, up to half the
+        // tour (all of a tour of up to 4 visits).
+        let len = current.len().max(1);
+        first += block;
+        block += 1;
+        if first >= len {
+            first %= len;
+        }
+        if block > (len / 2).max(len.min(4)) {
+            block = 1;
+        }
+        if since_best > 0 && since_best.is_multiple_of(RESTART_AFTER) {
+            current = best.clone();
+        }
+    }
+    Solution { route: best.nodes[1..best.nodes.len() - 1].to_vec(), score: best.score, iterations }
+}

@@ -1,0 +1,630 @@
+//! Resolution of a [`ScenarioFile`] into the checked [`Scenario`]: the run's
+//! window and limits first, then one function per section (places,
+//! walkways, sessions, visitors, crowds, interventions). Each section checks
+//! its entries in file order and stops at the first problem, which it names
+//! with the entry and the line of its table; later sections look places up
+//! by the ids the places section resolved.
+
+use super::clock::parse_clock;
+use super::error::{Lines, ScenarioError};
+use super::file::{
+    CrowdSpec, InterventionSpec, ItemSpec, ModelParams, PlaceKind, PlaceSpec, ScenarioFile, SessionSpec, VisitorSpec,
+    WalkwaySpec, default_ticket_fill,
+};
+use super::{
+    Crowd, Intervention, PLACES_MAX, Place, RUN_DURATION_S_MAX, SCENARIO_FORMAT_VERSION, SESSIONS_MAX, Scenario,
+    Session, VISITORS_MAX, Visitors, WALKWAYS_MAX, Walkway,
+};
+use crate::kernel::{SimDuration, SimTime};
+use crate::model::weidmann_capacity_p_per_m_s;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+
+impl Scenario {
+    /// Parses and checks a scenario from TOML text; `file` names it in errors.
+    pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
+        let lines = Lines { text };
+        let raw: ScenarioFile = toml::from_str(text).map_err(|e| ScenarioError {
+            file: file.to_string(),
+            line: e.span().map(|s| lines.of(s.start)),
+            message: e.message().trim().to_string(),
+        })?;
+        Scenario::resolve(&raw, text, file)
+    }
+
+    /// Checks an already-deserialised file. `text` is the source the spans
+    /// point into (empty for files built in code: errors then carry no line).
+    pub fn resolve(raw: &ScenarioFile, text: &str, file: &str) -> Result<Scenario, ScenarioError> {
+        let mut resolver = Resolver::new(raw, text, file)?;
+        let places = resolver.places()?;
+        let walkways = resolver.walkways(&places)?;
+        let sessions = resolver.sessions(&places)?;
+        let visitors = resolver.visitors(&places)?;
+        let crowds = resolver.crowds()?;
+        let total_people =
+            visitors.as_ref().map_or(0, |v| v.count) + crowds.iter().map(|c| c.count as u64).sum::<u64>();
+        if total_people > VISITORS_MAX {
+            return Err(resolver.top(format!("{total_people} people in all is above the limit of {VISITORS_MAX}")));
+        }
+        let interventions = resolver.interventions(&places, &sessions)?;
+        if let Some([lat, lon]) = raw.origin_lat_lon
+            && !(lat.is_finite() && lon.is_finite() && lat.abs() <= 85.0 && lon.abs() <= 180.0)
+        {
+            return Err(resolver.top(format!(
+                "origin_lat_lon = [{lat}, {lon}] is not a latitude in [-85, 85] and a longitude in [-180, 180]"
+            )));
+        }
+        Ok(Scenario {
+            name: raw.name.clone(),
+            seed: raw.seed,
+            origin_lat_lon: raw.origin_lat_lon,
+            start_clock_s: resolver.start_clock_s,
+            duration: SimDuration::from_secs((resolver.end_clock_s - resolver.start_clock_s) as u64),
+            params: raw.model.clone(),
+            places,
+            walkways,
+            sessions,
+            visitors,
+            crowds,
+            interventions,
+        })
+    }
+}
+
+/// What every section's checks need: the file, where its errors point, the
+/// run's clock window and the place ids resolved so far.
+struct Resolver<'a> {
+    raw: &'a ScenarioFile,
+    file: &'a str,
+    lines: Lines<'a>,
+    start_clock_s: u32,
+    end_clock_s: u32,
+    /// Place index by id (filled by [`Resolver::places`]).
+    index_of: BTreeMap<&'a str, usize>,
+}
+
+impl<'a> Resolver<'a> {
+    /// Checks the format version, the model parameters, the run's window
+    /// and the sizes.
+    fn new(raw: &'a ScenarioFile, text: &'a str, file: &'a str) -> Result<Self, ScenarioError> {
+        let top = |message: String| ScenarioError { file: file.to_string(), line: None, message };
+        if raw.version != SCENARIO_FORMAT_VERSION {
+            return Err(top(format!(
+                "format version {} is not supported; this build reads version {SCENARIO_FORMAT_VERSION}",
+                raw.version
+            )));
+        }
+        check_model(&raw.model).map_err(top)?;
+        let start_clock_s = parse_clock(&raw.start).map_err(|e| top(format!("start: {e}")))?;
+        let end_clock_s = parse_clock(&raw.end).map_err(|e| top(format!("end: {e}")))?;
+        if end_clock_s <= start_clock_s || end_clock_s - start_clock_s > RUN_DURATION_S_MAX {
+            return Err(top(format!("end {} must be after start {} and at most 48 hours later", raw.end, raw.start)));
+        }
+        if raw.places.is_empty() {
+            return Err(top("no places: a site needs at least one `[[places]]`".into()));
+        }
+        if raw.places.len() > PLACES_MAX || raw.walkways.len() > WALKWAYS_MAX || raw.sessions.len() > SESSIONS_MAX {
+            return Err(top(format!(
+                "too large: at most {PLACES_MAX} places, {WALKWAYS_MAX} walkways, {SESSIONS_MAX} sessions"
+            )));
+        }
+        let lines = Lines { text };
+        Ok(Resolver { raw, file, lines, start_clock_s, end_clock_s, index_of: BTreeMap::new() })
+    }
+
+    /// An error at the entry whose table starts at `span`.
+    fn at(&self, span: Range<usize>, message: String) -> ScenarioError {
+        let line = if self.lines.text.is_empty() { None } else { Some(self.lines.of(span.start)) };
+        ScenarioError { file: self.file.to_string(), line, message }
+    }
+
+    /// An error about the file as a whole.
+    fn top(&self, message: String) -> ScenarioError {
+        ScenarioError { file: self.file.to_string(), line: None, message }
+    }
+
+    /// A clock time as simulation time. Times may lie after the end (a
+    /// session the run stops in the middle of, an intervention it never
+    /// reaches) but not before the start.
+    fn clock(&self, text: &str) -> Result<SimTime, String> {
+        let seconds = parse_clock(text)?;
+        if seconds < self.start_clock_s {
+            return Err(format!("{text} is before the run starts ({})", self.raw.start));
+        }
+        Ok(SimTime::from_secs((seconds - self.start_clock_s) as u64))
+    }
+
+    /// The index of place `id`, named `what` in the error.
+    fn place(&self, id: &str, what: &str) -> Result<usize, String> {
+        self.index_of.get(id).copied().ok_or_else(|| format!("{what} `{id}` is not a place id"))
+    }
+
+    fn places(&mut self) -> Result<Vec<Place>, ScenarioError> {
+        let raw = self.raw;
+        let mut index_of: BTreeMap<&'a str, usize> = BTreeMap::new();
+        let mut places = Vec::with_capacity(raw.places.len());
+        for spanned in &raw.places {
+            let p = spanned.get_ref();
+            let here = |message: String| self.at(spanned.span(), format!("place `{}`: {message}", p.id));
+            if p.id.is_empty() || p.id.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(here("an id must be non-empty with no spaces".into()));
+            }
+            if index_of.insert(&p.id, places.len()).is_some() {
+                return Err(here("the id is used twice".into()));
+            }
+            places.push(place(p, raw.model.bottleneck_capacity_p_per_m_s).map_err(here)?);
+        }
+        self.index_of = index_of;
+        Ok(places)
+    }
+
+    fn walkways(&self, places: &[Place]) -> Result<Vec<Walkway>, ScenarioError> {
+        let model = &self.raw.model;
+        let walkway_capacity = model.walkway_capacity_p_per_m_s.unwrap_or_else(|| weidmann_capacity_p_per_m_s(model));
+        let mut walkways = Vec::with_capacity(self.raw.walkways.len());
+        for spanned in &self.raw.walkways {
+            let w = spanned.get_ref();
+            let here = |message: String| self.at(spanned.span(), format!("walkway {} -> {}: {message}", w.from, w.to));
+            walkways.push(self.walkway(w, places, walkway_capacity).map_err(here)?);
+        }
+        Ok(walkways)
+    }
+
+    fn walkway(&self, w: &WalkwaySpec, places: &[Place], walkway_capacity: f64) -> Result<Walkway, String> {
+        let model = &self.raw.model;
+        let a = self.place(&w.from, "from")?;
+        let b = self.place(&w.to, "to")?;
+        if a == b {
+            return Err("a walkway must join two different places".into());
+        }
+        let length_m = match w.length_m {
+            Some(length) => length,
+            None => {
+                let (p, q) = (places[a].position_m, places[b].position_m);
+                ((p[0] - q[0]).powi(2) + (p[1] - q[1]).powi(2)).sqrt()
+            }
+        };
+        if !((0.1..=100_000.0).contains(&length_m)) {
+            return Err(format!(
+                "length {length_m} m must be between 0.1 and 100000 (give length_m where positions coincide)"
+            ));
+        }
+        if !(w.width_m.is_finite() && w.width_m >= 0.1 && w.width_m <= 1_000.0) {
+            return Err(format!("width_m = {} must be between 0.1 and 1000", w.width_m));
+        }
+        let default_capacity = if w.bottleneck { model.bottleneck_capacity_p_per_m_s } else { walkway_capacity };
+        let specific = w.capacity_p_per_m_s.unwrap_or(default_capacity);
+        if !(specific.is_finite() && specific > 0.0 && specific <= 20.0) {
+            return Err(format!("capacity_p_per_m_s = {specific} must be > 0 and <= 20"));
+        }
+        let offset =
+            if w.bottleneck && w.capacity_p_per_m_s.is_none() { model.bottleneck_capacity_offset_p_per_s } else { 0.0 };
+        let capacity_p_per_s = specific * w.width_m + offset;
+        if capacity_p_per_s <= 0.0 {
+            return Err(format!("its capacity {capacity_p_per_s} P/s is not positive"));
+        }
+        Ok(Walkway { a, b, length_m, width_m: w.width_m, bottleneck: w.bottleneck, capacity_p_per_s })
+    }
+
+    fn sessions(&self, places: &[Place]) -> Result<Vec<Session>, ScenarioError> {
+        let ticket_fill = self.raw.visitors.as_ref().map_or(default_ticket_fill(), |v| v.get_ref().ticket_fill);
+        let mut sessions = Vec::with_capacity(self.raw.sessions.len());
+        for spanned in &self.raw.sessions {
+            let s = spanned.get_ref();
+            let here =
+                |message: String| self.at(spanned.span(), format!("session at {} {}: {message}", s.venue, s.start));
+            let session = self.session(s, places, &sessions, ticket_fill).map_err(here)?;
+            sessions.push(session);
+        }
+        Ok(sessions)
+    }
+
+    /// A session, checked against the venue and the sessions before it.
+    fn session(
+        &self,
+        s: &SessionSpec,
+        places: &[Place],
+        before: &[Session],
+        ticket_fill: f64,
+    ) -> Result<Session, String> {
+        let venue = self.place(&s.venue, "venue")?;
+        if places[venue].kind != PlaceKind::Venue {
+            return Err(format!("`{}` is a {}, not a venue", s.venue, places[venue].kind.as_str()));
+        }
+        let start = self.clock(&s.start)?;
+        let end = self.clock(&s.end)?;
+        if end <= start {
+            return Err("end must be after start".into());
+        }
+        let seats = places[venue].seats;
+        let tickets = s.tickets.unwrap_or((seats as f64 * ticket_fill).round() as u32);
+        if tickets > seats {
+            return Err(format!("{tickets} tickets for {seats} seats"));
+        }
+        if let Some(other) = before.iter().find(|o| o.venue == venue && o.start < end && start < o.end) {
+            return Err(format!("overlaps the session starting at {} at the same venue", other.start));
+        }
+        Ok(Session { venue, sport: s.sport.clone(), name: s.name.clone(), start, end, tickets })
+    }
+
+    fn visitors(&self, places: &[Place]) -> Result<Option<Visitors>, ScenarioError> {
+        let Some(spanned) = &self.raw.visitors else { return Ok(None) };
+        let here = |message: String| self.at(spanned.span(), format!("visitors: {message}"));
+        self.visitor_population(spanned.get_ref(), places).map(Some).map_err(here)
+    }
+
+    fn visitor_population(&self, v: &VisitorSpec, places: &[Place]) -> Result<Visitors, String> {
+        check_visitor_shares(v)?;
+        let walk_in_window = self.walk_in_window(v)?;
+        for (sport, weight) in &v.sport_preferences {
+            if !(weight.is_finite() && *weight >= 0.0) {
+                return Err(format!("sport_preferences.{sport} must be >= 0"));
+            }
+        }
+        if v.count > 0 && !places.iter().any(|p| p.kind == PlaceKind::Transit) {
+            return Err("visitors arrive by transit: the site needs a `transit` place".into());
+        }
+        if places.iter().filter(|p| p.kind == PlaceKind::Transit).map(|p| p.arrival_share).sum::<f64>() <= 0.0
+            && v.count > 0
+        {
+            return Err("the transit places' arrival_share must not all be 0".into());
+        }
+        let [earliest, mode, latest] = v.arrive_before_first_session_min;
+        Ok(Visitors {
+            count: v.count,
+            session_count_weights: v.session_count_weights.clone(),
+            arrive_before_s: [earliest * 60.0, mode * 60.0, latest * 60.0],
+            walk_in_window,
+            walk_in_stay_s: minutes_range("walk_in_stay_min", v.walk_in_stay_min)?,
+            food_probability: v.food_probability,
+            shop_probability: v.shop_probability,
+            fan_zone_probability: v.fan_zone_probability,
+            recommended_share: v.recommended_share,
+            eat_s: minutes_range("eat_min", v.eat_min)?,
+            fan_zone_dwell_s: minutes_range("fan_zone_dwell_min", v.fan_zone_dwell_min)?,
+            sport_preferences: v.sport_preferences.clone(),
+        })
+    }
+
+    /// The walk-ins' arrival window: as written, or the first 60% of the run.
+    fn walk_in_window(&self, v: &VisitorSpec) -> Result<(SimTime, SimTime), String> {
+        let Some([from, to]) = &v.walk_in_window else {
+            let run_s = (self.end_clock_s - self.start_clock_s) as f64;
+            return Ok((SimTime::ZERO, SimTime::ZERO + SimDuration::from_secs_f64(run_s * 0.6)));
+        };
+        let from = self.clock(from).map_err(|e| format!("walk_in_window: {e}"))?;
+        let to = self.clock(to).map_err(|e| format!("walk_in_window: {e}"))?;
+        if to < from {
+            return Err("walk_in_window must run forwards".into());
+        }
+        Ok((from, to))
+    }
+
+    fn crowds(&self) -> Result<Vec<Crowd>, ScenarioError> {
+        let mut crowds = Vec::with_capacity(self.raw.crowds.len());
+        for spanned in &self.raw.crowds {
+            let c = spanned.get_ref();
+            let here = |message: String| self.at(spanned.span(), format!("crowd `{}`: {message}", c.name));
+            crowds.push(self.crowd(c).map_err(here)?);
+        }
+        Ok(crowds)
+    }
+
+    fn crowd(&self, c: &CrowdSpec) -> Result<Crowd, String> {
+        let from = self.place(&c.from, "from")?;
+        let to = self.place(&c.to, "to")?;
+        let start = self.clock(&c.start)?;
+        if !(c.spread_s.is_finite() && c.spread_s >= 0.0 && c.spread_s <= RUN_DURATION_S_MAX as f64) {
+            return Err(format!("spread_s = {} must be >= 0", c.spread_s));
+        }
+        if c.count as u64 > VISITORS_MAX {
+            return Err(format!("count {} is above the limit of {VISITORS_MAX}", c.count));
+        }
+        let mut stops = Vec::with_capacity(c.via.len() + 1);
+        for id in &c.via {
+            stops.push(self.place(id, "via")?);
+        }
+        stops.push(to);
+        if stops.windows(2).any(|w| w[0] == w[1]) || stops[0] == from {
+            return Err("consecutive stops must differ".into());
+        }
+        if c.laps == 0 || c.laps as u64 * stops.len() as u64 > u32::MAX as u64 {
+            return Err(format!("laps = {} must be at least 1 (and laps x stops below 2^32)", c.laps));
+        }
+        if c.laps > 1 && stops.last() == stops.first() {
+            return Err("a lap must not end where the next one starts".into());
+        }
+        Ok(Crowd {
+            name: c.name.clone(),
+            count: c.count,
+            from,
+            to,
+            stops,
+            laps: c.laps,
+            start,
+            spread: SimDuration::from_secs_f64(c.spread_s),
+            arrival: c.arrival,
+            screening: c.screening,
+        })
+    }
+
+    /// The interventions, in time order (stable: the file's order at equal times).
+    fn interventions(&self, places: &[Place], sessions: &[Session]) -> Result<Vec<Intervention>, ScenarioError> {
+        let mut interventions = Vec::with_capacity(self.raw.interventions.len());
+        for spanned in &self.raw.interventions {
+            let here = |message: String| self.at(spanned.span(), format!("intervention: {message}"));
+            interventions.push(self.intervention(spanned.get_ref(), places, sessions).map_err(here)?);
+        }
+        interventions.sort_by_key(|i| i.at());
+        Ok(interventions)
+    }
+
+    fn intervention(
+        &self,
+        spec: &InterventionSpec,
+        places: &[Place],
+        sessions: &[Session],
+    ) -> Result<Intervention, String> {
+        let place_of_kind = |id: &str, what: &str, kind: PlaceKind| of_kind(places, self.place(id, what)?, kind);
+        Ok(match spec {
+            InterventionSpec::CloseGate { at, place } => {
+                Intervention::CloseGate { at: self.clock(at)?, place: place_of_kind(place, "place", PlaceKind::Gate)? }
+            }
+            InterventionSpec::OpenGate { at, place } => {
+                Intervention::OpenGate { at: self.clock(at)?, place: place_of_kind(place, "place", PlaceKind::Gate)? }
+            }
+            InterventionSpec::DelaySession { at, venue, session_start, minutes } => {
+                let venue = place_of_kind(venue, "venue", PlaceKind::Venue)?;
+                let start = self.clock(session_start)?;
+                let session = sessions
+                    .iter()
+                    .position(|s| s.venue == venue && s.start == start)
+                    .ok_or_else(|| format!("no session starts at {session_start} at that venue"))?;
+                if !(minutes.is_finite() && *minutes >= 0.0 && *minutes <= 24.0 * 60.0) {
+                    return Err(format!("minutes = {minutes} must be between 0 and 1440"));
+                }
+                Intervention::DelaySession {
+                    at: self.clock(at)?,
+                    session,
+                    delay: SimDuration::from_secs_f64(minutes * 60.0),
+                }
+            }
+            InterventionSpec::TransitDisruption { at, place, until, capacity_factor } => {
+                let at = self.clock(at)?;
+                let until = self.clock(until)?;
+                if until < at {
+                    return Err("until must not be before at".into());
+                }
+                if !(0.0..=1.0).contains(capacity_factor) {
+                    return Err(format!("capacity_factor = {capacity_factor} must be in [0, 1]"));
+                }
+                let place = place_of_kind(place, "place", PlaceKind::Transit)?;
+                Intervention::TransitDisruption { at, place, until, capacity_factor: *capacity_factor }
+            }
+        })
+    }
+}
+
+/// `index` if place `index` is of `kind`.
+fn of_kind(places: &[Place], index: usize, kind: PlaceKind) -> Result<usize, String> {
+    let place = &places[index];
+    if place.kind == kind {
+        Ok(index)
+    } else {
+        Err(format!("`{}` is a {}, not a {}", place.id, place.kind.as_str(), kind.as_str()))
+    }
+}
+
+/// Every model parameter in its range.
+fn check_model(params: &ModelParams) -> Result<(), String> {
+    let positive = |name: &str, value: f64, max: f64| {
+        if value.is_finite() && value > 0.0 && value <= max {
+            Ok(())
+        } else {
+            Err(format!("model.{name} = {value} must be > 0 and <= {max}"))
+        }
+    };
+    positive("walk_speed_mps_free", params.walk_speed_mps_free, 10.0)?;
+    positive("weidmann_gamma_p_per_m2", params.weidmann_gamma_p_per_m2, 100.0)?;
+    positive("jam_density_p_per_m2", params.jam_density_p_per_m2, 20.0)?;
+    positive("walk_speed_mps_min", params.walk_speed_mps_min, params.walk_speed_mps_free)?;
+    if let Some(c) = params.walkway_capacity_p_per_m_s {
+        positive("walkway_capacity_p_per_m_s", c, 20.0)?;
+    }
+    positive("bottleneck_capacity_p_per_m_s", params.bottleneck_capacity_p_per_m_s, 20.0)?;
+    if !(params.bottleneck_capacity_offset_p_per_s.is_finite()
+        && params.bottleneck_capacity_offset_p_per_s.abs() <= 10.0)
+    {
+        return Err(format!(
+            "model.bottleneck_capacity_offset_p_per_s = {} must be between -10 and 10",
+            params.bottleneck_capacity_offset_p_per_s
+        ));
+    }
+    positive("handoff_s", params.handoff_s, 60.0)?;
+    if params.handoff_s < 0.001 {
+        return Err("model.handoff_s must be at least 0.001 s".into());
+    }
+    positive("output_interval_s", params.output_interval_s, 3_600.0)?;
+    if params.output_interval_s.fract() != 0.0 {
+        return Err("model.output_interval_s must be a whole number of seconds".into());
+    }
+    Ok(())
+}
+
+/// Gates and venues check people in lanes.
+fn serves(kind: PlaceKind) -> bool {
+    matches!(kind, PlaceKind::Gate | PlaceKind::Venue)
+}
+
+/// Shops and food outlets sell at servers.
+fn sells(kind: PlaceKind) -> bool {
+    matches!(kind, PlaceKind::Shop | PlaceKind::Food)
+}
+
+/// A place of `kind` needs `field`.
+fn needs(kind: PlaceKind, field: &str, present: bool) -> Result<(), String> {
+    if present { Ok(()) } else { Err(format!("a {} needs `{field}`", kind.as_str())) }
+}
+
+/// One place, its id already checked.
+fn place(p: &PlaceSpec, bottleneck_capacity: f64) -> Result<Place, String> {
+    if !(p.area_m2.is_finite() && p.area_m2 > 0.0) {
+        return Err(format!("area_m2 = {} must be > 0", p.area_m2));
+    }
+    if !p.position_m.iter().all(|x| x.is_finite()) {
+        return Err("position_m must be finite".into());
+    }
+    check_fields_apply(p)?;
+    let (servers, service_s) = service(p)?;
+    let (seats, egress_p_per_s) = venue(p, bottleneck_capacity)?;
+    check_items(&p.items)?;
+    let (departure_interval_s, departure_capacity) = departures(p)?;
+    let arrival_share = p.arrival_share.unwrap_or(if p.kind == PlaceKind::Transit { 1.0 } else { 0.0 });
+    if !(arrival_share.is_finite() && arrival_share >= 0.0) {
+        return Err("arrival_share must be >= 0".into());
+    }
+    Ok(Place {
+        id: p.id.clone(),
+        name: p.name.clone().unwrap_or_else(|| p.id.clone()),
+        kind: p.kind,
+        position_m: p.position_m,
+        area_m2: p.area_m2,
+        servers,
+        service_s,
+        seats,
+        egress_p_per_s,
+        items: p.items.clone(),
+        departure_interval_s,
+        departure_capacity,
+        arrival_share,
+    })
+}
+
+/// Refuses fields that do not apply to the place's kind.
+fn check_fields_apply(p: &PlaceSpec) -> Result<(), String> {
+    let allowed = |field: &str, present: bool, kinds: &str| {
+        if present { Err(format!("`{field}` applies only to {kinds}")) } else { Ok(()) }
+    };
+    let (serves, sells) = (serves(p.kind), sells(p.kind));
+    allowed("lanes", p.lanes.is_some() && !serves, "gates and venues")?;
+    allowed("servers", p.servers.is_some() && !sells, "shops and food")?;
+    allowed("service_s", p.service_s.is_some() && !(serves || sells), "gates, venues, shops and food")?;
+    allowed("seats", p.seats.is_some() && p.kind != PlaceKind::Venue, "venues")?;
+    allowed("egress_width_m", p.egress_width_m.is_some() && p.kind != PlaceKind::Venue, "venues")?;
+    allowed("items", !p.items.is_empty() && !sells, "shops and food")?;
+    let transit = p.kind == PlaceKind::Transit;
+    allowed("departure_interval_s", p.departure_interval_s.is_some() && !transit, "transit")?;
+    allowed("departure_capacity", p.departure_capacity.is_some() && !transit, "transit")?;
+    allowed("arrival_share", p.arrival_share.is_some() && !transit, "transit")
+}
+
+/// Lanes or servers and the mean service time (0 and 0.0 where the place
+/// serves nobody).
+fn service(p: &PlaceSpec) -> Result<(u32, f64), String> {
+    let (serves, sells) = (serves(p.kind), sells(p.kind));
+    let servers = if serves {
+        needs(p.kind, "lanes", p.lanes.is_some())?;
+        p.lanes.unwrap_or(0)
+    } else if sells {
+        needs(p.kind, "servers", p.servers.is_some())?;
+        p.servers.unwrap_or(0)
+    } else {
+        0
+    };
+    if (serves || sells) && !(1..=10_000).contains(&servers) {
+        return Err(format!("{servers} lanes/servers: must be between 1 and 10000"));
+    }
+    if !(serves || sells) {
+        return Ok((servers, 0.0));
+    }
+    needs(p.kind, "service_s", p.service_s.is_some())?;
+    let s = p.service_s.unwrap_or(0.0);
+    if !(s.is_finite() && s > 0.0 && s <= 3_600.0) {
+        return Err(format!("service_s = {s} must be > 0 and <= 3600"));
+    }
+    Ok((servers, s))
+}
+
+/// A venue's seats and egress flow, persons/s (0 and 0.0 elsewhere).
+fn venue(p: &PlaceSpec, bottleneck_capacity: f64) -> Result<(u32, f64), String> {
+    if p.kind != PlaceKind::Venue {
+        return Ok((0, 0.0));
+    }
+    needs(p.kind, "seats", p.seats.is_some())?;
+    needs(p.kind, "egress_width_m", p.egress_width_m.is_some())?;
+    let width = p.egress_width_m.unwrap_or(0.0);
+    if !(width.is_finite() && width > 0.0) {
+        return Err(format!("egress_width_m = {width} must be > 0"));
+    }
+    Ok((p.seats.unwrap_or(0), width * bottleneck_capacity))
+}
+
+/// Item ids once each, prices not negative.
+fn check_items(items: &[ItemSpec]) -> Result<(), String> {
+    let mut item_ids = BTreeSet::new();
+    for item in items {
+        if !item_ids.insert(item.id.as_str()) {
+            return Err(format!("item `{}` is listed twice", item.id));
+        }
+        if !(item.price.is_finite() && item.price >= 0.0) {
+            return Err(format!("item `{}`: price must be >= 0", item.id));
+        }
+    }
+    Ok(())
+}
+
+/// A transit place's departure interval, s, and capacity (0.0 and 0 elsewhere).
+fn departures(p: &PlaceSpec) -> Result<(f64, u32), String> {
+    if p.kind != PlaceKind::Transit {
+        return Ok((0.0, 0));
+    }
+    let interval = p.departure_interval_s.unwrap_or(60.0);
+    let capacity = p.departure_capacity.unwrap_or(1_000);
+    if !((1.0..=86_400.0).contains(&interval)) {
+        return Err(format!("departure_interval_s = {interval} must be between 1 and 86400"));
+    }
+    if capacity == 0 {
+        return Err("departure_capacity must be at least 1".into());
+    }
+    Ok((interval, capacity))
+}
+
+/// The visitors' probabilities, count, ticket weights and arrival triangle.
+fn check_visitor_shares(v: &VisitorSpec) -> Result<(), String> {
+    probability("ticket_fill", v.ticket_fill)?;
+    probability("food_probability", v.food_probability)?;
+    probability("shop_probability", v.shop_probability)?;
+    probability("fan_zone_probability", v.fan_zone_probability)?;
+    probability("recommended_share", v.recommended_share)?;
+    if v.count > VISITORS_MAX {
+        return Err(format!("count {} is above the limit of {VISITORS_MAX}", v.count));
+    }
+    if v.session_count_weights.is_empty()
+        || v.session_count_weights.iter().any(|w| !(w.is_finite() && *w >= 0.0))
+        || v.session_count_weights.iter().sum::<f64>() <= 0.0
+    {
+        return Err("session_count_weights must be non-negative with a positive sum".into());
+    }
+    let [earliest, mode, latest] = v.arrive_before_first_session_min;
+    if !(earliest >= mode && mode >= latest && latest >= 0.0 && earliest <= 24.0 * 60.0) {
+        return Err(
+            "arrive_before_first_session_min must be [earliest, mode, latest] with earliest >= mode >= latest >= 0"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+/// `p` is a probability.
+fn probability(name: &str, p: f64) -> Result<(), String> {
+    if (0.0..=1.0).contains(&p) { Ok(()) } else { Err(format!("{name} = {p} must be in [0, 1]")) }
+}
+
+/// A [shortest, longest] range in minutes, as seconds.
+fn minutes_range(name: &str, r: [f64; 2]) -> Result<[f64; 2], String> {
+    if r[0].is_finite() && r[0] >= 0.0 && r[1] >= r[0] && r[1] <= 48.0 * 60.0 {
+        Ok([r[0] * 60.0, r[1] * 60.0])
+    } else {
+        Err(format!("{name} must be [shortest, longest] minutes with 0 <= shortest <= longest"))
+    }
+}
