@@ -15,9 +15,6 @@ mod error;
 mod file;
 mod resolve;
 
-// The walking physics is the model's (`crate::model::weidmann_*`); kept
-// here for callers of the old path.
-pub use crate::model::{weidmann_capacity_p_per_m_s, weidmann_speed_mps};
 pub use clock::{format_clock, parse_clock};
 pub use error::ScenarioError;
 pub use file::{

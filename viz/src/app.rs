@@ -124,14 +124,7 @@ pub fn los_color(los: Los) -> Color {
 
 /// The sRGB bytes of a level of service's colour, as drawn on pads and roofs.
 pub fn los_rgb(los: Los) -> [u8; 3] {
-    match los {
-        Los::A => [46, 158, 72],
-        Los::B => [140, 198, 63],
-        Los::C => [242, 210, 48],
-        Los::D => [242, 140, 40],
-        Los::E => [224, 60, 49],
-        Los::F => [150, 30, 110],
-    }
+    los.colour_rgb()
 }
 
 /// The sRGB bytes of the visitors' shade of a level's colour: paler, so
@@ -144,7 +137,7 @@ pub fn visitor_rgb(los: Los) -> [u8; 3] {
 pub const BEACON_RGB: [u8; 3] = [255, 40, 200];
 
 /// All six levels, A to F.
-pub const LEVELS: [Los; 6] = [Los::A, Los::B, Los::C, Los::D, Los::E, Los::F];
+pub const LEVELS: [Los; 6] = Los::ALL;
 
 /// Builds and runs the viewer; returns when the window closes or the
 /// screenshot or bench is done.

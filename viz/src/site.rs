@@ -4,8 +4,8 @@
 //! Scenario coordinates are metres with `y` to the north; the scene puts `x`
 //! east and `-z` north, `y` up.
 
-use crowdtwin_sim::model::is_queueing_area;
-use crowdtwin_sim::scenario::{ModelParams, PlaceKind, Scenario, weidmann_speed_mps};
+use crowdtwin_sim::model::{ElementKind, is_queueing_area, weidmann_speed_mps};
+use crowdtwin_sim::scenario::{ModelParams, PlaceKind, Scenario};
 
 /// Tallest building drawn, m.
 pub const BUILDING_HEIGHT_M_MAX: f32 = 40.0;
@@ -27,7 +27,7 @@ pub struct SitePlace {
     /// Display name.
     pub name: String,
     /// Kind as written in outputs ("gate", "venue", ...).
-    pub kind: &'static str,
+    pub kind: PlaceKind,
     /// Centre on the ground plane `(x, z)`, m.
     pub centre: [f32; 2],
     /// Walkable area, m².
@@ -92,7 +92,7 @@ impl Site {
             .map(|p| SitePlace {
                 id: p.id.clone(),
                 name: p.name.clone(),
-                kind: p.kind.as_str(),
+                kind: p.kind,
                 centre: [p.position_m[0] as f32, -(p.position_m[1] as f32)],
                 area_m2: p.area_m2,
                 pad_radius_m: (p.area_m2 / std::f64::consts::PI).sqrt() as f32,
@@ -142,8 +142,8 @@ impl Site {
     }
 
     /// Kind of element `index` ("walkway" for walkways).
-    pub fn element_kind(&self, index: usize) -> &str {
-        if index < self.places.len() { self.places[index].kind } else { "walkway" }
+    pub fn element_kind(&self, index: usize) -> ElementKind {
+        if index < self.places.len() { ElementKind::Place(self.places[index].kind) } else { ElementKind::Walkway }
     }
 
     /// Whether Fruin's queue thresholds apply to element `index`.

@@ -8,7 +8,7 @@
 use super::calibration::{Calibration, prior_persistence};
 use super::observation::{self, Checked, IngestReport, Observation, ObservationError, Timed};
 use crowdtwin_sim::kernel::ActorRng;
-use crowdtwin_sim::model::{self, BuildOptions, CrowdWorld, Los, Message, Tuning};
+use crowdtwin_sim::model::{self, BuildOptions, CrowdWorld, ElementKind, Los, Message, Tuning};
 use crowdtwin_sim::scenario::{Intervention, Scenario, format_clock};
 use crowdtwin_sim::{ActorId, SimDuration, SimTime, Simulation};
 use crowdtwin_wire::{Alert, ElementForecast, ElementState, Forecast, MinuteQuantiles, ObservationTotals, TwinState};
@@ -181,10 +181,10 @@ fn erf(x: f64) -> f64 {
 }
 
 /// Kinds of element the calibration learns separately.
-fn kind_group(kind: &str) -> usize {
+fn kind_group(kind: ElementKind) -> usize {
     ["gate", "plaza", "venue", "shop", "food", "fan_zone", "transit", "walkway"]
         .iter()
-        .position(|k| *k == kind)
+        .position(|k| *k == kind.as_str())
         .unwrap_or(8)
 }
 

@@ -4,7 +4,7 @@
 
 use crate::{Observation, Twin, TwinConfig};
 use crowdtwin_sim::kernel::ActorRng;
-use crowdtwin_sim::model::{self, CrowdWorld, RunOutput};
+use crowdtwin_sim::model::{self, CrowdWorld, ElementKind, RunOutput};
 use crowdtwin_sim::scenario::{Intervention, Scenario, format_clock};
 use crowdtwin_sim::{SimDuration, SimTime, Simulation};
 use serde::Serialize;
@@ -180,7 +180,7 @@ pub struct EvalReport {
 #[derive(Clone, Debug, Serialize)]
 pub struct KindScore {
     /// Place kind or "walkway".
-    pub kind: String,
+    pub kind: ElementKind,
     /// Element-forecasts scored.
     pub points: usize,
     /// Mean absolute error of the twin's median, persons.
@@ -291,12 +291,12 @@ pub fn forecast_eval_with(
             let inside = p10 <= truth_value + 1e-9 && truth_value <= p90 + 1e-9;
             covered += usize::from(inside);
             points += 1;
-            let kind = &truth_output.elements[e].kind;
-            let at = match by_kind.iter().position(|k| &k.kind == kind) {
+            let kind = truth_output.elements[e].kind;
+            let at = match by_kind.iter().position(|k| k.kind == kind) {
                 Some(at) => at,
                 None => {
                     by_kind.push(KindScore {
-                        kind: kind.clone(),
+                        kind,
                         points: 0,
                         mae_twin: 0.0,
                         mae_persistence: 0.0,

@@ -91,7 +91,7 @@ pub fn write_places(path: &Path, output: &RunOutput) -> Result<(), PlannerError>
                 time_s.append_value(seconds);
                 clock.append_value(format_clock(output.start_clock_s + seconds));
                 place.append_value(&element.id);
-                kind.append_value(&element.kind);
+                kind.append_value(element.kind.as_str());
                 occupancy.append_value(element.occupancy(i));
                 density.append_value(element.density(i));
                 los.append_value(element.los(i).letter());
@@ -165,7 +165,7 @@ pub fn write_report(path: &Path, output: &RunOutput) -> Result<(), PlannerError>
             let picks = per_minute(e.intervals());
             PlaceSeries {
                 id: e.id.clone(),
-                kind: e.kind.clone(),
+                kind: e.kind.to_string(),
                 area_m2: e.area_m2,
                 occupancy: picks.iter().map(|&i| e.occupancy(i)).collect(),
                 queue: picks.iter().map(|&i| e.queue(i)).collect(),
@@ -178,7 +178,7 @@ pub fn write_report(path: &Path, output: &RunOutput) -> Result<(), PlannerError>
         .iter()
         .map(|e| KpiRow {
             place: e.id.clone(),
-            kind: e.kind.clone(),
+            kind: e.kind.to_string(),
             peak_density_p_per_m2: e.peak_density_p_per_m2,
             peak_los: e.peak_los.rank(),
             minutes_at_los_e_or_f: e.minutes_at_los_e_or_f.round() as u32,

@@ -10,13 +10,13 @@
 //! Values that are not finite (NaN, ±∞) are treated as 0, and so are negative
 //! occupancies and queues; a LOS value above 5 is shown as F.
 
+use crowdtwin_sim::model::Los;
 use std::fmt::Write as _;
 
-/// Level of service (Fruin): 0 = A ... 5 = F.
-pub const LOS_LETTERS: [char; 6] = ['A', 'B', 'C', 'D', 'E', 'F'];
-
-/// Fill colour of each level of service, A (dark green) to F (red).
-pub const LOS_COLOURS: [&str; 6] = ["#1a9850", "#91cf60", "#d9ef8b", "#fee08b", "#fc8d59", "#d73027"];
+/// Fill colour of level of service `level` (0 = A ... 5 = F): the one palette, `Los::colour_hex`.
+pub fn los_colour(level: u8) -> &'static str {
+    Los::from_rank(level).colour_hex()
+}
 
 /// How many places the occupancy and queue charts show at most.
 pub const MAX_CHART_SERIES: usize = 10;
@@ -222,8 +222,8 @@ pub fn esc(text: &str) -> String {
 }
 
 /// The letter of a level of service; values above 5 count as F.
-pub fn los_letter(los: u8) -> char {
-    LOS_LETTERS[usize::from(los.min(5))]
+pub fn los_letter(los: u8) -> &'static str {
+    Los::from_rank(los).letter()
 }
 
 /// A finite, non-negative value: NaN, ±∞ and negatives become 0.
@@ -628,13 +628,13 @@ fn los_strip(out: &mut String, places: &[PlaceSeries], minutes: usize, start_clo
                 num(x0, 1),
                 num((x1 - x0).max(0.1), 1),
                 num(ROW_CELL_H, 0),
-                LOS_COLOURS[usize::from(level)]
+                los_colour(level)
             );
         }
         y += ROW_PITCH;
     }
     out.push_str("</svg>\n<ul class=\"legend\">\n");
-    for (letter, colour) in LOS_LETTERS.iter().zip(LOS_COLOURS) {
+    for (letter, colour) in Los::ALL.map(|los| (los.letter(), los.colour_hex())) {
         w!(out, "<li><span class=\"sw\" style=\"background:{colour}\"></span>LOS {letter}</li>\n");
     }
     out.push_str("</ul>\n");
@@ -667,7 +667,7 @@ fn kpi_table(out: &mut String, kpis: &[KpiRow]) {
             esc(&k.place),
             esc(&k.kind),
             num_grouped(clean(k.peak_density_p_per_m2), 2),
-            LOS_COLOURS[usize::from(level)],
+            los_colour(level),
             text_colour,
             los_letter(level),
             k.minutes_at_los_e_or_f,

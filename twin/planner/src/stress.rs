@@ -13,9 +13,9 @@
 
 use crate::PlannerError;
 use crate::output::write_atomically;
-use crate::report::{self, LOS_COLOURS, esc, num};
+use crate::report::{self, esc, num};
 use crowdtwin_sim::SimTime;
-use crowdtwin_sim::model::{self, BuildOptions, Los, RunOutput, Tuning};
+use crowdtwin_sim::model::{self, BuildOptions, ElementKind, Los, RunOutput, Tuning};
 use crowdtwin_sim::scenario::{Intervention, PlaceKind, Scenario};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
@@ -188,11 +188,11 @@ impl Scope {
         }
     }
 
-    fn covers(self, kind: &str) -> bool {
+    fn covers(self, kind: ElementKind) -> bool {
         match self {
             Scope::All => true,
-            Scope::Places => kind != "walkway",
-            Scope::Walkways => kind == "walkway",
+            Scope::Places => !kind.is_walkway(),
+            Scope::Walkways => kind.is_walkway(),
         }
     }
 }
@@ -239,7 +239,7 @@ pub struct StressElement {
     /// Place id, or `from--to` for a walkway.
     pub id: String,
     /// Place kind, or "walkway".
-    pub kind: String,
+    pub kind: ElementKind,
     /// Highest interval-mean density per point, P/m².
     pub peak_density_p_per_m2: Vec<f64>,
     /// Worst level of service per point.
@@ -379,7 +379,7 @@ pub struct ElementPeak {
     /// Id.
     pub id: String,
     /// Kind.
-    pub kind: String,
+    pub kind: ElementKind,
     /// Highest interval-mean density, P/m², as `f64::to_bits`.
     pub peak_density_bits: u64,
     /// Worst level of service, 0 = A ... 5 = F.
@@ -414,7 +414,7 @@ impl PointResult {
                 .iter()
                 .map(|e| ElementPeak {
                     id: e.id.clone(),
-                    kind: e.kind.clone(),
+                    kind: e.kind,
                     peak_density_bits: e.peak_density_p_per_m2.to_bits(),
                     peak_los_rank: e.peak_los.rank(),
                     peak_at: e.peak_at.clone(),
@@ -547,7 +547,7 @@ fn summarise(base: &Scenario, seed: u64, options: &StressOptions, outputs: &[(f6
         .iter()
         .map(|e| StressElement {
             id: e.id.clone(),
-            kind: e.kind.clone(),
+            kind: e.kind,
             peak_density_p_per_m2: Vec::new(),
             peak_los: Vec::new(),
             peak_at: Vec::new(),
@@ -560,14 +560,14 @@ fn summarise(base: &Scenario, seed: u64, options: &StressOptions, outputs: &[(f6
         let mut failing = Vec::new();
         for (element, peak) in elements.iter_mut().zip(&output.elements) {
             debug_assert_eq!(element.id, peak.id);
-            let limit = breaking_density(criterion, model::is_queueing_area(&peak.kind));
+            let limit = breaking_density(criterion, model::is_queueing_area(peak.kind));
             let density = f64::from_bits(peak.peak_density_bits);
             let los = los_of_rank(peak.peak_los_rank);
             element.peak_density_p_per_m2.push(density);
             element.peak_los.push(los);
             element.peak_at.push(peak.peak_at.clone());
             element.load_ratio.push(density / limit);
-            if los > criterion && options.scope.covers(&peak.kind) {
+            if los > criterion && options.scope.covers(peak.kind) {
                 failing.push(peak.id.clone());
                 element.fails_at.get_or_insert(*value);
             }
@@ -582,7 +582,7 @@ fn summarise(base: &Scenario, seed: u64, options: &StressOptions, outputs: &[(f6
     }
     let first_failure = points.iter().position(|p| !p.failing.is_empty()).map(|index| {
         let mut failing: Vec<&StressElement> =
-            elements.iter().filter(|e| e.peak_los[index] > criterion && options.scope.covers(&e.kind)).collect();
+            elements.iter().filter(|e| e.peak_los[index] > criterion && options.scope.covers(e.kind)).collect();
         failing.sort_by(|a, b| b.load_ratio[index].total_cmp(&a.load_ratio[index]).then(a.id.cmp(&b.id)));
         FirstFailure {
             value: points[index].value,
@@ -720,7 +720,7 @@ pub fn render_html(report: &StressReport) -> String {
             out,
             "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
             esc(&element.id),
-            esc(&element.kind),
+            esc(element.kind.as_str()),
             num(element.fails_at.unwrap_or(0.0), 2),
             num(last(&element.peak_density_p_per_m2), 2)
         );
@@ -741,7 +741,7 @@ pub fn render_html(report: &StressReport) -> String {
             let _ = write!(
                 out,
                 "<td class=\"los\" style=\"background:{}\" title=\"{} P/m²\">{}</td>",
-                LOS_COLOURS[los.rank() as usize],
+                los.colour_hex(),
                 num(*density, 2),
                 los.letter()
             );
@@ -780,7 +780,7 @@ fn frontier_chart(out: &mut String, report: &StressReport) {
         last(&eb.load_ratio).total_cmp(&last(&ea.load_ratio)).then(ea.id.cmp(&eb.id))
     });
     let scope = Scope::parse(&report.scope).unwrap_or(Scope::All);
-    ranked.retain(|&i| scope.covers(&report.elements[i].kind));
+    ranked.retain(|&i| scope.covers(report.elements[i].kind));
     ranked.truncate(FRONTIER_SERIES_MAX);
     let y_max = ranked
         .iter()
@@ -840,7 +840,7 @@ fn frontier_chart(out: &mut String, report: &StressReport) {
         out,
         "<line x1=\"{l}\" y1=\"{one}\" x2=\"{r}\" y2=\"{one}\" stroke=\"{}\" stroke-width=\"1.5\" \
          stroke-dasharray=\"6 4\"/><text x=\"{l4}\" y=\"{one}\" dy=\"-4\">{}</text>",
-        LOS_COLOURS[5],
+        Los::F.colour_hex(),
         esc(&report.criterion),
         l = num(CHART_LEFT, 1),
         r = num(CHART_LEFT + CHART_W, 1),

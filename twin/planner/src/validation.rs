@@ -4,7 +4,8 @@
 
 use crate::run::{RunOptions, simulate};
 use crowdtwin_sim::model::RunOutput;
-use crowdtwin_sim::scenario::{ModelParams, Scenario, weidmann_speed_mps};
+use crowdtwin_sim::model::weidmann_speed_mps;
+use crowdtwin_sim::scenario::{ModelParams, Scenario};
 use serde::Serialize;
 
 const BOTTLENECK: &str = include_str!("../../../scenarios/validation/bottleneck-0.50m.toml");

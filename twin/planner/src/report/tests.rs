@@ -101,7 +101,7 @@ fn los_strip_shows_f_colour() {
     let places = vec![place("gate-1", "gate", vec![1.0; 60], vec![0.0; 60], los), hill("venue-1", "venue", 60, 40.0)];
     let html = render_html(&input(&places, &[]));
     let strip = section(&html, "los");
-    let f_fill = format!("fill=\"{}\"", LOS_COLOURS[5]);
+    let f_fill = format!("fill=\"{}\"", los_colour(5));
     assert!(strip.contains(&f_fill));
     // gate-1: A, F, A -> three rects, one of them F.
     let gate_row = &strip[strip.find("gate-1 (gate)").unwrap()..strip.find("venue-1 (venue)").unwrap()];
@@ -112,7 +112,7 @@ fn los_strip_shows_f_colour() {
     let html = render_html(&input(&calm, &[]));
     let strip = section(&html, "los");
     assert!(!strip.contains(&f_fill));
-    assert!(strip.contains(&format!("fill=\"{}\"", LOS_COLOURS[2])));
+    assert!(strip.contains(&format!("fill=\"{}\"", los_colour(2))));
 }
 
 #[test]
@@ -233,7 +233,7 @@ fn edge_cases_do_not_panic() {
     let one = vec![place("s", "venue", vec![7.0], vec![2.0], vec![3])];
     let html = render_html(&input(&one, &[]));
     assert!(section(&html, "occupancy").contains("<polyline"));
-    assert!(section(&html, "los").contains(&format!("fill=\"{}\"", LOS_COLOURS[3])));
+    assert!(section(&html, "los").contains(&format!("fill=\"{}\"", los_colour(3))));
     // Ragged series.
     let ragged = vec![place("r", "venue", vec![1.0; 10], vec![1.0; 3], vec![1; 5])];
     render_html(&input(&ragged, &[]));
@@ -317,9 +317,9 @@ fn number_formatting() {
     assert_eq!(num_grouped(1_234_567.891, 2), "1,234,567.89");
     assert_eq!(num_grouped(999.0, 0), "999");
     assert_eq!(num_grouped(-12_345.0, 1), "-12,345.0");
-    assert_eq!(los_letter(5), 'F');
-    assert_eq!(los_letter(99), 'F');
-    assert_eq!(los_letter(0), 'A');
+    assert_eq!(los_letter(5), "F");
+    assert_eq!(los_letter(99), "F");
+    assert_eq!(los_letter(0), "A");
 }
 
 #[test]
