@@ -36,6 +36,9 @@ enum Command {
     /// Start a worker node that runs the jobs of `--cluster` runs; prints the address it listens on.
     #[cfg(feature = "cluster")]
     Node(commands::node::NodeArgs),
+    /// Compare two scenarios over paired seeds: per element and metric the change, its 95%
+    /// interval and whether it is significant; writes compare.json and compare.html.
+    Compare(planner::CompareArgs),
     /// Check a scenario file and say what it holds.
     Validate(planner::ValidateArgs),
     /// Print the JSON Schema of scenario files.
@@ -73,6 +76,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Stress(args) => planner::stress(args),
         #[cfg(feature = "cluster")]
         Command::Node(args) => commands::node::node(args),
+        Command::Compare(args) => planner::compare(args),
         Command::Validate(args) => planner::validate(args),
         Command::Schema => planner::schema(),
         Command::Generate(args) => planner::generate(args),

@@ -3,6 +3,7 @@
 //! - [`run`]: load, build and run a scenario (sharded or not), with progress.
 //! - [`output`]: `places.parquet`, `kpis.json`, `report.html`, `scenario.toml`.
 //! - [`report`]: the self-contained HTML report with inline SVG plots.
+//! - [`compare`]: two scenarios over paired seeds, changes with confidence intervals.
 //! - [`stress`]: capacity stress tests over one parameter, first failures.
 //! - [`validation`]: the crowd model against measured experiments.
 //! - [`synthetic`]: synthetic parks for scale tests.
@@ -13,6 +14,7 @@
 #![warn(missing_docs)]
 
 pub mod bench;
+pub mod compare;
 mod error;
 pub mod output;
 pub mod report;

@@ -5,7 +5,7 @@ use crate::error::CliError;
 use crate::print;
 use clap::Subcommand;
 use crowdtwin_planner::run::{self, RunOptions};
-use crowdtwin_planner::{bench, stress, synthetic, validation};
+use crowdtwin_planner::{bench, compare, stress, synthetic, validation};
 use crowdtwin_sim::phold::PholdParams;
 use std::path::PathBuf;
 
@@ -173,6 +173,64 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 1)]
         shards: usize,
     },
+}
+
+/// `crowdtwin compare` arguments.
+#[derive(clap::Args)]
+pub struct CompareArgs {
+    /// The base scenario (TOML).
+    pub base: PathBuf,
+    /// The variant scenario (TOML), e.g. the base with a gate closed.
+    pub variant: PathBuf,
+    /// Paired seeds: the base's seed and the next N − 1, each run in both scenarios.
+    #[arg(long, default_value_t = 10)]
+    pub seeds: usize,
+    /// Output folder for compare.json and compare.html (created if missing).
+    #[arg(long, default_value = "out")]
+    pub out: PathBuf,
+    /// Print the comparison as JSON instead of a table of the significant changes.
+    #[arg(long)]
+    pub json: bool,
+    /// Threads running the runs (default: the machine's cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+/// `crowdtwin compare`.
+pub fn compare(args: CompareArgs) -> Result<(), CliError> {
+    let base = run::load_scenario(&args.base)?;
+    let variant = run::load_scenario(&args.variant)?;
+    let options = compare::CompareOptions {
+        seeds: args.seeds,
+        threads: args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        progress: !args.json,
+    };
+    let started = std::time::Instant::now();
+    let report = compare::compare(&base, &variant, &options)?;
+    let paths = compare::write_report(&args.out, &report, &base)?;
+    if args.json {
+        return print::json_line(&report);
+    }
+    let significant: Vec<_> = report.elements.iter().filter(|c| c.significant).collect();
+    println!(
+        "{} -> {}: {} seeds in {:.1} s; {} of {} element metrics changed significantly",
+        report.base,
+        report.variant,
+        report.seeds.len(),
+        started.elapsed().as_secs_f64(),
+        significant.len(),
+        report.elements.len()
+    );
+    for c in significant.iter().take(20) {
+        println!(
+            "  {:<40} {:<24} {:>10.2} -> {:>10.2}  ({:+.2}, 95% [{:.2}, {:.2}])",
+            c.id, c.metric, c.base_mean, c.variant_mean, c.delta, c.ci_low, c.ci_high
+        );
+    }
+    for path in paths {
+        println!("wrote {}", path.display());
+    }
+    Ok(())
 }
 
 /// `crowdtwin run`.

@@ -4,6 +4,7 @@
 mod cli;
 #[cfg(feature = "cluster")]
 mod cluster;
+mod compare;
 mod itinerary;
 mod live;
 mod orders;

@@ -1,0 +1,425 @@
+//! `crowdtwin compare`: what a change to a scenario does, and whether it is
+//! real or noise.
+//!
+//! Both scenarios run over the same `N` seeds (common random numbers: with
+//! one seed every visitor, place and walkway draws from the same random
+//! stream in both runs, so a difference comes from the change, not from
+//! luck). Per element and metric the paired differences `variant − base`
+//! give a mean, a 95% Student-t confidence interval and a p-value; because a
+//! site has hundreds of elements and several metrics, a change is called
+//! significant after Benjamini–Hochberg control of the false discovery rate
+//! at 5% over all comparisons (Benjamini & Hochberg 1995), not at 5% each.
+//!
+//! Outputs: `compare.json` (`{"elements": [{"id", "metric", "base_mean",
+//! "variant_mean", "delta", "ci_low", "ci_high", "significant"}], ...}`) and
+//! `compare.html` (a change map of the site and the table sorted by effect).
+
+use crate::PlannerError;
+use crate::output::write_atomically;
+use crate::report::{esc, num};
+use crate::run::{RunOptions, simulate};
+use crowdtwin_sim::model::ElementKpis;
+use crowdtwin_sim::scenario::Scenario;
+use serde::Serialize;
+use statrs::distribution::{ContinuousCDF, StudentsT};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Most seeds one comparison may ask for.
+pub const COMPARE_SEEDS_MAX: usize = 1_000;
+/// False discovery rate at which changes are called significant.
+pub const FALSE_DISCOVERY_RATE: f64 = 0.05;
+/// Confidence level of the intervals.
+pub const CONFIDENCE: f64 = 0.95;
+
+/// The metrics compared per element.
+pub const METRICS: [&str; 4] = ["peak_density_p_per_m2", "minutes_at_los_e_or_f", "total_queue_time_s", "entries"];
+
+fn metric(kpis: &ElementKpis, name: &str) -> f64 {
+    match name {
+        "peak_density_p_per_m2" => kpis.peak_density_p_per_m2,
+        "minutes_at_los_e_or_f" => kpis.minutes_at_los_e_or_f,
+        "total_queue_time_s" => kpis.total_queue_time_s,
+        "entries" => kpis.entries as f64,
+        _ => unreachable!("metric {name} is one of METRICS"),
+    }
+}
+
+/// What to compare and how.
+#[derive(Clone, Debug)]
+pub struct CompareOptions {
+    /// Paired seeds: the base scenario's seed and the next `seeds − 1`.
+    pub seeds: usize,
+    /// Threads running the runs.
+    pub threads: usize,
+    /// Progress lines on stderr.
+    pub progress: bool,
+}
+
+/// One element's metric, base against variant.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Comparison {
+    /// Place id, or `from--to` for a walkway.
+    pub id: String,
+    /// The metric (one of [`METRICS`]).
+    pub metric: String,
+    /// Mean over the seeds in the base scenario.
+    pub base_mean: f64,
+    /// Mean over the seeds in the variant.
+    pub variant_mean: f64,
+    /// Mean paired difference, variant − base.
+    pub delta: f64,
+    /// Lower end of the 95% confidence interval of `delta`.
+    pub ci_low: f64,
+    /// Upper end.
+    pub ci_high: f64,
+    /// Two-sided p-value of the paired t-test (1 when every difference is 0).
+    pub p_value: f64,
+    /// Significant after false-discovery-rate control over all comparisons.
+    pub significant: bool,
+}
+
+/// A whole comparison.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CompareReport {
+    /// The base scenario's name.
+    pub base: String,
+    /// The variant's name.
+    pub variant: String,
+    /// The seeds run, each in both scenarios.
+    pub seeds: Vec<u64>,
+    /// Elements present in only one of the two scenarios (not compared).
+    pub unmatched: Vec<String>,
+    /// Per element and metric, sorted by effect (significant first).
+    pub elements: Vec<Comparison>,
+}
+
+/// Per run: element id → its KPIs.
+type RunKpis = BTreeMap<String, ElementKpis>;
+
+/// Runs both scenarios over the paired seeds and compares them.
+pub fn compare(base: &Scenario, variant: &Scenario, options: &CompareOptions) -> Result<CompareReport, PlannerError> {
+    if !(1..=COMPARE_SEEDS_MAX).contains(&options.seeds) {
+        return Err(PlannerError::InvalidOption(format!(
+            "--seeds {}: must be between 1 and {COMPARE_SEEDS_MAX}",
+            options.seeds
+        )));
+    }
+    let seeds: Vec<u64> = (0..options.seeds as u64).map(|i| base.seed.wrapping_add(i)).collect();
+    let runs = run_pairs(base, variant, &seeds, options)?;
+    let (base_runs, variant_runs): (Vec<RunKpis>, Vec<RunKpis>) = runs.into_iter().unzip();
+    let mut unmatched: Vec<String> = base_runs[0]
+        .keys()
+        .filter(|id| !variant_runs[0].contains_key(*id))
+        .chain(variant_runs[0].keys().filter(|id| !base_runs[0].contains_key(*id)))
+        .cloned()
+        .collect();
+    unmatched.sort();
+    let mut elements = Vec::new();
+    for id in base_runs[0].keys().filter(|id| variant_runs[0].contains_key(*id)) {
+        for name in METRICS {
+            let pairs: Vec<(f64, f64)> = base_runs
+                .iter()
+                .zip(&variant_runs)
+                .map(|(b, v)| (metric(&b[id], name), metric(&v[id], name)))
+                .collect();
+            elements.push(paired(id, name, &pairs));
+        }
+    }
+    control_false_discoveries(&mut elements, FALSE_DISCOVERY_RATE);
+    elements
+        .sort_by(|a, b| b.significant.cmp(&a.significant).then(effect(b).total_cmp(&effect(a))).then(a.id.cmp(&b.id)));
+    Ok(CompareReport { base: base.name.clone(), variant: variant.name.clone(), seeds, unmatched, elements })
+}
+
+/// Size of a change relative to the level it acts on, for sorting.
+fn effect(c: &Comparison) -> f64 {
+    let level = (c.base_mean.abs() + c.variant_mean.abs()) / 2.0;
+    if level > 0.0 { c.delta.abs() / level } else { 0.0 }
+}
+
+/// Runs every (scenario, seed) pair over `options.threads` threads; results
+/// in seed order, whatever the threads.
+fn run_pairs(
+    base: &Scenario,
+    variant: &Scenario,
+    seeds: &[u64],
+    options: &CompareOptions,
+) -> Result<Vec<(RunKpis, RunKpis)>, PlannerError> {
+    let jobs = seeds.len() * 2;
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Result<RunKpis, PlannerError>>>> = Mutex::new((0..jobs).map(|_| None).collect());
+    let threads = options.threads.clamp(1, jobs);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let job = next.fetch_add(1, Ordering::SeqCst);
+                    if job >= jobs {
+                        break;
+                    }
+                    let scenario = if job.is_multiple_of(2) { base } else { variant };
+                    let seed = seeds[job / 2];
+                    let kpis = run_kpis(scenario, seed);
+                    results.lock().unwrap_or_else(|e| e.into_inner())[job] = Some(kpis);
+                    let finished = done.fetch_add(1, Ordering::SeqCst) + 1;
+                    if options.progress {
+                        eprintln!("compare: run {finished}/{jobs} done");
+                    }
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner()).into_iter();
+    let mut pairs = Vec::with_capacity(seeds.len());
+    while let (Some(b), Some(v)) = (results.next(), results.next()) {
+        pairs.push((b.expect("every base run finished")?, v.expect("every variant run finished")?));
+    }
+    Ok(pairs)
+}
+
+/// One whole day of `scenario` with `seed`: its element KPIs by id.
+fn run_kpis(scenario: &Scenario, seed: u64) -> Result<RunKpis, PlannerError> {
+    let options = RunOptions { seed: Some(seed), shards: 1, threads: 1, progress: false };
+    let (_, output) = simulate(scenario.clone(), &options)?;
+    Ok(output.kpis.elements.into_iter().map(|e| (e.id.clone(), e)).collect())
+}
+
+/// The paired comparison of `(base, variant)` values over the seeds.
+fn paired(id: &str, metric: &str, pairs: &[(f64, f64)]) -> Comparison {
+    let n = pairs.len() as f64;
+    let base_mean = pairs.iter().map(|p| p.0).sum::<f64>() / n;
+    let variant_mean = pairs.iter().map(|p| p.1).sum::<f64>() / n;
+    let differences: Vec<f64> = pairs.iter().map(|(b, v)| v - b).collect();
+    let delta = differences.iter().sum::<f64>() / n;
+    let (ci_low, ci_high, p_value) = if pairs.len() < 2 {
+        // One seed tells nothing about noise.
+        (f64::NEG_INFINITY, f64::INFINITY, 1.0)
+    } else {
+        let variance = differences.iter().map(|d| (d - delta).powi(2)).sum::<f64>() / (n - 1.0);
+        let standard_error = (variance / n).sqrt();
+        let t = StudentsT::new(0.0, 1.0, n - 1.0).expect("n − 1 ≥ 1 degrees of freedom");
+        let half_width = t.inverse_cdf(0.5 + CONFIDENCE / 2.0) * standard_error;
+        let p_value = if standard_error > 0.0 {
+            2.0 * (1.0 - t.cdf((delta / standard_error).abs()))
+        } else if delta != 0.0 {
+            0.0
+        } else {
+            1.0
+        };
+        (delta - half_width, delta + half_width, p_value.clamp(0.0, 1.0))
+    };
+    Comparison {
+        id: id.to_string(),
+        metric: metric.to_string(),
+        base_mean,
+        variant_mean,
+        delta,
+        ci_low,
+        ci_high,
+        p_value,
+        significant: false,
+    }
+}
+
+/// Benjamini–Hochberg: with the p-values sorted, the largest rank `k` with
+/// `p(k) ≤ k/m · q` and every smaller p-value are discoveries.
+fn control_false_discoveries(comparisons: &mut [Comparison], rate: f64) {
+    let m = comparisons.len();
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|&a, &b| comparisons[a].p_value.total_cmp(&comparisons[b].p_value).then(a.cmp(&b)));
+    let cutoff = (0..m).rev().find(|&k| comparisons[order[k]].p_value <= (k + 1) as f64 / m as f64 * rate);
+    if let Some(cutoff) = cutoff {
+        for &i in &order[..=cutoff] {
+            comparisons[i].significant = comparisons[i].p_value < 1.0;
+        }
+    }
+}
+
+/// Writes `compare.json` and `compare.html` into `out`.
+pub fn write_report(out: &Path, report: &CompareReport, base: &Scenario) -> Result<Vec<PathBuf>, PlannerError> {
+    std::fs::create_dir_all(out).map_err(|e| PlannerError::file(out.display(), e))?;
+    let json = out.join("compare.json");
+    write_atomically(&json, |file| {
+        serde_json::to_writer_pretty(&mut *file, report).map_err(std::io::Error::from)?;
+        std::io::Write::write_all(file, b"\n")?;
+        Ok::<(), PlannerError>(())
+    })?;
+    let html = out.join("compare.html");
+    let page = render_html(report, base);
+    write_atomically(&html, |file| {
+        std::io::Write::write_all(file, page.as_bytes())?;
+        Ok::<(), PlannerError>(())
+    })?;
+    Ok(vec![json, html])
+}
+
+/// How an element changed: +1 significantly worse crowding (peak density
+/// or minutes at E/F up), −1 significantly better, 0 no significant change.
+fn crowding_change(report: &CompareReport, id: &str) -> i8 {
+    let mut change = 0;
+    for c in report.elements.iter().filter(|c| c.id == id && c.significant) {
+        if c.metric == "peak_density_p_per_m2" || c.metric == "minutes_at_los_e_or_f" {
+            change = if c.delta > 0.0 {
+                1
+            } else if change == 0 {
+                -1
+            } else {
+                change
+            };
+        }
+    }
+    change
+}
+
+fn change_colour(change: i8) -> &'static str {
+    match change {
+        1 => "#d73027",
+        -1 => "#4575b4",
+        _ => "#bdbdbd",
+    }
+}
+
+/// The change map: places at their positions (circles of their area),
+/// walkways as lines, red where crowding rose significantly, blue where it
+/// fell, grey where nothing changed beyond noise.
+fn change_map(report: &CompareReport, site: &Scenario) -> String {
+    const W: f64 = 900.0;
+    const H: f64 = 560.0;
+    const MARGIN: f64 = 40.0;
+    let xs = site.places.iter().map(|p| p.position_m[0]);
+    let ys = site.places.iter().map(|p| p.position_m[1]);
+    let (x0, x1) = (xs.clone().fold(f64::INFINITY, f64::min), xs.fold(f64::NEG_INFINITY, f64::max));
+    let (y0, y1) = (ys.clone().fold(f64::INFINITY, f64::min), ys.fold(f64::NEG_INFINITY, f64::max));
+    let scale = ((W - 2.0 * MARGIN) / (x1 - x0).max(1.0)).min((H - 2.0 * MARGIN) / (y1 - y0).max(1.0));
+    let at = |p: [f64; 2]| (MARGIN + (p[0] - x0) * scale, H - MARGIN - (p[1] - y0) * scale);
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {W} {H}\" width=\"{W}\" height=\"{H}\" role=\"img\" \
+         aria-label=\"change map\">\n"
+    );
+    for walkway in &site.walkways {
+        let (a, b) = (&site.places[walkway.a], &site.places[walkway.b]);
+        let id = format!("{}--{}", a.id, b.id);
+        let ((xa, ya), (xb, yb)) = (at(a.position_m), at(b.position_m));
+        let _ = writeln!(
+            svg,
+            "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"{}\" stroke-width=\"{}\"><title>{}</title></line>",
+            num(xa, 1),
+            num(ya, 1),
+            num(xb, 1),
+            num(yb, 1),
+            change_colour(crowding_change(report, &id)),
+            num((walkway.width_m * 0.6).clamp(1.5, 8.0), 1),
+            esc(&id)
+        );
+    }
+    for place in &site.places {
+        let (x, y) = at(place.position_m);
+        let radius = (place.area_m2.sqrt() * scale * 0.3).clamp(3.0, 30.0);
+        let _ = writeln!(
+            svg,
+            "<circle cx=\"{}\" cy=\"{}\" r=\"{}\" fill=\"{}\" stroke=\"#333\"><title>{} ({})</title></circle>\
+             <text x=\"{}\" y=\"{}\" font-size=\"10\" text-anchor=\"middle\">{}</text>",
+            num(x, 1),
+            num(y, 1),
+            num(radius, 1),
+            change_colour(crowding_change(report, &place.id)),
+            esc(&place.name),
+            esc(&place.id),
+            num(x, 1),
+            num(y - radius - 3.0, 1),
+            esc(&place.name)
+        );
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
+/// The self-contained page: summary, change map, the table by effect.
+fn render_html(report: &CompareReport, site: &Scenario) -> String {
+    let significant = report.elements.iter().filter(|c| c.significant).count();
+    let mut page = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{} vs {}</title>\n<style>body{{font:14px \
+         system-ui,sans-serif;margin:24px;color:#222}}table{{border-collapse:collapse}}td,th{{padding:2px 8px;\
+         border-bottom:1px solid #ddd;text-align:right}}td:first-child,td:nth-child(2){{text-align:left}}\
+         .sig{{font-weight:600}}</style></head><body>\n<h1>{} → {}</h1>\n<p>{} paired seeds (common random numbers); \
+         {} of {} element metrics changed significantly (95% intervals; significance after false-discovery-rate \
+         control at {}% over all comparisons).</p>\n<h2>Change map</h2>\n<p>Red: crowding (peak density or minutes \
+         at LOS E/F) rose significantly; blue: it fell; grey: no change beyond noise.</p>\n",
+        esc(&report.base),
+        esc(&report.variant),
+        esc(&report.base),
+        esc(&report.variant),
+        report.seeds.len(),
+        significant,
+        report.elements.len(),
+        num(FALSE_DISCOVERY_RATE * 100.0, 0)
+    );
+    page.push_str(&change_map(report, site));
+    page.push_str(
+        "<h2>By effect</h2>\n<table><thead><tr><th>element</th><th>metric</th><th>base</th><th>variant</th>\
+         <th>change</th><th>95% interval</th><th>significant</th></tr></thead><tbody>\n",
+    );
+    for c in report.elements.iter().filter(|c| c.significant || c.delta != 0.0) {
+        let _ = writeln!(
+            page,
+            "<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>[{}, {}]</td><td>{}</td></tr>",
+            if c.significant { " class=\"sig\"" } else { "" },
+            esc(&c.id),
+            esc(&c.metric),
+            num(c.base_mean, 2),
+            num(c.variant_mean, 2),
+            num(c.delta, 2),
+            num(c.ci_low, 2),
+            num(c.ci_high, 2),
+            if c.significant { "yes" } else { "no" }
+        );
+    }
+    page.push_str("</tbody></table>\n</body></html>\n");
+    page
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_constant_shift_is_significant_and_noise_is_not() {
+        // Differences 1.0 ± small noise over 5 seeds: clearly significant.
+        let shifted = paired("a", "entries", &[(10.0, 11.1), (12.0, 12.9), (11.0, 12.0), (9.0, 10.05), (10.0, 11.0)]);
+        assert!(shifted.ci_low > 0.5 && shifted.ci_high < 1.5, "{shifted:?}");
+        assert!(shifted.p_value < 1e-4, "{shifted:?}");
+        // Differences that flip sign: the interval holds 0.
+        let noise = paired("b", "entries", &[(10.0, 11.0), (12.0, 11.0), (11.0, 12.0), (9.0, 8.0)]);
+        assert!(noise.ci_low < 0.0 && noise.ci_high > 0.0 && noise.p_value > 0.5, "{noise:?}");
+        // Identical runs: no change, p = 1.
+        let same = paired("c", "entries", &[(3.0, 3.0), (4.0, 4.0)]);
+        assert_eq!((same.delta, same.ci_low, same.ci_high, same.p_value), (0.0, 0.0, 0.0, 1.0));
+    }
+
+    #[test]
+    fn the_paired_interval_matches_the_t_table() {
+        // n = 4, differences 1, 2, 3, 4: mean 2.5, sd 1.291, se 0.6455,
+        // t(0.975, 3) = 3.182 (any t table): 2.5 ± 2.054.
+        let c = paired("a", "entries", &[(0.0, 1.0), (0.0, 2.0), (0.0, 3.0), (0.0, 4.0)]);
+        assert!((c.ci_low - 0.446).abs() < 2e-3 && (c.ci_high - 4.554).abs() < 2e-3, "{c:?}");
+    }
+
+    #[test]
+    fn false_discovery_control_drops_what_one_test_in_twenty_finds_by_chance() {
+        let mut comparisons: Vec<Comparison> = (0..20)
+            .map(|i| Comparison {
+                p_value: if i == 0 { 0.001 } else { 0.04 + i as f64 * 0.01 },
+                ..paired("x", "entries", &[(0.0, 0.0)])
+            })
+            .collect();
+        control_false_discoveries(&mut comparisons, 0.05);
+        // 0.001 ≤ 1/20 · 0.05 = 0.0025: kept; 0.05 > 2/20 · 0.05: dropped although < 0.05 alone.
+        assert!(comparisons[0].significant);
+        assert!(comparisons[1..].iter().all(|c| !c.significant));
+    }
+}
