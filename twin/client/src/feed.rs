@@ -143,18 +143,46 @@ pub fn observations_schema() -> arrow_schema::Schema {
     ])
 }
 
-/// Writes observations as Parquet (zstd).
-pub fn write_parquet(path: &Path, observations: &[Observation]) -> Result<(), ClientError> {
-    use arrow_array::builder::{BooleanBuilder, Float64Builder, StringBuilder, UInt32Builder};
-    use arrow_array::{ArrayRef, RecordBatch};
-    use std::sync::Arc;
-    let (mut kind, mut id, mut at, mut place) =
-        (StringBuilder::new(), StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
-    let (mut count, mut sigma, mut from, mut session_start) =
-        (Float64Builder::new(), Float64Builder::new(), StringBuilder::new(), StringBuilder::new());
-    let (mut delay, mut open, mut item, mut quantity) =
-        (Float64Builder::new(), BooleanBuilder::new(), StringBuilder::new(), UInt32Builder::new());
-    for observation in observations {
+/// Builders of the columns of [`observations_schema`], filled one
+/// observation (row) at a time. One builder per column, named as in the
+/// schema (`kind` holds `type`, `delay` holds `delay_min`).
+struct ObservationColumns {
+    kind: arrow_array::builder::StringBuilder,
+    id: arrow_array::builder::StringBuilder,
+    at: arrow_array::builder::StringBuilder,
+    place: arrow_array::builder::StringBuilder,
+    count: arrow_array::builder::Float64Builder,
+    sigma: arrow_array::builder::Float64Builder,
+    from: arrow_array::builder::StringBuilder,
+    session_start: arrow_array::builder::StringBuilder,
+    delay: arrow_array::builder::Float64Builder,
+    open: arrow_array::builder::BooleanBuilder,
+    item: arrow_array::builder::StringBuilder,
+    quantity: arrow_array::builder::UInt32Builder,
+}
+
+impl ObservationColumns {
+    /// Empty columns.
+    fn new() -> Self {
+        use arrow_array::builder::{BooleanBuilder, Float64Builder, StringBuilder, UInt32Builder};
+        ObservationColumns {
+            kind: StringBuilder::new(),
+            id: StringBuilder::new(),
+            at: StringBuilder::new(),
+            place: StringBuilder::new(),
+            count: Float64Builder::new(),
+            sigma: Float64Builder::new(),
+            from: StringBuilder::new(),
+            session_start: StringBuilder::new(),
+            delay: Float64Builder::new(),
+            open: BooleanBuilder::new(),
+            item: StringBuilder::new(),
+            quantity: UInt32Builder::new(),
+        }
+    }
+
+    /// Appends one row: the fields every observation has, then the optional ones.
+    fn append(&mut self, observation: &Observation) {
         let (k, i, a, p) = match observation {
             Observation::PlaceCount { id, at, place, .. } => ("place_count", id, at, place),
             Observation::GateEntries { id, to, place, .. } => ("gate_entries", id, to, place),
@@ -163,62 +191,82 @@ pub fn write_parquet(path: &Path, observations: &[Observation]) -> Result<(), Cl
             Observation::TransitArrival { id, at, place, .. } => ("transit_arrival", id, at, place),
             Observation::Order { id, at, shop, .. } => ("order", id, at, shop),
         };
-        kind.append_value(k);
-        id.append_value(i);
-        at.append_value(a);
-        place.append_value(p);
-        count.append_option(match observation {
+        self.kind.append_value(k);
+        self.id.append_value(i);
+        self.at.append_value(a);
+        self.place.append_value(p);
+        self.append_optional(observation);
+    }
+
+    /// Appends the fields only some types of observation have; null for the others.
+    fn append_optional(&mut self, observation: &Observation) {
+        self.count.append_option(match observation {
             Observation::PlaceCount { count, .. }
             | Observation::GateEntries { count, .. }
             | Observation::TransitArrival { count, .. } => Some(*count),
             _ => None,
         });
-        sigma.append_option(match observation {
+        self.sigma.append_option(match observation {
             Observation::PlaceCount { sigma, .. } => *sigma,
             _ => None,
         });
-        from.append_option(match observation {
+        self.from.append_option(match observation {
             Observation::GateEntries { from, .. } => Some(from),
             _ => None,
         });
-        session_start.append_option(match observation {
+        self.session_start.append_option(match observation {
             Observation::SessionDelay { session_start, .. } => Some(session_start),
             _ => None,
         });
-        delay.append_option(match observation {
+        self.delay.append_option(match observation {
             Observation::SessionDelay { delay_min, .. } => Some(*delay_min),
             _ => None,
         });
-        open.append_option(match observation {
+        self.open.append_option(match observation {
             Observation::GateStatus { open, .. } => Some(*open),
             _ => None,
         });
-        item.append_option(match observation {
+        self.item.append_option(match observation {
             Observation::Order { item, .. } => Some(item),
             _ => None,
         });
-        quantity.append_option(match observation {
+        self.quantity.append_option(match observation {
             Observation::Order { quantity, .. } => Some(*quantity),
             _ => None,
         });
     }
+
+    /// The finished columns, in the order of [`observations_schema`].
+    fn finish(mut self) -> Vec<arrow_array::ArrayRef> {
+        use std::sync::Arc;
+        vec![
+            Arc::new(self.kind.finish()),
+            Arc::new(self.id.finish()),
+            Arc::new(self.at.finish()),
+            Arc::new(self.place.finish()),
+            Arc::new(self.count.finish()),
+            Arc::new(self.sigma.finish()),
+            Arc::new(self.from.finish()),
+            Arc::new(self.session_start.finish()),
+            Arc::new(self.delay.finish()),
+            Arc::new(self.open.finish()),
+            Arc::new(self.item.finish()),
+            Arc::new(self.quantity.finish()),
+        ]
+    }
+}
+
+/// Writes observations as Parquet (zstd).
+pub fn write_parquet(path: &Path, observations: &[Observation]) -> Result<(), ClientError> {
+    use arrow_array::RecordBatch;
+    use std::sync::Arc;
+    let mut columns = ObservationColumns::new();
+    for observation in observations {
+        columns.append(observation);
+    }
     let schema = Arc::new(observations_schema());
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(kind.finish()),
-        Arc::new(id.finish()),
-        Arc::new(at.finish()),
-        Arc::new(place.finish()),
-        Arc::new(count.finish()),
-        Arc::new(sigma.finish()),
-        Arc::new(from.finish()),
-        Arc::new(session_start.finish()),
-        Arc::new(delay.finish()),
-        Arc::new(open.finish()),
-        Arc::new(item.finish()),
-        Arc::new(quantity.finish()),
-    ];
     let error = |e: &dyn std::fmt::Display| ClientError::file(path.display(), e);
-    let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| error(&e))?;
+    let batch = RecordBatch::try_new(schema.clone(), columns.finish()).map_err(|e| error(&e))?;
     let file = std::fs::File::create(path).map_err(|e| error(&e))?;
     let properties = parquet::file::properties::WriterProperties::builder()
         .set_created_by("crowdtwin".to_string())
@@ -230,22 +278,32 @@ pub fn write_parquet(path: &Path, observations: &[Observation]) -> Result<(), Cl
     Ok(())
 }
 
-/// Reads observations from Parquet (the columns of [`observations_schema`]);
-/// a bad row is an error naming it.
-pub fn read_parquet(path: &Path) -> Result<Vec<Observation>, ClientError> {
-    use arrow_array::Array;
-    use arrow_array::cast::AsArray;
-    use arrow_array::types::{Float64Type, UInt32Type};
-    let error = |e: &dyn std::fmt::Display| ClientError::file(path.display(), e);
-    let file = std::fs::File::open(path).map_err(|e| error(&e))?;
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| error(&e))?
-        .build()
-        .map_err(|e| error(&e))?;
-    let mut out = Vec::new();
-    let mut row_base = 0;
-    for batch in reader {
-        let batch = batch.map_err(|e| error(&e))?;
+/// The columns of one record batch of an observation Parquet file, read out
+/// of Arrow arrays; null values are `None`. One vector per column, named as
+/// in the schema (`kind` holds `type`, `delay` holds `delay_min`).
+struct ReadColumns {
+    kind: Vec<Option<String>>,
+    id: Vec<Option<String>>,
+    at: Vec<Option<String>>,
+    place: Vec<Option<String>>,
+    count: Vec<Option<f64>>,
+    sigma: Vec<Option<f64>>,
+    delay: Vec<Option<f64>>,
+    from: Vec<Option<String>>,
+    session_start: Vec<Option<String>>,
+    item: Vec<Option<String>>,
+    open: Vec<Option<bool>>,
+    quantity: Vec<Option<u32>>,
+}
+
+impl ReadColumns {
+    /// Reads the columns of [`observations_schema`] from `batch`; a missing
+    /// column or one of the wrong type is an error naming `path`.
+    fn from_batch(batch: &arrow_array::RecordBatch, path: &Path) -> Result<Self, ClientError> {
+        use arrow_array::Array;
+        use arrow_array::cast::AsArray;
+        use arrow_array::types::{Float64Type, UInt32Type};
+        let error = |e: &dyn std::fmt::Display| ClientError::file(path.display(), e);
         let text = |name: &str| -> Result<Vec<Option<String>>, ClientError> {
             let column = batch.column_by_name(name).ok_or_else(|| error(&format!("no column `{name}`")))?;
             let strings =
@@ -264,64 +322,88 @@ pub fn read_parquet(path: &Path) -> Result<Vec<Observation>, ClientError> {
         let (from, session_start, item) = (text("from")?, text("session_start")?, text("item")?);
         let open_column = batch.column_by_name("open").ok_or_else(|| error(&"no column `open`"))?;
         let open = open_column.as_boolean_opt().ok_or_else(|| error(&"column `open` is not boolean"))?;
+        let open = (0..open.len()).map(|i| open.is_valid(i).then(|| open.value(i))).collect();
         let quantity_column = batch.column_by_name("quantity").ok_or_else(|| error(&"no column `quantity`"))?;
         let quantity = quantity_column
             .as_primitive_opt::<UInt32Type>()
             .ok_or_else(|| error(&"column `quantity` is not uint32"))?;
+        let quantity = (0..quantity.len()).map(|i| quantity.is_valid(i).then(|| quantity.value(i))).collect();
+        Ok(ReadColumns { kind, id, at, place, count, sigma, delay, from, session_start, item, open, quantity })
+    }
+
+    /// The observation in row `row` of the batch; `bad` makes the error for a
+    /// bad value, naming the row in the file.
+    fn observation(&self, row: usize, bad: impl Fn(&str) -> ClientError) -> Result<Observation, ClientError> {
+        let need = |v: &Option<String>, name: &str| v.clone().ok_or_else(|| bad(&format!("`{name}` is null")));
+        let need_f = |v: Option<f64>, name: &str| v.ok_or_else(|| bad(&format!("`{name}` is null")));
+        let (id, at, place) =
+            (need(&self.id[row], "id")?, need(&self.at[row], "at")?, need(&self.place[row], "place")?);
+        let observation = match self.kind[row].as_deref() {
+            Some("place_count") => Observation::PlaceCount {
+                version: 1,
+                id,
+                at,
+                place,
+                count: need_f(self.count[row], "count")?,
+                sigma: self.sigma[row],
+            },
+            Some("gate_entries") => Observation::GateEntries {
+                version: 1,
+                id,
+                from: need(&self.from[row], "from")?,
+                to: at,
+                place,
+                count: need_f(self.count[row], "count")?,
+            },
+            Some("session_delay") => Observation::SessionDelay {
+                version: 1,
+                id,
+                at,
+                venue: place,
+                session_start: need(&self.session_start[row], "session_start")?,
+                delay_min: need_f(self.delay[row], "delay_min")?,
+            },
+            Some("gate_status") => Observation::GateStatus {
+                version: 1,
+                id,
+                at,
+                place,
+                open: self.open[row].ok_or_else(|| bad("`open` is null"))?,
+            },
+            Some("transit_arrival") => {
+                Observation::TransitArrival { version: 1, id, at, place, count: need_f(self.count[row], "count")? }
+            }
+            Some("order") => Observation::Order {
+                version: 1,
+                id,
+                at,
+                shop: place,
+                item: need(&self.item[row], "item")?,
+                quantity: self.quantity[row].ok_or_else(|| bad("`quantity` is null"))?,
+            },
+            other => return Err(bad(&format!("unknown type {other:?}"))),
+        };
+        Ok(observation)
+    }
+}
+
+/// Reads observations from Parquet (the columns of [`observations_schema`]);
+/// a bad row is an error naming it.
+pub fn read_parquet(path: &Path) -> Result<Vec<Observation>, ClientError> {
+    let error = |e: &dyn std::fmt::Display| ClientError::file(path.display(), e);
+    let file = std::fs::File::open(path).map_err(|e| error(&e))?;
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| error(&e))?
+        .build()
+        .map_err(|e| error(&e))?;
+    let mut out = Vec::new();
+    let mut row_base = 0;
+    for batch in reader {
+        let batch = batch.map_err(|e| error(&e))?;
+        let columns = ReadColumns::from_batch(&batch, path)?;
         for row in 0..batch.num_rows() {
             let bad = |what: &str| error(&format!("row {}: {what}", row_base + row + 1));
-            let need = |v: &Option<String>, name: &str| v.clone().ok_or_else(|| bad(&format!("`{name}` is null")));
-            let need_f = |v: Option<f64>, name: &str| v.ok_or_else(|| bad(&format!("`{name}` is null")));
-            let (id, at, place) = (need(&id[row], "id")?, need(&at[row], "at")?, need(&place[row], "place")?);
-            let observation = match kind[row].as_deref() {
-                Some("place_count") => Observation::PlaceCount {
-                    version: 1,
-                    id,
-                    at,
-                    place,
-                    count: need_f(count[row], "count")?,
-                    sigma: sigma[row],
-                },
-                Some("gate_entries") => Observation::GateEntries {
-                    version: 1,
-                    id,
-                    from: need(&from[row], "from")?,
-                    to: at,
-                    place,
-                    count: need_f(count[row], "count")?,
-                },
-                Some("session_delay") => Observation::SessionDelay {
-                    version: 1,
-                    id,
-                    at,
-                    venue: place,
-                    session_start: need(&session_start[row], "session_start")?,
-                    delay_min: need_f(delay[row], "delay_min")?,
-                },
-                Some("gate_status") => Observation::GateStatus {
-                    version: 1,
-                    id,
-                    at,
-                    place,
-                    open: open.is_valid(row).then(|| open.value(row)).ok_or_else(|| bad("`open` is null"))?,
-                },
-                Some("transit_arrival") => {
-                    Observation::TransitArrival { version: 1, id, at, place, count: need_f(count[row], "count")? }
-                }
-                Some("order") => Observation::Order {
-                    version: 1,
-                    id,
-                    at,
-                    shop: place,
-                    item: need(&item[row], "item")?,
-                    quantity: quantity
-                        .is_valid(row)
-                        .then(|| quantity.value(row))
-                        .ok_or_else(|| bad("`quantity` is null"))?,
-                },
-                other => return Err(bad(&format!("unknown type {other:?}"))),
-            };
-            out.push(observation);
+            out.push(columns.observation(row, bad)?);
         }
         row_base += batch.num_rows();
     }

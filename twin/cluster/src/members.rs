@@ -21,6 +21,7 @@ use crowdtwin_sim::Simulation;
 use crowdtwin_sim::kernel::ShardRun;
 use crowdtwin_sim::model::{self, CrowdWorld, Tuning};
 use crowdtwin_sim::scenario::{Intervention, Scenario};
+use ractor::ActorRef;
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
 
@@ -206,6 +207,36 @@ impl ClusterRunAhead {
     }
 }
 
+impl ClusterRunAhead {
+    /// Deals the waiting members, in order, over the live nodes' slots:
+    /// `(node, members)` per job.
+    fn deal(&self, waiting: &[usize]) -> Result<Vec<(usize, Vec<usize>)>, String> {
+        let lost = self.lost.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let slots: Vec<usize> = (0..self.cluster.nodes.len())
+            .filter(|&n| !lost[n])
+            .flat_map(|n| std::iter::repeat_n(n, self.cluster.nodes[n].slots))
+            .collect();
+        if slots.is_empty() {
+            return Err("every node is lost".into());
+        }
+        let per_slot = waiting.len().div_ceil(slots.len());
+        Ok(waiting.chunks(per_slot).zip(&slots).map(|(part, &node)| (node, part.to_vec())).collect())
+    }
+
+    /// Sends each job to its worker at once and waits for every answer. The
+    /// cluster's runtime runs on a thread of its own: the caller may be
+    /// inside another runtime.
+    fn call(&self, calls: Vec<(ActorRef<WorkerMessage>, Vec<u8>)>) -> Vec<Result<Vec<u8>, String>> {
+        let timeout = self.cluster.job_timeout;
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| self.cluster.runtime.block_on(call_each(calls, WorkerMessage::Members, timeout)))
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p))
+        })
+    }
+}
+
 impl RunAhead for ClusterRunAhead {
     fn run_ahead(
         &self,
@@ -218,26 +249,12 @@ impl RunAhead for ClusterRunAhead {
         let mut states: Vec<Option<MemberState>> =
             saved.into_iter().map(|s| s.map(Some)).collect::<Result<_, _>>().map_err(|e| e.to_string())?;
         let mut futures: Vec<Option<Vec<f64>>> = vec![None; members.len()];
-        let timeout = self.cluster.job_timeout;
         loop {
             let waiting: Vec<usize> = (0..members.len()).filter(|&i| futures[i].is_none()).collect();
             if waiting.is_empty() {
                 return Ok(futures.into_iter().map(|f| f.expect("every member has its future")).collect());
             }
-            // Deal the waiting members, in order, over the live nodes' slots.
-            let lost = self.lost.lock().unwrap_or_else(|p| p.into_inner()).clone();
-            let slots: Vec<usize> = (0..self.cluster.nodes.len())
-                .filter(|&n| !lost[n])
-                .flat_map(|n| std::iter::repeat_n(n, self.cluster.nodes[n].slots))
-                .collect();
-            if slots.is_empty() {
-                return Err("every node is lost".into());
-            }
-            let per_slot = waiting.len().div_ceil(slots.len());
-            let mut jobs: Vec<(usize, Vec<usize>)> = Vec::new();
-            for (part, &node) in waiting.chunks(per_slot).zip(&slots) {
-                jobs.push((node, part.to_vec()));
-            }
+            let jobs = self.deal(&waiting)?;
             let calls: Vec<(usize, Vec<usize>, Vec<u8>)> = jobs
                 .into_iter()
                 .map(|(node, part)| {
@@ -246,17 +263,11 @@ impl RunAhead for ClusterRunAhead {
                     (node, part, bytes)
                 })
                 .collect();
-            // The cluster's runtime runs on a thread of its own: the caller may be inside another runtime.
             let (targets, calls): (Vec<(usize, Vec<usize>)>, Vec<_>) = calls
                 .into_iter()
                 .map(|(node, part, bytes)| ((node, part), (self.cluster.nodes[node].worker.clone(), bytes)))
                 .unzip();
-            let replies = std::thread::scope(|scope| {
-                scope
-                    .spawn(|| self.cluster.runtime.block_on(call_each(calls, WorkerMessage::Members, timeout)))
-                    .join()
-                    .unwrap_or_else(|p| std::panic::resume_unwind(p))
-            });
+            let replies = self.call(calls);
             let answers = targets.into_iter().zip(replies).map(|((node, part), answer)| (node, part, answer));
             for (node, part, answer) in answers {
                 let address = &self.cluster.nodes[node].address;

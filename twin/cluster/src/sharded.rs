@@ -278,151 +278,276 @@ impl Cluster {
         if options.checkpoint_every == SimDuration::ZERO {
             return Err(ClusterError::InvalidOption("the checkpoint interval must be positive".into()));
         }
-        let lookahead = sim.world().scenario().params.handoff();
         let seed = sim.seed();
-        let run = run_id(seed, text);
-        let mut members: Vec<Member> = self
-            .nodes
-            .iter()
-            .map(|n| Member { address: n.address.clone(), worker: n.worker.clone(), alive: true })
-            .collect();
-        let timeout = self.job_timeout;
-        let mut checkpoint =
-            Checkpoint { at: sim.now(), saved: vec![None; shard_count], inbound: vec![Vec::new(); shard_count] };
-        let mut next_checkpoint = sim.now() + options.checkpoint_every;
-        self.runtime.block_on(async {
-            'restart: loop {
-                // (Re)place every shard on the live nodes, from the checkpoint.
-                let live: Vec<usize> = (0..members.len()).filter(|&m| members[m].alive).collect();
-                if live.is_empty() {
-                    return Err(ClusterError::Node("every node was lost".into()));
-                }
-                let mut place = vec![0usize; shard_count];
-                let mut slots: Vec<usize> = Vec::new();
-                for &m in &live {
-                    slots.extend(std::iter::repeat_n(m, self.nodes[m].slots));
-                }
-                for (shard, node) in place.iter_mut().enumerate() {
-                    *node = slots[shard % slots.len()];
-                }
-                // The shards each node holds, worked out once per placement.
-                let holdings: Vec<Vec<usize>> =
-                    (0..members.len()).map(|m| (0..shard_count).filter(|&s| place[s] == m).collect()).collect();
-                let held = |m: usize| &holdings[m];
-                let live: Vec<usize> = live.into_iter().filter(|&m| !held(m).is_empty()).collect();
-                on_event(&RunEvent::Placed(
-                    live.iter().map(|&m| (members[m].address.clone(), held(m).clone())).collect(),
-                ));
-                let calls = live.iter().map(|&m| {
-                    let shards = held(m).iter().map(|&s| (s as u32, checkpoint.saved[s].clone())).collect();
-                    let request = ShardRequest::Open {
-                        version: SHARD_WIRE_VERSION,
-                        run,
-                        file: file.to_string(),
-                        scenario: text.to_string(),
-                        seed,
-                        shard_count: shard_count as u32,
-                        lookahead_us: lookahead.0,
-                        shards,
-                    };
-                    (m, request)
-                });
-                let mut earliest: Vec<Option<SimTime>> = vec![None; shard_count];
-                match call_all(&members, calls.collect(), timeout).await? {
-                    Err(lost) => {
-                        lose(&mut members, lost, checkpoint.at, checkpoint.at, &on_event);
-                        continue 'restart;
-                    }
-                    Ok(replies) => {
-                        for (_, reply) in replies {
-                            let ShardReply::Opened(opened) = reply else { return Err(unexpected(&reply)) };
-                            for (index, time) in opened {
-                                earliest[index as usize] = time;
-                            }
-                        }
-                    }
-                }
-                let mut inbound = checkpoint.inbound.clone();
-                let mut edge = checkpoint.at;
-                loop {
-                    let start = (0..shard_count)
-                        .filter_map(|s| earliest[s].into_iter().chain(inbound[s].iter().map(|e| e.time)).min())
-                        .min();
-                    let Some(start) = start.filter(|&t| t < until) else {
-                        // Done: collect the final states.
-                        let calls = live
-                            .iter()
-                            .map(|&m| (m, ShardRequest::Finish { run, inbound: take_mail(&mut inbound, held(m)) }))
-                            .collect();
-                        match call_all(&members, calls, timeout).await? {
-                            Err(lost) => {
-                                lose(&mut members, lost, until, checkpoint.at, &on_event);
-                                continue 'restart;
-                            }
-                            Ok(replies) => {
-                                let mut parts = Vec::with_capacity(shard_count);
-                                for (_, reply) in replies {
-                                    let ShardReply::Finished(saved) = reply else { return Err(unexpected(&reply)) };
-                                    parts.extend(saved.into_iter().map(|(_, bytes)| bytes));
-                                }
-                                return Ok(sim.merge_saved_shards(&parts, until)?);
-                            }
-                        }
-                    };
-                    let window_end = (start + lookahead).min(until);
-                    let save = window_end >= next_checkpoint;
-                    let busy: Vec<usize> = live
-                        .iter()
-                        .copied()
-                        .filter(|&m| {
-                            save || held(m)
-                                .iter()
-                                .any(|&s| !inbound[s].is_empty() || earliest[s].is_some_and(|t| t < window_end))
-                        })
-                        .collect();
-                    let calls: Vec<(usize, ShardRequest)> = busy
-                        .into_iter()
-                        .map(|m| {
-                            let mail = take_mail(&mut inbound, held(m));
-                            (m, ShardRequest::Step { run, window_end, inbound: mail, save })
-                        })
-                        .collect();
-                    let replies = match call_all(&members, calls, timeout).await? {
-                        Err(lost) => {
-                            lose(&mut members, lost, edge, checkpoint.at, &on_event);
-                            continue 'restart;
-                        }
-                        Ok(replies) => replies,
-                    };
-                    let mut saved = vec![None; shard_count];
-                    for (_, reply) in replies {
-                        let ShardReply::Stepped(stepped) = reply else { return Err(unexpected(&reply)) };
-                        for shard in stepped {
-                            let index = shard.index as usize;
-                            earliest[index] = shard.earliest;
-                            for (to, events) in shard.outgoing {
-                                inbound
-                                    .get_mut(to as usize)
-                                    .ok_or_else(|| ClusterError::Protocol(format!("a node sent mail to shard {to}")))?
-                                    .extend(events);
-                            }
-                            saved[index] = shard.saved;
-                        }
-                    }
-                    edge = window_end;
-                    if save {
-                        if saved.iter().any(Option::is_none) {
-                            return Err(ClusterError::Protocol("a node did not save every shard it holds".into()));
-                        }
-                        checkpoint = Checkpoint { at: window_end, saved, inbound: inbound.clone() };
-                        while next_checkpoint <= window_end {
-                            next_checkpoint += options.checkpoint_every;
-                        }
-                        on_event(&RunEvent::Checkpoint(window_end));
-                    }
-                }
+        let mut driver = Driver {
+            members: self
+                .nodes
+                .iter()
+                .map(|n| Member { address: n.address.clone(), worker: n.worker.clone(), alive: true })
+                .collect(),
+            node_slots: self.nodes.iter().map(|n| n.slots).collect(),
+            timeout: self.job_timeout,
+            run: run_id(seed, text),
+            file,
+            text,
+            seed,
+            shard_count,
+            lookahead: sim.world().scenario().params.handoff(),
+            until,
+            checkpoint_every: options.checkpoint_every,
+            checkpoint: Checkpoint {
+                at: sim.now(),
+                saved: vec![None; shard_count],
+                inbound: vec![Vec::new(); shard_count],
+            },
+            next_checkpoint: sim.now() + options.checkpoint_every,
+        };
+        let parts = self.runtime.block_on(driver.run(&on_event))?;
+        Ok(sim.merge_saved_shards(&parts, until)?)
+    }
+}
+
+/// One run on the nodes: what stays across placements (the nodes, the
+/// last checkpoint) and the run's fixed settings.
+struct Driver<'a> {
+    members: Vec<Member>,
+    /// Slots of each node.
+    node_slots: Vec<usize>,
+    timeout: Duration,
+    run: u64,
+    file: &'a str,
+    text: &'a str,
+    seed: u64,
+    shard_count: usize,
+    lookahead: SimDuration,
+    until: SimTime,
+    checkpoint_every: SimDuration,
+    checkpoint: Checkpoint,
+    next_checkpoint: SimTime,
+}
+
+/// Where the shards sit: the nodes holding any, and each node's shards.
+struct Placement {
+    live: Vec<usize>,
+    holdings: Vec<Vec<usize>>,
+}
+
+/// The shards' progress within one placement: each shard's earliest event,
+/// the mail waiting for it, and the last window edge reached.
+struct Progress {
+    earliest: Vec<Option<SimTime>>,
+    inbound: Vec<Vec<Event<Message>>>,
+    edge: SimTime,
+}
+
+/// How one placement's run ended.
+enum Ended {
+    /// Every shard's final state, in shard order.
+    Finished(Vec<Vec<u8>>),
+    /// A node was lost at this edge.
+    Lost(Lost, SimTime),
+}
+
+impl Driver<'_> {
+    /// Places the shards, runs them, and after a lost node places them
+    /// again from the last checkpoint; returns the final states.
+    async fn run(&mut self, on_event: &dyn Fn(&RunEvent)) -> Result<Vec<Vec<u8>>, ClusterError> {
+        loop {
+            let placement = self.place()?;
+            on_event(&RunEvent::Placed(
+                placement
+                    .live
+                    .iter()
+                    .map(|&m| (self.members[m].address.clone(), placement.holdings[m].clone()))
+                    .collect(),
+            ));
+            let ended = match self.open(&placement).await? {
+                Err(lost) => Ended::Lost(lost, self.checkpoint.at),
+                Ok(earliest) => self.drive(&placement, earliest, on_event).await?,
+            };
+            match ended {
+                Ended::Finished(parts) => return Ok(parts),
+                Ended::Lost(lost, at) => lose(&mut self.members, lost, at, self.checkpoint.at, on_event),
             }
-        })
+        }
+    }
+
+    /// Deals the shards over the live nodes' slots.
+    fn place(&self) -> Result<Placement, ClusterError> {
+        let live: Vec<usize> = (0..self.members.len()).filter(|&m| self.members[m].alive).collect();
+        if live.is_empty() {
+            return Err(ClusterError::Node("every node was lost".into()));
+        }
+        let mut slots: Vec<usize> = Vec::new();
+        for &m in &live {
+            slots.extend(std::iter::repeat_n(m, self.node_slots[m]));
+        }
+        let place: Vec<usize> = (0..self.shard_count).map(|shard| slots[shard % slots.len()]).collect();
+        let holdings: Vec<Vec<usize>> =
+            (0..self.members.len()).map(|m| (0..self.shard_count).filter(|&s| place[s] == m).collect()).collect();
+        let live = live.into_iter().filter(|&m| !holdings[m].is_empty()).collect();
+        Ok(Placement { live, holdings })
+    }
+
+    /// Opens every shard on its node from the checkpoint; returns each
+    /// shard's earliest event.
+    async fn open(&self, placement: &Placement) -> Result<Result<Vec<Option<SimTime>>, Lost>, ClusterError> {
+        let calls = placement
+            .live
+            .iter()
+            .map(|&m| {
+                let shards =
+                    placement.holdings[m].iter().map(|&s| (s as u32, self.checkpoint.saved[s].clone())).collect();
+                let request = ShardRequest::Open {
+                    version: SHARD_WIRE_VERSION,
+                    run: self.run,
+                    file: self.file.to_string(),
+                    scenario: self.text.to_string(),
+                    seed: self.seed,
+                    shard_count: self.shard_count as u32,
+                    lookahead_us: self.lookahead.0,
+                    shards,
+                };
+                (m, request)
+            })
+            .collect();
+        let replies = match call_all(&self.members, calls, self.timeout).await? {
+            Err(lost) => return Ok(Err(lost)),
+            Ok(replies) => replies,
+        };
+        let mut earliest = vec![None; self.shard_count];
+        for (_, reply) in replies {
+            let ShardReply::Opened(opened) = reply else { return Err(unexpected(&reply)) };
+            for (index, time) in opened {
+                earliest[index as usize] = time;
+            }
+        }
+        Ok(Ok(earliest))
+    }
+
+    /// Runs the placed shards window by window to the end.
+    async fn drive(
+        &mut self,
+        placement: &Placement,
+        earliest: Vec<Option<SimTime>>,
+        on_event: &dyn Fn(&RunEvent),
+    ) -> Result<Ended, ClusterError> {
+        let mut progress = Progress { earliest, inbound: self.checkpoint.inbound.clone(), edge: self.checkpoint.at };
+        loop {
+            let start = (0..self.shard_count)
+                .filter_map(|s| {
+                    progress.earliest[s].into_iter().chain(progress.inbound[s].iter().map(|e| e.time)).min()
+                })
+                .min();
+            let Some(start) = start.filter(|&t| t < self.until) else {
+                return self.finish(placement, &mut progress.inbound).await;
+            };
+            let window_end = (start + self.lookahead).min(self.until);
+            if let Err(lost) = self.step(placement, &mut progress, window_end, on_event).await? {
+                return Ok(Ended::Lost(lost, progress.edge));
+            }
+        }
+    }
+
+    /// One window: every node with work (mail, an event before the edge, or
+    /// a checkpoint due) steps its shards to `window_end`.
+    async fn step(
+        &mut self,
+        placement: &Placement,
+        progress: &mut Progress,
+        window_end: SimTime,
+        on_event: &dyn Fn(&RunEvent),
+    ) -> Result<Result<(), Lost>, ClusterError> {
+        let save = window_end >= self.next_checkpoint;
+        let busy: Vec<usize> = placement
+            .live
+            .iter()
+            .copied()
+            .filter(|&m| {
+                save || placement.holdings[m]
+                    .iter()
+                    .any(|&s| !progress.inbound[s].is_empty() || progress.earliest[s].is_some_and(|t| t < window_end))
+            })
+            .collect();
+        let calls: Vec<(usize, ShardRequest)> = busy
+            .into_iter()
+            .map(|m| {
+                let mail = take_mail(&mut progress.inbound, &placement.holdings[m]);
+                (m, ShardRequest::Step { run: self.run, window_end, inbound: mail, save })
+            })
+            .collect();
+        let replies = match call_all(&self.members, calls, self.timeout).await? {
+            Err(lost) => return Ok(Err(lost)),
+            Ok(replies) => replies,
+        };
+        let saved = progress.absorb(replies)?;
+        progress.edge = window_end;
+        if save {
+            self.keep_checkpoint(window_end, saved, &progress.inbound, on_event)?;
+        }
+        Ok(Ok(()))
+    }
+
+    /// Keeps a complete set of saved shards and the mail in flight as the
+    /// checkpoint to restart from.
+    fn keep_checkpoint(
+        &mut self,
+        at: SimTime,
+        saved: Vec<Option<Vec<u8>>>,
+        inbound: &[Vec<Event<Message>>],
+        on_event: &dyn Fn(&RunEvent),
+    ) -> Result<(), ClusterError> {
+        if saved.iter().any(Option::is_none) {
+            return Err(ClusterError::Protocol("a node did not save every shard it holds".into()));
+        }
+        self.checkpoint = Checkpoint { at, saved, inbound: inbound.to_vec() };
+        while self.next_checkpoint <= at {
+            self.next_checkpoint += self.checkpoint_every;
+        }
+        on_event(&RunEvent::Checkpoint(at));
+        Ok(())
+    }
+
+    /// Delivers the last mail and collects every shard's final state.
+    async fn finish(&self, placement: &Placement, inbound: &mut [Vec<Event<Message>>]) -> Result<Ended, ClusterError> {
+        let calls = placement
+            .live
+            .iter()
+            .map(|&m| (m, ShardRequest::Finish { run: self.run, inbound: take_mail(inbound, &placement.holdings[m]) }))
+            .collect();
+        let replies = match call_all(&self.members, calls, self.timeout).await? {
+            Err(lost) => return Ok(Ended::Lost(lost, self.until)),
+            Ok(replies) => replies,
+        };
+        let mut parts = Vec::with_capacity(self.shard_count);
+        for (_, reply) in replies {
+            let ShardReply::Finished(saved) = reply else { return Err(unexpected(&reply)) };
+            parts.extend(saved.into_iter().map(|(_, bytes)| bytes));
+        }
+        Ok(Ended::Finished(parts))
+    }
+}
+
+impl Progress {
+    /// Takes in the nodes' step replies: earliest events and mail; returns
+    /// the shards' saved states (where saved).
+    fn absorb(&mut self, replies: Vec<(usize, ShardReply)>) -> Result<Vec<Option<Vec<u8>>>, ClusterError> {
+        let mut saved = vec![None; self.earliest.len()];
+        for (_, reply) in replies {
+            let ShardReply::Stepped(stepped) = reply else { return Err(unexpected(&reply)) };
+            for shard in stepped {
+                let index = shard.index as usize;
+                self.earliest[index] = shard.earliest;
+                for (to, events) in shard.outgoing {
+                    self.inbound
+                        .get_mut(to as usize)
+                        .ok_or_else(|| ClusterError::Protocol(format!("a node sent mail to shard {to}")))?
+                        .extend(events);
+                }
+                saved[index] = shard.saved;
+            }
+        }
+        Ok(saved)
     }
 }
 
@@ -448,7 +573,7 @@ fn unexpected(reply: &ShardReply) -> ClusterError {
     }
 }
 
-fn lose(members: &mut [Member], lost: Lost, at: SimTime, from: SimTime, on_event: &impl Fn(&RunEvent)) {
+fn lose(members: &mut [Member], lost: Lost, at: SimTime, from: SimTime, on_event: &dyn Fn(&RunEvent)) {
     members[lost.node].alive = false;
     on_event(&RunEvent::NodeLost { node: members[lost.node].address.clone(), why: lost.why, at, from });
 }

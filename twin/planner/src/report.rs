@@ -134,10 +134,25 @@ font-size:11px;fill:#333}.axis{stroke:#444;stroke-width:1}.grid{stroke:#e4e4e4;s
 
 /// Renders the whole page.
 pub fn render_html(input: &ReportInput<'_>) -> String {
-    let places = input.places;
-    let minutes = run_minutes(places);
+    let minutes = run_minutes(input.places);
     let mut out = String::with_capacity(64 * 1024);
+    page_header(&mut out, input, minutes);
+    occupancy_section(&mut out, input, minutes);
+    queue_section(&mut out, input, minutes);
+    los_section(&mut out, input, minutes);
 
+    // 5. KPI table.
+    out.push_str("<section id=\"kpis\">\n<h2>Key figures per place</h2>\n");
+    kpi_table(&mut out, input.kpis);
+    out.push_str("</section>\n");
+
+    w!(out, "<footer>crowdtwin run report \u{b7} {} \u{b7} seed {}</footer>\n", esc(input.title), input.seed);
+    out.push_str("</body>\n</html>\n");
+    out
+}
+
+/// The document head and the page header: title, seed, summary.
+fn page_header(out: &mut String, input: &ReportInput<'_>, minutes: usize) {
     out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
     out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
     w!(out, "<title>{} \u{2014} crowdtwin run report</title>\n", esc(input.title));
@@ -151,7 +166,7 @@ pub fn render_html(input: &ReportInput<'_>) -> String {
         input.seed,
         clock_label(u64::from(input.start_clock_s)),
         minutes,
-        places.len()
+        input.places.len()
     );
     if !input.summary.is_empty() {
         out.push_str("<dl class=\"summary\">\n");
@@ -161,8 +176,11 @@ pub fn render_html(input: &ReportInput<'_>) -> String {
         out.push_str("</dl>\n");
     }
     out.push_str("</header>\n");
+}
 
-    // 2. Occupancy.
+/// Section 2: the occupancy chart of the places with the highest peak.
+fn occupancy_section(out: &mut String, input: &ReportInput<'_>, minutes: usize) {
+    let places = input.places;
     out.push_str("<section id=\"occupancy\">\n<h2>Occupancy over time</h2>\n");
     if places.is_empty() {
         out.push_str("<p class=\"note\">No places in this run.</p>\n");
@@ -170,39 +188,37 @@ pub fn render_html(input: &ReportInput<'_>) -> String {
         out.push_str("<p class=\"note\">The run has no minutes to plot.</p>\n");
     } else {
         let top = top_places(places, |p| &p.occupancy, false);
-        line_chart_section(&mut out, places, &top, |p| &p.occupancy, minutes, input.start_clock_s, "Occupancy");
+        let chart = LineChart::new(places, &top, |p| &p.occupancy, minutes, input.start_clock_s);
+        line_chart_section(out, &chart, "Occupancy");
     }
     out.push_str("</section>\n");
+}
 
-    // 3. Queues.
+/// Section 3: the queue chart of the places that had a queue.
+fn queue_section(out: &mut String, input: &ReportInput<'_>, minutes: usize) {
+    let places = input.places;
     out.push_str("<section id=\"queues\">\n<h2>Queue lengths</h2>\n");
     let top_queues = if minutes == 0 { Vec::new() } else { top_places(places, |p| &p.queue, true) };
     if top_queues.is_empty() {
         out.push_str("<p class=\"note\">No place had a queue at any time during the run.</p>\n");
     } else {
-        line_chart_section(&mut out, places, &top_queues, |p| &p.queue, minutes, input.start_clock_s, "Queue length");
+        let chart = LineChart::new(places, &top_queues, |p| &p.queue, minutes, input.start_clock_s);
+        line_chart_section(out, &chart, "Queue length");
     }
     out.push_str("</section>\n");
+}
 
-    // 4. Level of service.
+/// Section 4: the level of service strip.
+fn los_section(out: &mut String, input: &ReportInput<'_>, minutes: usize) {
     out.push_str("<section id=\"los\">\n<h2>Level of service</h2>\n");
-    if places.is_empty() {
+    if input.places.is_empty() {
         out.push_str("<p class=\"note\">No places in this run.</p>\n");
     } else if minutes == 0 {
         out.push_str("<p class=\"note\">The run has no minutes to show.</p>\n");
     } else {
-        los_strip(&mut out, places, minutes, input.start_clock_s);
+        los_strip(out, input.places, minutes, input.start_clock_s);
     }
     out.push_str("</section>\n");
-
-    // 5. KPI table.
-    out.push_str("<section id=\"kpis\">\n<h2>Key figures per place</h2>\n");
-    kpi_table(&mut out, input.kpis);
-    out.push_str("</section>\n");
-
-    w!(out, "<footer>crowdtwin run report \u{b7} {} \u{b7} seed {}</footer>\n", esc(input.title), input.seed);
-    out.push_str("</body>\n</html>\n");
-    out
 }
 
 /// Escapes text for HTML element content and attribute values.
@@ -358,24 +374,64 @@ pub(crate) fn nice_scale(max: f64) -> (f64, f64, usize) {
     (step, top, decimals)
 }
 
-/// One line chart (SVG) and its legend (an HTML list) for the places `top`.
-fn line_chart_section(
-    out: &mut String,
-    places: &[PlaceSeries],
-    top: &[usize],
-    series: impl Fn(&PlaceSeries) -> &Vec<f64>,
+/// What one line chart draws and where: the places `top` of `places`, one
+/// series each, on a clock axis of `minutes` and a value axis up to `y_top`.
+struct LineChart<'a, S: Fn(&PlaceSeries) -> &Vec<f64>> {
+    /// All places of the run.
+    places: &'a [PlaceSeries],
+    /// Indices into `places` of the series drawn, highest peak first.
+    top: &'a [usize],
+    /// The series of a place that the chart shows.
+    series: S,
+    /// Length of the run, minutes.
     minutes: usize,
+    /// Clock time of minute 0, seconds after midnight.
     start_clock_s: u32,
-    what: &str,
-) {
-    let max = top.iter().map(|&i| peak(series(&places[i]))).fold(0.0, f64::max);
-    let (step, y_top, decimals) = nice_scale(max);
-    let width = LINE_LEFT + PLOT_W + RIGHT;
-    let height = LINE_TOP + PLOT_H + LINE_BOTTOM;
-    let x_of = |m: f64| LINE_LEFT + m / minutes as f64 * PLOT_W;
-    let y_of = |v: f64| LINE_TOP + PLOT_H - clean(v) / y_top * PLOT_H;
-    let bottom = LINE_TOP + PLOT_H;
+    /// Spacing of the value ticks.
+    step: f64,
+    /// Value at the top of the plotting area.
+    y_top: f64,
+    /// Decimals of the value tick labels.
+    decimals: usize,
+}
 
+impl<'a, S: Fn(&PlaceSeries) -> &Vec<f64>> LineChart<'a, S> {
+    /// The chart of `series` for the places `top`, its value axis scaled to their highest peak.
+    fn new(places: &'a [PlaceSeries], top: &'a [usize], series: S, minutes: usize, start_clock_s: u32) -> Self {
+        let max = top.iter().map(|&i| peak(series(&places[i]))).fold(0.0, f64::max);
+        let (step, y_top, decimals) = nice_scale(max);
+        LineChart { places, top, series, minutes, start_clock_s, step, y_top, decimals }
+    }
+
+    /// Width of the whole SVG.
+    fn width(&self) -> f64 {
+        LINE_LEFT + PLOT_W + RIGHT
+    }
+
+    /// Height of the whole SVG.
+    fn height(&self) -> f64 {
+        LINE_TOP + PLOT_H + LINE_BOTTOM
+    }
+
+    /// y of the x axis.
+    fn bottom(&self) -> f64 {
+        LINE_TOP + PLOT_H
+    }
+
+    /// x of minute offset `m`.
+    fn x_of(&self, m: f64) -> f64 {
+        LINE_LEFT + m / self.minutes as f64 * PLOT_W
+    }
+
+    /// y of value `v` (cleaned).
+    fn y_of(&self, v: f64) -> f64 {
+        LINE_TOP + PLOT_H - clean(v) / self.y_top * PLOT_H
+    }
+}
+
+/// One line chart (SVG) and its legend (an HTML list); `what` names the series.
+fn line_chart_section<S: Fn(&PlaceSeries) -> &Vec<f64>>(out: &mut String, chart: &LineChart<'_, S>, what: &str) {
+    let (width, height) = (chart.width(), chart.height());
     w!(
         out,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {} {}\" width=\"{}\" height=\"{}\" role=\"img\" \
@@ -385,15 +441,25 @@ fn line_chart_section(
         num(width, 0),
         num(height, 0),
         esc(what),
-        top.len()
+        chart.top.len()
     );
     out.push_str(SVG_STYLE);
+    line_chart_grid(out, chart);
+    line_chart_axes(out, chart);
+    line_chart_lines(out, chart);
+    out.push_str("</svg>\n<ul class=\"legend\">\n");
+    line_chart_legend(out, chart);
+    out.push_str("</ul>\n");
+}
 
+/// The grid of a line chart: value ticks and labels, clock ticks and labels.
+fn line_chart_grid<S: Fn(&PlaceSeries) -> &Vec<f64>>(out: &mut String, chart: &LineChart<'_, S>) {
+    let bottom = chart.bottom();
     // Y grid and tick labels.
-    let n_y = (y_top / step).round() as usize;
+    let n_y = (chart.y_top / chart.step).round() as usize;
     for k in 0..=n_y {
-        let v = k as f64 * step;
-        let y = num(y_of(v), 1);
+        let v = k as f64 * chart.step;
+        let y = num(chart.y_of(v), 1);
         w!(
             out,
             "<line class=\"grid\" x1=\"{}\" y1=\"{y}\" x2=\"{}\" y2=\"{y}\"/><text x=\"{}\" y=\"{y}\" dy=\"0.32em\" \
@@ -401,12 +467,12 @@ fn line_chart_section(
             num(LINE_LEFT, 1),
             num(LINE_LEFT + PLOT_W, 1),
             num(LINE_LEFT - 6.0, 1),
-            num_grouped(v, decimals)
+            num_grouped(v, chart.decimals)
         );
     }
     // X grid, ticks and clock labels.
-    for (m, label) in clock_ticks(start_clock_s, minutes) {
-        let x = num(x_of(m), 1);
+    for (m, label) in clock_ticks(chart.start_clock_s, chart.minutes) {
+        let x = num(chart.x_of(m), 1);
         w!(
             out,
             "<line class=\"grid\" x1=\"{x}\" y1=\"{}\" x2=\"{x}\" y2=\"{}\"/><line class=\"axis\" x1=\"{x}\" y1=\"{}\" \
@@ -418,14 +484,17 @@ fn line_chart_section(
             num(bottom + 17.0, 1)
         );
     }
-    // Axes and their titles.
+}
+
+/// The axes of a line chart and their titles.
+fn line_chart_axes<S: Fn(&PlaceSeries) -> &Vec<f64>>(out: &mut String, chart: &LineChart<'_, S>) {
     w!(
         out,
         "<line class=\"axis\" x1=\"{l}\" y1=\"{t}\" x2=\"{l}\" y2=\"{b}\"/><line class=\"axis\" x1=\"{l}\" y1=\"{b}\" \
          x2=\"{r}\" y2=\"{b}\"/>\n",
         l = num(LINE_LEFT, 1),
         t = num(LINE_TOP, 1),
-        b = num(bottom, 1),
+        b = num(chart.bottom(), 1),
         r = num(LINE_LEFT + PLOT_W, 1)
     );
     w!(
@@ -437,16 +506,18 @@ fn line_chart_section(
         out,
         "<text class=\"ttl\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">clock time</text>\n",
         num(LINE_LEFT + PLOT_W / 2.0, 1),
-        num(height - 6.0, 1)
+        num(chart.height() - 6.0, 1)
     );
+}
 
-    // The lines, lowest-ranked first so that the highest peak is drawn on top.
-    for (rank, &i) in top.iter().enumerate().rev() {
-        let place = &places[i];
-        let values = series(place);
+/// The lines of a line chart, lowest-ranked first so that the highest peak is drawn on top.
+fn line_chart_lines<S: Fn(&PlaceSeries) -> &Vec<f64>>(out: &mut String, chart: &LineChart<'_, S>) {
+    for (rank, &i) in chart.top.iter().enumerate().rev() {
+        let place = &chart.places[i];
+        let values = (chart.series)(place);
         let mut points = String::with_capacity(values.len().min(2 * PLOT_W as usize) * 12);
-        for (m, v) in line_points(values, minutes) {
-            w!(points, "{},{} ", num(x_of(m), 1), num(y_of(v), 1));
+        for (m, v) in line_points(values, chart.minutes) {
+            w!(points, "{},{} ", num(chart.x_of(m), 1), num(chart.y_of(v), 1));
         }
         let points = points.trim_end();
         w!(
@@ -457,18 +528,20 @@ fn line_chart_section(
             esc(&place.id)
         );
     }
-    out.push_str("</svg>\n<ul class=\"legend\">\n");
-    for (rank, &i) in top.iter().enumerate() {
-        let place = &places[i];
+}
+
+/// The legend items of a line chart: colour, place id and peak, highest first.
+fn line_chart_legend<S: Fn(&PlaceSeries) -> &Vec<f64>>(out: &mut String, chart: &LineChart<'_, S>) {
+    for (rank, &i) in chart.top.iter().enumerate() {
+        let place = &chart.places[i];
         w!(
             out,
             "<li><span class=\"sw\" style=\"background:{}\"></span>{} <small>(peak {})</small></li>\n",
             SERIES_COLOURS[rank % SERIES_COLOURS.len()],
             esc(&place.id),
-            num_grouped(peak(series(place)), 1)
+            num_grouped(peak((chart.series)(place)), 1)
         );
     }
-    out.push_str("</ul>\n");
 }
 
 /// Points (minute position, value) of one series over the domain [0, minutes]:
@@ -544,36 +617,90 @@ fn los_runs(los: &[u8], minutes: usize, bucket: usize) -> Vec<(usize, usize, u8)
     runs
 }
 
+/// Layout of the LOS strip chart: the rows in their order and where
+/// everything goes.
+struct LosStrip<'a> {
+    /// All places of the run.
+    places: &'a [PlaceSeries],
+    /// Indices into `places`, sorted by kind, then id, then input order.
+    order: Vec<usize>,
+    /// Row labels, in the order of `order`.
+    labels: Vec<String>,
+    /// Left margin: room for the longest row label.
+    left: f64,
+    /// y of the top clock axis.
+    top_axis: f64,
+    /// y of the bottom clock axis.
+    bottom: f64,
+    /// Width of the whole SVG.
+    width: f64,
+    /// Height of the whole SVG.
+    height: f64,
+    /// Length of the run, minutes.
+    minutes: usize,
+    /// Minutes per pixel column (1 unless the run is longer than the strip is wide).
+    bucket: usize,
+}
+
+impl<'a> LosStrip<'a> {
+    /// Sorts the rows and lays the strip out for a run of `minutes`.
+    fn new(places: &'a [PlaceSeries], minutes: usize) -> Self {
+        let mut order: Vec<usize> = (0..places.len()).collect();
+        order.sort_by(|&a, &b| {
+            places[a].kind.cmp(&places[b].kind).then_with(|| places[a].id.cmp(&places[b].id)).then(a.cmp(&b))
+        });
+        let labels: Vec<String> = order.iter().map(|&i| row_label(&places[i].id)).collect();
+        let longest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+        let left = (longest as f64 * 6.2 + 16.0).clamp(72.0, 220.0).round();
+        let top_axis = 24.0;
+        let groups = 1 + order.windows(2).filter(|w| places[w[0]].kind != places[w[1]].kind).count();
+        let rows_h = order.len() as f64 * ROW_PITCH + groups as f64 * GROUP_HEAD_H;
+        let bottom = top_axis + rows_h + 4.0;
+        let width = left + PLOT_W + RIGHT;
+        let height = bottom + 40.0;
+        let bucket = minutes.div_ceil(PLOT_W as usize).max(1);
+        LosStrip { places, order, labels, left, top_axis, bottom, width, height, minutes, bucket }
+    }
+
+    /// x of minute offset `m`.
+    fn x_of(&self, m: f64) -> f64 {
+        self.left + m / self.minutes as f64 * PLOT_W
+    }
+}
+
 /// The LOS strip chart: one row per place, sorted by kind then id, with kind
 /// headers, clock axes on top and bottom and an HTML colour legend.
 fn los_strip(out: &mut String, places: &[PlaceSeries], minutes: usize, start_clock_s: u32) {
-    let mut order: Vec<usize> = (0..places.len()).collect();
-    order.sort_by(|&a, &b| {
-        places[a].kind.cmp(&places[b].kind).then_with(|| places[a].id.cmp(&places[b].id)).then(a.cmp(&b))
-    });
-    let labels: Vec<String> = order.iter().map(|&i| row_label(&places[i].id)).collect();
-    let longest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
-    let left = (longest as f64 * 6.2 + 16.0).clamp(72.0, 220.0).round();
-    let top_axis = 24.0;
-    let groups = 1 + order.windows(2).filter(|w| places[w[0]].kind != places[w[1]].kind).count();
-    let rows_h = order.len() as f64 * ROW_PITCH + groups as f64 * GROUP_HEAD_H;
-    let bottom = top_axis + rows_h + 4.0;
-    let width = left + PLOT_W + RIGHT;
-    let height = bottom + 40.0;
-    let bucket = minutes.div_ceil(PLOT_W as usize).max(1);
-    let x_of = |m: f64| left + m / minutes as f64 * PLOT_W;
-
+    let strip = LosStrip::new(places, minutes);
     w!(
         out,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" role=\"img\" \
          aria-label=\"Level of service per place and minute\" shape-rendering=\"crispEdges\">\n",
-        w = num(width, 0),
-        h = num(height, 0)
+        w = num(strip.width, 0),
+        h = num(strip.height, 0)
     );
     out.push_str(SVG_STYLE);
-    // Clock ticks, top and bottom.
-    for (m, label) in clock_ticks(start_clock_s, minutes) {
-        let x = num(x_of(m), 1);
+    los_strip_axes(out, &strip, start_clock_s);
+    los_strip_rows(out, &strip);
+    out.push_str("</svg>\n<ul class=\"legend\">\n");
+    for (letter, colour) in Los::ALL.map(|los| (los.letter(), los.colour_hex())) {
+        w!(out, "<li><span class=\"sw\" style=\"background:{colour}\"></span>LOS {letter}</li>\n");
+    }
+    out.push_str("</ul>\n");
+    if strip.bucket > 1 {
+        w!(
+            out,
+            "<p class=\"note\">Each cell spans {} minutes and shows the worst level of service in them.</p>\n",
+            strip.bucket
+        );
+    }
+}
+
+/// The clock ticks of the LOS strip, top and bottom, and the axis title.
+fn los_strip_axes(out: &mut String, strip: &LosStrip<'_>, start_clock_s: u32) {
+    let (top_axis, bottom) = (strip.top_axis, strip.bottom);
+    for (m, label) in clock_ticks(start_clock_s, strip.minutes) {
+        let x = num(strip.x_of(m), 1);
         w!(
             out,
             "<line class=\"axis\" x1=\"{x}\" y1=\"{}\" x2=\"{x}\" y2=\"{}\"/><text x=\"{x}\" y=\"{}\" \
@@ -590,14 +717,17 @@ fn los_strip(out: &mut String, places: &[PlaceSeries], minutes: usize, start_clo
     w!(
         out,
         "<text class=\"ttl\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">clock time</text>\n",
-        num(left + PLOT_W / 2.0, 1),
-        num(height - 6.0, 1)
+        num(strip.left + PLOT_W / 2.0, 1),
+        num(strip.height - 6.0, 1)
     );
+}
 
-    let mut y = top_axis;
+/// The rows of the LOS strip, a kind header before each new kind.
+fn los_strip_rows(out: &mut String, strip: &LosStrip<'_>) {
+    let mut y = strip.top_axis;
     let mut kind: Option<&str> = None;
-    for (row, &i) in order.iter().enumerate() {
-        let place = &places[i];
+    for (row, &i) in strip.order.iter().enumerate() {
+        let place = &strip.places[i];
         if kind != Some(place.kind.as_str()) {
             kind = Some(place.kind.as_str());
             w!(
@@ -608,40 +738,34 @@ fn los_strip(out: &mut String, places: &[PlaceSeries], minutes: usize, start_clo
             );
             y += GROUP_HEAD_H;
         }
-        w!(
-            out,
-            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\"><title>{} ({})</title>{}</text>\n",
-            num(left - 6.0, 1),
-            num(y + ROW_CELL_H - 2.0, 1),
-            esc(&place.id),
-            esc(&place.kind),
-            esc(&labels[row])
-        );
-        let y_cell = num(y, 1);
-        for (from, to, level) in los_runs(&place.los, minutes, bucket) {
-            // Round both edges so that neighbouring cells meet without seams.
-            let x0 = (x_of(from as f64) * 10.0).round() / 10.0;
-            let x1 = (x_of(to as f64) * 10.0).round() / 10.0;
-            w!(
-                out,
-                "<rect x=\"{}\" y=\"{y_cell}\" width=\"{}\" height=\"{}\" fill=\"{}\"/>\n",
-                num(x0, 1),
-                num((x1 - x0).max(0.1), 1),
-                num(ROW_CELL_H, 0),
-                los_colour(level)
-            );
-        }
+        los_strip_row(out, strip, place, &strip.labels[row], y);
         y += ROW_PITCH;
     }
-    out.push_str("</svg>\n<ul class=\"legend\">\n");
-    for (letter, colour) in Los::ALL.map(|los| (los.letter(), los.colour_hex())) {
-        w!(out, "<li><span class=\"sw\" style=\"background:{colour}\"></span>LOS {letter}</li>\n");
-    }
-    out.push_str("</ul>\n");
-    if bucket > 1 {
+}
+
+/// One row of the LOS strip at height `y`: the label and the runs of equal LOS.
+fn los_strip_row(out: &mut String, strip: &LosStrip<'_>, place: &PlaceSeries, label: &str, y: f64) {
+    w!(
+        out,
+        "<text x=\"{}\" y=\"{}\" text-anchor=\"end\"><title>{} ({})</title>{}</text>\n",
+        num(strip.left - 6.0, 1),
+        num(y + ROW_CELL_H - 2.0, 1),
+        esc(&place.id),
+        esc(&place.kind),
+        esc(label)
+    );
+    let y_cell = num(y, 1);
+    for (from, to, level) in los_runs(&place.los, strip.minutes, strip.bucket) {
+        // Round both edges so that neighbouring cells meet without seams.
+        let x0 = (strip.x_of(from as f64) * 10.0).round() / 10.0;
+        let x1 = (strip.x_of(to as f64) * 10.0).round() / 10.0;
         w!(
             out,
-            "<p class=\"note\">Each cell spans {bucket} minutes and shows the worst level of service in them.</p>\n"
+            "<rect x=\"{}\" y=\"{y_cell}\" width=\"{}\" height=\"{}\" fill=\"{}\"/>\n",
+            num(x0, 1),
+            num((x1 - x0).max(0.1), 1),
+            num(ROW_CELL_H, 0),
+            los_colour(level)
         );
     }
 }

@@ -646,6 +646,31 @@ pub const FRONTIER_SERIES_MAX: usize = report::MAX_CHART_SERIES;
 /// point and the list of failures in order.
 pub fn render_html(report: &StressReport) -> String {
     let mut out = String::with_capacity(64 * 1024);
+    page_header(&mut out, report);
+
+    out.push_str("<section id=\"frontier\">\n<h2>Capacity frontier</h2>\n");
+    out.push_str(
+        "<p>Peak density of the day over the density at which the criterion breaks (1 = the first interval \
+         at the next level of service), for the places closest to failing.</p>\n",
+    );
+    frontier_chart(&mut out, report);
+    out.push_str("</section>\n");
+
+    failure_order_section(&mut out, report);
+    los_per_point_section(&mut out, report);
+    let _ = writeln!(
+        out,
+        "<footer>crowdtwin stress report \u{b7} {} \u{b7} seed {}</footer>",
+        esc(&report.scenario),
+        report.seed
+    );
+    out.push_str("</body>\n</html>\n");
+    out
+}
+
+/// The document head and the page header: title, the sweep, and a summary of
+/// what fails first.
+fn page_header(out: &mut String, report: &StressReport) {
     let title = format!("{} \u{2014} stress test of {}", report.scenario, report.parameter);
     let _ = write!(
         out,
@@ -695,15 +720,10 @@ pub fn render_html(report: &StressReport) -> String {
     let failing = report.elements.iter().filter(|e| e.fails_at.is_some()).count();
     let _ = writeln!(out, "<dt>Failing at the top of the range</dt><dd>{failing} of {}</dd>", report.elements.len());
     out.push_str("</dl>\n</header>\n");
+}
 
-    out.push_str("<section id=\"frontier\">\n<h2>Capacity frontier</h2>\n");
-    out.push_str(
-        "<p>Peak density of the day over the density at which the criterion breaks (1 = the first interval \
-         at the next level of service), for the places closest to failing.</p>\n",
-    );
-    frontier_chart(&mut out, report);
-    out.push_str("</section>\n");
-
+/// The order of failure: every failing element, earliest failure first.
+fn failure_order_section(out: &mut String, report: &StressReport) {
     out.push_str("<section id=\"order\">\n<h2>Order of failure</h2>\n<table>\n<thead><tr><th>place</th><th>kind</th>");
     let _ = writeln!(
         out,
@@ -729,7 +749,10 @@ pub fn render_html(report: &StressReport) -> String {
         out.push_str("<tr><td colspan=\"4\" class=\"note\">No place breaks the criterion in this range.</td></tr>\n");
     }
     out.push_str("</tbody></table>\n</section>\n");
+}
 
+/// The worst level of service of every element at every point, as a table.
+fn los_per_point_section(out: &mut String, report: &StressReport) {
     out.push_str("<section id=\"los\">\n<h2>Worst level of service per point</h2>\n<table>\n<thead><tr><th>place</th>");
     for point in &report.points {
         let _ = write!(out, "<th class=\"n\">{}</th>", num(point.value, 2));
@@ -749,14 +772,6 @@ pub fn render_html(report: &StressReport) -> String {
         out.push_str("</tr>\n");
     }
     out.push_str("</tbody></table>\n</section>\n");
-    let _ = writeln!(
-        out,
-        "<footer>crowdtwin stress report \u{b7} {} \u{b7} seed {}</footer>",
-        esc(&report.scenario),
-        report.seed
-    );
-    out.push_str("</body>\n</html>\n");
-    out
 }
 
 fn last(values: &[f64]) -> f64 {
@@ -771,71 +786,134 @@ const CHART_TOP: f64 = 12.0;
 const CHART_BOTTOM: f64 = 44.0;
 const CHART_RIGHT: f64 = 24.0;
 
+/// Scales of the frontier chart and the elements it draws.
+struct FrontierChart {
+    /// Indices into the report's elements, closest to failing first.
+    ranked: Vec<usize>,
+    /// Spacing of the load ratio ticks.
+    step: f64,
+    /// Load ratio at the top of the plotting area.
+    y_top: f64,
+    /// Decimals of the load ratio tick labels.
+    decimals: usize,
+    /// Parameter value at the left edge.
+    low: f64,
+    /// Parameter range across the plotting area (1 where the range is empty).
+    span: f64,
+}
+
+impl FrontierChart {
+    /// Ranks the elements in scope by their load ratio at the top of the range
+    /// (ties by id), keeps the first [`FRONTIER_SERIES_MAX`] and scales the
+    /// axes to them.
+    fn new(report: &StressReport) -> Self {
+        let mut ranked: Vec<usize> = (0..report.elements.len()).collect();
+        ranked.sort_by(|&a, &b| {
+            let (ea, eb) = (&report.elements[a], &report.elements[b]);
+            last(&eb.load_ratio).total_cmp(&last(&ea.load_ratio)).then(ea.id.cmp(&eb.id))
+        });
+        let scope = Scope::parse(&report.scope).unwrap_or(Scope::All);
+        ranked.retain(|&i| scope.covers(report.elements[i].kind));
+        ranked.truncate(FRONTIER_SERIES_MAX);
+        let y_max = ranked
+            .iter()
+            .flat_map(|&i| report.elements[i].load_ratio.iter().copied())
+            .fold(1.2_f64, |m, v| if v.is_finite() { m.max(v) } else { m });
+        let (step, y_top, decimals) = report::nice_scale(y_max);
+        let (low, high) = (report.low, report.high);
+        let span = if high > low { high - low } else { 1.0 };
+        FrontierChart { ranked, step, y_top, decimals, low, span }
+    }
+
+    /// x of parameter value `v`.
+    fn x_of(&self, v: f64) -> f64 {
+        CHART_LEFT + (v - self.low) / self.span * CHART_W
+    }
+
+    /// y of load ratio `v`, clamped to the plotting area.
+    fn y_of(&self, v: f64) -> f64 {
+        CHART_TOP + CHART_H - v.clamp(0.0, self.y_top) / self.y_top * CHART_H
+    }
+}
+
+/// Width of the whole frontier SVG.
+const CHART_WIDTH: f64 = CHART_LEFT + CHART_W + CHART_RIGHT;
+/// Height of the whole frontier SVG.
+const CHART_HEIGHT: f64 = CHART_TOP + CHART_H + CHART_BOTTOM;
+/// y of the frontier chart's x axis.
+const CHART_AXIS_Y: f64 = CHART_TOP + CHART_H;
+
 /// The frontier chart: the parameter on x, each element's load ratio on y,
 /// a line at 1 (the criterion) and the first failure marked.
 fn frontier_chart(out: &mut String, report: &StressReport) {
-    let mut ranked: Vec<usize> = (0..report.elements.len()).collect();
-    ranked.sort_by(|&a, &b| {
-        let (ea, eb) = (&report.elements[a], &report.elements[b]);
-        last(&eb.load_ratio).total_cmp(&last(&ea.load_ratio)).then(ea.id.cmp(&eb.id))
-    });
-    let scope = Scope::parse(&report.scope).unwrap_or(Scope::All);
-    ranked.retain(|&i| scope.covers(report.elements[i].kind));
-    ranked.truncate(FRONTIER_SERIES_MAX);
-    let y_max = ranked
-        .iter()
-        .flat_map(|&i| report.elements[i].load_ratio.iter().copied())
-        .fold(1.2_f64, |m, v| if v.is_finite() { m.max(v) } else { m });
-    let (step, y_top, decimals) = report::nice_scale(y_max);
-    let (low, high) = (report.low, report.high);
-    let span = if high > low { high - low } else { 1.0 };
-    let x_of = |v: f64| CHART_LEFT + (v - low) / span * CHART_W;
-    let y_of = |v: f64| CHART_TOP + CHART_H - v.clamp(0.0, y_top) / y_top * CHART_H;
-    let (width, height) = (CHART_LEFT + CHART_W + CHART_RIGHT, CHART_TOP + CHART_H + CHART_BOTTOM);
-    let bottom = CHART_TOP + CHART_H;
+    let chart = FrontierChart::new(report);
     let _ = writeln!(
         out,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" role=\"img\" \
          aria-label=\"Capacity frontier\">",
-        w = num(width, 0),
-        h = num(height, 0)
+        w = num(CHART_WIDTH, 0),
+        h = num(CHART_HEIGHT, 0)
     );
     out.push_str(report::SVG_STYLE);
-    for k in 0..=((y_top / step).round() as usize) {
-        let v = k as f64 * step;
-        let y = num(y_of(v), 1);
+    frontier_grid(out, report, &chart);
+    frontier_axes(out, report, &chart);
+    frontier_lines(out, report, &chart);
+    frontier_first_failure(out, report, &chart);
+    out.push_str("</svg>\n<ul class=\"legend\">\n");
+    for (rank, &i) in chart.ranked.iter().enumerate() {
+        let element = &report.elements[i];
+        let _ = writeln!(
+            out,
+            "<li><span class=\"sw\" style=\"background:{}\"></span>{} <small>({})</small></li>",
+            report::SERIES_COLOURS[rank % report::SERIES_COLOURS.len()],
+            esc(&element.id),
+            element.fails_at.map_or_else(|| "holds".to_string(), |v| format!("fails at {}", num(v, 2)))
+        );
+    }
+    out.push_str("</ul>\n");
+}
+
+/// The frontier chart's grid: load ratio ticks and labels, and a tick per point.
+fn frontier_grid(out: &mut String, report: &StressReport, chart: &FrontierChart) {
+    for k in 0..=((chart.y_top / chart.step).round() as usize) {
+        let v = k as f64 * chart.step;
+        let y = num(chart.y_of(v), 1);
         let _ = writeln!(
             out,
             "<line class=\"grid\" x1=\"{l}\" y1=\"{y}\" x2=\"{r}\" y2=\"{y}\"/><text x=\"{t}\" y=\"{y}\" dy=\"0.32em\" \
              text-anchor=\"end\">{}</text>",
-            num(v, decimals),
+            num(v, chart.decimals),
             l = num(CHART_LEFT, 1),
             r = num(CHART_LEFT + CHART_W, 1),
             t = num(CHART_LEFT - 6.0, 1)
         );
     }
     for point in &report.points {
-        let x = num(x_of(point.value), 1);
+        let x = num(chart.x_of(point.value), 1);
         let _ = writeln!(
             out,
             "<line class=\"axis\" x1=\"{x}\" y1=\"{b}\" x2=\"{x}\" y2=\"{b5}\"/><text x=\"{x}\" y=\"{b17}\" \
              text-anchor=\"middle\">{}</text>",
             num(point.value, 2),
-            b = num(bottom, 1),
-            b5 = num(bottom + 5.0, 1),
-            b17 = num(bottom + 17.0, 1)
+            b = num(CHART_AXIS_Y, 1),
+            b5 = num(CHART_AXIS_Y + 5.0, 1),
+            b17 = num(CHART_AXIS_Y + 17.0, 1)
         );
     }
+}
+
+/// The frontier chart's axes, the criterion line at 1 and the axis titles.
+fn frontier_axes(out: &mut String, report: &StressReport, chart: &FrontierChart) {
     let _ = writeln!(
         out,
         "<line class=\"axis\" x1=\"{l}\" y1=\"{t}\" x2=\"{l}\" y2=\"{b}\"/><line class=\"axis\" x1=\"{l}\" y1=\"{b}\" \
          x2=\"{r}\" y2=\"{b}\"/>",
         l = num(CHART_LEFT, 1),
         t = num(CHART_TOP, 1),
-        b = num(bottom, 1),
+        b = num(CHART_AXIS_Y, 1),
         r = num(CHART_LEFT + CHART_W, 1)
     );
-    let one = num(y_of(1.0), 1);
+    let one = num(chart.y_of(1.0), 1);
     let _ = writeln!(
         out,
         "<line x1=\"{l}\" y1=\"{one}\" x2=\"{r}\" y2=\"{one}\" stroke=\"{}\" stroke-width=\"1.5\" \
@@ -852,18 +930,23 @@ fn frontier_chart(out: &mut String, report: &StressReport) {
          breaking density</text><text class=\"ttl\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">{} ({})</text>",
         num(CHART_TOP + CHART_H / 2.0, 1),
         num(CHART_LEFT + CHART_W / 2.0, 1),
-        num(height - 6.0, 1),
+        num(CHART_HEIGHT - 6.0, 1),
         esc(&report.parameter),
         Parameter::ALL.iter().find(|(_, n)| *n == report.parameter).map_or("", |(p, _)| p.unit())
     );
-    for (rank, &i) in ranked.iter().enumerate().rev() {
+}
+
+/// One line per ranked element, lowest-ranked first so that the closest to
+/// failing is drawn on top.
+fn frontier_lines(out: &mut String, report: &StressReport, chart: &FrontierChart) {
+    for (rank, &i) in chart.ranked.iter().enumerate().rev() {
         let element = &report.elements[i];
         let colour = report::SERIES_COLOURS[rank % report::SERIES_COLOURS.len()];
         let points: Vec<String> = report
             .points
             .iter()
             .zip(&element.load_ratio)
-            .map(|(p, r)| format!("{},{}", num(x_of(p.value), 1), num(y_of(*r), 1)))
+            .map(|(p, r)| format!("{},{}", num(chart.x_of(p.value), 1), num(chart.y_of(*r), 1)))
             .collect();
         let _ = writeln!(
             out,
@@ -872,11 +955,15 @@ fn frontier_chart(out: &mut String, report: &StressReport) {
             esc(&element.id)
         );
     }
+}
+
+/// A ring around the element that fails first, at the point where it fails.
+fn frontier_first_failure(out: &mut String, report: &StressReport, chart: &FrontierChart) {
     if let Some(first) = &report.first_failure
         && let Some(element) = report.elements.iter().find(|e| e.id == first.elements[0])
         && let Some(index) = report.points.iter().position(|p| p.value == first.value)
     {
-        let (x, y) = (num(x_of(first.value), 1), num(y_of(element.load_ratio[index]), 1));
+        let (x, y) = (num(chart.x_of(first.value), 1), num(chart.y_of(element.load_ratio[index]), 1));
         let _ = writeln!(
             out,
             "<circle cx=\"{x}\" cy=\"{y}\" r=\"6\" fill=\"none\" stroke=\"#000\" stroke-width=\"2\"/>\
@@ -884,16 +971,4 @@ fn frontier_chart(out: &mut String, report: &StressReport) {
             esc(&element.id)
         );
     }
-    out.push_str("</svg>\n<ul class=\"legend\">\n");
-    for (rank, &i) in ranked.iter().enumerate() {
-        let element = &report.elements[i];
-        let _ = writeln!(
-            out,
-            "<li><span class=\"sw\" style=\"background:{}\"></span>{} <small>({})</small></li>",
-            report::SERIES_COLOURS[rank % report::SERIES_COLOURS.len()],
-            esc(&element.id),
-            element.fails_at.map_or_else(|| "holds".to_string(), |v| format!("fails at {}", num(v, 2)))
-        );
-    }
-    out.push_str("</ul>\n");
 }
