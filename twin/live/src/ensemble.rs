@@ -681,7 +681,7 @@ impl Twin {
                     occupancy_p90: p90,
                     density_p50: p50 / area,
                     density_p90: p90 / area,
-                    probability_los_e_or_worse: p_bad,
+                    probability_los_e_or_worse: p_bad.clamp(0.0, 1.0),
                 });
             }
             let id = world.element_id(e);

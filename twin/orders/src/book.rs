@@ -7,8 +7,15 @@
 //! request of the group. Shards commit in parallel: on this machine's disk
 //! concurrent fsyncs overlap (one 4 KiB `O_DSYNC` write takes ~3.8 ms alone,
 //! ~0.75 ms each with two writers). The idempotency key index is shared by
-//! the shards (one lock per group), so a key names one order whatever shop. Checking a request's shape (shop and item names, quantities,
-//! key) happens before, on the caller's task, so the book's thread does only
+//! the shards (one lock per group, one more after its commit), so a key
+//! names one order of its principal whatever shop; keys are scoped per
+//! principal (`principal NUL key`). The index names an order only after
+//! the commit holding it returned: while a group is being decided and
+//! committed its keys are in the shard's own pending map and marked in
+//! flight in the shared index, so another shard meeting such a key answers
+//! "in flight, retry" (409) without citing an order that is not durable.
+//! Checking a request's shape (shop and item names, quantities, key)
+//! happens before, on the caller's task, so the book's thread does only
 //! what must be sequential.
 //!
 //! A failed commit stops the book: nothing of the failed group was
@@ -19,11 +26,12 @@ use super::shop::{Catalogue, Shop, ShopMessage, ShopReply};
 use super::store::{Decision, OrderRecord, Record, Store};
 use super::{
     COMMIT_ORDERS_MAX, IDEMPOTENCY_KEY_BYTES_MAX, ItemStock, ORDER_LINES_MAX, ORDER_QUANTITY_MAX,
-    ORDER_QUEUE_REQUESTS_MAX, ORDER_SHARDS, Order, OrderError, OrderLine, OrderReceipt, OrderRequest, OrderStatus,
-    RESTOCK_QUANTITY_MAX, RejectCode, ShopStock, body_hash,
+    ORDER_QUEUE_REQUESTS_MAX, ORDER_SHARDS, Order, OrderError, OrderId, OrderLine, OrderReceipt, OrderRequest,
+    OrderStatus, RESTOCK_QUANTITY_MAX, RejectCode, ShopStock, Viewer, body_hash, valid_principal,
 };
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use crowdtwin_sim::scenario::{format_clock, parse_clock};
+use rand::{RngCore, SeedableRng};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -42,6 +50,10 @@ pub struct OrderBookConfig {
 #[derive(Clone, Debug)]
 pub struct CheckedOrder {
     key: String,
+    /// Who places it.
+    principal: Arc<str>,
+    /// The key in the index: `principal NUL key`.
+    scoped: Box<str>,
     shop: u16,
     lines: Vec<(u16, u32)>,
     pickup_s: Option<u32>,
@@ -50,8 +62,8 @@ pub struct CheckedOrder {
 
 enum Command {
     Place(Vec<CheckedOrder>, oneshot::Sender<Result<Vec<OrderReceipt>, OrderError>>),
-    Get(u64, oneshot::Sender<Result<Order, OrderError>>),
-    Cancel(u64, oneshot::Sender<Result<Order, OrderError>>),
+    Get(OrderId, Option<Box<str>>, oneshot::Sender<Result<Order, OrderError>>),
+    Cancel(OrderId, Option<Box<str>>, oneshot::Sender<Result<Order, OrderError>>),
     Restock(u16, Vec<(u16, u32)>, oneshot::Sender<Result<(), OrderError>>),
 }
 
@@ -92,9 +104,18 @@ type Pickups = std::collections::BTreeMap<(u32, u16, u16), u64>;
 /// lock for 1/64 of the time growing the whole would.
 const KEY_INDEX_PARTS: usize = 64;
 
+/// One key of the shared index.
+#[derive(Clone, Copy)]
+enum Slot {
+    /// Decided by a shard whose commit has not returned yet.
+    InFlight,
+    /// Durable.
+    Committed(KeyEntry),
+}
+
 /// The idempotency key index, shared by the shards.
 struct KeyIndex {
-    parts: Vec<HashMap<Box<str>, KeyEntry>>,
+    parts: Vec<HashMap<Box<str>, Slot>>,
 }
 
 impl KeyIndex {
@@ -107,13 +128,27 @@ impl KeyIndex {
         (hash >> 32) as usize % KEY_INDEX_PARTS
     }
 
-    fn get(&self, key: &str) -> Option<&KeyEntry> {
+    fn get(&self, key: &str) -> Option<&Slot> {
         self.parts[KeyIndex::part(key)].get(key)
     }
 
-    fn insert(&mut self, key: Box<str>, entry: KeyEntry) -> Option<KeyEntry> {
-        self.parts[KeyIndex::part(&key)].insert(key, entry)
+    fn insert(&mut self, key: Box<str>, slot: Slot) -> Option<Slot> {
+        self.parts[KeyIndex::part(&key)].insert(key, slot)
     }
+}
+
+/// The key of `key` of `principal` in the index.
+fn scoped_key(principal: &str, key: &str) -> Box<str> {
+    let mut scoped = String::with_capacity(principal.len() + 1 + key.len());
+    scoped.push_str(principal);
+    scoped.push('\0');
+    scoped.push_str(key);
+    scoped.into_boxed_str()
+}
+
+/// Who may see an order, from a command's owner (none: an operator).
+fn viewer(owner: &Option<Box<str>>) -> Viewer<'_> {
+    owner.as_deref().map_or(Viewer::Everyone, Viewer::Owner)
 }
 
 /// The shard owning shop `shop`.
@@ -130,6 +165,7 @@ fn shard_of_order(id: u64) -> usize {
 #[derive(Clone, Copy)]
 struct KeyEntry {
     id: u64,
+    secret: u64,
     body_hash: u64,
     decision: Decision,
 }
@@ -140,6 +176,10 @@ struct Book {
     catalogue: Arc<Catalogue>,
     shops: Vec<Shop>,
     keys: Arc<Mutex<KeyIndex>>,
+    /// Keys of the group being built (not yet in the shared index as committed).
+    pending: HashMap<Box<str>, KeyEntry>,
+    /// Draws the random half of order ids.
+    rng: rand::rngs::StdRng,
     shard: usize,
     cancelled: HashSet<u64>,
     /// `(first order id, group sequence)` of each group holding orders.
@@ -192,7 +232,8 @@ impl Book {
                 Some(reject_reason(&self.catalogue, shop, lines, line, available)),
             ),
         };
-        OrderReceipt { id: Some(entry.id), idempotency_key: key.to_string(), status, code, reason, replayed }
+        let id = OrderId { secret: entry.secret, sequence: entry.id }.to_string();
+        OrderReceipt { id: Some(id), idempotency_key: key.to_string(), status, code, reason, replayed }
     }
 
     fn place(&mut self, orders: Vec<CheckedOrder>) -> Vec<OrderReceipt> {
@@ -201,14 +242,36 @@ impl Book {
         let mut keys = keys.lock().unwrap_or_else(|e| e.into_inner());
         for order in orders {
             debug_assert_eq!(shard_of_shop(order.shop), self.shard, "an order goes to its shop's shard");
-            if let Some(entry) = keys.get(order.key.as_str()).copied() {
+            // This group's own keys first (answered after the same commit),
+            // then the durable ones; a key another shard is committing now
+            // is in flight: no order can be cited yet.
+            let known = match self.pending.get(&order.scoped) {
+                Some(entry) => Some(*entry),
+                None => match keys.get(&order.scoped) {
+                    Some(Slot::Committed(entry)) => Some(*entry),
+                    Some(Slot::InFlight) => {
+                        receipts.push(OrderReceipt {
+                            id: None,
+                            reason: Some(OrderError::KeyInFlight(order.key.clone()).to_string()),
+                            idempotency_key: order.key,
+                            status: OrderStatus::Rejected,
+                            code: Some(RejectCode::KeyConflict),
+                            replayed: false,
+                        });
+                        continue;
+                    }
+                    None => None,
+                },
+            };
+            if let Some(entry) = known {
                 if entry.body_hash == order.body_hash {
                     self.published.orders_replayed.fetch_add(1, Ordering::Relaxed);
                     receipts.push(self.receipt(&order.key, &entry, order.shop, &order.lines, true));
                 } else {
-                    let error = OrderError::KeyConflict(order.key.clone(), entry.id);
+                    let id = OrderId { secret: entry.secret, sequence: entry.id }.to_string();
+                    let error = OrderError::KeyConflict(order.key.clone(), id.clone());
                     receipts.push(OrderReceipt {
-                        id: Some(entry.id),
+                        id: Some(id),
                         idempotency_key: order.key,
                         status: OrderStatus::Rejected,
                         code: Some(RejectCode::KeyConflict),
@@ -218,6 +281,7 @@ impl Book {
                 }
                 continue;
             }
+            let secret = self.rng.next_u64();
             let id = self.next_id;
             self.next_id += ORDER_SHARDS as u64;
             self.group_first_id.get_or_insert(id);
@@ -232,10 +296,14 @@ impl Book {
                 ShopReply::Short { line, available } => Decision::OutOfStock { line: line as u8, available },
                 ShopReply::Overflow { .. } => unreachable!("a reservation never adds stock"),
             };
-            let entry = KeyEntry { id, body_hash: order.body_hash, decision };
+            let entry = KeyEntry { id, secret, body_hash: order.body_hash, decision };
             receipts.push(self.receipt(&order.key, &entry, order.shop, &order.lines, false));
+            keys.insert(order.scoped.clone(), Slot::InFlight);
+            self.pending.insert(order.scoped, entry);
             let record = OrderRecord {
                 id,
+                secret,
+                principal: order.principal.to_string(),
                 shop: order.shop,
                 decision,
                 pickup_s: order.pickup_s,
@@ -243,39 +311,47 @@ impl Book {
                 key: order.key,
                 lines: order.lines,
             };
-            keys.insert(record.key.clone().into_boxed_str(), entry);
             Record::Order(record).encode(&mut self.blob);
         }
         receipts
     }
 
-    /// The stored record of order `id` (committed groups only: call after a flush).
-    fn find(&self, id: u64) -> Result<OrderRecord, OrderError> {
+    /// The stored record of order `public` if `viewer` may see it
+    /// (committed groups only: call after a flush). Another principal's
+    /// order and a wrong secret answer "no order", as a missing id does.
+    fn find(&self, public: OrderId, viewer: Viewer<'_>) -> Result<OrderRecord, OrderError> {
+        let no = || OrderError::NoSuchOrder(public.to_string());
+        let id = public.sequence;
         if id >= self.next_id || shard_of_order(id) != self.shard {
-            return Err(OrderError::NoSuchOrder(id));
+            return Err(no());
         }
         let at = self.locations.partition_point(|&(first, _)| first <= id);
         let Some(&(_, sequence)) = at.checked_sub(1).and_then(|i| self.locations.get(i)) else {
-            return Err(OrderError::NoSuchOrder(id));
+            return Err(no());
         };
-        let blob = self.store.group(sequence)?.ok_or(OrderError::NoSuchOrder(id))?;
+        let blob = self.store.group(sequence)?.ok_or_else(no)?;
         let mut rest = blob.as_slice();
         while !rest.is_empty() {
             if let Record::Order(order) = Record::decode(&mut rest).map_err(OrderError::Store)?
                 && order.id == id
             {
+                if order.secret != public.secret || !viewer.may_see(&order.principal) {
+                    return Err(no());
+                }
                 return Ok(order);
             }
         }
-        Err(OrderError::NoSuchOrder(id))
+        Err(no())
     }
 
     fn order(&self, record: &OrderRecord) -> Order {
         let shop = &self.catalogue.shops[record.shop as usize];
-        let entry = KeyEntry { id: record.id, body_hash: record.body_hash, decision: record.decision };
+        let entry =
+            KeyEntry { id: record.id, secret: record.secret, body_hash: record.body_hash, decision: record.decision };
         let receipt = self.receipt(&record.key, &entry, record.shop, &record.lines, false);
         Order {
-            id: record.id,
+            id: receipt.id.expect("a stored order has an id"),
+            principal: record.principal.clone(),
             idempotency_key: record.key.clone(),
             shop: shop.id.clone(),
             items: record
@@ -292,10 +368,11 @@ impl Book {
         }
     }
 
-    fn cancel(&mut self, id: u64) -> Result<Order, OrderError> {
-        let record = self.find(id)?;
+    fn cancel(&mut self, public: OrderId, viewer: Viewer<'_>) -> Result<Order, OrderError> {
+        let record = self.find(public, viewer)?;
+        let id = record.id;
         if record.decision != Decision::Confirmed {
-            return Err(OrderError::Refused(format!("order {id} was rejected; there is nothing to cancel")));
+            return Err(OrderError::Refused(format!("order {public} was rejected; there is nothing to cancel")));
         }
         if self.cancelled.insert(id) {
             match self.shops[record.shop as usize].handle(ShopMessage::Release(&record.lines)) {
@@ -303,7 +380,7 @@ impl Book {
                 _ => {
                     self.cancelled.remove(&id);
                     return Err(OrderError::Refused(format!(
-                        "order {id}: releasing its units would overflow the stock counter"
+                        "order {public}: releasing its units would overflow the stock counter"
                     )));
                 }
             }
@@ -346,7 +423,7 @@ impl Book {
         };
         if let Err(error) = &result {
             self.published.failed.store(true, Ordering::Relaxed);
-            eprintln!("crowdtwin orders: {error}; the order book stops, restart to recover from the store");
+            tracing::error!(%error, shard = self.shard, "a commit failed; the order book stops, restart to recover from the store");
             for answer in answers {
                 answer.send(Some(error));
             }
@@ -354,6 +431,13 @@ impl Book {
         }
         if !self.blob.is_empty() {
             self.published.commits.fetch_add(1, Ordering::Relaxed);
+            if !self.pending.is_empty() {
+                // Durable now: the shared index may name these orders.
+                let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+                for (key, entry) in self.pending.drain() {
+                    keys.insert(key, Slot::Committed(entry));
+                }
+            }
             if let Some(first) = self.group_first_id.take() {
                 self.locations.push((first, self.next_group));
             }
@@ -412,18 +496,18 @@ impl Book {
                         let receipts = self.place(batch);
                         self.answers.push(Answer::Place(port, receipts));
                     }
-                    Command::Get(id, port) => {
+                    Command::Get(id, owner, port) => {
                         if self.flush().is_err() {
                             return;
                         }
-                        let answer = self.find(id).map(|record| self.order(&record));
+                        let answer = self.find(id, viewer(&owner)).map(|record| self.order(&record));
                         drop(port.send(answer));
                     }
-                    Command::Cancel(id, port) => {
+                    Command::Cancel(id, owner, port) => {
                         if self.flush().is_err() {
                             return;
                         }
-                        let answer = self.cancel(id);
+                        let answer = self.cancel(id, viewer(&owner));
                         self.answers.push(Answer::Order(port, answer));
                     }
                     Command::Restock(shop, lines, port) => {
@@ -447,6 +531,28 @@ impl OrderBook {
     /// `catalogue` if new), recovers stock, keys and cancels from them, and
     /// starts the shards' threads.
     pub fn open(config: &OrderBookConfig, catalogue: Catalogue) -> Result<OrderBook, OrderError> {
+        let (books, readers, catalogue, published) = OrderBook::recover_shards(config, catalogue)?;
+        let mut senders = Vec::with_capacity(ORDER_SHARDS);
+        let mut threads = Vec::with_capacity(ORDER_SHARDS);
+        for (shard, book) in books.into_iter().enumerate() {
+            let (sender, receiver) = crossbeam_channel::bounded(ORDER_QUEUE_REQUESTS_MAX);
+            let thread = std::thread::Builder::new()
+                .name(format!("order-book-{shard}"))
+                .spawn(move || book.run(receiver))
+                .map_err(|e| OrderError::Open(format!("cannot start the order book's thread: {e}")))?;
+            senders.push(sender);
+            threads.push(thread);
+        }
+        let shop_positions = catalogue.shops.iter().enumerate().map(|(i, s)| (s.id.clone(), i as u16)).collect();
+        Ok(OrderBook { senders, stores: readers, catalogue, shop_positions, published, threads: Mutex::new(threads) })
+    }
+
+    /// The shards' states (not started), the stores to read, the catalogue and the published counters.
+    #[allow(clippy::type_complexity)]
+    fn recover_shards(
+        config: &OrderBookConfig,
+        catalogue: Catalogue,
+    ) -> Result<(Vec<Book>, Vec<Store>, Arc<Catalogue>, Arc<Published>), OrderError> {
         if catalogue.shops.len() > u16::MAX as usize
             || catalogue.shops.iter().any(|s| s.items.len() > u16::MAX as usize)
         {
@@ -484,15 +590,16 @@ impl OrderBook {
             commit_micros_total: AtomicU64::new(0),
             failed: AtomicBool::new(false),
         });
-        let mut senders = Vec::with_capacity(ORDER_SHARDS);
-        let mut threads = Vec::with_capacity(ORDER_SHARDS);
+        let mut books = Vec::with_capacity(ORDER_SHARDS);
         for (shard, state) in recovered.into_iter().enumerate() {
-            let book = Book {
+            books.push(Book {
                 store: state.store,
                 catalogue: catalogue.clone(),
                 touched: vec![false; state.shops.len()],
                 shops: state.shops,
                 keys: keys.clone(),
+                pending: HashMap::new(),
+                rng: rand::rngs::StdRng::from_os_rng(),
                 shard,
                 cancelled: state.cancelled,
                 locations: state.locations,
@@ -503,17 +610,9 @@ impl OrderBook {
                 group_first_id: None,
                 answers: Vec::new(),
                 confirmed_in_group: Vec::new(),
-            };
-            let (sender, receiver) = crossbeam_channel::bounded(ORDER_QUEUE_REQUESTS_MAX);
-            let thread = std::thread::Builder::new()
-                .name(format!("order-book-{shard}"))
-                .spawn(move || book.run(receiver))
-                .map_err(|e| OrderError::Open(format!("cannot start the order book's thread: {e}")))?;
-            senders.push(sender);
-            threads.push(thread);
+            });
         }
-        let shop_positions = catalogue.shops.iter().enumerate().map(|(i, s)| (s.id.clone(), i as u16)).collect();
-        Ok(OrderBook { senders, stores: readers, catalogue, shop_positions, published, threads: Mutex::new(threads) })
+        Ok((books, readers, catalogue, published))
     }
 
     /// Every order committed so far as Parquet (the file `crowdtwin orders
@@ -560,9 +659,10 @@ impl OrderBook {
         OrderBook::answer(self.post(shard, command)?).await
     }
 
-    /// Checks an order's shape and resolves its names; a refusal is the
-    /// receipt to send back (nothing is recorded for it).
-    pub fn check(&self, request: OrderRequest) -> Result<CheckedOrder, OrderReceipt> {
+    /// Checks an order of `principal` (see [`valid_principal`]), its shape,
+    /// and resolves its names; a refusal is the receipt to send back
+    /// (nothing is recorded for it).
+    pub fn check(&self, principal: &Arc<str>, request: OrderRequest) -> Result<CheckedOrder, OrderReceipt> {
         let hash = body_hash(&request);
         let refuse = |request: OrderRequest, code: RejectCode, reason: String| OrderReceipt {
             id: None,
@@ -572,6 +672,10 @@ impl OrderBook {
             reason: Some(reason),
             replayed: false,
         };
+        if !valid_principal(principal) {
+            let reason = format!("`{principal}` cannot name a principal");
+            return Err(refuse(request, RejectCode::BadOrder, reason));
+        }
         if request.idempotency_key.is_empty() || request.idempotency_key.len() > IDEMPOTENCY_KEY_BYTES_MAX {
             let reason = format!("idempotency_key must be 1 to {IDEMPOTENCY_KEY_BYTES_MAX} bytes");
             return Err(refuse(request, RejectCode::BadOrder, reason));
@@ -609,16 +713,27 @@ impl OrderBook {
                 Err(problem) => return Err(refuse(request, RejectCode::BadOrder, format!("pickup_at: {problem}"))),
             },
         };
-        Ok(CheckedOrder { key: request.idempotency_key, shop, lines, pickup_s, body_hash: hash })
+        let scoped = scoped_key(principal, &request.idempotency_key);
+        Ok(CheckedOrder {
+            key: request.idempotency_key,
+            principal: principal.clone(),
+            scoped,
+            shop,
+            lines,
+            pickup_s,
+            body_hash: hash,
+        })
     }
 
-    /// Places orders: checks each, decides the valid ones in one request to
-    /// the book, and answers once they are durable; receipts in request order.
-    pub async fn place(&self, requests: Vec<OrderRequest>) -> Result<Vec<OrderReceipt>, OrderError> {
+    /// Places orders of `principal`: checks each, decides the valid ones in
+    /// one request to the book, and answers once they are durable; receipts
+    /// in request order.
+    pub async fn place(&self, principal: &str, requests: Vec<OrderRequest>) -> Result<Vec<OrderReceipt>, OrderError> {
+        let principal: Arc<str> = Arc::from(principal);
         let mut receipts: Vec<Option<OrderReceipt>> = Vec::with_capacity(requests.len());
         let mut checked = Vec::with_capacity(requests.len());
         for request in requests {
-            match self.check(request) {
+            match self.check(&principal, request) {
                 Ok(order) => {
                     checked.push(order);
                     receipts.push(None);
@@ -655,14 +770,20 @@ impl OrderBook {
             .collect())
     }
 
-    /// One order as stored.
-    pub async fn get(&self, id: u64) -> Result<Order, OrderError> {
-        self.ask(shard_of_order(id), |port| Command::Get(id, port)).await
+    /// One order as stored, if `viewer` may see it (else "no order", as
+    /// for an id that names none).
+    pub async fn get(&self, id: &str, viewer: Viewer<'_>) -> Result<Order, OrderError> {
+        let id: OrderId = id.parse()?;
+        let owner = owner(viewer);
+        self.ask(shard_of_order(id.sequence), |port| Command::Get(id, owner, port)).await
     }
 
-    /// Cancels a confirmed order and puts its units back (again: no change).
-    pub async fn cancel(&self, id: u64) -> Result<Order, OrderError> {
-        self.ask(shard_of_order(id), |port| Command::Cancel(id, port)).await
+    /// Cancels a confirmed order `viewer` may see and puts its units back
+    /// (again: no change).
+    pub async fn cancel(&self, id: &str, viewer: Viewer<'_>) -> Result<Order, OrderError> {
+        let id: OrderId = id.parse()?;
+        let owner = owner(viewer);
+        self.ask(shard_of_order(id.sequence), |port| Command::Cancel(id, owner, port)).await
     }
 
     /// Adds units to a shop's items (durable when this returns).
@@ -784,6 +905,14 @@ impl OrderBook {
     }
 }
 
+/// A viewer as a command carries it.
+fn owner(viewer: Viewer<'_>) -> Option<Box<str>> {
+    match viewer {
+        Viewer::Owner(principal) => Some(principal.into()),
+        Viewer::Everyone => None,
+    }
+}
+
 /// One shard's state rebuilt from its store.
 struct Recovered {
     store: Store,
@@ -835,8 +964,13 @@ fn recover(store: Store, catalogue: &Catalogue, shard: usize, keys: &mut KeyInde
                             }
                         }
                     }
-                    let entry = KeyEntry { id: order.id, body_hash: order.body_hash, decision: order.decision };
-                    if keys.insert(order.key.into_boxed_str(), entry).is_some() {
+                    let entry = KeyEntry {
+                        id: order.id,
+                        secret: order.secret,
+                        body_hash: order.body_hash,
+                        decision: order.decision,
+                    };
+                    if keys.insert(scoped_key(&order.principal, &order.key), Slot::Committed(entry)).is_some() {
                         problem
                             .get_or_insert(format!("group {sequence}: order {}'s key names another order", order.id));
                     }
@@ -866,4 +1000,68 @@ fn recover(store: Store, catalogue: &Catalogue, shard: usize, keys: &mut KeyInde
         return Err(OrderError::Open(format!("the order store (shard {shard}) does not add up: {problem}")));
     }
     Ok(Recovered { store, shops, cancelled, locations, next_id, next_group, confirmed_units, pickups })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shop::{CatalogueItem, CatalogueShop};
+
+    /// Two shops, on shards 0 and 1.
+    fn two_shops() -> Catalogue {
+        let shop = |id: &str| CatalogueShop {
+            id: id.into(),
+            items: vec![CatalogueItem { id: "pin".into(), initial_stock: 10, price: 1.0 }],
+        };
+        Catalogue { shops: vec![shop("north"), shop("south")] }
+    }
+
+    fn checked(principal: &str, key: &str, shop: u16) -> CheckedOrder {
+        let request = OrderRequest {
+            idempotency_key: key.into(),
+            shop: ["north", "south"][shop as usize].into(),
+            items: vec![OrderLine { item: "pin".into(), quantity: 1 }],
+            pickup_at: None,
+        };
+        CheckedOrder {
+            scoped: scoped_key(principal, key),
+            principal: principal.into(),
+            key: key.into(),
+            shop,
+            lines: vec![(0, 1)],
+            pickup_s: None,
+            body_hash: body_hash(&request),
+        }
+    }
+
+    /// The shared key index names an order only after its commit: until
+    /// then another shard meeting the key answers "in flight" citing no
+    /// order; after it, a conflict citing the durable order. Keys of two
+    /// principals never meet.
+    #[test]
+    fn the_key_index_names_an_order_only_after_its_commit() {
+        let dir = std::env::temp_dir().join(format!("crowdtwin-book-keys-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let config = OrderBookConfig { data_dir: dir.clone() };
+        let (mut books, _, _, _) = OrderBook::recover_shards(&config, two_shops()).unwrap();
+        let mut south = books.remove(1);
+        let mut north = books.remove(0);
+        let placed = north.place(vec![checked("alice", "k", 0)]);
+        assert_eq!(placed[0].status, OrderStatus::Confirmed);
+        // North has decided but not committed: south may not cite it.
+        let early = south.place(vec![checked("alice", "k", 1)]);
+        assert_eq!((early[0].code, early[0].id.as_ref()), (Some(RejectCode::KeyConflict), None), "{early:?}");
+        assert!(early[0].reason.as_deref().unwrap().contains("being committed"), "{early:?}");
+        // Another principal's key `k` is another key.
+        let bob = south.place(vec![checked("bob", "k", 1)]);
+        assert_eq!(bob[0].status, OrderStatus::Confirmed);
+        north.flush().unwrap();
+        let late = south.place(vec![checked("alice", "k", 1)]);
+        assert_eq!((late[0].code, &late[0].id), (Some(RejectCode::KeyConflict), &placed[0].id), "{late:?}");
+        assert!(late[0].reason.as_deref().unwrap().contains("was used for another order"), "{late:?}");
+        // The same body again, once durable, is a replay of the same order.
+        let again = north.place(vec![checked("alice", "k", 0)]);
+        assert_eq!((again[0].replayed, &again[0].id), (true, &placed[0].id));
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

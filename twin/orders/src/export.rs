@@ -4,9 +4,9 @@
 //! running service.
 
 use super::ORDER_SHARDS;
-use super::OrderError;
 use super::shop::Catalogue;
 use super::store::{Decision, Record, Store};
+use super::{OrderError, OrderId};
 use arrow_array::builder::{StringBuilder, UInt32Builder, UInt64Builder};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
@@ -24,8 +24,9 @@ pub const EXPORT_BATCH_ROWS_MAX: usize = 65_536;
 /// The columns of `orders.parquet`, one row per order line.
 pub fn orders_schema() -> Schema {
     Schema::new(vec![
-        Field::new("order_id", DataType::UInt64, false),
+        Field::new("order_id", DataType::Utf8, false),
         Field::new("commit", DataType::UInt64, false),
+        Field::new("principal", DataType::Utf8, false),
         Field::new("idempotency_key", DataType::Utf8, false),
         Field::new("shop", DataType::Utf8, false),
         Field::new("item", DataType::Utf8, false),
@@ -37,8 +38,9 @@ pub fn orders_schema() -> Schema {
 
 #[derive(Default)]
 struct Columns {
-    order_id: UInt64Builder,
+    order_id: StringBuilder,
     commit: UInt64Builder,
+    principal: StringBuilder,
     key: StringBuilder,
     shop: StringBuilder,
     item: StringBuilder,
@@ -54,6 +56,7 @@ impl Columns {
         let columns: Vec<ArrayRef> = vec![
             Arc::new(self.order_id.finish()),
             Arc::new(self.commit.finish()),
+            Arc::new(self.principal.finish()),
             Arc::new(self.key.finish()),
             Arc::new(self.shop.finish()),
             Arc::new(self.item.finish()),
@@ -119,9 +122,11 @@ pub fn write_orders<W: std::io::Write + Send>(
                     Decision::Confirmed => "confirmed",
                 };
                 let shop = &catalogue_shop(catalogue, order.shop);
+                let public = OrderId { secret: order.secret, sequence: order.id }.to_string();
                 for &(item, units) in &order.lines {
-                    columns.order_id.append_value(order.id);
+                    columns.order_id.append_value(&public);
                     columns.commit.append_value(commit * ORDER_SHARDS as u64 + shard as u64);
+                    columns.principal.append_value(&order.principal);
                     columns.key.append_value(&order.key);
                     columns.shop.append_value(&shop.id);
                     columns.item.append_value(&shop.items[item as usize].id);

@@ -112,9 +112,10 @@ pub async fn feed_twin<F: Future<Output = bool>>(
         } else {
             failures += 1;
             if failures >= FEED_TRIES_MAX {
-                eprintln!(
-                    "crowdtwin orders: the twin took no order observations {failures} times; dropping {}",
-                    pending.len()
+                tracing::error!(
+                    failures,
+                    dropped = pending.len(),
+                    "the twin took no order observations; dropping them"
                 );
                 pending.clear();
                 failures = 0;

@@ -16,8 +16,11 @@
 //!   sink (the service gives the twin's ingest).
 //!
 //! Invariants: stock is never negative; an answer leaves the book only after
-//! the commit holding it returned; an idempotency key names one order for
-//! ever (across restarts: the key index is rebuilt from the store).
+//! the commit holding it returned; an idempotency key names one order of its
+//! principal for ever (across restarts: the key index is rebuilt from the
+//! store), and the shared key index names an order only once the commit
+//! holding it returned; an order is seen and cancelled only by its principal
+//! (or an operator); order ids are not guessable ([`OrderId`]).
 
 #![warn(missing_docs)]
 
@@ -46,13 +49,76 @@ pub const COMMIT_ORDERS_MAX: usize = 65_536;
 pub const ORDER_QUEUE_REQUESTS_MAX: usize = 16_384;
 /// Most units restocked at once.
 pub const RESTOCK_QUANTITY_MAX: u32 = 1_000_000;
+/// Longest principal name, bytes.
+pub const PRINCIPAL_BYTES_MAX: usize = 64;
+
+/// Whether `name` can name a principal: 1 to [`PRINCIPAL_BYTES_MAX`] bytes
+/// of ASCII letters, digits and `.`, `_`, `-`, `@`.
+pub fn valid_principal(name: &str) -> bool {
+    (1..=PRINCIPAL_BYTES_MAX).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'))
+}
+
+/// An order's id: 64 random bits drawn when the order is decided (from a
+/// ChaCha12 generator seeded by the operating system, stored in the order's
+/// record) and the book's internal 64-bit sequence number (which locates the
+/// record). Written as 32 hex digits, secret first. Knowing one's own ids
+/// tells nothing about another order's secret, so ids cannot be walked;
+/// the book answers "no order" unless both halves match.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct OrderId {
+    /// The random half.
+    pub secret: u64,
+    /// The internal sequence number (`local sequence * shards + shard`).
+    pub sequence: u64,
+}
+
+impl std::fmt::Display for OrderId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:016x}{:016x}", self.secret, self.sequence)
+    }
+}
+
+impl std::str::FromStr for OrderId {
+    type Err = OrderError;
+
+    /// Reads 32 hex digits; anything else is no order.
+    fn from_str(text: &str) -> Result<OrderId, OrderError> {
+        let no = || OrderError::NoSuchOrder(text.chars().take(40).collect());
+        if text.len() != 32 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(no());
+        }
+        let secret = u64::from_str_radix(&text[..16], 16).map_err(|_| no())?;
+        let sequence = u64::from_str_radix(&text[16..], 16).map_err(|_| no())?;
+        Ok(OrderId { secret, sequence })
+    }
+}
+
+/// Who may see an order: its principal, or everyone's (operators).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Viewer<'a> {
+    /// Only the orders of this principal (customers).
+    Owner(&'a str),
+    /// Every order (operators).
+    Everyone,
+}
+
+impl Viewer<'_> {
+    /// Whether this viewer may see an order placed by `principal`.
+    pub fn may_see(&self, principal: &str) -> bool {
+        match self {
+            Viewer::Owner(owner) => *owner == principal,
+            Viewer::Everyone => true,
+        }
+    }
+}
 
 /// Errors of the order book that are not answers to an order.
 #[derive(Debug, thiserror::Error)]
 pub enum OrderError {
-    /// No such order id.
+    /// No such order id (or one of another principal's orders).
     #[error("no order {0}")]
-    NoSuchOrder(u64),
+    NoSuchOrder(String),
     /// No such shop.
     #[error("no shop or food outlet `{0}`")]
     NoSuchShop(String),
@@ -60,7 +126,12 @@ pub enum OrderError {
     #[error(
         "idempotency key `{0}` was used for another order (order {1}); use a new key for a new order, or resend the original body"
     )]
-    KeyConflict(String, u64),
+    KeyConflict(String, String),
+    /// The same idempotency key names an order of another shard whose commit has not returned yet.
+    #[error(
+        "idempotency key `{0}` names another order that is being committed; retry, and use a new key for a new order"
+    )]
+    KeyInFlight(String),
     /// The request cannot be done (cancel a rejected order, restock an unknown item...).
     #[error("{0}")]
     Refused(String),

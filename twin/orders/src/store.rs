@@ -11,9 +11,10 @@
 //! commit instead of two per order (benches/README.md has the measurements).
 //!
 //! Record encoding (little-endian):
-//! - order:   `1, id u64, shop u16, flags u8 (1 rejected, 2 pickup),
+//! - order:   `1, id u64, secret u64, shop u16, flags u8 (1 rejected, 2 pickup),
 //!   [failed line u8, available u32], [pickup s u32], body hash u64,
-//!   key length u8, key, line count u8, (item u16, units u32)*`
+//!   key length u8, key, principal length u8, principal,
+//!   line count u8, (item u16, units u32)*`
 //! - cancel:  `2, id u64`
 //! - restock: `3, shop u16, item u16, units u32`
 
@@ -29,8 +30,9 @@ const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 pub fn store_file_name(shard: usize) -> String {
     format!("orders-{shard}.redb")
 }
-/// Store format version, kept in the store's `meta` table.
-pub const STORE_FORMAT_VERSION: u32 = 1;
+/// Store format version, kept in the store's `meta` table (2: orders carry
+/// their principal and the random half of their id).
+pub const STORE_FORMAT_VERSION: u32 = 2;
 
 /// How an order was decided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,8 +51,12 @@ pub enum Decision {
 /// An order as recorded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OrderRecord {
-    /// Order id.
+    /// Order id (the internal sequence number; see [`super::OrderId`]).
     pub id: u64,
+    /// The random half of the order's public id.
+    pub secret: u64,
+    /// Who placed it.
+    pub principal: String,
     /// Shop position in the catalogue.
     pub shop: u16,
     /// How it was decided.
@@ -97,6 +103,7 @@ impl Record {
             Record::Order(o) => {
                 out.push(1);
                 out.extend_from_slice(&o.id.to_le_bytes());
+                out.extend_from_slice(&o.secret.to_le_bytes());
                 out.extend_from_slice(&o.shop.to_le_bytes());
                 let rejected = matches!(o.decision, Decision::OutOfStock { .. });
                 out.push(u8::from(rejected) | (u8::from(o.pickup_s.is_some()) << 1));
@@ -111,6 +118,9 @@ impl Record {
                 debug_assert!(o.key.len() <= u8::MAX as usize);
                 out.push(o.key.len() as u8);
                 out.extend_from_slice(o.key.as_bytes());
+                debug_assert!(o.principal.len() <= u8::MAX as usize);
+                out.push(o.principal.len() as u8);
+                out.extend_from_slice(o.principal.as_bytes());
                 encode_lines(&o.lines, out);
             }
             Record::Cancel { id, shop, lines } => {
@@ -162,6 +172,7 @@ impl Record {
         match u8_(blob)? {
             1 => {
                 let id = u64_(blob)?;
+                let secret = u64_(blob)?;
                 let shop = u16_(blob)?;
                 let flags = u8_(blob)?;
                 let decision = if flags & 1 != 0 {
@@ -174,8 +185,21 @@ impl Record {
                 let key_length = u8_(blob)? as usize;
                 let key = String::from_utf8(take(blob, key_length)?.to_vec())
                     .map_err(|_| "an idempotency key is not UTF-8".to_string())?;
+                let principal_length = u8_(blob)? as usize;
+                let principal = String::from_utf8(take(blob, principal_length)?.to_vec())
+                    .map_err(|_| "a principal is not UTF-8".to_string())?;
                 let lines = lines_(blob)?;
-                Ok(Record::Order(OrderRecord { id, shop, decision, pickup_s, body_hash, key, lines }))
+                Ok(Record::Order(OrderRecord {
+                    id,
+                    secret,
+                    principal,
+                    shop,
+                    decision,
+                    pickup_s,
+                    body_hash,
+                    key,
+                    lines,
+                }))
             }
             2 => Ok(Record::Cancel { id: u64_(blob)?, shop: u16_(blob)?, lines: lines_(blob)? }),
             3 => Ok(Record::Restock { shop: u16_(blob)?, item: u16_(blob)?, units: u32_(blob)? }),
@@ -277,8 +301,10 @@ impl Store {
         if let Some(version) = meta.get("format_version").map_err(|e| store_error(&self.path, e))? {
             let bytes = version.value();
             if bytes != STORE_FORMAT_VERSION.to_le_bytes() {
+                let found =
+                    <[u8; 4]>::try_from(bytes).map(u32::from_le_bytes).map_or("unknown".into(), |v| v.to_string());
                 return Err(OrderError::Open(format!(
-                    "{}: order store format {bytes:?}, this build reads {STORE_FORMAT_VERSION}",
+                    "{}: order store format {found}, this build reads {STORE_FORMAT_VERSION} (orders with principals); export it with the build that made it, and start on a new --data folder",
                     self.path.display()
                 )));
             }
@@ -349,6 +375,8 @@ mod tests {
         let records = vec![
             Record::Order(OrderRecord {
                 id: 7,
+                secret: 0x0123_4567_89ab_cdef,
+                principal: "alice".into(),
                 shop: 3,
                 decision: Decision::Confirmed,
                 pickup_s: Some(45_000),
@@ -358,6 +386,8 @@ mod tests {
             }),
             Record::Order(OrderRecord {
                 id: 8,
+                secret: u64::MAX,
+                principal: "operator-1".into(),
                 shop: 0,
                 decision: Decision::OutOfStock { line: 1, available: 4 },
                 pickup_s: None,

@@ -123,9 +123,23 @@ impl Actor for TwinActor {
                         if log.len() < OBSERVATION_LOG_BATCHES_MAX {
                             log.push((state.twin.now(), batch));
                         }
+                        drop(log);
+                        // The state's totals count the batch at once, not at the next step.
+                        if report.accepted > 0 {
+                            let snapshot = state.twin.state();
+                            *state.arguments.published.state.write().unwrap_or_else(|e| e.into_inner()) =
+                                Some(Arc::new(snapshot));
+                        }
                     }
-                    Err(_) => {
+                    Err(error) => {
                         metrics.observation_batches_refused.fetch_add(1, Ordering::Relaxed);
+                        let first = error.problems.first().map(|(i, p)| format!("observation {i}: {p}"));
+                        tracing::warn!(
+                            observations = batch.len(),
+                            reason = %error,
+                            first_problem = first.as_deref().unwrap_or("-"),
+                            "observation batch refused"
+                        );
                     }
                 }
                 let _ = reply.send(result);
@@ -179,7 +193,7 @@ impl Actor for TwinSupervisor {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         if let SupervisionEvent::ActorFailed(_, error) = event {
-            eprintln!("crowdtwin serve: the twin failed ({error}); restarting it from the accepted observations");
+            tracing::error!(%error, "the twin failed; restarting it from the accepted observations");
             *state.1.write().unwrap_or_else(|e| e.into_inner()) = None;
             state.0.metrics.twin_restarts.fetch_add(1, Ordering::Relaxed);
             let (twin, _) = Actor::spawn_linked(None, TwinActor, state.0.clone(), myself.get_cell()).await?;
@@ -218,6 +232,7 @@ impl Service {
     ) -> Result<Service, String> {
         let published = Arc::new(Published::default());
         let metrics = Arc::new(Metrics::default());
+        let (arguments_clock, scenario_end) = (clock.clone(), scenario.end());
         let (plan_scenario, seed) = (scenario.clone(), config.seed);
         let planner = tokio::task::spawn_blocking(move || Planner::new(plan_scenario, seed))
             .await
@@ -236,7 +251,16 @@ impl Service {
         let (supervisor, _) =
             Actor::spawn(None, TwinSupervisor, (arguments, slot.clone())).await.map_err(|e| e.to_string())?;
         let tokens = Arc::new(crate::auth::Tokens::disabled());
-        let state = AppState { twin: slot, published, metrics, planner: Arc::new(planner), orders: None, tokens };
+        let state = AppState {
+            twin: slot,
+            published,
+            metrics,
+            planner: Arc::new(planner),
+            orders: None,
+            tokens,
+            clock: arguments_clock,
+            end: scenario_end,
+        };
         Ok(Service { state, supervisor })
     }
 

@@ -1,11 +1,58 @@
 //! `ApiError`, the one error type of the HTTP layer: every error leaves as
-//! an `application/problem+json` body ([`Problem`]).
+//! an `application/problem+json` body ([`Problem`]). What the handlers do
+//! not produce themselves (axum's 404 for an unknown path, 405 for a wrong
+//! method, 413 for a body over the limit, 400 for a bad path parameter,
+//! the timeout's 408) is rewritten into a problem by [`problems_everywhere`],
+//! the router's outermost layer.
 
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 pub use crowdtwin_wire::Problem;
+
+/// The problem+json media type.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Longest body of a non-problem error answer read to become a problem's detail, bytes.
+const ERROR_BODY_BYTES_MAX: usize = 16 * 1024;
+
+/// Rewrites an error answer (4xx or 5xx) that is not JSON into a problem,
+/// with the original body's text as its detail; keeps its status and
+/// headers (such as `Allow` on a 405).
+pub async fn problems_everywhere(response: Response) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    // Problems pass, and so do the JSON answers the OpenAPI document
+    // declares for an error status (a rejected order's 422 receipt).
+    let is_json = response.headers().get(header::CONTENT_TYPE).is_some_and(|value| {
+        value.as_bytes().starts_with(PROBLEM_JSON.as_bytes()) || value.as_bytes().starts_with(b"application/json")
+    });
+    if is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, ERROR_BODY_BYTES_MAX).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes).trim().to_string();
+    let detail = match (status, text.is_empty()) {
+        (_, false) => text,
+        (StatusCode::NOT_FOUND, true) => "no such path; GET /openapi.json lists the API".to_string(),
+        (StatusCode::METHOD_NOT_ALLOWED, true) => {
+            let allow = parts.headers.get(header::ALLOW).and_then(|v| v.to_str().ok()).unwrap_or("?");
+            format!("this path answers {allow} only")
+        }
+        (StatusCode::REQUEST_TIMEOUT, true) => "the request took too long; retry".to_string(),
+        (_, true) => status.canonical_reason().unwrap_or("error").to_string(),
+    };
+    let title = status.canonical_reason().unwrap_or("error").to_ascii_lowercase();
+    let body = serde_json::to_vec(&Problem { status: status.as_u16(), title, detail, problems: Vec::new() })
+        .expect("a problem serialises");
+    parts.headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static(PROBLEM_JSON));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(body))
+}
 
 /// The one error type of the HTTP layer.
 #[derive(Debug)]
@@ -35,7 +82,7 @@ impl IntoResponse for ApiError {
             ApiError::Unprocessable(d, p) => (StatusCode::UNPROCESSABLE_ENTITY, "refused", d, p),
             ApiError::NotFound(d) => (StatusCode::NOT_FOUND, "not found", d, Vec::new()),
             ApiError::Unavailable(d) => {
-                eprintln!("crowdtwin serve: {d}");
+                tracing::warn!(detail = %d, "answering 503");
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable", d, Vec::new())
             }
             ApiError::Unauthorized(d) => (StatusCode::UNAUTHORIZED, "unauthorized", d, Vec::new()),
@@ -44,7 +91,7 @@ impl IntoResponse for ApiError {
             ApiError::TooLarge(d) => (StatusCode::PAYLOAD_TOO_LARGE, "too large", d, Vec::new()),
         };
         let body = Problem { status: status.as_u16(), title: title.to_string(), detail, problems };
-        (status, [(header::CONTENT_TYPE, "application/problem+json")], Json(body)).into_response()
+        (status, [(header::CONTENT_TYPE, PROBLEM_JSON)], Json(body)).into_response()
     }
 }
 
@@ -56,6 +103,13 @@ impl From<QueryRejection> for ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return ApiError::TooLarge(format!(
+                "the body is over {} bytes: {}",
+                crate::REQUEST_BODY_BYTES_MAX,
+                rejection.body_text()
+            ));
+        }
         ApiError::BadRequest(format!("the body is not valid JSON for this endpoint: {}", rejection.body_text()))
     }
 }

@@ -12,12 +12,14 @@
 //! - [`actor`]: the twin actor, its supervisor and [`Service`].
 //! - [`routes`]: one file per group of routes (twin, itineraries, orders).
 //! - [`openapi`]: the OpenAPI document.
+//! - [`logging`]: the `tracing` subscriber (human or JSON lines, `RUST_LOG`).
 
 #![warn(missing_docs)]
 
 pub mod actor;
 pub mod auth;
 pub mod error;
+pub mod logging;
 pub mod openapi;
 pub mod routes;
 pub mod state;
@@ -39,6 +41,8 @@ async fn openapi_json() -> Response {
     Json(openapi()).into_response()
 }
 
+/// Smallest answer body compressed, bytes.
+pub const COMPRESS_BYTES_MIN: u16 = 1024;
 /// Largest request body, bytes.
 pub const REQUEST_BODY_BYTES_MAX: usize = 8 * 1024 * 1024;
 /// Longest a request may take, s.
@@ -48,6 +52,11 @@ pub const TWIN_CALL_TIMEOUT_S: u64 = 20;
 /// Observation batches kept for replay after a restart.
 pub const OBSERVATION_LOG_BATCHES_MAX: usize = 1_000_000;
 
+/// Answers a path no route serves (a problem, as every error).
+async fn no_route(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::NotFound(format!("no route for {method} {}; GET /openapi.json lists the API", uri.path()))
+}
+
 /// The router (no socket), so tests can call it directly.
 pub fn router(app: AppState) -> Router {
     Router::new()
@@ -55,11 +64,25 @@ pub fn router(app: AppState) -> Router {
         .merge(routes::itineraries::routes())
         .merge(routes::orders::routes())
         .route("/openapi.json", get(openapi_json))
+        .fallback(no_route)
         .layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(REQUEST_TIMEOUT_S),
         ))
+        .layer(axum::middleware::map_response(error::problems_everywhere))
+        // Large answers (the whole forecast is ~300 KB of JSON) leave
+        // compressed when the caller accepts gzip or br; small ones as they are.
+        .layer(
+            tower_http::compression::CompressionLayer::new()
+                .compress_when(tower_http::compression::predicate::SizeAbove::new(COMPRESS_BYTES_MIN)),
+        )
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http()
+                .make_span_with(tower_http::trace::DefaultMakeSpan::new().level(tracing::Level::INFO))
+                .on_request(())
+                .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
         .with_state(app)
 }
 

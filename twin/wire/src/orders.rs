@@ -21,9 +21,9 @@ pub struct OrderLine {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OrderRequest {
-    /// The caller's key for this order (1 to 128 bytes). A retry with the
-    /// same key and body gets the same answer; the same key with another
-    /// body is refused (409).
+    /// The caller's key for this order (1 to 128 bytes), scoped to the
+    /// caller's principal. A retry with the same key and body gets the same
+    /// answer; the same key with another body is refused (409).
     pub idempotency_key: String,
     /// Shop or food outlet id.
     pub shop: String,
@@ -71,10 +71,11 @@ pub enum RejectCode {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrderReceipt {
-    /// Order id (absent for orders refused before reaching the book: unknown
-    /// shop or item, bad quantity, malformed).
+    /// Order id, 32 hex digits, not guessable (absent for orders refused
+    /// before reaching the book: unknown shop or item, bad quantity,
+    /// malformed; and for a key still in flight on another shard).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<u64>,
+    pub id: Option<String>,
     /// The caller's idempotency key.
     pub idempotency_key: String,
     /// Confirmed, rejected or (on a retry after a cancel) cancelled.
@@ -94,9 +95,11 @@ pub struct OrderReceipt {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Order {
-    /// Order id.
-    pub id: u64,
-    /// The caller's idempotency key.
+    /// Order id, 32 hex digits.
+    pub id: String,
+    /// Who placed it: the principal of the bearer token (`anonymous` with auth off).
+    pub principal: String,
+    /// The caller's idempotency key (scoped to the principal).
     pub idempotency_key: String,
     /// Shop id.
     pub shop: String,

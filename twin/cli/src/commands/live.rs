@@ -48,12 +48,15 @@ pub struct ServeArgs {
     /// Orders: keep the order store here (created if missing); without it the order endpoints answer 503.
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// Bearer tokens file, one `ROLE TOKEN` per line (customer, operator); without it auth is off.
+    /// Bearer tokens file, one `ROLE TOKEN [PRINCIPAL]` per line (customer, operator); without it auth is off.
     #[arg(long)]
     pub tokens: Option<PathBuf>,
     /// Run the forecasts' members ahead on the worker nodes of this nodes file.
     #[arg(long)]
     pub cluster: Option<PathBuf>,
+    /// Log lines on stderr: human or json (one object per line); `RUST_LOG` filters (default info).
+    #[arg(long, default_value = "human")]
+    pub log_format: crowdtwin_service::logging::LogFormat,
 }
 
 /// `crowdtwin observe` arguments.
@@ -287,6 +290,7 @@ fn members_on_cluster_text(_: &Path, _: &str, _: &str) -> Result<Arc<dyn RunAhea
 
 /// `crowdtwin serve`.
 pub fn serve(args: ServeArgs) -> Result<(), CliError> {
+    crowdtwin_service::logging::init(args.log_format);
     if !(args.speed.is_finite() && args.speed > 0.0 && args.speed <= 10_000.0) {
         return Err(CliError::InvalidOption(format!("--speed {} must be between 0 and 10000", args.speed)));
     }
@@ -302,8 +306,8 @@ pub fn serve(args: ServeArgs) -> Result<(), CliError> {
     let tokens = match &args.tokens {
         Some(path) => crowdtwin_service::auth::Tokens::load(path).map_err(CliError::InvalidOption)?,
         None => {
-            eprintln!(
-                "crowdtwin serve: WARNING: no --tokens file: auth is OFF, anyone who reaches this address may order, restock and send observations"
+            tracing::warn!(
+                "no --tokens file: auth is OFF, anyone who reaches this address may order, restock and send observations"
             );
             crowdtwin_service::auth::Tokens::disabled()
         }

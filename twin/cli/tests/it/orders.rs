@@ -10,8 +10,10 @@ use crowdtwin_client::http_client::Client;
 use crowdtwin_live::TwinConfig;
 use crowdtwin_live::clock::{Clock, ManualClock};
 use crowdtwin_orders::shop::{Catalogue, CatalogueItem, CatalogueShop};
-use crowdtwin_orders::{OrderBook, OrderBookConfig, OrderLine, OrderReceipt, OrderRequest, OrderStatus, RejectCode};
-use crowdtwin_service::auth::Tokens;
+use crowdtwin_orders::{
+    OrderBook, OrderBookConfig, OrderLine, OrderReceipt, OrderRequest, OrderStatus, RejectCode, Viewer,
+};
+use crowdtwin_service::auth::{Role, Tokens};
 use crowdtwin_service::{AppState, Service, router};
 use crowdtwin_sim::{SimDuration, SimTime};
 use std::collections::{BTreeMap, HashMap};
@@ -120,7 +122,8 @@ async fn the_order_endpoints_confirm_reject_replay_cancel_and_restock() {
     assert_eq!(call(&state, "POST", "/v1/orders", None, Some("{\"shop\":1}".into())).await.0, StatusCode::BAD_REQUEST);
 
     // The stored order, then a cancel that restocks (twice: no change).
-    let id = first["id"].as_u64().unwrap();
+    let id = first["id"].as_str().unwrap();
+    assert_eq!(id.len(), 32, "{first}");
     let (status, stored) = call(&state, "GET", &format!("/v1/orders/{id}"), None, None).await;
     assert_eq!(
         (status, stored["status"].as_str(), stored["shop"].as_str()),
@@ -138,10 +141,8 @@ async fn the_order_endpoints_confirm_reject_replay_cancel_and_restock() {
     let (_, stock) = call(&state, "GET", &format!("/v1/shops/{shop}/stock"), None, None).await;
     assert_eq!((stock_of(&stock, "bibimbap"), stock_of(&stock, "hot-coffee")), (5_000, 8_000));
     assert_eq!(call(&state, "GET", "/v1/orders/999999", None, None).await.0, StatusCode::NOT_FOUND);
-    let rejected_id = call(&state, "POST", "/v1/orders", None, Some(order("k2", shop, &[("bibimbap", 4_999)]))).await.1
-        ["id"]
-        .as_u64()
-        .unwrap();
+    let rejected = call(&state, "POST", "/v1/orders", None, Some(order("k2", shop, &[("bibimbap", 4_999)]))).await.1;
+    let rejected_id = rejected["id"].as_str().unwrap();
     assert_eq!(
         call(&state, "POST", &format!("/v1/orders/{rejected_id}/cancel"), None, None).await.0,
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -239,9 +240,10 @@ async fn order_and_operator_endpoints_need_tokens_of_their_role() {
         call(&state, "POST", "/v1/orders", Some("wrong-token-0123456789"), Some(body.clone())).await.0,
         StatusCode::UNAUTHORIZED
     );
-    assert_eq!(call(&state, "POST", "/v1/orders", Some(customer), Some(body.clone())).await.0, StatusCode::CREATED);
+    let (status, receipt) = call(&state, "POST", "/v1/orders", Some(customer), Some(body.clone())).await;
+    assert_eq!(status, StatusCode::CREATED);
     assert_eq!(
-        call(&state, "GET", "/v1/orders/0", Some(operator), None).await.0,
+        call(&state, "GET", &format!("/v1/orders/{}", receipt["id"].as_str().unwrap()), Some(operator), None).await.0,
         StatusCode::OK,
         "operators may do what customers may"
     );
@@ -266,6 +268,91 @@ async fn order_and_operator_endpoints_need_tokens_of_their_role() {
     let _ = std::fs::remove_dir_all(data_dir("auth"));
 }
 
+const ALICE: &str = "alice-token-0123456789";
+const ALICE_PHONE: &str = "alice-phone-token-0123456789";
+const BOB: &str = "bob-token-0123456789";
+
+/// Customers alice (two tokens) and bob, and an operator.
+fn principal_tokens() -> Tokens {
+    Tokens::parse(&format!(
+        "customer {ALICE} alice\ncustomer {ALICE_PHONE} alice\ncustomer {BOB} bob\noperator {OPERATOR} ops\n"
+    ))
+    .unwrap()
+}
+
+/// Ownership: customers read and cancel only their principal's orders (404
+/// for others', as for an id that names none), operators all; keys are
+/// scoped per principal; ids are not guessable (changing one digit names no
+/// order, even for the owner); all of it holds after a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_belong_to_the_principal_that_placed_them() {
+    let name = "ownership";
+    let (service, state, book) = service_with_orders(name, principal_tokens()).await;
+    let shop = "food-court-central";
+    let body = order("same-key", shop, &[("bibimbap", 1)]);
+    let (status, alices) = call(&state, "POST", "/v1/orders", Some(ALICE), Some(body.clone())).await;
+    assert_eq!(status, StatusCode::CREATED, "{alices}");
+    let alice_id = alices["id"].as_str().unwrap().to_string();
+    let uri = format!("/v1/orders/{alice_id}");
+
+    // Another customer neither reads nor cancels it.
+    let (status, problem) = call(&state, "GET", &uri, Some(BOB), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{problem}");
+    assert_eq!(problem["status"], 404);
+    let (status, _) = call(&state, "POST", &format!("{uri}/cancel"), Some(BOB), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Its owner does, from either of its tokens; so does an operator.
+    let (status, stored) = call(&state, "GET", &uri, Some(ALICE_PHONE), None).await;
+    assert_eq!((status, stored["principal"].as_str()), (StatusCode::OK, Some("alice")), "{stored}");
+    assert_eq!(call(&state, "GET", &uri, Some(OPERATOR), None).await.0, StatusCode::OK);
+
+    // Keys are scoped per principal: bob's `same-key` is a new order, not alice's replayed.
+    let (status, bobs) = call(&state, "POST", "/v1/orders", Some(BOB), Some(body.clone())).await;
+    assert_eq!(status, StatusCode::CREATED, "{bobs}");
+    assert_ne!(bobs["id"], alices["id"]);
+    assert_eq!(bobs["replayed"], serde_json::Value::Null);
+    let (status, replay) = call(&state, "POST", "/v1/orders", Some(ALICE_PHONE), Some(body.clone())).await;
+    assert_eq!((status, &replay["id"]), (StatusCode::OK, &alices["id"]), "alice's retry from her other token");
+
+    // Ids are 32 hex digits whose random half cannot be walked.
+    let bob_id = bobs["id"].as_str().unwrap();
+    assert!(alice_id.len() == 32 && alice_id.bytes().all(|b| b.is_ascii_hexdigit()), "{alice_id}");
+    assert_ne!(alice_id[..16], bob_id[..16], "random halves differ");
+    let flipped: String =
+        alice_id.char_indices().map(|(i, c)| if i == 3 { if c == '0' { '1' } else { '0' } } else { c }).collect();
+    assert_eq!(call(&state, "GET", &format!("/v1/orders/{flipped}"), Some(ALICE), None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(call(&state, "GET", "/v1/orders/0", Some(OPERATOR), None).await.0, StatusCode::NOT_FOUND);
+
+    // The operator cancels anyone's order.
+    let (status, cancelled) = call(&state, "POST", &format!("/v1/orders/{bob_id}/cancel"), Some(OPERATOR), None).await;
+    assert_eq!((status, cancelled["status"].as_str()), (StatusCode::OK, Some("cancelled")));
+
+    // After a restart: the same ids, owners and scoped keys.
+    service.stop();
+    drop(state);
+    Arc::into_inner(book).unwrap().close();
+    let scenario = morning(5_000);
+    let catalogue = Catalogue::from_scenario(&scenario);
+    let config = TwinConfig { members: 2, threads: 1, horizon_min: 10, ..Default::default() };
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(SimTime::ZERO));
+    let service = Service::start(scenario, config, clock, SimDuration::from_secs(60)).await.unwrap();
+    let dir = std::env::temp_dir().join(format!("crowdtwin-orders-{}-{name}", std::process::id()));
+    let book = Arc::new(OrderBook::open(&OrderBookConfig { data_dir: dir.clone() }, catalogue).unwrap());
+    let state = service.state.clone().with_orders(book.clone()).with_tokens(principal_tokens());
+    assert_eq!(call(&state, "GET", &uri, Some(BOB), None).await.0, StatusCode::NOT_FOUND);
+    let (status, stored) = call(&state, "GET", &uri, Some(ALICE), None).await;
+    assert_eq!(
+        (status, stored["principal"].as_str(), stored["id"].as_str()),
+        (StatusCode::OK, Some("alice"), Some(alice_id.as_str()))
+    );
+    let (status, replay) = call(&state, "POST", "/v1/orders", Some(BOB), Some(body)).await;
+    assert_eq!((status, replay["id"].as_str()), (StatusCode::OK, Some(bob_id)), "bob's key is still his");
+    service.stop();
+    drop(state);
+    Arc::into_inner(book).unwrap().close();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operators_export_the_orders_of_the_running_service_as_parquet() {
     let (customer, operator) = (CUSTOMER, OPERATOR);
@@ -285,9 +372,9 @@ async fn operators_export_the_orders_of_the_running_service_as_parquet() {
         let (status, receipt) =
             call(&state, "POST", "/v1/orders", Some(customer), Some(order(key, shop, &[("bibimbap", quantity)]))).await;
         assert_eq!(status, expected, "{receipt}");
-        ids.insert(key, receipt["id"].as_u64());
+        ids.insert(key, receipt["id"].as_str().unwrap().to_string());
     }
-    let cancel = format!("/v1/orders/{}/cancel", ids["e2"].unwrap());
+    let cancel = format!("/v1/orders/{}/cancel", ids["e2"]);
     assert_eq!(call(&state, "POST", &cancel, Some(customer), None).await.0, StatusCode::OK);
 
     let export = |token: &'static str| {
@@ -307,12 +394,20 @@ async fn operators_export_the_orders_of_the_running_service_as_parquet() {
     let reader =
         parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes).unwrap().build().unwrap();
     let mut statuses = BTreeMap::new();
+    let customer_principal =
+        role_tokens().check(Some(&format!("Bearer {customer}")), Role::Customer).unwrap().principal;
     for batch in reader {
         let batch = batch.unwrap();
-        let key = batch.column(2).as_any().downcast_ref::<arrow_array::StringArray>().unwrap();
-        let quantity = batch.column(5).as_any().downcast_ref::<arrow_array::UInt32Array>().unwrap();
-        let status = batch.column(6).as_any().downcast_ref::<arrow_array::StringArray>().unwrap();
+        let text = |name: &str| {
+            batch.column_by_name(name).unwrap().as_any().downcast_ref::<arrow_array::StringArray>().unwrap().clone()
+        };
+        let (id, principal, key, status) =
+            (text("order_id"), text("principal"), text("idempotency_key"), text("status"));
+        let quantity =
+            batch.column_by_name("quantity").unwrap().as_any().downcast_ref::<arrow_array::UInt32Array>().unwrap();
         for row in 0..batch.num_rows() {
+            assert_eq!(principal.value(row), &*customer_principal, "the export says who ordered");
+            assert_eq!(id.value(row), ids[key.value(row)], "the export carries the public id");
             statuses.insert(key.value(row).to_string(), (quantity.value(row), status.value(row).to_string()));
         }
     }
@@ -360,7 +455,8 @@ async fn concurrent_orders_for_the_last_units_never_confirm_more_than_the_stock(
             let mut taken = 0;
             for n in 0..8 {
                 let quantity = 1 + (task + n) % 3;
-                let receipts = book.place(vec![request(format!("t{task}-{n}"), &[("pin", quantity)])]).await.unwrap();
+                let receipts =
+                    book.place("tester", vec![request(format!("t{task}-{n}"), &[("pin", quantity)])]).await.unwrap();
                 match receipts[0].status {
                     OrderStatus::Confirmed => taken += quantity,
                     OrderStatus::Rejected => assert_eq!(receipts[0].code, Some(RejectCode::OutOfStock)),
@@ -430,7 +526,7 @@ async fn any_mix_of_orders_retries_cancels_and_restocks_keeps_the_stock_arithmet
                     batch.push(body.clone());
                 }
                 let book = book.clone();
-                tasks.push(tokio::spawn(async move { book.place(batch).await.unwrap() }));
+                tasks.push(tokio::spawn(async move { book.place("tester", batch).await.unwrap() }));
             }
             for task in tasks {
                 for receipt in task.await.unwrap() {
@@ -442,11 +538,15 @@ async fn any_mix_of_orders_retries_cancels_and_restocks_keeps_the_stock_arithmet
                 }
             }
             // A cancel and a restock now and then.
-            let confirmed: Vec<u64> =
-                receipts.values().filter(|r| r.status == OrderStatus::Confirmed).filter_map(|r| r.id).collect();
+            let mut confirmed: Vec<&str> = receipts
+                .values()
+                .filter(|r| r.status == OrderStatus::Confirmed)
+                .filter_map(|r| r.id.as_deref())
+                .collect();
+            confirmed.sort_unstable();
             if !confirmed.is_empty() && random.below(2) == 0 {
                 let id = confirmed[random.below(confirmed.len() as u64) as usize];
-                assert_eq!(book.cancel(id).await.unwrap().status, OrderStatus::Cancelled);
+                assert_eq!(book.cancel(id, Viewer::Everyone).await.unwrap().status, OrderStatus::Cancelled);
             }
             if random.below(3) == 0 {
                 let item = random.below(2) as usize;
@@ -461,7 +561,7 @@ async fn any_mix_of_orders_retries_cancels_and_restocks_keeps_the_stock_arithmet
         let mut held: BTreeMap<&str, u64> = BTreeMap::new();
         for (key, body) in &sent {
             let receipt = &receipts[key];
-            let stored = book.get(receipt.id.unwrap()).await.unwrap();
+            let stored = book.get(receipt.id.as_deref().unwrap(), Viewer::Everyone).await.unwrap();
             assert_eq!(stored.idempotency_key, *key);
             if stored.status == OrderStatus::Confirmed {
                 for line in &body.items {
@@ -539,11 +639,11 @@ struct Ledger {
     /// Every order sent: key -> (shop, item, quantity).
     sent: HashMap<String, (String, String, u32)>,
     /// Acknowledged orders: key -> (id, status).
-    acknowledged: HashMap<String, (u64, OrderStatus)>,
+    acknowledged: HashMap<String, (String, OrderStatus)>,
     /// Acknowledged cancels.
-    cancelled: std::collections::HashSet<u64>,
+    cancelled: std::collections::HashSet<String>,
     /// Cancels sent without an answer.
-    cancels_pending: Vec<u64>,
+    cancels_pending: Vec<String>,
 }
 
 fn order_body(key: &str, shop: &str, item: &str, quantity: u32) -> serde_json::Value {
@@ -599,23 +699,24 @@ async fn sigkill_under_load_loses_no_acknowledged_order_and_retries_never_double
                 let roll = random.below(100);
                 let cancel = if roll < 10 {
                     let ledger = ledger.lock().unwrap();
-                    let confirmed: Vec<u64> = ledger
+                    let mut confirmed: Vec<&String> = ledger
                         .acknowledged
                         .values()
                         .filter(|(_, s)| *s == OrderStatus::Confirmed)
-                        .map(|(id, _)| *id)
+                        .map(|(id, _)| id)
                         .collect();
-                    (!confirmed.is_empty()).then(|| confirmed[random.below(confirmed.len() as u64) as usize])
+                    confirmed.sort_unstable();
+                    (!confirmed.is_empty()).then(|| confirmed[random.below(confirmed.len() as u64) as usize].clone())
                 } else {
                     None
                 };
                 if let Some(id) = cancel {
-                    ledger.lock().unwrap().cancels_pending.push(id);
+                    ledger.lock().unwrap().cancels_pending.push(id.clone());
                     match connection.request("POST", &format!("/v1/orders/{id}/cancel"), None).await {
                         Ok((200, _)) => {
                             let mut ledger = ledger.lock().unwrap();
+                            ledger.cancels_pending.retain(|p| *p != id);
                             ledger.cancelled.insert(id);
-                            ledger.cancels_pending.retain(|&p| p != id);
                         }
                         Ok((status, body)) => panic!("cancel {id}: {status} {}", String::from_utf8_lossy(&body)),
                         Err(_) => client = None,
@@ -699,8 +800,9 @@ async fn sigkill_under_load_loses_no_acknowledged_order_and_retries_never_double
     assert!(acknowledged_before_retries > 200, "the load placed only {acknowledged_before_retries} orders");
     let mut held: HashMap<(String, String), u64> = HashMap::new();
     let mut ids = std::collections::HashSet::new();
-    for (key, &(id, status)) in &ledger.acknowledged {
-        assert!(ids.insert(id), "two keys share order {id}");
+    for (key, (id, status)) in &ledger.acknowledged {
+        let (id, status) = (id.clone(), *status);
+        assert!(ids.insert(id.clone()), "two keys share order {id}");
         let (status_now, body) = client.request("GET", &format!("/v1/orders/{id}"), None).await.unwrap();
         assert_eq!(status_now, 200, "acknowledged order {id} ({key}) is lost");
         let stored: crowdtwin_orders::Order = serde_json::from_slice(&body).unwrap();
@@ -750,13 +852,22 @@ async fn sigkill_under_load_loses_no_acknowledged_order_and_retries_never_double
     let mut exported = HashMap::new();
     for batch in reader {
         let batch = batch.unwrap();
-        let id = batch.column(0).as_any().downcast_ref::<arrow_array::UInt64Array>().unwrap();
-        let key = batch.column(2).as_any().downcast_ref::<arrow_array::StringArray>().unwrap();
+        let id = batch.column_by_name("order_id").unwrap().as_any().downcast_ref::<arrow_array::StringArray>().unwrap();
+        let key = batch
+            .column_by_name("idempotency_key")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<arrow_array::StringArray>()
+            .unwrap();
         for row in 0..batch.num_rows() {
-            assert!(exported.insert(key.value(row).to_string(), id.value(row)).is_none(), "key exported twice");
+            assert!(
+                exported.insert(key.value(row).to_string(), id.value(row).to_string()).is_none(),
+                "key exported twice"
+            );
         }
     }
-    let known: HashMap<String, u64> = ledger.acknowledged.iter().map(|(k, (id, _))| (k.clone(), *id)).collect();
+    let known: HashMap<String, String> =
+        ledger.acknowledged.iter().map(|(k, (id, _))| (k.clone(), id.clone())).collect();
     assert_eq!(exported, known, "the store holds exactly the orders the clients know, once each");
     eprintln!(
         "crash test: {} orders ({} rejected, {} cancelled, {} retried after a kill), {KILLS} kills, {:.1} s",

@@ -24,6 +24,7 @@ impl From<RequestError> for ApiError {
 
 /// `POST /v1/itineraries` parameters.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ItineraryQuery {
     /// "json" (default), "ics" (iCalendar, needs `date` in the request) or "geojson".
     pub format: Option<String>,
@@ -78,6 +79,7 @@ async fn itineraries(
 
 /// `GET /v1/schedule` parameters.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ScheduleQuery {
     /// Only this sport.
     pub sport: Option<String>,
@@ -96,6 +98,7 @@ async fn schedule(
 
 /// `GET /v1/route` parameters.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RouteQuery {
     /// From place id.
     pub from: String,

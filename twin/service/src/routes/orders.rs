@@ -23,7 +23,7 @@ impl From<OrderError> for ApiError {
     fn from(error: OrderError) -> Self {
         match error {
             OrderError::NoSuchOrder(_) | OrderError::NoSuchShop(_) => ApiError::NotFound(error.to_string()),
-            OrderError::KeyConflict(..) => ApiError::Conflict(error.to_string()),
+            OrderError::KeyConflict(..) | OrderError::KeyInFlight(_) => ApiError::Conflict(error.to_string()),
             OrderError::Refused(_) => ApiError::Unprocessable(error.to_string(), Vec::new()),
             OrderError::Busy(_) | OrderError::Store(_) | OrderError::Open(_) | OrderError::Export(_) => {
                 ApiError::Unavailable(error.to_string())
@@ -44,17 +44,19 @@ fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest(format!("the body is not valid order JSON: {e}")))
 }
 
-/// Places one order. 201 confirmed; 200 a retry answered again (same key
-/// and body); 422 rejected (the receipt says why: out of stock, unknown shop
-/// or item, bad quantity); 409 the key was used for another order.
+/// Places one order for the token's principal. 201 confirmed; 200 a retry
+/// answered again (same key and body, same principal); 422 rejected (the
+/// receipt says why: out of stock, unknown shop or item, bad quantity); 409
+/// the principal used the key for another order (or one still being
+/// committed: retry). Keys are scoped per principal.
 #[utoipa::path(post, path = "/v1/orders", request_body = OrderRequest, security(("bearer" = [])),
     responses((status = 201, body = OrderReceipt), (status = 200, body = OrderReceipt), (status = 422, body = OrderReceipt),
         (status = 409, body = Problem), (status = 401, body = Problem), (status = 503, body = Problem)))]
 async fn place_one(State(app): State<AppState>, headers: HeaderMap, request: Bytes) -> Result<Response, ApiError> {
-    app.authorize(&headers, Role::Customer)?;
+    let caller = app.authorize(&headers, Role::Customer)?;
     let request: OrderRequest = body(&request)?;
     let book = book(&app)?;
-    let receipt = book.place(vec![request]).await?.pop().expect("one receipt per order");
+    let receipt = book.place(&caller.principal, vec![request]).await?.pop().expect("one receipt per order");
     let status = match (receipt.status, receipt.code, receipt.replayed) {
         (_, Some(RejectCode::KeyConflict), _) => {
             return Err(ApiError::Conflict(receipt.reason.unwrap_or_default()));
@@ -72,7 +74,7 @@ async fn place_one(State(app): State<AppState>, headers: HeaderMap, request: Byt
     responses((status = 200, body = BatchReceipt), (status = 400, body = Problem), (status = 413, body = Problem),
         (status = 401, body = Problem), (status = 503, body = Problem)))]
 async fn place_batch(State(app): State<AppState>, headers: HeaderMap, request: Bytes) -> Result<Response, ApiError> {
-    app.authorize(&headers, Role::Customer)?;
+    let caller = app.authorize(&headers, Role::Customer)?;
     let batch: OrderBatch = body(&request)?;
     if batch.orders.len() > ORDER_BATCH_MAX {
         return Err(ApiError::TooLarge(format!(
@@ -83,27 +85,33 @@ async fn place_batch(State(app): State<AppState>, headers: HeaderMap, request: B
     if batch.orders.is_empty() {
         return Err(ApiError::BadRequest("an empty batch".into()));
     }
-    let receipts = book(&app)?.place(batch.orders).await?;
+    let receipts = book(&app)?.place(&caller.principal, batch.orders).await?;
     let confirmed = receipts.iter().filter(|r| r.status == OrderStatus::Confirmed).count();
     let answer = BatchReceipt { confirmed, rejected: receipts.len() - confirmed, receipts };
     Ok(Json(answer).into_response())
 }
 
-/// One order as stored, with its status now.
-#[utoipa::path(get, path = "/v1/orders/{id}", params(("id" = u64, Path, description = "order id")), security(("bearer" = [])),
+/// One order as stored, with its status now. Customers see only their
+/// principal's orders (404 for any other id); operators see all.
+#[utoipa::path(get, path = "/v1/orders/{id}", params(("id" = String, Path, description = "order id (32 hex digits)")), security(("bearer" = [])),
     responses((status = 200, body = Order), (status = 404, body = Problem), (status = 401, body = Problem)))]
-async fn get_order(State(app): State<AppState>, headers: HeaderMap, Path(id): Path<u64>) -> Result<Response, ApiError> {
-    app.authorize(&headers, Role::Customer)?;
-    Ok(Json(book(&app)?.get(id).await?).into_response())
+async fn get_order(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let caller = app.authorize(&headers, Role::Customer)?;
+    Ok(Json(book(&app)?.get(&id, caller.viewer()).await?).into_response())
 }
 
 /// Cancels a confirmed order and puts its units back in stock; cancelling
-/// again changes nothing. 422 for a rejected order.
-#[utoipa::path(post, path = "/v1/orders/{id}/cancel", params(("id" = u64, Path, description = "order id")), security(("bearer" = [])),
+/// again changes nothing. 422 for a rejected order. Customers cancel only
+/// their principal's orders (404 for any other id); operators any.
+#[utoipa::path(post, path = "/v1/orders/{id}/cancel", params(("id" = String, Path, description = "order id (32 hex digits)")), security(("bearer" = [])),
     responses((status = 200, body = Order), (status = 404, body = Problem), (status = 422, body = Problem), (status = 401, body = Problem)))]
-async fn cancel(State(app): State<AppState>, headers: HeaderMap, Path(id): Path<u64>) -> Result<Response, ApiError> {
-    app.authorize(&headers, Role::Customer)?;
-    Ok(Json(book(&app)?.cancel(id).await?).into_response())
+async fn cancel(State(app): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let caller = app.authorize(&headers, Role::Customer)?;
+    Ok(Json(book(&app)?.cancel(&id, caller.viewer()).await?).into_response())
 }
 
 /// A shop's stock per item (committed).

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 /// `GET /v1/forecast` parameters.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ForecastQuery {
     /// One place or walkway id (default: all).
     pub place: Option<String>,
@@ -89,7 +90,7 @@ pub enum ObservationBody {
 
 /// Takes observations. 200 with what was accepted, duplicate or late; 422
 /// with every problem when the batch is refused; 400 for malformed JSON.
-#[utoipa::path(post, path = "/v1/observations", request_body = ObservationBody, responses((status = 200, body = IngestReport), (status = 400, body = Problem), (status = 422, body = Problem), (status = 503, body = Problem)))]
+#[utoipa::path(post, path = "/v1/observations", request_body = ObservationBody, security(("bearer" = [])), responses((status = 200, body = IngestReport), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem), (status = 503, body = Problem)))]
 async fn observations(
     State(app): State<AppState>,
     headers: axum::http::HeaderMap,
@@ -131,12 +132,22 @@ async fn observations(
     }
 }
 
-/// Liveness and the twin's clock.
+/// Liveness (the process answers) and the twin's clock; `ok`, or
+/// `restarting` while the supervisor restarts the twin. Readiness is `/readyz`.
 #[utoipa::path(get, path = "/healthz", responses((status = 200, description = "alive")))]
 async fn healthz(State(app): State<AppState>) -> Response {
     let clock = app.published.state().map(|s| s.clock.clone());
     let ready = app.twin.read().unwrap_or_else(|e| e.into_inner()).is_some();
     Json(serde_json::json!({"status": if ready { "ok" } else { "restarting" }, "clock": clock})).into_response()
+}
+
+/// Readiness: 200 once the twin is up and has caught up with its clock
+/// (within a minute of simulated time), else 503 with why. `/healthz` is
+/// liveness only.
+#[utoipa::path(get, path = "/readyz", responses((status = 200, description = "ready"), (status = 503, body = Problem)))]
+async fn readyz(State(app): State<AppState>) -> Result<Response, ApiError> {
+    let time_s = app.readiness().map_err(ApiError::Unavailable)?;
+    Ok(Json(serde_json::json!({"status": "ready", "time_s": time_s})).into_response())
 }
 
 /// Prometheus text metrics.
@@ -210,7 +221,7 @@ async fn metrics(State(app): State<AppState>) -> Response {
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(forecast, alerts, state, observations, healthz, metrics),
+    paths(forecast, alerts, state, observations, healthz, readyz, metrics),
     components(schemas(Forecast, TwinState, Observation, ObservationBody, IngestReport, Problem))
 )]
 struct TwinDoc;
@@ -229,5 +240,6 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/v1/state", get(state))
         .route("/v1/observations", post(observations))
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
 }
