@@ -1,7 +1,9 @@
 //! Logs: `tracing` events, written by `tracing-subscriber` to stderr as
 //! human lines or JSON lines, filtered by `RUST_LOG` (default `info`). Each
-//! request runs in a span made by tower-http's trace layer (method, path,
-//! then status and latency when it ends): see [`crate::router`].
+//! request runs in an info span made by tower-http's trace layer (method,
+//! path, version), so what is logged while serving it carries them; the
+//! line closing each request (status, latency) is at debug
+//! (`RUST_LOG=info,tower_http=debug`): see [`crate::router`].
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::format::FmtSpan;

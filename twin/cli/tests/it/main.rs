@@ -6,6 +6,7 @@ mod cli;
 mod cluster;
 mod itinerary;
 mod live;
+mod openapi;
 mod orders;
 mod service;
 mod stress;
