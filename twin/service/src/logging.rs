@@ -33,7 +33,8 @@ impl std::str::FromStr for LogFormat {
 /// Installs the global subscriber (once; later calls change nothing).
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(terminal);
     let _ = match format {
         LogFormat::Human => builder.with_span_events(FmtSpan::NONE).try_init(),
         LogFormat::Json => builder.json().with_current_span(true).with_span_list(false).try_init(),
