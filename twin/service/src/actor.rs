@@ -133,11 +133,10 @@ impl Actor for TwinActor {
                     }
                     Err(error) => {
                         metrics.observation_batches_refused.fetch_add(1, Ordering::Relaxed);
-                        let first = error.problems.first().map(|(i, p)| format!("observation {i}: {p}"));
                         tracing::warn!(
                             observations = batch.len(),
+                            problems = error.problems.len(),
                             reason = %error,
-                            first_problem = first.as_deref().unwrap_or("-"),
                             "observation batch refused"
                         );
                     }

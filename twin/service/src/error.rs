@@ -40,8 +40,7 @@ pub async fn problems_everywhere(response: Response) -> Response {
         (_, false) => text,
         (StatusCode::NOT_FOUND, true) => "no such path; GET /openapi.json lists the API".to_string(),
         (StatusCode::METHOD_NOT_ALLOWED, true) => {
-            let allow = parts.headers.get(header::ALLOW).and_then(|v| v.to_str().ok()).unwrap_or("?");
-            format!("this path answers {allow} only")
+            "this path does not answer this method; the Allow header lists those it does".to_string()
         }
         (StatusCode::REQUEST_TIMEOUT, true) => "the request took too long; retry".to_string(),
         (_, true) => status.canonical_reason().unwrap_or("error").to_string(),

@@ -81,7 +81,9 @@ pub fn router(app: AppState) -> Router {
             tower_http::trace::TraceLayer::new_for_http()
                 .make_span_with(tower_http::trace::DefaultMakeSpan::new().level(tracing::Level::INFO))
                 .on_request(())
-                .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)),
+                // One line per answer at debug (`RUST_LOG=tower_http=debug`):
+                // at info it would be a line per order under load.
+                .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::DEBUG)),
         )
         .with_state(app)
 }

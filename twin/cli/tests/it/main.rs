@@ -7,6 +7,7 @@ mod cluster;
 mod compare;
 mod itinerary;
 mod live;
+mod openapi;
 mod orders;
 mod service;
 mod stress;

@@ -27,7 +27,7 @@ fn data_dir(name: &str) -> PathBuf {
     dir
 }
 
-async fn service_with_orders(name: &str, tokens: Tokens) -> (Service, AppState, Arc<OrderBook>) {
+pub(crate) async fn service_with_orders(name: &str, tokens: Tokens) -> (Service, AppState, Arc<OrderBook>) {
     let scenario = morning(5_000);
     let catalogue = Catalogue::from_scenario(&scenario);
     let config = TwinConfig { members: 2, threads: 1, horizon_min: 10, ..Default::default() };
@@ -38,7 +38,7 @@ async fn service_with_orders(name: &str, tokens: Tokens) -> (Service, AppState, 
     (service, state, book)
 }
 
-async fn call(
+pub(crate) async fn call(
     state: &AppState,
     method: &str,
     uri: &str,
@@ -321,7 +321,10 @@ async fn orders_belong_to_the_principal_that_placed_them() {
     let flipped: String =
         alice_id.char_indices().map(|(i, c)| if i == 3 { if c == '0' { '1' } else { '0' } } else { c }).collect();
     assert_eq!(call(&state, "GET", &format!("/v1/orders/{flipped}"), Some(ALICE), None).await.0, StatusCode::NOT_FOUND);
-    assert_eq!(call(&state, "GET", "/v1/orders/0", Some(OPERATOR), None).await.0, StatusCode::NOT_FOUND);
+    for bad in ["0", "abc", "ffffffffffffffffffffffffffffffffff"] {
+        let (status, problem) = call(&state, "GET", &format!("/v1/orders/{bad}"), Some(OPERATOR), None).await;
+        assert_eq!((status, &problem["status"]), (StatusCode::NOT_FOUND, &serde_json::json!(404)), "{bad}: {problem}");
+    }
 
     // The operator cancels anyone's order.
     let (status, cancelled) = call(&state, "POST", &format!("/v1/orders/{bob_id}/cancel"), Some(OPERATOR), None).await;
@@ -483,10 +486,10 @@ async fn concurrent_orders_for_the_last_units_never_confirm_more_than_the_stock(
 }
 
 /// xorshift64*: a seeded generator for the randomized test.
-struct Random(u64);
+pub(crate) struct Random(pub(crate) u64);
 
 impl Random {
-    fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;

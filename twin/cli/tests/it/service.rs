@@ -212,3 +212,94 @@ async fn observe_writes_ndjson_and_parquet_and_replay_feeds_a_live_server() {
     service.stop();
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A request with headers through the router: (status, headers, body bytes).
+async fn raw(
+    service: &Service,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    use tower::ServiceExt;
+    let mut request = axum::http::Request::builder().method(method).uri(uri);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response =
+        router(service.state.clone()).oneshot(request.body(axum::body::Body::from(body)).unwrap()).await.unwrap();
+    let (status, headers) = (response.status(), response.headers().clone());
+    (status, headers, axum::body::to_bytes(response.into_body(), 64 << 20).await.unwrap().to_vec())
+}
+
+/// Errors the handlers do not make themselves (unknown path, wrong method,
+/// oversized body, bad path parameter) are problem+json too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_error_is_a_problem_and_large_answers_are_compressed() {
+    let clock = Arc::new(ManualClock::new(SimTime::ZERO));
+    let service = started(clock.clone()).await;
+    reach(&service, 0).await;
+    let json = [("content-type", "application/json")];
+    let oversized = vec![b' '; crowdtwin_service::REQUEST_BODY_BYTES_MAX + 1];
+    for (method, uri, body, status) in [
+        ("GET", "/nowhere", Vec::new(), StatusCode::NOT_FOUND),
+        ("DELETE", "/v1/forecast", Vec::new(), StatusCode::METHOD_NOT_ALLOWED),
+        ("POST", "/v1/observations", oversized.clone(), StatusCode::PAYLOAD_TOO_LARGE),
+        ("POST", "/v1/orders", oversized, StatusCode::PAYLOAD_TOO_LARGE),
+        ("GET", "/v1/orders/abc", Vec::new(), StatusCode::SERVICE_UNAVAILABLE),
+        ("GET", "/v1/forecast?horizon_min=abc", Vec::new(), StatusCode::BAD_REQUEST),
+    ] {
+        let (got, headers, bytes) = raw(&service, method, uri, &json, body).await;
+        assert_eq!(got, status, "{method} {uri}: {}", String::from_utf8_lossy(&bytes));
+        assert_eq!(headers["content-type"], "application/problem+json", "{method} {uri}");
+        let problem: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(problem["status"], status.as_u16(), "{method} {uri}: {problem}");
+        assert!(!problem["detail"].as_str().unwrap().is_empty(), "{method} {uri}: {problem}");
+        if status == StatusCode::METHOD_NOT_ALLOWED {
+            assert!(headers.contains_key("allow"), "a 405 keeps its Allow header");
+        }
+    }
+    // The whole forecast leaves gzip- or br-compressed when asked, and is the same JSON.
+    let (_, _, plain) = raw(&service, "GET", "/v1/forecast", &[], Vec::new()).await;
+    let (status, headers, gzipped) =
+        raw(&service, "GET", "/v1/forecast", &[("accept-encoding", "gzip")], Vec::new()).await;
+    assert_eq!((status, headers.get("content-encoding").map(|v| v.to_str().unwrap())), (StatusCode::OK, Some("gzip")));
+    assert!(gzipped.len() * 3 < plain.len(), "{} bytes gzipped of {}", gzipped.len(), plain.len());
+    let mut unzipped = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(gzipped.as_slice()), &mut unzipped).unwrap();
+    assert_eq!(unzipped, plain);
+    let (_, headers, _) = raw(&service, "GET", "/v1/forecast", &[("accept-encoding", "br")], Vec::new()).await;
+    assert_eq!(headers.get("content-encoding").map(|v| v.to_str().unwrap()), Some("br"));
+    let (_, headers, _) = raw(&service, "GET", "/healthz", &[("accept-encoding", "gzip")], Vec::new()).await;
+    assert!(headers.get("content-encoding").is_none(), "small answers are sent as they are");
+    service.stop();
+}
+
+/// `/readyz` is 503 while the twin trails its clock and 200 once caught up;
+/// `/healthz` stays 200 (liveness). An accepted batch counts in `/v1/state`
+/// at once, not at the next step.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_follows_the_clock_and_state_counts_a_batch_at_once() {
+    let clock = Arc::new(ManualClock::new(SimTime::ZERO));
+    let service = started(clock.clone()).await;
+    reach(&service, 0).await;
+    assert_eq!(call(&service, "GET", "/readyz", None).await.0, StatusCode::OK);
+    clock.set(SimTime::from_secs(3_600));
+    let (status, problem, text) = call(&service, "GET", "/readyz", None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{text}");
+    assert!(problem["detail"].as_str().unwrap().contains("catching up"), "{text}");
+    assert_eq!(call(&service, "GET", "/healthz", None).await.0, StatusCode::OK, "alive while catching up");
+    reach(&service, 3_600).await;
+    assert_eq!(call(&service, "GET", "/readyz", None).await.0, StatusCode::OK);
+
+    let (_, before, _) = call(&service, "GET", "/v1/state", None).await;
+    let good = r#"{"type":"place_count","id":"r1","at":"08:00","place":"gate-west","count":5}"#;
+    assert_eq!(call(&service, "POST", "/v1/observations", Some(good)).await.0, StatusCode::OK);
+    let (_, after, _) = call(&service, "GET", "/v1/state", None).await;
+    assert_eq!(
+        after["observations"]["accepted"].as_u64().unwrap(),
+        before["observations"]["accepted"].as_u64().unwrap() + 1,
+        "no tick in between"
+    );
+    service.stop();
+}
