@@ -40,6 +40,7 @@ fn walkway(from: &str, to: &str, width: f64) -> Spanned<WalkwaySpec> {
             width_m: width,
             bottleneck: false,
             capacity_p_per_m_s: None,
+            exit_width_m: None,
         },
     )
 }
@@ -151,6 +152,7 @@ pub fn park(visitors: u64) -> ScenarioFile {
         )),
         crowds: Vec::new(),
         interventions: Vec::new(),
+        validation: None,
     }
 }
 
