@@ -25,7 +25,7 @@ pub use place::{PlaceCounters, PlaceState};
 pub use population::PopulationSummary;
 pub use site::Site;
 pub use visitor::{Visitor, VisitorKind};
-pub use walkway::{WalkwayState, weidmann_capacity_p_per_m_s, weidmann_speed_mps};
+pub use walkway::{WalkwayState, congested_density_p_per_m2, weidmann_capacity_p_per_m_s, weidmann_speed_mps};
 
 use crate::kernel::{ActorId, ActorKind, Context, SimTime, Simulation, World};
 use crate::scenario::Scenario;
@@ -140,6 +140,11 @@ pub enum Message {
         /// 0: towards `b`; 1: towards `a`.
         direction: u8,
         /// Schedule number; a release from an older schedule is ignored.
+        generation: u32,
+    },
+    /// To a walkway (itself): its entrance may take the next in line.
+    Admit {
+        /// Schedule number; an admission from an older schedule is ignored.
         generation: u32,
     },
 }
@@ -433,6 +438,7 @@ impl World for CrowdWorld {
                 Message::Release { direction, generation } => {
                     self.walkways[index].release(shared, &tuning, index, direction, generation, ctx)
                 }
+                Message::Admit { generation } => self.walkways[index].admit(shared, &tuning, index, generation, ctx),
                 other => panic!("walkway {index} cannot handle {other:?}"),
             },
             kind => panic!("no actor kind {kind:?} in the crowd model"),

@@ -18,8 +18,8 @@ mod resolve;
 pub use clock::{format_clock, parse_clock};
 pub use error::ScenarioError;
 pub use file::{
-    CrowdArrival, CrowdSpec, InterventionSpec, ItemSpec, ModelParams, PlaceKind, PlaceSpec, ScenarioFile, SessionSpec,
-    VisitorSpec, WalkwaySpec, json_schema,
+    CrowdArrival, CrowdSpec, InterventionSpec, ItemSpec, MeasuredQuantity, MeasuredSpec, ModelParams, PlaceKind,
+    PlaceSpec, ScenarioFile, SessionSpec, ValidationSpec, VisitorSpec, WalkwaySpec, json_schema,
 };
 
 use crate::kernel::{SimDuration, SimTime};
@@ -89,8 +89,17 @@ pub struct Walkway {
     pub width_m: f64,
     /// Whether it is a bottleneck element.
     pub bottleneck: bool,
-    /// Outflow capacity, persons/s (specific capacity times width).
+    /// Outflow capacity, persons/s (specific capacity times width, or the
+    /// narrowed exit's if that is less).
     pub capacity_p_per_s: f64,
+    /// The most it takes in per second and direction: specific capacity
+    /// times width (a narrowed exit does not narrow the entrance).
+    pub entry_capacity_p_per_s: f64,
+    /// Most people it holds: the area times the congested density at which
+    /// the speed-density relation carries the outflow capacity, so a full
+    /// walkway still discharges at capacity (jam density only if that is
+    /// zero). A bottleneck holds what crosses it in its crossing time.
+    pub storage_p: u32,
 }
 
 /// A session, resolved.
@@ -300,6 +309,8 @@ pub struct Scenario {
     pub crowds: Vec<Crowd>,
     /// Interventions, in time order.
     pub interventions: Vec<Intervention>,
+    /// What was measured, when the scenario is an experiment.
+    pub validation: Option<ValidationSpec>,
 }
 
 impl Scenario {

@@ -1,22 +1,33 @@
-//! A walkway actor. Everyone on it walks at the Weidmann speed of its
-//! current density (both directions together), so the speed changes as
-//! people step on and off; the distance walked since the start of the run,
-//! `∫ v(ρ(t)) dt`, is integrated exactly between events (the density is
-//! constant between them). A walker reaches the far end when the walkway has
-//! advanced the walkway's length since they stepped on; they leave it no
-//! faster than its outflow capacity (specific capacity × width, per
-//! direction), and the overflow queues at the exit in first-in first-out order.
+//! A walkway actor: a link with a supply and a demand (the link-transmission
+//! idea, Yperman 2005, for pedestrians Hänseler et al. 2014).
 //!
-//! A walkway holds at most jam density × area people; whoever comes when it
-//! is full waits at its entrance (first come, first on, both directions in
-//! one line) and is counted in the walkway's queue. A `bottleneck` walkway
-//! (a door, a turnstile row) is short: it is crossed at free speed and its
-//! outflow is set by its own capacity, not by the fundamental diagram.
+//! - **Demand (sending).** Everyone on it walks at the Weidmann speed of its
+//!   current density (both directions together), so the speed changes as
+//!   people step on and off; the distance walked since the start of the run,
+//!   `∫ v(ρ(t)) dt`, is integrated exactly between events (the density is
+//!   constant between them). A walker reaches the far end when the walkway
+//!   has advanced its length since they stepped on, and leaves no faster
+//!   than the outflow capacity (per direction); the overflow queues at the
+//!   exit, first in first out.
+//! - **Supply (receiving).** It takes in at most its capacity per second and
+//!   direction, and holds at most its storage: the area times the density on
+//!   the congested branch of the speed-density relation whose flow is the
+//!   outflow capacity. Whoever comes when it cannot take them waits at its
+//!   entrance (first come, first on, both directions in one line), in the
+//!   place before it, and is counted in the walkway's queue.
+//!
+//! So a walkway fed above its capacity discharges at capacity and the queue
+//! grows at its entrance; one behind a narrower exit fills to the congested
+//! density that carries the exit's flow and still discharges at it. It never
+//! stands at jam density with zero flow: its storage density carries a
+//! positive flow. A `bottleneck` walkway (a door, a turnstile row) is short:
+//! it is crossed at free speed and its outflow is set by its own capacity.
 //!
 //! The walking physics is here too: Weidmann's fundamental diagram
-//! ([`weidmann_speed_mps`]) and the flow it can carry at most
+//! ([`weidmann_speed_mps`]), the flow it can carry at most
 //! ([`weidmann_capacity_p_per_m_s`]), which scenario resolution takes as the
-//! default walkway capacity.
+//! default walkway capacity, and the congested density at a given flow
+//! ([`congested_density_p_per_m2`]).
 
 use super::{Message, PLACE, Person, Shared};
 use crate::kernel::{ActorId, Context, SimDuration, SimTime};
@@ -42,10 +53,30 @@ pub fn weidmann_speed_mps(params: &ModelParams, rho: f64) -> f64 {
 /// fine scan (≈ 1.68 at ≈ 2.1 P/m² with the default parameters, ≈ 1.22 at
 /// ≈ 1.75 with Weidmann's published gamma).
 pub fn weidmann_capacity_p_per_m_s(params: &ModelParams) -> f64 {
-    (1..5_400)
-        .map(|i| i as f64 * params.jam_density_p_per_m2 / 5_400.0)
+    (1..DENSITY_STEPS)
+        .map(|i| i as f64 * params.jam_density_p_per_m2 / DENSITY_STEPS as f64)
         .map(|rho| rho * weidmann_speed_mps(params, rho))
         .fold(0.0, f64::max)
+}
+
+/// Densities scanned by [`weidmann_capacity_p_per_m_s`] and
+/// [`congested_density_p_per_m2`] between 0 and the jam density.
+const DENSITY_STEPS: u32 = 5_400;
+
+/// The density on the congested branch of `rho * v(rho)` whose specific
+/// flow is `specific_flow_p_per_m_s`, P/m²: the densest state that still
+/// carries that flow. At or above the maximum flow, the density of the
+/// maximum (the critical density).
+pub fn congested_density_p_per_m2(params: &ModelParams, specific_flow_p_per_m_s: f64) -> f64 {
+    let density = |i: u32| i as f64 * params.jam_density_p_per_m2 / DENSITY_STEPS as f64;
+    let flow = |rho: f64| rho * weidmann_speed_mps(params, rho);
+    if let Some(i) = (1..DENSITY_STEPS).rev().find(|&i| flow(density(i)) >= specific_flow_p_per_m_s) {
+        return density(i);
+    }
+    (1..DENSITY_STEPS)
+        .map(density)
+        .fold((0.0, 0.0), |best, rho| if flow(rho) > best.1 { (rho, flow(rho)) } else { best })
+        .0
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -60,6 +91,8 @@ struct Walker {
 struct Lane {
     walkers: VecDeque<Walker>,
     next_free: SimTime,
+    /// Earliest time the next walker may step on in this direction.
+    next_entry: SimTime,
     /// When the pending release is scheduled (`None`: none is).
     scheduled: Option<SimTime>,
     /// Releases carry this number; an older one is stale and ignored.
@@ -95,6 +128,10 @@ pub struct WalkwayState {
     lanes: [Lane; 2],
     /// People waiting to step on a full walkway: who, direction, since when.
     entrance: VecDeque<(Person, u8, SimTime)>,
+    /// When the pending admission is scheduled (`None`: none is).
+    admit_at: Option<SimTime>,
+    /// Admissions carry this number; an older one is stale and ignored.
+    admit_generation: u32,
     /// Everyone who has left it, and the first and last of them.
     pub exits: WalkwayExits,
     /// Microseconds during which someone was on it.
@@ -112,6 +149,8 @@ impl WalkwayState {
             updated: SimTime::ZERO,
             lanes: Default::default(),
             entrance: VecDeque::new(),
+            admit_at: None,
+            admit_generation: 0,
             exits: WalkwayExits::default(),
             occupied_us: 0,
             recorder: Recorder::new(interval),
@@ -189,13 +228,6 @@ impl WalkwayState {
         }
     }
 
-    /// Most people the walkway holds: jam density × area, at least one.
-    fn storage(shared: &Shared, index: usize) -> u32 {
-        let spec = &shared.site.scenario.walkways[index];
-        let jam = shared.site.scenario.params.jam_density_p_per_m2;
-        ((jam * spec.length_m * spec.width_m).floor() as u32).max(1)
-    }
-
     pub(crate) fn enter(
         &mut self,
         shared: &Shared,
@@ -208,13 +240,63 @@ impl WalkwayState {
         let spec = &shared.site.scenario.walkways[index];
         let direction = u8::from(from as usize != spec.a);
         let now = ctx.now();
-        if self.count >= Self::storage(shared, index) || !self.entrance.is_empty() {
-            self.entrance.push_back((person, direction, now));
-            return;
-        }
         self.advance(now);
-        self.step_on(person, direction, now);
-        self.settle(shared, tuning, index, ctx);
+        self.entrance.push_back((person, direction, now));
+        if self.admit_waiting(shared, index, ctx) {
+            self.settle(shared, tuning, index, ctx);
+        }
+    }
+
+    /// A scheduled admission: the entrance may take the next in line now.
+    pub(crate) fn admit(
+        &mut self,
+        shared: &Shared,
+        tuning: &Tuning,
+        index: usize,
+        generation: u32,
+        ctx: &mut Context<'_, Message>,
+    ) {
+        if self.admit_generation != generation || self.admit_at != Some(ctx.now()) {
+            return; // superseded by a later schedule
+        }
+        self.admit_at = None;
+        self.advance(ctx.now());
+        if self.admit_waiting(shared, index, ctx) {
+            self.settle(shared, tuning, index, ctx);
+        }
+    }
+
+    /// Steps on whoever waits at the entrance while there is room (storage)
+    /// and the entrance is free (capacity per direction); schedules the next
+    /// admission when the head waits only for the entrance. Whether anyone
+    /// stepped on.
+    fn admit_waiting(&mut self, shared: &Shared, index: usize, ctx: &mut Context<'_, Message>) -> bool {
+        let spec = &shared.site.scenario.walkways[index];
+        let now = ctx.now();
+        let headway = SimDuration::from_secs_f64(1.0 / spec.entry_capacity_p_per_s);
+        let mut stepped = false;
+        while let Some(&(person, direction, since)) = self.entrance.front() {
+            if self.count >= spec.storage_p {
+                break; // the next release makes room
+            }
+            let next_entry = self.lanes[direction as usize].next_entry;
+            if next_entry > now {
+                if self.admit_at != Some(next_entry) {
+                    self.admit_at = Some(next_entry);
+                    self.admit_generation = self.admit_generation.wrapping_add(1);
+                    ctx.send_at(ctx.me(), next_entry, Message::Admit { generation: self.admit_generation });
+                }
+                break;
+            }
+            self.entrance.pop_front();
+            if since < now {
+                self.recorder.queued(since, now);
+            }
+            self.lanes[direction as usize].next_entry = now + headway;
+            self.step_on(person, direction, now);
+            stepped = true;
+        }
+        stepped
     }
 
     fn step_on(&mut self, person: Person, direction: u8, now: SimTime) {
@@ -255,12 +337,7 @@ impl WalkwayState {
         self.exits.first.get_or_insert(now);
         self.exits.last = now;
         self.count -= 1;
-        let storage = Self::storage(shared, index);
-        while self.count < storage {
-            let Some((waiting, direction, since)) = self.entrance.pop_front() else { break };
-            self.recorder.queued(since, now);
-            self.step_on(waiting, direction, now);
-        }
+        self.admit_waiting(shared, index, ctx);
         self.settle(shared, tuning, index, ctx);
         let to = if direction == 0 { spec.b } else { spec.a };
         let person = Person { via: index as u16, ..walker.person };

@@ -59,6 +59,57 @@ pub struct ScenarioFile {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(with = "Vec<InterventionSpec>")]
     pub interventions: Vec<Spanned<InterventionSpec>>,
+    /// What was measured when this scenario is a laboratory experiment:
+    /// `crowdtwin validate-model` runs it and compares.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<ValidationSpec>,
+}
+
+/// Measured quantities of an experiment, with their source.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ValidationSpec {
+    /// Where the measurements come from (paper, data set).
+    pub source: String,
+    /// The measured quantities.
+    pub measured: Vec<MeasuredSpec>,
+}
+
+/// One measured quantity of an experiment, in its steady state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MeasuredSpec {
+    /// The walkway it was measured on, as `"from--to"` (its output id).
+    pub walkway: String,
+    /// What was measured.
+    pub quantity: MeasuredQuantity,
+    /// The measured value, in the quantity's unit.
+    pub value: f64,
+}
+
+/// A quantity measured on a walkway.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MeasuredQuantity {
+    /// Flow out of the walkway, persons/s: over the steady state for an
+    /// ordinary walkway, `(N - 1) / (last - first)` for a bottleneck.
+    FlowPPerS,
+    /// Mean density on the walkway in the steady state, persons/m².
+    DensityPPerM2,
+    /// Mean speed on the walkway in the steady state (its length over the
+    /// mean time to walk it), m/s.
+    SpeedMps,
+}
+
+impl MeasuredQuantity {
+    /// The name as written in a file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MeasuredQuantity::FlowPPerS => "flow_p_per_s",
+            MeasuredQuantity::DensityPPerM2 => "density_p_per_m2",
+            MeasuredQuantity::SpeedMps => "speed_mps",
+        }
+    }
 }
 
 fn default_seed() -> u64 {
@@ -72,12 +123,16 @@ pub struct ModelParams {
     /// Free walking speed, m/s (Weidmann 1993: 1.34).
     pub walk_speed_mps_free: f64,
     /// Shape of the speed-density relation, P/m², in Weidmann's form.
-    /// Default 3.13: fitted (least squares, v0 and jam density kept) to the
-    /// 49 one-second density-speed points of the Hermes corridor run
-    /// uo-145-180-180 (Zhang et al. 2011, 1.80 m, 0.6-2.1 P/m²). Weidmann's
-    /// published 1.913 gives 0.78 m/s at 1.56 P/m² where 1.01 was measured.
+    /// Default 4.28, with the jam density 3.19: fitted (v0 kept at 1.34) to
+    /// the steady-state density and speed of the three Hermes corridor runs
+    /// (Zhang et al. 2011, 1.80 m: 1.14 P/m² at 1.21 m/s, 1.56 at 1.01,
+    /// 2.46 at 0.44, the last in the jam behind a 0.95 m exit), free and
+    /// congested flow together. Weidmann's published 1.913 with 5.4 gives
+    /// 0.78 m/s at 1.56 P/m² where 1.01 was measured.
     pub weidmann_gamma_p_per_m2: f64,
-    /// Jam density, P/m² (Weidmann 1993: 5.4).
+    /// Density at which the speed-density relation reaches zero, P/m²
+    /// (Weidmann 1993: 5.4; default 3.19, fitted with the gamma above).
+    /// A walkway whose exit is closed fills to it.
     pub jam_density_p_per_m2: f64,
     /// Slowest walking speed in a jam, m/s, so a jammed walkway still drains.
     pub walk_speed_mps_min: f64,
@@ -86,16 +141,26 @@ pub struct ModelParams {
     /// defaults; ≈ 1.22 at 1.75 with Weidmann's published gamma).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub walkway_capacity_p_per_m_s: Option<f64>,
-    /// Outflow capacity of a `bottleneck` walkway of width `b` is
-    /// `bottleneck_capacity_p_per_m_s * b + bottleneck_capacity_offset_p_per_s`.
-    /// Slope default 1.75 P/(m·s): the middle of the 1.6-1.9 measured in
-    /// laboratory bottlenecks (Seyfried et al.; Kretz et al.), what wide
-    /// openings tend to.
+    /// Outflow capacity of a `bottleneck` walkway (an opening entered from
+    /// a waiting crowd) of width `b` is `b` times the specific capacity
+    /// `max(bottleneck_capacity_p_per_m_s - bottleneck_capacity_decline_p_per_m2_s * b,
+    /// bottleneck_capacity_wide_p_per_m_s)`: narrow openings carry more per
+    /// metre (people interlock), wide ones tend to the wide value. Defaults
+    /// 2.62, 0.26 and 1.9, fitted (relative least squares, see
+    /// docs/validation.md) to the CrowdQueue 0.50 m gate (Adrian et al.
+    /// 2020), the Hermes 1.00 m corridor entrance (Zhang et al. 2011) and the
+    /// flow-against-width tables of Müller 1981 and Nagai et al. 2006,
+    /// 0.6-2.0 m; the wide value is Seyfried et al. 2009 and Nagai's 2.0 m.
     pub bottleneck_capacity_p_per_m_s: f64,
-    /// The offset of the bottleneck law, P/s. Default 0.27: narrow openings
-    /// carry more per metre (people interlock in lanes); calibrated on the
-    /// CrowdQueue 0.50 m gate (Adrian et al. 2020: 1.148 P/s, 2.30 P/(m·s)).
-    pub bottleneck_capacity_offset_p_per_s: f64,
+    /// How fast the specific bottleneck capacity falls with width, P/(m²·s).
+    pub bottleneck_capacity_decline_p_per_m2_s: f64,
+    /// Specific capacity of wide bottlenecks, P/(m·s).
+    pub bottleneck_capacity_wide_p_per_m_s: f64,
+    /// Outflow capacity of a walkway's narrowed exit (`exit_width_m`), per
+    /// metre of exit width, P/(m·s): people reach it in the walkway's own
+    /// stream, not pressed in a waiting crowd. Default 1.93, the Hermes run
+    /// uo-180-180-095 (1.84 P/s through a 0.95 m exit of a 1.80 m corridor).
+    pub exit_capacity_p_per_m_s: f64,
     /// Time to cross from one element into the next, s. Every message between
     /// actors takes at least this long, so it is also the kernel's lookahead.
     pub handoff_s: f64,
@@ -107,12 +172,14 @@ impl Default for ModelParams {
     fn default() -> Self {
         ModelParams {
             walk_speed_mps_free: 1.34,
-            weidmann_gamma_p_per_m2: 3.13,
-            jam_density_p_per_m2: 5.4,
+            weidmann_gamma_p_per_m2: 4.28,
+            jam_density_p_per_m2: 3.19,
             walk_speed_mps_min: 0.01,
             walkway_capacity_p_per_m_s: None,
-            bottleneck_capacity_p_per_m_s: 1.75,
-            bottleneck_capacity_offset_p_per_s: 0.27,
+            bottleneck_capacity_p_per_m_s: 2.62,
+            bottleneck_capacity_decline_p_per_m2_s: 0.26,
+            bottleneck_capacity_wide_p_per_m_s: 1.9,
+            exit_capacity_p_per_m_s: 1.93,
             handoff_s: 1.0,
             output_interval_s: 60.0,
         }
@@ -120,6 +187,13 @@ impl Default for ModelParams {
 }
 
 impl ModelParams {
+    /// Outflow capacity of a bottleneck of `width_m`, P/s.
+    pub fn bottleneck_capacity_p_per_s(&self, width_m: f64) -> f64 {
+        let specific = (self.bottleneck_capacity_p_per_m_s - self.bottleneck_capacity_decline_p_per_m2_s * width_m)
+            .max(self.bottleneck_capacity_wide_p_per_m_s);
+        specific * width_m
+    }
+
     /// The kernel lookahead: the handoff time.
     pub fn handoff(&self) -> SimDuration {
         SimDuration::from_secs_f64(self.handoff_s)
@@ -270,6 +344,12 @@ pub struct WalkwaySpec {
     /// Outflow capacity of this walkway, P/(m·s), overriding the defaults.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity_p_per_m_s: Option<f64>,
+    /// The walkway narrows at its far end (`to`; both ends if walked both
+    /// ways) to this width, m (a door at the end of a corridor): its
+    /// outflow is at most `exit_capacity_p_per_m_s` times it, and a queue
+    /// forms inside the walkway behind it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_width_m: Option<f64>,
 }
 
 /// A session at a venue.

@@ -8,15 +8,15 @@
 use super::clock::parse_clock;
 use super::error::{Lines, ScenarioError};
 use super::file::{
-    CrowdSpec, InterventionSpec, ItemSpec, ModelParams, PlaceKind, PlaceSpec, ScenarioFile, SessionSpec, VisitorSpec,
-    WalkwaySpec, default_ticket_fill,
+    CrowdSpec, InterventionSpec, ItemSpec, ModelParams, PlaceKind, PlaceSpec, ScenarioFile, SessionSpec,
+    ValidationSpec, VisitorSpec, WalkwaySpec, default_ticket_fill,
 };
 use super::{
     Crowd, Intervention, PLACES_MAX, Place, RUN_DURATION_S_MAX, SCENARIO_FORMAT_VERSION, SESSIONS_MAX, Scenario,
     Session, VISITORS_MAX, Visitors, WALKWAYS_MAX, Walkway,
 };
 use crate::kernel::{SimDuration, SimTime};
-use crate::model::weidmann_capacity_p_per_m_s;
+use crate::model::{congested_density_p_per_m2, weidmann_capacity_p_per_m_s};
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
@@ -54,6 +54,7 @@ impl Scenario {
                 "origin_lat_lon = [{lat}, {lon}] is not a latitude in [-85, 85] and a longitude in [-180, 180]"
             )));
         }
+        let validation = resolver.validation(&walkways)?;
         Ok(Scenario {
             name: raw.name.clone(),
             seed: raw.seed,
@@ -67,6 +68,7 @@ impl Scenario {
             visitors,
             crowds,
             interventions,
+            validation,
         })
     }
 }
@@ -152,7 +154,7 @@ impl<'a> Resolver<'a> {
             if index_of.insert(&p.id, places.len()).is_some() {
                 return Err(here("the id is used twice".into()));
             }
-            places.push(place(p, raw.model.bottleneck_capacity_p_per_m_s).map_err(here)?);
+            places.push(place(p, &raw.model).map_err(here)?);
         }
         self.index_of = index_of;
         Ok(places)
@@ -192,18 +194,68 @@ impl<'a> Resolver<'a> {
         if !(w.width_m.is_finite() && w.width_m >= 0.1 && w.width_m <= 1_000.0) {
             return Err(format!("width_m = {} must be between 0.1 and 1000", w.width_m));
         }
-        let default_capacity = if w.bottleneck { model.bottleneck_capacity_p_per_m_s } else { walkway_capacity };
+        let default_capacity =
+            if w.bottleneck { model.bottleneck_capacity_p_per_s(w.width_m) / w.width_m } else { walkway_capacity };
         let specific = w.capacity_p_per_m_s.unwrap_or(default_capacity);
         if !(specific.is_finite() && specific > 0.0 && specific <= 20.0) {
             return Err(format!("capacity_p_per_m_s = {specific} must be > 0 and <= 20"));
         }
-        let offset =
-            if w.bottleneck && w.capacity_p_per_m_s.is_none() { model.bottleneck_capacity_offset_p_per_s } else { 0.0 };
-        let capacity_p_per_s = specific * w.width_m + offset;
+        let mut capacity_p_per_s = specific * w.width_m;
         if capacity_p_per_s <= 0.0 {
             return Err(format!("its capacity {capacity_p_per_s} P/s is not positive"));
         }
-        Ok(Walkway { a, b, length_m, width_m: w.width_m, bottleneck: w.bottleneck, capacity_p_per_s })
+        let entry_capacity_p_per_s = capacity_p_per_s;
+        if let Some(exit) = w.exit_width_m {
+            if !(exit.is_finite() && exit >= 0.1 && exit <= w.width_m) {
+                return Err(format!("exit_width_m = {exit} must be between 0.1 and width_m = {}", w.width_m));
+            }
+            capacity_p_per_s = capacity_p_per_s.min(model.exit_capacity_p_per_m_s * exit);
+        }
+        let storage_p = if w.bottleneck {
+            // What crosses it at free speed in its crossing time, and one more.
+            let crossing_s = length_m / model.walk_speed_mps_free;
+            let crossing = (capacity_p_per_s * crossing_s).ceil() + 1.0;
+            (model.jam_density_p_per_m2 * length_m * w.width_m).floor().max(crossing)
+        } else {
+            let density = congested_density_p_per_m2(model, capacity_p_per_s / w.width_m);
+            (density * length_m * w.width_m).floor().max(1.0)
+        };
+        let storage_p = storage_p.min(u32::MAX as f64) as u32;
+        Ok(Walkway {
+            a,
+            b,
+            length_m,
+            width_m: w.width_m,
+            bottleneck: w.bottleneck,
+            capacity_p_per_s,
+            entry_capacity_p_per_s,
+            storage_p,
+        })
+    }
+
+    /// The `[validation]` table, its walkway references checked.
+    fn validation(&self, walkways: &[Walkway]) -> Result<Option<ValidationSpec>, ScenarioError> {
+        let Some(validation) = &self.raw.validation else { return Ok(None) };
+        for measured in &validation.measured {
+            let known = self
+                .raw
+                .walkways
+                .iter()
+                .any(|w| format!("{}--{}", w.get_ref().from, w.get_ref().to) == measured.walkway);
+            if !known {
+                return Err(
+                    self.top(format!("validation.measured: no walkway {:?} (write \"from--to\")", measured.walkway))
+                );
+            }
+            if !(measured.value.is_finite() && measured.value > 0.0) {
+                return Err(self.top(format!(
+                    "validation.measured {:?}: value = {} must be > 0",
+                    measured.walkway, measured.value
+                )));
+            }
+        }
+        debug_assert_eq!(walkways.len(), self.raw.walkways.len());
+        Ok(Some(validation.clone()))
     }
 
     fn sessions(&self, places: &[Place]) -> Result<Vec<Session>, ScenarioError> {
@@ -489,12 +541,14 @@ fn check_model(params: &ModelParams) -> Result<(), String> {
         positive("walkway_capacity_p_per_m_s", c, 20.0)?;
     }
     positive("bottleneck_capacity_p_per_m_s", params.bottleneck_capacity_p_per_m_s, 20.0)?;
-    if !(params.bottleneck_capacity_offset_p_per_s.is_finite()
-        && params.bottleneck_capacity_offset_p_per_s.abs() <= 10.0)
+    positive("exit_capacity_p_per_m_s", params.exit_capacity_p_per_m_s, 20.0)?;
+    positive("bottleneck_capacity_wide_p_per_m_s", params.bottleneck_capacity_wide_p_per_m_s, 20.0)?;
+    if !(params.bottleneck_capacity_decline_p_per_m2_s.is_finite()
+        && (0.0..=10.0).contains(&params.bottleneck_capacity_decline_p_per_m2_s))
     {
         return Err(format!(
-            "model.bottleneck_capacity_offset_p_per_s = {} must be between -10 and 10",
-            params.bottleneck_capacity_offset_p_per_s
+            "model.bottleneck_capacity_decline_p_per_m2_s = {} must be between 0 and 10",
+            params.bottleneck_capacity_decline_p_per_m2_s
         ));
     }
     positive("handoff_s", params.handoff_s, 60.0)?;
@@ -524,7 +578,7 @@ fn needs(kind: PlaceKind, field: &str, present: bool) -> Result<(), String> {
 }
 
 /// One place, its id already checked.
-fn place(p: &PlaceSpec, bottleneck_capacity: f64) -> Result<Place, String> {
+fn place(p: &PlaceSpec, params: &ModelParams) -> Result<Place, String> {
     if !(p.area_m2.is_finite() && p.area_m2 > 0.0) {
         return Err(format!("area_m2 = {} must be > 0", p.area_m2));
     }
@@ -533,7 +587,7 @@ fn place(p: &PlaceSpec, bottleneck_capacity: f64) -> Result<Place, String> {
     }
     check_fields_apply(p)?;
     let (servers, service_s) = service(p)?;
-    let (seats, egress_p_per_s) = venue(p, bottleneck_capacity)?;
+    let (seats, egress_p_per_s) = venue(p, params)?;
     check_items(&p.items)?;
     let (departure_interval_s, departure_capacity) = departures(p)?;
     let arrival_share = p.arrival_share.unwrap_or(if p.kind == PlaceKind::Transit { 1.0 } else { 0.0 });
@@ -604,7 +658,7 @@ fn service(p: &PlaceSpec) -> Result<(u32, f64), String> {
 }
 
 /// A venue's seats and egress flow, persons/s (0 and 0.0 elsewhere).
-fn venue(p: &PlaceSpec, bottleneck_capacity: f64) -> Result<(u32, f64), String> {
+fn venue(p: &PlaceSpec, params: &ModelParams) -> Result<(u32, f64), String> {
     if p.kind != PlaceKind::Venue {
         return Ok((0, 0.0));
     }
@@ -614,7 +668,11 @@ fn venue(p: &PlaceSpec, bottleneck_capacity: f64) -> Result<(u32, f64), String> 
     if !(width.is_finite() && width > 0.0) {
         return Err(format!("egress_width_m = {width} must be > 0"));
     }
-    Ok((p.seats.unwrap_or(0), width * bottleneck_capacity))
+    let seats = p.seats.unwrap_or(0);
+    if seats == 0 {
+        return Err("seats = 0: a venue needs at least one seat".into());
+    }
+    Ok((seats, params.bottleneck_capacity_p_per_s(width)))
 }
 
 /// Item ids once each, prices not negative.

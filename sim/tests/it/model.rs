@@ -5,7 +5,8 @@ use crate::run_toml;
 use crowdtwin_sim::error::{DeliveryProblem, RunMismatch, SavedShardError};
 use crowdtwin_sim::kernel::{Event, ShardRun};
 use crowdtwin_sim::model::{
-    self as crowd, ElementSeries, Los, RunOutput, weidmann_capacity_p_per_m_s, weidmann_speed_mps,
+    self as crowd, ElementSeries, Los, RunOutput, congested_density_p_per_m2, weidmann_capacity_p_per_m_s,
+    weidmann_speed_mps,
 };
 use crowdtwin_sim::scenario::{ModelParams, Scenario};
 use crowdtwin_sim::{ActorId, SimDuration, SimError, SimTime, Simulation};
@@ -26,14 +27,24 @@ fn entry_seconds(output: &RunOutput, id: &str) -> Vec<usize> {
 fn weidmann_diagram_peaks_near_1_2_at_1_75() {
     // Weidmann (1993), with his published gamma 1.913: flow peaks near
     // 1.2 P/(m s) around 1.75 P/m².
-    let published = ModelParams { weidmann_gamma_p_per_m2: 1.913, ..ModelParams::default() };
+    let published = ModelParams { weidmann_gamma_p_per_m2: 1.913, jam_density_p_per_m2: 5.4, ..ModelParams::default() };
     let capacity = weidmann_capacity_p_per_m_s(&published);
     assert!((capacity - 1.22).abs() < 0.02, "{capacity}");
     assert!((weidmann_speed_mps(&published, 0.01) - 1.34).abs() < 1e-6);
     assert_eq!(weidmann_speed_mps(&published, 5.4), 0.0);
-    // The default gamma (fitted to the Hermes corridor) peaks higher and later.
-    let fitted = weidmann_capacity_p_per_m_s(&ModelParams::default());
-    assert!((1.6..1.8).contains(&fitted), "{fitted}");
+    // The default (fitted to the three Hermes corridor runs) peaks where the
+    // near-capacity run uo-145-180-180 was measured: 1.55 P/(m s) at
+    // 1.56 P/m² (Zhang et al. 2011), within 10%.
+    let fitted = ModelParams::default();
+    let capacity = weidmann_capacity_p_per_m_s(&fitted);
+    assert!((capacity - 1.55).abs() <= 0.1 * 1.55, "{capacity}");
+    let critical = congested_density_p_per_m2(&fitted, capacity + 1.0);
+    assert!((critical - 1.56).abs() <= 0.1 * 1.56, "{critical}");
+    // The jam behind the 0.95 m exit (uo-180-180-095): 1.02 P/(m s) on the
+    // congested branch at 2.46 P/m² and 0.44 m/s, within 10%.
+    let congested = congested_density_p_per_m2(&fitted, 1.02);
+    assert!((congested - 2.46).abs() <= 0.1 * 2.46, "{congested}");
+    assert!((weidmann_speed_mps(&fitted, congested) - 0.44).abs() <= 0.1 * 0.44);
 }
 
 #[test]
@@ -200,26 +211,71 @@ fn platoon(people: u32) -> String {
     )
 }
 
+fn corridor_behind_entrance(entrance_width: f64, people: u32) -> String {
+    // The Hermes corridor (Zhang et al. 2011): a holding area, an entrance
+    // of the given width, a 1.80 m x 8 m corridor, an open exit.
+    format!(
+        r#"
+        version = 1
+        name = "corridor"
+        start = "10:00"
+        end = "10:10"
+        [model]
+        output_interval_s = 1
+        [[places]]
+        id = "holding-area"
+        kind = "plaza"
+        position_m = [0, 10]
+        area_m2 = 100
+        [[places]]
+        id = "corridor-start"
+        kind = "plaza"
+        position_m = [0, 4]
+        area_m2 = 1.5
+        [[places]]
+        id = "exit"
+        kind = "plaza"
+        position_m = [0, -6]
+        area_m2 = 100
+        [[walkways]]
+        from = "holding-area"
+        to = "corridor-start"
+        length_m = 0.5
+        width_m = {entrance_width}
+        bottleneck = true
+        [[walkways]]
+        from = "corridor-start"
+        to = "exit"
+        length_m = 8
+        width_m = 1.80
+        [[crowds]]
+        name = "participants"
+        count = {people}
+        from = "holding-area"
+        to = "exit"
+        start = "10:00"
+        "#
+    )
+}
+
 #[test]
-fn a_platoon_at_0_5_to_5_p_per_m2_walks_at_weidmann_speed() {
-    // The fundamental diagram over 0.5-5 P/m² (RiMEA test 4's range up to
-    // jam): rho x 100 m² people step together onto a 50 m x 2 m corridor;
-    // the first to arrive has walked the 50 m at the corridor's density, so
-    // 50 m / its walking time must be Weidmann's speed there, within 3%.
-    let params = ModelParams::default();
-    for density in [0.5, 1.0, 2.0, 3.0, 4.0, 5.0] {
-        let people = (density * 100.0) as u32;
-        let output = run_toml(&platoon(people), 1, 1);
-        // Appear (1 s) and step on (1 s), walk, step off (1 s).
-        let first = entry_seconds(&output, "end")[0] as f64;
-        let walked_s = first - 3.0;
-        let speed = 50.0 / walked_s;
-        let expected = weidmann_speed_mps(&params, density);
-        println!("platoon {density}: {speed:.4} m/s, Weidmann {expected:.4}");
-        // One-second bins: the walking time is known to within a second.
-        let tolerance = 0.03 * expected + expected * 1.0 / walked_s;
-        assert!((speed - expected).abs() <= tolerance, "{density}: {speed} vs {expected}");
-        assert_eq!(entry_seconds(&output, "end").len(), people as usize, "everyone arrives");
+fn a_corridor_fed_above_capacity_discharges_at_capacity_with_the_queue_upstream() {
+    // Issue 16: with a 1.7 m or 1.8 m entrance the 1.80 m corridor is fed
+    // above its capacity. A real corridor keeps flowing near capacity: the
+    // Hermes run uo-145-180-180 carried 2.79 P/s (Zhang et al. 2011). The
+    // exit flow must stay within 10% of that, the corridor below the
+    // congested densities measured in the jam run (2.46 P/m²), and the
+    // surplus must wait at the corridor's entrance.
+    for entrance in [1.7, 1.8] {
+        let output = run_toml(&corridor_behind_entrance(entrance, 220), 1, 1);
+        let kpi = output.kpis.elements.iter().find(|e| e.id == "corridor-start--exit").unwrap();
+        let flow = kpi.flow_p_per_s.unwrap();
+        println!("entrance {entrance}: corridor exit flow {flow:.3} P/s, peak {:.2} P/m²", kpi.peak_density_p_per_m2);
+        assert!((flow - 2.79).abs() <= 0.1 * 2.79, "entrance {entrance}: {flow} P/s");
+        assert!(kpi.peak_density_p_per_m2 < 2.0, "{}", kpi.peak_density_p_per_m2);
+        assert_eq!(entry_seconds(&output, "exit").len(), 220, "everyone leaves");
+        let queued = element(&output, "corridor-start--exit").bins.iter().map(|b| b.queue_us).sum::<u64>();
+        assert!(queued > 0, "the queue stands at the corridor's entrance");
     }
 }
 
@@ -259,25 +315,31 @@ fn bottleneck_room(width: f64, people: u32) -> String {
 }
 
 #[test]
-fn a_bottleneck_passes_its_specific_flow_times_its_width() {
-    // The bottleneck law J = 1.75 b + 0.27 P/s (slope: the 1.6-1.9 P/(m s)
-    // measured in laboratory bottlenecks, shared/REFERENCES.md; offset from
-    // the 0.50 m CrowdQueue gate). Measured outflow while a queue stands must
-    // be within 2% of it.
-    for width in [0.8, 1.2, 2.4] {
-        let capacity = 1.75 * width + 0.27;
+fn bottlenecks_pass_the_flows_measured_over_0_6_to_2_0_m() {
+    // Flow through bottlenecks of width 0.6-2.0 m measured by Müller (1981)
+    // and Nagai et al. (2006), as tabulated in JuPedSim's validation test 13
+    // (shared data: literature_flow_vs_width.csv). The series scatter by
+    // about 15% at one width, so each simulated flow must be within 15% of
+    // the measured one. The queue waits at the bottleneck's entrance.
+    let measured = [
+        (0.6, 1.482),
+        (0.9, 2.264),
+        (1.2, 2.751),
+        (1.5, 3.574),
+        (1.8, 3.817),
+        (0.8, 1.737),
+        (1.6, 3.257),
+        (2.0, 3.874),
+    ];
+    for (width, flow_measured) in measured {
         let output = run_toml(&bottleneck_room(width, 400), 1, 1);
         let arrivals = entry_seconds(&output, "outside");
         assert_eq!(arrivals.len(), 400);
-        let span = (arrivals[399] - arrivals[0]) as f64;
-        let flow = 399.0 / span;
-        println!("width {width}: {flow:.3} P/s = {:.3} P/(m s)", flow / width);
-        assert!((flow - capacity).abs() <= 0.02 * capacity, "width {width}: {flow} P/s");
         let kpi = output.kpis.elements.iter().find(|e| e.id == "room--outside").unwrap();
-        let reported = kpi.flow_p_per_s.unwrap();
-        assert!((reported - capacity).abs() <= 0.02 * capacity, "kpis.json flow {reported}");
-        assert!((kpi.specific_flow_p_per_m_s.unwrap() - reported / width).abs() < 1e-9);
-        // The queue waits at the bottleneck's entrance.
+        let flow = kpi.flow_p_per_s.unwrap();
+        println!("width {width}: {flow:.3} P/s, measured {flow_measured}");
+        assert!((flow - flow_measured).abs() <= 0.15 * flow_measured, "width {width}: {flow} P/s");
+        assert!((kpi.specific_flow_p_per_m_s.unwrap() - flow / width).abs() < 1e-9);
         assert!(element(&output, "room--outside").bins.iter().map(|b| b.queue_us).sum::<u64>() > 0);
     }
 }
@@ -325,8 +387,9 @@ fn rimea_9_closing_two_of_four_exits_doubles_the_evacuation_time() {
     let last_out = |exits| *entry_seconds(&run_toml(&evacuation(exits), 1, 1), "outside").last().unwrap() as f64;
     let (four, two) = (last_out(4), last_out(2));
     println!("evacuation: 4 exits {four} s, 2 exits {two} s");
-    // 1,000 people at 2.02 P/s per 1 m exit: 124 s and 248 s, plus walking.
-    assert!((120.0..140.0).contains(&four), "{four}");
+    // 1,000 people at 2.32 P/s per 1 m exit (J = 2.2 b + 0.12): 108 s and
+    // 216 s, plus walking.
+    assert!((105.0..125.0).contains(&four), "{four}");
     assert!((1.8..=2.2).contains(&(two / four)), "{two} / {four}");
 }
 

@@ -41,6 +41,7 @@ fn walkway(from: &str, to: &str, width: f64) -> Spanned<WalkwaySpec> {
             width_m: width,
             bottleneck: false,
             capacity_p_per_m_s: None,
+            exit_width_m: None,
         },
     )
 }
@@ -205,6 +206,7 @@ pub fn park(visitors: u64) -> ScenarioFile {
         visitors: Some(Spanned::new(0..0, visitor_spec(visitors))),
         crowds: Vec::new(),
         interventions: Vec::new(),
+        validation: None,
     }
 }
 

@@ -109,6 +109,9 @@ pub struct GenerateArgs {
 /// `crowdtwin validate-model` arguments.
 #[derive(clap::Args)]
 pub struct ValidateModelArgs {
+    /// Folder of experiment files (scenario files with a `[validation]` table).
+    #[arg(long, default_value = "scenarios/validation")]
+    pub dir: PathBuf,
     /// Print JSON instead of tables.
     #[arg(long)]
     pub json: bool,
@@ -360,7 +363,7 @@ pub fn generate(args: GenerateArgs) -> Result<(), CliError> {
 
 /// `crowdtwin validate-model`.
 pub fn validate_model(args: ValidateModelArgs) -> Result<(), CliError> {
-    let report = validation::validate_model().map_err(CliError::InvalidOption)?;
+    let report = validation::validate_model(&args.dir).map_err(CliError::InvalidOption)?;
     if args.json {
         print::json_line(&report)?;
     } else {
