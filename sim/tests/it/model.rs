@@ -153,8 +153,8 @@ fn free_flow_on_a_ring_follows_weidmann() {
     // do. On the free-flow branch (below ~1.75 P/m², where the flow peaks)
     // each walkway's measured mean speed over the second hour must be within
     // 5% of Weidmann's speed at its measured density. (On the congested
-    // branch a ring of queue-based links is unstable and jams; see the
-    // platoon test below.)
+    // branch a walkway takes in no more than its outflow capacity, so a ring
+    // cannot be filled past the capacity density.)
     let params = ModelParams::default();
     for target in [0.25, 0.5, 1.0, 1.5] {
         let output = run_toml(&ring(target), 7, 1);
@@ -175,40 +175,6 @@ fn free_flow_on_a_ring_follows_weidmann() {
             assert!((speed - expected).abs() <= 0.05 * expected, "{target}: {id} {speed} vs {expected} at {density}");
         }
     }
-}
-
-/// `people` released together onto a 50 m x 2 m corridor.
-fn platoon(people: u32) -> String {
-    format!(
-        r#"
-        version = 1
-        name = "platoon"
-        start = "07:00"
-        end = "08:00"
-        [model]
-        output_interval_s = 1
-        [[places]]
-        id = "start"
-        kind = "plaza"
-        position_m = [0, 0]
-        area_m2 = 1000
-        [[places]]
-        id = "end"
-        kind = "plaza"
-        position_m = [50, 0]
-        area_m2 = 1000
-        [[walkways]]
-        from = "start"
-        to = "end"
-        width_m = 2
-        [[crowds]]
-        name = "platoon"
-        count = {people}
-        from = "start"
-        to = "end"
-        start = "07:00"
-        "#
-    )
 }
 
 fn corridor_behind_entrance(entrance_width: f64, people: u32) -> String {
