@@ -49,7 +49,7 @@ pub enum ViewerSet {
 /// Where the data comes from.
 pub enum Source {
     /// A run's output folder.
-    Replay(Replay),
+    Replay(Box<Replay>),
     /// The live service, polled on a background thread.
     Live {
         /// What is known so far.

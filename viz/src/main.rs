@@ -103,7 +103,7 @@ fn replay_source(cli: &Cli, dir: &std::path::Path) -> Result<(Source, f64), VizE
             time_s
         }
     };
-    Ok((Source::Replay(replay), start))
+    Ok((Source::Replay(Box::new(replay)), start))
 }
 
 fn run(cli: Cli) -> Result<(), VizError> {
