@@ -42,6 +42,11 @@ struct Search<'a> {
     /// `near[a * n + b]`: one of `a`, `b` is among the other's nearest
     /// vertices; shortening moves must create such an edge.
     near: Vec<bool>,
+    /// `nearest[a * k..(a + 1) * k]`: the `k` nearest vertices of `a`.
+    nearest: Vec<usize>,
+    /// Don't-look bits: the customers whose shortening moves are worth
+    /// trying again (near a change since they were last tried).
+    active: Vec<bool>,
 }
 
 impl<'a> Search<'a> {
@@ -55,6 +60,7 @@ impl<'a> Search<'a> {
         let n = inst.n;
         let k = NEAR_NEIGHBOURS.min(n - 1);
         let mut near = vec![false; n * n];
+        let mut nearest = Vec::with_capacity(n * k);
         let mut order: Vec<usize> = Vec::with_capacity(n);
         for a in 0..n {
             order.clear();
@@ -62,10 +68,12 @@ impl<'a> Search<'a> {
             if k < order.len() {
                 order.select_nth_unstable_by_key(k, |&b| (inst.d(a, b), b));
             }
+            order[..k].sort_unstable_by_key(|&b| (inst.d(a, b), b));
             for &b in &order[..k] {
                 near[a * n + b] = true;
                 near[b * n + a] = true;
             }
+            nearest.extend_from_slice(&order[..k]);
         }
         Search {
             inst,
@@ -75,6 +83,26 @@ impl<'a> Search<'a> {
             candidates,
             open: Vec::new(),
             near,
+            nearest,
+            active: vec![true; n],
+        }
+    }
+
+    /// Marks `v` and its nearest vertices for [`Search::shorten`].
+    fn touch(&mut self, v: usize) {
+        self.active[v] = true;
+        let k = self.nearest.len() / self.inst.n;
+        for &b in &self.nearest[v * k..(v + 1) * k] {
+            self.active[b] = true;
+        }
+    }
+
+    /// Marks the visit at position `p` of `tour`, its near vertices and the
+    /// next visit (whose incoming edge changed) for [`Search::shorten`].
+    fn touch_at(&mut self, tour: &Tour, p: usize) {
+        self.touch(tour.nodes[p]);
+        if let Some(&next) = tour.nodes.get(p + 1) {
+            self.active[next] = true;
         }
     }
 
@@ -108,6 +136,8 @@ impl<'a> Search<'a> {
             }
             let Some((_, k, after)) = best else { break };
             tour.insert(inst, k, after);
+            self.touch_at(tour, after);
+            self.touch_at(tour, after + 1);
             let at = self.open.iter().position(|&v| v == k).expect("inserted customer was open");
             self.open.swap_remove(at);
         }
@@ -171,8 +201,11 @@ impl<'a> Search<'a> {
         self.segments(tour);
         let (mut i, mut idle) = (1, 0);
         while idle < len {
-            match self.shortening_at(tour, i) {
+            let v = tour.nodes[i];
+            let found = if self.active[v] { self.shortening_at(tour, i) } else { None };
+            match found {
                 Some(mv) => {
+                    self.touch_move(tour, mv);
                     let nodes = &mut tour.nodes;
                     match mv {
                         Move::Reverse(i, j) => nodes[i..=j].reverse(),
@@ -197,12 +230,25 @@ impl<'a> Search<'a> {
                     idle = 0;
                 }
                 None => {
+                    self.active[v] = false;
                     idle += 1;
                     i = if i == len { 1 } else { i + 1 };
                 }
             }
         }
         any
+    }
+
+    /// Marks the visits at the ends of the edges `mv` changes.
+    fn touch_move(&mut self, tour: &Tour, mv: Move) {
+        let ends = match mv {
+            Move::Reverse(i, j) => [i - 1, i, j, j, j, j],
+            Move::Relocate { i, len, after, .. } => [i - 1, i, i + len - 1, i + len - 1, after, after + 1],
+            Move::Swap(i, j) => [i - 1, i, i + 1, j - 1, j, j],
+        };
+        for p in ends {
+            self.touch_at(tour, p);
+        }
     }
 
     /// Replaces one visit by an unvisited customer with a higher score (in
@@ -234,6 +280,8 @@ impl<'a> Search<'a> {
         tour.visited[k] = true;
         tour.nodes[p] = k;
         tour.update(inst);
+        self.touch_at(tour, p - 1);
+        self.touch_at(tour, p);
         true
     }
 
@@ -253,6 +301,24 @@ impl<'a> Search<'a> {
             }
             self.fill(tour, noise);
         }
+    }
+}
+
+impl Search<'_> {
+    /// Marks the visits around the block [`Tour::remove_block`] removes, and
+    /// their near vertices, for [`Search::shorten`].
+    fn touch_block(&mut self, tour: &Tour, first: usize, count: usize) {
+        let len = tour.len();
+        if len == 0 {
+            return;
+        }
+        let count = count.min(len);
+        for t in len - 1..=count + len {
+            let p = 1 + (first + t) % len;
+            self.touch(tour.nodes[p]);
+        }
+        // The depot's neighbours too, when the block wraps round.
+        self.touch(0);
     }
 }
 
@@ -433,6 +499,7 @@ pub(super) fn search(inst: &Instance, seed: u64, mut stop: impl FnMut(u64) -> bo
     while best.score < all && !stop(iterations) {
         iterations += 1;
         let mut candidate = current.clone();
+        s.touch_block(&candidate, first, block);
         candidate.remove_block(inst, first, block);
         s.improve(&mut candidate, NOISE);
         if candidate.score >= current.score || s.rng.uniform() < ((candidate.score - current.score) / temperature).exp()
