@@ -1,5 +1,7 @@
 //! The iterated local search (Vansteenwegen et al. 2009) with the
-//! tour-shortening and replace moves checked in O(1) each (Vidal et al. 2013).
+//! tour-shortening and replace moves checked in O(1) each (Vidal et al. 2013);
+//! the shortening moves are tried only from visits near a change since they
+//! were last tried (don't-look bits, Bentley 1992).
 
 use super::tour::{Seg, Tour};
 use super::{Instance, Solution};
