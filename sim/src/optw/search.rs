@@ -366,6 +366,10 @@ impl Anchor<'_> {
         let mut rev = self.customer(i);
         for j in i + 1..self.last {
             rev = self.customer(j).then(inst, rev);
+            // Time warp only grows as the reversed block does.
+            if rev.warp > 0 {
+                return None;
+            }
             if !self.close(nodes[i - 1], nodes[j]) && !self.close(nodes[i], nodes[j + 1]) {
                 continue;
             }
@@ -435,6 +439,8 @@ impl Anchor<'_> {
     /// Or-opt to a later place: p >= i + len; mid = i+len..=p.
     fn relocate_later(&self, len: usize, forward: Seg, backward: Seg) -> Option<Move> {
         let (inst, nodes, i) = (self.inst, self.nodes, self.i);
+        // The block cannot start after this, in either orientation.
+        let latest = forward.late.max(backward.late);
         let mut mid: Option<Seg> = None;
         for p in i + len..self.last {
             let seg_mid = match mid {
@@ -442,12 +448,17 @@ impl Anchor<'_> {
                 Some(s) => s.then(inst, self.customer(p)),
             };
             mid = Some(seg_mid);
+            let head = self.prefix[i - 1].then(inst, seg_mid);
+            // The visits before the block only grow: once they end too
+            // late for it, every later place is too late as well.
+            if head.early + head.duration - head.warp > latest {
+                return None;
+            }
             let (x, y) = (nodes[p], nodes[p + 1]);
             for (seg, reversed, u, v) in self.orientations(len, forward, backward) {
                 if !self.close(x, u) && !self.close(v, y) {
                     continue;
                 }
-                let head = self.prefix[i - 1].then(inst, seg_mid);
                 if self.beats(head.then(inst, seg).then(inst, self.suffix[p + 1])) {
                     return Some(Move::Relocate { i, len, after: p, reversed });
                 }
