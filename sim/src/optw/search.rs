@@ -412,22 +412,26 @@ impl Anchor<'_> {
         [(forward, false, a, b), (backward, true, b, a)].into_iter().take(count)
     }
 
-    /// Or-opt to an earlier place: p < i - 1; mid = p+1..i-1.
+    /// Or-opt to an earlier place: p < i - 1; the block goes before
+    /// p+1..i-1 and the rest of the tour (`tail`).
     fn relocate_earlier(&self, len: usize, forward: Seg, backward: Seg) -> Option<Move> {
         let (inst, nodes, i) = (self.inst, self.nodes, self.i);
-        let mut mid: Option<Seg> = None;
+        // The earliest the block can end, in either orientation.
+        let end = |s: Seg| if s.warp == 0 { s.early + s.duration } else { i64::MAX };
+        let earliest = end(forward).min(end(backward));
+        let mut tail = self.suffix[i + len];
         for p in (0..i.saturating_sub(1)).rev() {
-            let seg_mid = match mid {
-                None => self.customer(p + 1),
-                Some(s) => self.customer(p + 1).then(inst, s),
-            };
-            mid = Some(seg_mid);
+            tail = self.customer(p + 1).then(inst, tail);
+            // The visits after the block only grow: once they must start
+            // before it can end, every earlier place fails as well.
+            if earliest > tail.late {
+                return None;
+            }
             let (x, y) = (nodes[p], nodes[p + 1]);
             for (seg, reversed, u, v) in self.orientations(len, forward, backward) {
                 if !self.close(x, u) && !self.close(v, y) {
                     continue;
                 }
-                let tail = seg_mid.then(inst, self.suffix[i + len]);
                 if self.beats(self.prefix[p].then(inst, seg).then(inst, tail)) {
                     return Some(Move::Relocate { i, len, after: p, reversed });
                 }
