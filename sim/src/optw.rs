@@ -23,8 +23,9 @@
 //! tour-shortening moves (2-opt, or-opt, swap) checked in O(1) each with the
 //! time-window segment concatenation of Vidal et al. (2013), restricted to
 //! edges between near neighbours and, with don't-look bits, to the visits
-//! near the last changes (Bentley 1992), and a replace move that swaps a
-//! visit for a better unvisited customer.
+//! near the last changes (Bentley 1992), their scans cut short once time
+//! windows rule out the rest (exactly: the same moves are found), and a
+//! replace move that swaps a visit for a better unvisited customer.
 //!
 //! This is the one place in the crate that reads the wall clock: [`solve`]
 //! stops when its budget is spent. [`solve_iterations`] runs a fixed number
