@@ -34,3 +34,29 @@ pub fn entry_seconds(output: &RunOutput, id: &str) -> Vec<usize> {
 pub fn queued_s(output: &RunOutput, id: &str) -> f64 {
     element(output, id).bins.iter().map(|b| b.queue_us).sum::<u64>() as f64 / 1e6
 }
+
+/// A plaza place in TOML.
+pub fn plaza(id: &str, x: f64, y: f64, area_m2: f64) -> String {
+    format!("[[places]]\nid = \"{id}\"\nkind = \"plaza\"\nposition_m = [{x}, {y}]\narea_m2 = {area_m2}\n")
+}
+
+/// A walkway in TOML, a bottleneck (a door) when `door`.
+pub fn walkway(from: &str, to: &str, length_m: f64, width_m: f64, door: bool) -> String {
+    format!(
+        "[[walkways]]\nfrom = \"{from}\"\nto = \"{to}\"\nlength_m = {length_m}\nwidth_m = {width_m}\nbottleneck = {door}\n"
+    )
+}
+
+/// A crowd in TOML, all appearing at `start`.
+pub fn crowd_group(name: &str, count: u32, from: &str, to: &str, start: &str) -> String {
+    format!("[[crowds]]\nname = \"{name}\"\ncount = {count}\nfrom = \"{from}\"\nto = \"{to}\"\nstart = \"{start}\"\n")
+}
+
+/// The head of a test scenario with 1-s output bins, `minutes` long from 07:00.
+pub fn header(name: &str, minutes: u32) -> String {
+    format!(
+        "version = 1\nname = \"{name}\"\nstart = \"07:00\"\nend = \"{:02}:{:02}\"\n[model]\noutput_interval_s = 1\n",
+        7 + minutes / 60,
+        minutes % 60
+    )
+}

@@ -1,7 +1,7 @@
 //! The crowd model against published figures (shared/REFERENCES.md), with
 //! the source and tolerance beside each assertion; and its determinism.
 
-use crate::{element, entry_seconds, run_toml};
+use crate::{crowd_group, element, entry_seconds, header, plaza, run_toml, walkway};
 use crowdtwin_sim::error::{DeliveryProblem, RunMismatch, SavedShardError};
 use crowdtwin_sim::kernel::{Event, ShardRun};
 use crowdtwin_sim::model::{
@@ -40,48 +40,11 @@ fn weidmann_diagram_peaks_near_1_2_at_1_75() {
 fn corridor_behind_entrance(entrance_width: f64, people: u32) -> String {
     // The Hermes corridor (Zhang et al. 2011): a holding area, an entrance
     // of the given width, a 1.80 m x 8 m corridor, an open exit.
-    format!(
-        r#"
-        version = 1
-        name = "corridor"
-        start = "10:00"
-        end = "10:10"
-        [model]
-        output_interval_s = 1
-        [[places]]
-        id = "holding-area"
-        kind = "plaza"
-        position_m = [0, 10]
-        area_m2 = 100
-        [[places]]
-        id = "corridor-start"
-        kind = "plaza"
-        position_m = [0, 4]
-        area_m2 = 1.5
-        [[places]]
-        id = "exit"
-        kind = "plaza"
-        position_m = [0, -6]
-        area_m2 = 100
-        [[walkways]]
-        from = "holding-area"
-        to = "corridor-start"
-        length_m = 0.5
-        width_m = {entrance_width}
-        bottleneck = true
-        [[walkways]]
-        from = "corridor-start"
-        to = "exit"
-        length_m = 8
-        width_m = 1.80
-        [[crowds]]
-        name = "participants"
-        count = {people}
-        from = "holding-area"
-        to = "exit"
-        start = "10:00"
-        "#
-    )
+    let mut toml = header("corridor", 10) + &plaza("holding-area", 0.0, 10.0, 100.0);
+    toml += &(plaza("corridor-start", 0.0, 4.0, 1.5) + &plaza("exit", 0.0, -6.0, 100.0));
+    toml += &walkway("holding-area", "corridor-start", 0.5, entrance_width, true);
+    toml += &walkway("corridor-start", "exit", 8.0, 1.80, false);
+    toml + &crowd_group("participants", people, "holding-area", "exit", "07:00")
 }
 
 #[test]
@@ -106,38 +69,9 @@ fn a_corridor_fed_above_capacity_discharges_at_capacity_with_the_queue_upstream(
 }
 
 fn bottleneck_room(width: f64, people: u32) -> String {
-    format!(
-        r#"
-        version = 1
-        name = "bottleneck"
-        start = "07:00"
-        end = "07:30"
-        [model]
-        output_interval_s = 1
-        [[places]]
-        id = "room"
-        kind = "plaza"
-        position_m = [0, 0]
-        area_m2 = 1000
-        [[places]]
-        id = "outside"
-        kind = "plaza"
-        position_m = [20, 0]
-        area_m2 = 10000
-        [[walkways]]
-        from = "room"
-        to = "outside"
-        length_m = 2
-        width_m = {width}
-        bottleneck = true
-        [[crowds]]
-        name = "leaving"
-        count = {people}
-        from = "room"
-        to = "outside"
-        start = "07:00"
-        "#
-    )
+    let mut toml = header("bottleneck", 30) + &plaza("room", 0.0, 0.0, 1000.0) + &plaza("outside", 20.0, 0.0, 10000.0);
+    toml += &walkway("room", "outside", 2.0, width, true);
+    toml + &crowd_group("leaving", people, "room", "outside", "07:00")
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! express, each with the guideline's set-up and expected outcome beside it.
 //! docs/validation.md lists every test, run or not and why.
 
-use crate::{element, entry_seconds, queued_s, run_toml};
+use crate::{crowd_group, element, entry_seconds, header, plaza, queued_s, run_toml, walkway};
 use crowdtwin_sim::model::weidmann_speed_mps;
 use crowdtwin_sim::scenario::ModelParams;
 
@@ -11,36 +11,10 @@ use crowdtwin_sim::scenario::ModelParams;
 fn rimea_1_one_person_crosses_a_40_m_corridor_in_26_to_34_s() {
     // RiMEA test 1: one person walks a 2 m x 40 m corridor at 1.33 m/s and
     // must arrive in 26-34 s.
-    let toml = r#"
-        version = 1
-        name = "RiMEA test 1"
-        start = "07:00"
-        end = "07:02"
-        [model]
-        walk_speed_mps_free = 1.33
-        output_interval_s = 1
-        [[places]]
-        id = "start"
-        kind = "plaza"
-        position_m = [0, 0]
-        area_m2 = 4
-        [[places]]
-        id = "end"
-        kind = "plaza"
-        position_m = [40, 0]
-        area_m2 = 4
-        [[walkways]]
-        from = "start"
-        to = "end"
-        width_m = 2
-        [[crowds]]
-        name = "walker"
-        count = 1
-        from = "start"
-        to = "end"
-        start = "07:00"
-    "#;
-    let output = run_toml(toml, 1, 1);
+    let mut toml = header("RiMEA test 1", 2) + "walk_speed_mps_free = 1.33\n";
+    toml += &(plaza("start", 0.0, 0.0, 4.0) + &plaza("end", 40.0, 0.0, 4.0));
+    toml += &(walkway("start", "end", 40.0, 2.0, false) + &crowd_group("walker", 1, "start", "end", "07:00"));
+    let output = run_toml(&toml, 1, 1);
     let corridor = element(&output, "start--end");
     let walk_s: f64 = corridor.bins.iter().map(|b| b.traversal_sum_s).sum();
     assert!((walk_s - 40.0 / 1.33).abs() < 0.01, "walked the 40 m in {walk_s} s");
@@ -138,36 +112,10 @@ fn free_flow_on_a_ring_follows_weidmann() {
 }
 
 fn evacuation(exits: usize) -> String {
-    let mut toml = String::from(
-        r#"
-        version = 1
-        name = "RiMEA test 9"
-        start = "07:00"
-        end = "07:30"
-        [model]
-        output_interval_s = 1
-        [[places]]
-        id = "room"
-        kind = "plaza"
-        position_m = [0, 0]
-        area_m2 = 600
-        [[places]]
-        id = "outside"
-        kind = "plaza"
-        position_m = [20, 0]
-        area_m2 = 10000
-        [[crowds]]
-        name = "occupants"
-        count = 1000
-        from = "room"
-        to = "outside"
-        start = "07:00"
-        "#,
-    );
+    let mut toml = header("RiMEA test 9", 30) + &plaza("room", 0.0, 0.0, 600.0) + &plaza("outside", 20.0, 0.0, 10000.0);
+    toml += &crowd_group("occupants", 1000, "room", "outside", "07:00");
     for _ in 0..exits {
-        toml.push_str(
-            "[[walkways]]\nfrom = \"room\"\nto = \"outside\"\nlength_m = 1\nwidth_m = 1\nbottleneck = true\n",
-        );
+        toml += &walkway("room", "outside", 1.0, 1.0, true);
     }
     toml
 }
@@ -186,32 +134,6 @@ fn rimea_9_closing_two_of_four_exits_doubles_the_evacuation_time() {
     assert!((1.8..=2.2).contains(&(two / four)), "{two} / {four}");
 }
 
-/// A plaza place in TOML.
-fn plaza(id: &str, x: f64, y: f64, area_m2: f64) -> String {
-    format!("[[places]]\nid = \"{id}\"\nkind = \"plaza\"\nposition_m = [{x}, {y}]\narea_m2 = {area_m2}\n")
-}
-
-/// A walkway in TOML, a bottleneck (a door) when `door`.
-fn walkway(from: &str, to: &str, length_m: f64, width_m: f64, door: bool) -> String {
-    format!(
-        "[[walkways]]\nfrom = \"{from}\"\nto = \"{to}\"\nlength_m = {length_m}\nwidth_m = {width_m}\nbottleneck = {door}\n"
-    )
-}
-
-/// A crowd in TOML, all appearing at `start`.
-fn crowd(name: &str, count: u32, from: &str, to: &str, start: &str) -> String {
-    format!("[[crowds]]\nname = \"{name}\"\ncount = {count}\nfrom = \"{from}\"\nto = \"{to}\"\nstart = \"{start}\"\n")
-}
-
-/// The head of a test scenario with 1-s output bins, `minutes` long from 07:00.
-fn header(name: &str, minutes: u32) -> String {
-    format!(
-        "version = 1\nname = \"{name}\"\nstart = \"07:00\"\nend = \"{:02}:{:02}\"\n[model]\noutput_interval_s = 1\n",
-        7 + minutes / 60,
-        minutes % 60
-    )
-}
-
 #[test]
 fn rimea_5_each_person_starts_at_its_premovement_time() {
     // RiMEA test 5: ten people in a room with reaction (premovement) times
@@ -223,8 +145,13 @@ fn rimea_5_each_person_starts_at_its_premovement_time() {
     let mut toml = header("RiMEA test 5", 5) + &plaza("room", 0.0, 0.0, 40.0) + &plaza("door", 5.0, 0.0, 2.0);
     toml += &walkway("room", "door", 5.0, 2.0, false);
     for (i, reaction) in reactions.iter().enumerate() {
-        toml +=
-            &crowd(&format!("person-{i}"), 1, "room", "door", &format!("07:{:02}:{:02}", reaction / 60, reaction % 60));
+        toml += &crowd_group(
+            &format!("person-{i}"),
+            1,
+            "room",
+            "door",
+            &format!("07:{:02}:{:02}", reaction / 60, reaction % 60),
+        );
     }
     let output = run_toml(&toml, 1, 1);
     let started: Vec<usize> = entry_seconds(&output, "room--door");
@@ -252,7 +179,7 @@ fn floor_with_assigned_exits(assigned: [&str; 4]) -> String {
         let room = format!("room-{i}");
         toml += &plaza(&room, 10.0 * (i + 1) as f64, 6.0, 30.0);
         toml += &walkway(&room, &format!("c{}", i + 1), 1.0, 1.0, true);
-        toml += &crowd(&room, 25, &room, exit, "07:00");
+        toml += &crowd_group(&room, 25, &room, exit, "07:00");
     }
     toml
 }
@@ -289,7 +216,7 @@ fn rimea_11_people_prefer_the_nearer_exit() {
     toml += &walkway("near-door", "outside", 5.0, 3.0, false);
     toml += &walkway("room", "far-door", 25.0, 1.0, true);
     toml += &walkway("far-door", "outside", 5.0, 3.0, false);
-    toml += &crowd("occupants", 1000, "room", "outside", "07:00");
+    toml += &crowd_group("occupants", 1000, "room", "outside", "07:00");
     let output = run_toml(&toml, 1, 1);
     assert_eq!(entry_seconds(&output, "room--near-door").len(), 1000);
     assert!(entry_seconds(&output, "room--far-door").is_empty());
@@ -310,7 +237,7 @@ fn rimea_12_a_bottleneck_queues_only_upstream() {
     toml += &(plaza("corridor-start", 1.0, 0.0, 1.0) + &walkway("corridor-start", "corridor-end", 10.0, 1.0, false));
     toml += &walkway("corridor-end", "room-2", 1.0, 1.0, false);
     toml += &walkway("room-2", "outside", 0.5, 1.0, true);
-    toml += &crowd("population", 150, "room-1", "outside", "07:00");
+    toml += &crowd_group("population", 150, "room-1", "outside", "07:00");
     let output = run_toml(&toml, 1, 1);
     assert_eq!(entry_seconds(&output, "outside").len(), 150);
     let (upstream, downstream) = (queued_s(&output, "room-1--corridor-start"), queued_s(&output, "room-2--outside"));
