@@ -4,7 +4,6 @@ use crate::PlannerError;
 use crowdtwin_sim::phold::{Phold, PholdParams};
 use crowdtwin_sim::{SimError, SimTime};
 use serde::Serialize;
-use std::io::{IsTerminal, Write};
 use std::time::Instant;
 
 /// Progress lines are written in this many steps of simulated time.
@@ -59,7 +58,7 @@ pub fn run_phold(params: PholdParams, end_s: f64, seed: u64, shards: usize) -> R
     }
     let mut sim = Phold::simulation(params, seed)?;
     let end = SimTime::from_secs_f64(end_s);
-    let show_progress = std::io::stderr().is_terminal();
+    let bar = crate::progress::bar("phold", true);
     let started = Instant::now();
     let mut events = 0;
     let mut windows = 0;
@@ -69,18 +68,10 @@ pub fn run_phold(params: PholdParams, end_s: f64, seed: u64, shards: usize) -> R
         let stats = sim.run_until_sharded(until, shards, params.lookahead())?;
         events += stats.events;
         windows += stats.windows;
-        if show_progress {
-            let wall = started.elapsed().as_secs_f64();
-            eprint!(
-                "\rphold: {:>3}% of {end_s} s simulated, {events} events, {wall:.1} s",
-                step * 100 / PROGRESS_STEPS
-            );
-            if step == PROGRESS_STEPS {
-                eprintln!();
-            }
-            std::io::stderr().flush().ok();
-        }
+        bar.set_position(crate::progress::step(step, PROGRESS_STEPS));
+        bar.set_message(format!("{events} events"));
     }
+    bar.finish();
     let wall_s = started.elapsed().as_secs_f64();
     let pending = sim.pending_events();
     Ok(PholdReport {

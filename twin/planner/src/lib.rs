@@ -8,6 +8,7 @@
 //! - [`validation`]: the crowd model against measured experiments.
 //! - [`synthetic`]: synthetic parks for scale tests.
 //! - [`bench`]: the kernel's PHOLD benchmark and sharded crowd runs.
+//! - [`progress`]: progress bars (indicatif) of long runs.
 //!
 //! No HTTP, no live twin, no order store.
 
@@ -17,6 +18,7 @@ pub mod bench;
 pub mod compare;
 mod error;
 pub mod output;
+pub mod progress;
 pub mod report;
 pub mod run;
 pub mod stress;

@@ -4,9 +4,7 @@ use crate::{PlannerError, output};
 use crowdtwin_sim::model::{self, CrowdWorld, RunOutput};
 use crowdtwin_sim::scenario::Scenario;
 use crowdtwin_sim::{SimDuration, Simulation};
-use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 /// Simulated time between progress updates.
 pub const PROGRESS_STEP_S: u64 = 600;
@@ -49,31 +47,16 @@ pub fn simulate(scenario: Scenario, options: &RunOptions) -> Result<(Simulation<
     let end = scenario.end();
     let lookahead = scenario.params.handoff();
     let mut sim = model::build_advised(scenario, seed);
-    let show = options.progress && std::io::stderr().is_terminal();
-    let started = Instant::now();
+    let bar = crate::progress::bar("run", options.progress);
     let step = SimDuration::from_secs(PROGRESS_STEP_S);
+    let (start, end_us) = (sim.now().as_micros(), end.as_micros());
     while sim.now() < end {
         let until = (sim.now() + step).min(end);
         sim.run_until_parallel(until, options.shards, options.threads, lookahead)?;
-        if show {
-            let done = sim.now().as_micros() as f64 / end.as_micros() as f64;
-            let width = 30;
-            let filled = (done * width as f64) as usize;
-            eprint!(
-                "\r[{}{}] {:>3.0}%  {}  {} events  {:.1} s",
-                "#".repeat(filled),
-                "-".repeat(width - filled),
-                done * 100.0,
-                sim.now(),
-                sim.events_handled(),
-                started.elapsed().as_secs_f64()
-            );
-            std::io::stderr().flush().ok();
-        }
+        bar.set_position(crate::progress::step(sim.now().as_micros() - start, end_us.saturating_sub(start)));
+        bar.set_message(format!("{}  {} events", sim.now(), sim.events_handled()));
     }
-    if show {
-        eprintln!();
-    }
+    bar.finish();
     let output = RunOutput::collect(&sim, seed);
     Ok((sim, output))
 }

@@ -10,7 +10,6 @@ use crowdtwin_live::{IngestReport, Observation, ObservationError, Twin, TwinConf
 use crowdtwin_sim::scenario::Scenario;
 use crowdtwin_sim::{SimDuration, SimTime};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -65,8 +64,8 @@ impl TwinActor {
             let started = std::time::Instant::now();
             let forecast = state.twin.forecast();
             let metrics = &state.arguments.metrics;
-            metrics.forecasts.fetch_add(1, Ordering::Relaxed);
-            metrics.forecast_micros_total.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+            metrics.forecasts.inc();
+            metrics.forecast_seconds.inc_by(started.elapsed().as_secs_f64());
             let json = axum::body::Bytes::from(serde_json::to_vec(&forecast).expect("a forecast serialises"));
             *state.arguments.published.forecast.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(forecast));
             *state.arguments.published.forecast_json.write().unwrap_or_else(|e| e.into_inner()) = Some(json);
@@ -116,9 +115,9 @@ impl Actor for TwinActor {
                 let metrics = &state.arguments.metrics;
                 match &result {
                     Ok(report) => {
-                        metrics.observations_accepted.fetch_add(report.accepted as u64, Ordering::Relaxed);
-                        metrics.observations_duplicate.fetch_add(report.duplicates as u64, Ordering::Relaxed);
-                        metrics.observations_late.fetch_add(report.late as u64, Ordering::Relaxed);
+                        metrics.observations_accepted.inc_by(report.accepted as u64);
+                        metrics.observations_duplicate.inc_by(report.duplicates as u64);
+                        metrics.observations_late.inc_by(report.late as u64);
                         let mut log = state.arguments.log.lock().unwrap_or_else(|e| e.into_inner());
                         if log.len() < OBSERVATION_LOG_BATCHES_MAX {
                             log.push((state.twin.now(), batch));
@@ -132,7 +131,7 @@ impl Actor for TwinActor {
                         }
                     }
                     Err(error) => {
-                        metrics.observation_batches_refused.fetch_add(1, Ordering::Relaxed);
+                        metrics.observation_batches_refused.inc();
                         tracing::warn!(
                             observations = batch.len(),
                             problems = error.problems.len(),
@@ -194,7 +193,7 @@ impl Actor for TwinSupervisor {
         if let SupervisionEvent::ActorFailed(_, error) = event {
             tracing::error!(%error, "the twin failed; restarting it from the accepted observations");
             *state.1.write().unwrap_or_else(|e| e.into_inner()) = None;
-            state.0.metrics.twin_restarts.fetch_add(1, Ordering::Relaxed);
+            state.0.metrics.twin_restarts.inc();
             let (twin, _) = Actor::spawn_linked(None, TwinActor, state.0.clone(), myself.get_cell()).await?;
             *state.1.write().unwrap_or_else(|e| e.into_inner()) = Some(twin);
         }

@@ -85,7 +85,20 @@ pub fn router(app: AppState) -> Router {
                 // at info it would be a line per order under load.
                 .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::DEBUG)),
         )
+        .layer(axum::middleware::from_fn_with_state(app.clone(), count_requests))
         .with_state(app)
+}
+
+/// Counts the API's requests (paths under `/v1/`) for `/metrics`.
+async fn count_requests(
+    axum::extract::State(app): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if request.uri().path().starts_with("/v1/") {
+        app.metrics.requests.inc();
+    }
+    next.run(request).await
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then finishes

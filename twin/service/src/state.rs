@@ -9,9 +9,12 @@ use crowdtwin_live::itinerary::Planner;
 use crowdtwin_live::{Forecast, TwinState};
 use crowdtwin_orders::OrderBook;
 use crowdtwin_sim::SimTime;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 use ractor::ActorRef;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// What readers see: the last published forecast and state.
 #[derive(Default)]
@@ -31,17 +34,92 @@ impl Published {
     }
 }
 
-/// Counters for `/metrics`.
-#[derive(Default)]
+/// The service's metrics for `/metrics` (`prometheus-client`, OpenMetrics
+/// text): counters bumped where things happen, gauges set from the
+/// published state when scraped, the order book's counters registered in the
+/// same registry.
 pub struct Metrics {
-    pub(crate) requests: AtomicU64,
-    pub(crate) observations_accepted: AtomicU64,
-    pub(crate) observations_duplicate: AtomicU64,
-    pub(crate) observations_late: AtomicU64,
-    pub(crate) observation_batches_refused: AtomicU64,
-    pub(crate) forecasts: AtomicU64,
-    pub(crate) forecast_micros_total: AtomicU64,
-    pub(crate) twin_restarts: AtomicU64,
+    pub(crate) requests: Counter,
+    pub(crate) observations_accepted: Counter,
+    pub(crate) observations_duplicate: Counter,
+    pub(crate) observations_late: Counter,
+    pub(crate) observation_batches_refused: Counter,
+    pub(crate) forecasts: Counter,
+    pub(crate) forecast_seconds: Counter<f64, AtomicU64>,
+    pub(crate) twin_restarts: Counter,
+    twin_time: Gauge<f64, AtomicU64>,
+    effective_members: Gauge<f64, AtomicU64>,
+    arrival_scale: Gauge<f64, AtomicU64>,
+    registry: Mutex<Registry>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let metrics = Metrics {
+            requests: Counter::default(),
+            observations_accepted: Counter::default(),
+            observations_duplicate: Counter::default(),
+            observations_late: Counter::default(),
+            observation_batches_refused: Counter::default(),
+            forecasts: Counter::default(),
+            forecast_seconds: Counter::default(),
+            twin_restarts: Counter::default(),
+            twin_time: Gauge::default(),
+            effective_members: Gauge::default(),
+            arrival_scale: Gauge::default(),
+            registry: Mutex::new(Registry::default()),
+        };
+        metrics.register_own();
+        metrics
+    }
+}
+
+impl Metrics {
+    fn register_own(&self) {
+        let mut r = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        r.register("crowdtwin_requests", "API requests served (paths under /v1/).", self.requests.clone());
+        r.register("crowdtwin_observations_accepted", "Observations accepted.", self.observations_accepted.clone());
+        r.register(
+            "crowdtwin_observations_duplicate",
+            "Duplicate observations ignored.",
+            self.observations_duplicate.clone(),
+        );
+        r.register(
+            "crowdtwin_observations_late",
+            "Late counts kept out of the filter.",
+            self.observations_late.clone(),
+        );
+        r.register(
+            "crowdtwin_observation_batches_refused",
+            "Observation batches refused.",
+            self.observation_batches_refused.clone(),
+        );
+        r.register("crowdtwin_forecasts", "Forecasts published.", self.forecasts.clone());
+        r.register("crowdtwin_forecast_seconds", "Time spent forecasting.", self.forecast_seconds.clone());
+        r.register("crowdtwin_twin_restarts", "Twin actor restarts by the supervisor.", self.twin_restarts.clone());
+        r.register("crowdtwin_twin_time_seconds", "The twin's simulation time.", self.twin_time.clone());
+        r.register("crowdtwin_effective_members", "Effective ensemble members.", self.effective_members.clone());
+        r.register("crowdtwin_arrival_scale", "Learned arrival scale (1 = as planned).", self.arrival_scale.clone());
+    }
+
+    /// Adds the order book's counters.
+    pub(crate) fn register_orders(&self, book: &OrderBook) {
+        book.register_metrics(&mut self.registry.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+
+    /// The OpenMetrics text, the gauges set from `state` (0 before the twin
+    /// has published one).
+    pub(crate) fn render(&self, state: Option<&TwinState>) -> String {
+        if let Some(state) = state {
+            self.twin_time.set(state.time_s as f64);
+            self.effective_members.set(state.effective_members);
+            self.arrival_scale.set(state.arrival_scale);
+        }
+        let mut text = String::new();
+        let registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        prometheus_client::encoding::text::encode(&mut text, &registry).expect("writing to a String cannot fail");
+        text
+    }
 }
 
 /// Everything a request handler shares.
@@ -93,6 +171,7 @@ impl AppState {
 
     /// Serves the order endpoints from `book` (without it they answer 503).
     pub fn with_orders(mut self, book: Arc<OrderBook>) -> Self {
+        self.metrics.register_orders(&book);
         self.orders = Some(book);
         self
     }

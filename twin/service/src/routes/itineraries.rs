@@ -10,7 +10,6 @@ use axum::response::{IntoResponse, Response};
 use crowdtwin_live::itinerary::RequestError;
 use crowdtwin_wire::{ItineraryOut, ItineraryRequest, RouteOut, ScheduleEntry};
 use serde::Deserialize;
-use std::sync::atomic::Ordering;
 
 impl From<RequestError> for ApiError {
     fn from(error: RequestError) -> Self {
@@ -40,7 +39,6 @@ async fn itineraries(
     query: Result<Query<ItineraryQuery>, QueryRejection>,
     body: Result<Json<ItineraryRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    app.metrics.requests.fetch_add(1, Ordering::Relaxed);
     let Query(query) = query?;
     let Json(request) = body?;
     let format = query.format.unwrap_or_else(|| "json".into());
@@ -91,7 +89,6 @@ async fn schedule(
     State(app): State<AppState>,
     query: Result<Query<ScheduleQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    app.metrics.requests.fetch_add(1, Ordering::Relaxed);
     let Query(query) = query?;
     Ok(Json(app.planner.schedule(query.sport.as_deref())?).into_response())
 }
@@ -115,7 +112,6 @@ async fn route(
     State(app): State<AppState>,
     query: Result<Query<RouteQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    app.metrics.requests.fetch_add(1, Ordering::Relaxed);
     let Query(query) = query?;
     let congestion = app.planner.congestion(app.published.forecast().as_deref());
     Ok(Json(app.planner.route(&query.from, &query.to, &query.at, &congestion)?).into_response())

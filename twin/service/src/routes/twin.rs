@@ -11,7 +11,6 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use crowdtwin_live::{Forecast, IngestReport, Observation, TwinState};
 use serde::Deserialize;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// `GET /v1/forecast` parameters.
@@ -30,7 +29,6 @@ async fn forecast(
     State(app): State<AppState>,
     query: Result<Query<ForecastQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    app.metrics.requests.fetch_add(1, Ordering::Relaxed);
     let Query(query) = query?;
     let published = app
         .published
@@ -65,7 +63,6 @@ async fn forecast(
 /// Places forecast to reach level of service E or F: which, when, how likely.
 #[utoipa::path(get, path = "/v1/alerts", responses((status = 200, body = Vec<crowdtwin_wire::Alert>), (status = 503, body = Problem)))]
 async fn alerts(State(app): State<AppState>) -> Result<Response, ApiError> {
-    app.metrics.requests.fetch_add(1, Ordering::Relaxed);
     let published = app.published.forecast().ok_or_else(|| ApiError::Unavailable("no forecast yet".into()))?;
     Ok(Json(&published.alerts).into_response())
 }
@@ -73,7 +70,6 @@ async fn alerts(State(app): State<AppState>) -> Result<Response, ApiError> {
 /// The twin's current estimate per place, learned parameters, observation totals.
 #[utoipa::path(get, path = "/v1/state", responses((status = 200, body = TwinState), (status = 503, body = Problem)))]
 async fn state(State(app): State<AppState>) -> Result<Response, ApiError> {
-    app.metrics.requests.fetch_add(1, Ordering::Relaxed);
     let published = app.published.state().ok_or_else(|| ApiError::Unavailable("no state yet".into()))?;
     Ok(Json(&*published).into_response())
 }
@@ -96,7 +92,6 @@ async fn observations(
     headers: axum::http::HeaderMap,
     body: Result<Json<serde_json::Value>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    app.metrics.requests.fetch_add(1, Ordering::Relaxed);
     app.authorize(&headers, crate::auth::Role::Operator)?;
     let Json(value) = body?;
     let batch = match serde_json::from_value::<ObservationBody>(value.clone()) {
@@ -150,73 +145,11 @@ async fn readyz(State(app): State<AppState>) -> Result<Response, ApiError> {
     Ok(Json(serde_json::json!({"status": "ready", "time_s": time_s})).into_response())
 }
 
-/// Prometheus text metrics.
-#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format")))]
+/// Metrics in the OpenMetrics text format (Prometheus scrapes it).
+#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "OpenMetrics text format")))]
 async fn metrics(State(app): State<AppState>) -> Response {
-    let m = &app.metrics;
-    let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-    let state = app.published.state();
-    let mut text = String::new();
-    let mut metric = |name: &str, help: &str, kind: &str, value: String| {
-        text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"));
-    };
-    metric("crowdtwin_requests_total", "API requests served.", "counter", load(&m.requests).to_string());
-    metric(
-        "crowdtwin_observations_accepted_total",
-        "Observations accepted.",
-        "counter",
-        load(&m.observations_accepted).to_string(),
-    );
-    metric(
-        "crowdtwin_observations_duplicate_total",
-        "Duplicate observations ignored.",
-        "counter",
-        load(&m.observations_duplicate).to_string(),
-    );
-    metric(
-        "crowdtwin_observations_late_total",
-        "Late counts kept out of the filter.",
-        "counter",
-        load(&m.observations_late).to_string(),
-    );
-    metric(
-        "crowdtwin_observation_batches_refused_total",
-        "Observation batches refused.",
-        "counter",
-        load(&m.observation_batches_refused).to_string(),
-    );
-    metric("crowdtwin_forecasts_total", "Forecasts published.", "counter", load(&m.forecasts).to_string());
-    metric(
-        "crowdtwin_forecast_seconds_total",
-        "Time spent forecasting.",
-        "counter",
-        format!("{:.6}", load(&m.forecast_micros_total) as f64 / 1e6),
-    );
-    metric(
-        "crowdtwin_twin_restarts_total",
-        "Twin actor restarts by the supervisor.",
-        "counter",
-        load(&m.twin_restarts).to_string(),
-    );
-    if let Some(state) = state {
-        metric("crowdtwin_twin_time_seconds", "The twin's simulation time.", "gauge", state.time_s.to_string());
-        metric(
-            "crowdtwin_effective_members",
-            "Effective ensemble members.",
-            "gauge",
-            format!("{:.3}", state.effective_members),
-        );
-        metric(
-            "crowdtwin_arrival_scale",
-            "Learned arrival scale (1 = as planned).",
-            "gauge",
-            format!("{:.4}", state.arrival_scale),
-        );
-    }
-    if let Some(orders) = &app.orders {
-        text.push_str(&orders.metrics_text());
-    }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+    let text = app.metrics.render(app.published.state().as_deref());
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text).into_response()
 }
 
 #[derive(utoipa::OpenApi)]
