@@ -133,6 +133,34 @@ impl Congestion {
         self.occupancy[index] = occupancy as f32;
     }
 
+    /// Length of one step of the time grid.
+    pub fn step(&self) -> SimDuration {
+        self.step
+    }
+
+    /// Steps of the time grid (the last one holds on to the end).
+    pub fn steps(&self) -> usize {
+        self.steps
+    }
+
+    /// The step holding `t`.
+    pub fn step_index(&self, t: SimTime) -> usize {
+        self.step_of(t)
+    }
+
+    /// Expected people at place `p` in step `step`.
+    pub fn occupancy_in(&self, step: usize, p: usize) -> f64 {
+        self.occupancy[step.min(self.steps - 1) * self.places + p] as f64
+    }
+
+    /// Adds `persons` to place `p`'s expected occupancy and `wait_s` to its
+    /// expected wait in step `step` (load that plans already issued bring).
+    pub fn add_place_load(&mut self, step: usize, p: usize, persons: f64, wait_s: f64) {
+        let index = step.min(self.steps - 1) * self.places + p;
+        self.occupancy[index] += persons as f32;
+        self.wait_s[index] += wait_s as f32;
+    }
+
     /// Moves this congestion towards `other` (of the same site and steps) by
     /// `weight` in [0, 1]: `self = (1 - weight) self + weight other`.
     pub fn blend(&mut self, other: &Congestion, weight: f64) {

@@ -8,13 +8,17 @@
 //! forecast's median laid over the next 30 minutes.
 
 use crate::Forecast;
+use crate::bookings::Bookings;
 use crowdtwin_sim::itinerary::{self, Candidate, Congestion, ErrandGroup, Leg, Network, Plan, Problem, StopKind};
 use crowdtwin_sim::model;
 use crowdtwin_sim::scenario::{Intervention, PlaceKind, Scenario, format_clock, parse_clock};
 use crowdtwin_sim::{SimDuration, SimTime};
-pub use crowdtwin_wire::{ItineraryOut, ItineraryRequest, RouteOut, ScheduleEntry, StopOut, WalkOut};
+pub use crowdtwin_wire::{
+    ItineraryBatchItem, ItineraryBatchOut, ItineraryBatchRequest, ItineraryOut, ItineraryRequest, RouteOut,
+    ScheduleEntry, StopOut, WalkOut,
+};
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 /// Default search time per request, ms.
@@ -25,6 +29,10 @@ pub const PLAN_BUDGET_MS_MAX: u64 = 200;
 pub const WALK_KM_MAX_DEFAULT: f64 = 12.0;
 /// Time spent at a shop after the queue, s.
 pub const SHOP_DWELL_S: f64 = 900.0;
+/// Most requests in one batch.
+pub const BATCH_REQUESTS_MAX: usize = 10_000;
+/// Default search time per distinct request of a batch, ms.
+pub const BATCH_BUDGET_MS_DEFAULT: u64 = 5;
 /// Most tickets one request may hold.
 pub const TICKETS_MAX: usize = 16;
 
@@ -55,6 +63,21 @@ pub struct Planner {
     /// Session start and end with announced delays.
     sessions: Vec<(SimTime, SimTime)>,
     overlay: RwLock<Option<(u64, Arc<Congestion>)>>,
+    /// The plans issued so far, as demand later plans see.
+    bookings: Mutex<Bookings>,
+}
+
+/// One plan made for a request and booked, with the congestion it was made on.
+#[derive(Clone, Debug)]
+pub struct Planned {
+    /// The request as a problem.
+    pub problem: Problem,
+    /// The plan.
+    pub plan: Plan,
+    /// Its JSON form.
+    pub out: ItineraryOut,
+    /// The congestion (forecast and earlier plans' load) it was made on.
+    pub congestion: Arc<Congestion>,
 }
 
 impl Planner {
@@ -75,7 +98,9 @@ impl Planner {
                 sessions[session].1 += delay;
             }
         }
+        let bookings = Mutex::new(Bookings::new(&baseline, scenario.places.len()));
         Planner {
+            bookings,
             free_flow: Congestion::free_flow(&scenario),
             scenario,
             network,
@@ -339,6 +364,71 @@ impl Planner {
         })?;
         let out = self.describe(&problem, &plan, forecast_issued_at);
         Ok((problem, plan, out))
+    }
+
+    /// The issued plans' load (see [`crate::bookings`]).
+    pub fn bookings(&self) -> std::sync::MutexGuard<'_, Bookings> {
+        self.bookings.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Plans a day on `forecast` with the load of the plans issued before,
+    /// and books the plan as demand for the plans after it.
+    pub fn plan_issued(
+        &self,
+        request: &ItineraryRequest,
+        forecast: Option<&Forecast>,
+    ) -> Result<Planned, RequestError> {
+        let base = self.congestion(forecast);
+        let congestion = Arc::new(self.bookings().apply(&base, &self.scenario));
+        let issued = forecast.map(|f| f.issued_at.clone());
+        let (problem, plan, out) = self.plan(request, &congestion, issued)?;
+        self.bookings().book(&congestion, &problem, &plan, 1.0);
+        Ok(Planned { problem, plan, out, congestion })
+    }
+
+    /// Plans for many visitors at once, in order, each on the load of the
+    /// plans before it (also those of earlier calls), all booked. Equal
+    /// requests share one search while the plan's errands have spare
+    /// capacity, then are searched again on the new load, so the visitors
+    /// spread over the alternatives. A request without `budget_ms` is
+    /// searched for [`BATCH_BUDGET_MS_DEFAULT`] ms.
+    pub fn plan_batch(
+        &self,
+        requests: &[ItineraryRequest],
+        forecast: Option<&Forecast>,
+    ) -> Result<Vec<Result<Planned, RequestError>>, RequestError> {
+        if requests.is_empty() || requests.len() > BATCH_REQUESTS_MAX {
+            return Err(bad(format!("a batch holds 1 to {BATCH_REQUESTS_MAX} requests, not {}", requests.len())));
+        }
+        let base = self.congestion(forecast);
+        let issued = forecast.map(|f| f.issued_at.clone());
+        let mut bookings = self.bookings();
+        // Per distinct request: the last plan and how many more it fits.
+        let mut shared: HashMap<String, (Planned, u64)> = HashMap::new();
+        let mut answers = Vec::with_capacity(requests.len());
+        for request in requests {
+            let mut request = request.clone();
+            request.budget_ms = Some(request.budget_ms.unwrap_or(BATCH_BUDGET_MS_DEFAULT));
+            let key = serde_json::to_string(&request).unwrap_or_default();
+            if let Some((planned, left)) = shared.get_mut(&key)
+                && *left > 0
+            {
+                *left -= 1;
+                bookings.book(&planned.congestion, &planned.problem, &planned.plan, 1.0);
+                answers.push(Ok(planned.clone()));
+                continue;
+            }
+            let congestion = Arc::new(bookings.apply(&base, &self.scenario));
+            let answer = self.plan(&request, &congestion, issued.clone()).map(|(problem, plan, out)| {
+                let fit = bookings.copies_that_fit(&base, &self.scenario, &problem, &plan);
+                bookings.book(&congestion, &problem, &plan, 1.0);
+                let planned = Planned { problem, plan, out, congestion };
+                shared.insert(key, (planned.clone(), fit.saturating_sub(1)));
+                planned
+            });
+            answers.push(answer);
+        }
+        Ok(answers)
     }
 
     /// The JSON form of a plan.

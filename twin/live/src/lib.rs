@@ -14,11 +14,13 @@
 //! - [`eval`]: forecast evaluation against a truth scenario the twin cannot see.
 //! - [`counts`]: forecast evaluation on real hourly counts.
 //! - [`itinerary`]: visitors' day plans on the live forecast (the planner).
+//! - [`bookings`]: issued plans as demand that later plans see.
 //!
 //! No HTTP and no order store here: the service (`crowdtwin-service`) wraps
 //! the twin in an actor and serves it; the wire types it answers with are
 //! `crowdtwin-wire`'s.
 
+pub mod bookings;
 pub mod calibration;
 pub mod clock;
 pub mod counts;

@@ -156,3 +156,38 @@ pub struct RouteOut {
     /// Minutes the same walk takes at free flow.
     pub free_flow_min: f64,
 }
+
+/// Many visitors' planning requests at once (`POST /v1/itineraries/batch`).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ItineraryBatchRequest {
+    /// The requests, 1 to 10,000, planned in this order.
+    pub requests: Vec<ItineraryRequest>,
+}
+
+/// The answer to one request of a batch: its plan, or why there is none.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ItineraryBatchItem {
+    /// The plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<ItineraryOut>,
+    /// HTTP status this request alone would have had (200, 400, 404 or 422).
+    pub status: u16,
+    /// Why there is no plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Plans for a batch, in the order of the requests.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ItineraryBatchOut {
+    /// One per request.
+    pub plans: Vec<ItineraryBatchItem>,
+    /// Plans issued so far (this batch included), booked as demand.
+    pub plans_issued: u64,
+    /// Share of visitors assumed to follow their plan.
+    pub compliance: f64,
+}

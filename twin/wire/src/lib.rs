@@ -16,7 +16,10 @@ pub mod orders;
 pub mod problem;
 
 pub use forecast::{Alert, ElementForecast, ElementState, Forecast, MinuteQuantiles, ObservationTotals, TwinState};
-pub use itinerary::{ItineraryOut, ItineraryRequest, RouteOut, ScheduleEntry, StopOut, WalkOut};
+pub use itinerary::{
+    ItineraryBatchItem, ItineraryBatchOut, ItineraryBatchRequest, ItineraryOut, ItineraryRequest, RouteOut,
+    ScheduleEntry, StopOut, WalkOut,
+};
 pub use observation::{IngestReport, OBSERVATION_FORMAT_VERSION, Observation, ObservationError};
 pub use orders::{
     BatchReceipt, ItemStock, ORDER_BATCH_MAX, Order, OrderBatch, OrderLine, OrderReceipt, OrderRequest, OrderStatus,

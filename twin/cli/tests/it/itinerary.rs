@@ -312,12 +312,89 @@ async fn the_itinerary_endpoints_answer_and_refuse_clearly() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(text.contains("date"));
 
+    // A batch: each request answered on its own, in order.
+    let batch = format!(
+        r#"{{"requests":[{day},{},{day}]}}"#,
+        r#"{"start_place":"ktx","start_time":"09:00","end_time":"22:00"}"#
+    );
+    let (status, _, body) = call(&service, "POST", "/v1/itineraries/batch", Some(&batch)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let out: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let plans = out["plans"].as_array().unwrap();
+    assert_eq!(plans.len(), 3);
+    assert_eq!(
+        (plans[0]["status"].as_u64(), plans[1]["status"].as_u64(), plans[2]["status"].as_u64()),
+        (Some(200), Some(404), Some(200))
+    );
+    assert!(plans[1]["error"].as_str().unwrap().contains("ktx") && plans[1]["plan"].is_null(), "{body}");
+    assert!(plans[2]["plan"]["stops"].as_array().unwrap().iter().any(|s| s["session"] == 4), "{body}");
+    // The single plans above and these two are booked.
+    assert!(out["plans_issued"].as_u64().unwrap() >= 5, "{body}");
+    for (body, needle) in [
+        (r#"{"requests":[]}"#.to_string(), "1 to 10000"),
+        (format!(r#"{{"requests":[{}]}}"#, vec![day; 10_001].join(",")), "10001"),
+        (r#"{"requests":[{"start_place":"x"}]}"#.to_string(), "start_time"),
+    ] {
+        let (status, content_type, text) = call(&service, "POST", "/v1/itineraries/batch", Some(&body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+        assert!(content_type.starts_with("application/problem+json") && text.contains(needle), "{needle}: {text}");
+    }
+
     let (_, _, openapi) = call(&service, "GET", "/openapi.json", None).await;
     let openapi: serde_json::Value = serde_json::from_str(&openapi).unwrap();
-    for path in ["/v1/itineraries", "/v1/schedule", "/v1/route"] {
+    for path in ["/v1/itineraries", "/v1/itineraries/batch", "/v1/schedule", "/v1/route"] {
         assert!(openapi["paths"][path].is_object(), "openapi lacks {path}");
     }
     service.stop();
+}
+
+#[test]
+fn a_burst_of_identical_requests_is_spread_over_the_food_outlets_and_every_plan_holds() {
+    // Issue 20: 400 identical requests at 11:30 (a meal, figure skating and
+    // ice hockey preferred). Alone, every one would get the same food
+    // outlet; booked as demand, later plans see the earlier ones' load.
+    let planner = Planner::new(gangneung(), 1);
+    let mut wish = request("ktx-shuttle-stop", "11:30", "21:00");
+    wish.sports = BTreeMap::from([("figure_skating".to_string(), 3.0), ("ice_hockey".to_string(), 2.0)]);
+    wish.food = 2.0;
+    wish.seed = Some(7);
+    let food_places = |out: &crowdtwin_live::itinerary::ItineraryOut| -> Vec<String> {
+        out.stops.iter().filter(|s| s.kind == "food").map(|s| s.place.clone()).collect()
+    };
+    let base = planner.congestion(None);
+    let (_, selfish, selfish_out) = planner.plan(&wish, &base, None).unwrap();
+    let selfish_food = food_places(&selfish_out);
+    assert!(!selfish_food.is_empty(), "the wish includes a meal: {selfish_out:?}");
+
+    let requests = vec![wish.clone(); 400];
+    let answers = planner.plan_batch(&requests, None).unwrap();
+    let mut per_place: BTreeMap<String, usize> = BTreeMap::new();
+    let mut extra_min = Vec::new();
+    for answer in &answers {
+        let planned = answer.as_ref().expect("every request is planned");
+        itinerary::verify(planner.network(), &planned.congestion, &planned.problem, &planned.plan)
+            .unwrap_or_else(|e| panic!("a plan that does not hold on the load it was made on: {e}"));
+        assert!(planned.plan.score >= selfish.score - 1e-9, "each plan keeps its visitor's score");
+        extra_min.push((planned.out.walk_min + planned.out.queue_min) - (selfish_out.walk_min + selfish_out.queue_min));
+        for place in food_places(&planned.out) {
+            *per_place.entry(place).or_default() += 1;
+        }
+    }
+    let mean_extra = extra_min.iter().sum::<f64>() / extra_min.len() as f64;
+    println!("food stops per outlet: {per_place:?}; mean extra walking and queueing {mean_extra:.1} min");
+    assert!(per_place.len() >= 2, "the meals are spread: {per_place:?}");
+    let at_selfish = per_place.get(&selfish_food[0]).copied().unwrap_or(0);
+    assert!(at_selfish < 400, "not every meal at {}: {per_place:?}", selfish_food[0]);
+    assert_eq!(planner.bookings().plans(), 400);
+
+    // Single requests book too: the next identical plan sees all 400.
+    let next = planner.plan_issued(&wish, None).unwrap();
+    itinerary::verify(planner.network(), &next.congestion, &next.problem, &next.plan).unwrap();
+    assert_eq!(planner.bookings().plans(), 401);
+    // With nobody following plans, the load is gone.
+    planner.bookings().set_compliance(0.0);
+    let (_, _, unloaded) = planner.plan(&wish, &planner.bookings().apply(&base, planner.scenario()), None).unwrap();
+    assert_eq!(food_places(&unloaded), selfish_food);
 }
 
 #[test]

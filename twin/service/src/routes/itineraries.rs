@@ -8,7 +8,10 @@ use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use crowdtwin_live::itinerary::RequestError;
-use crowdtwin_wire::{ItineraryOut, ItineraryRequest, RouteOut, ScheduleEntry};
+use crowdtwin_wire::{
+    ItineraryBatchItem, ItineraryBatchOut, ItineraryBatchRequest, ItineraryOut, ItineraryRequest, RouteOut,
+    ScheduleEntry,
+};
 use serde::Deserialize;
 
 impl From<RequestError> for ApiError {
@@ -31,8 +34,9 @@ pub struct ItineraryQuery {
 
 /// Plans a visitor's day: sessions by sport preference and held tickets,
 /// food, shops and fan zone, with walking and queueing times from the plan
-/// run and the live forecast. The plan keeps every session window, the
-/// walking limit and the end time.
+/// run, the live forecast and the plans issued before (each plan is booked
+/// as demand that later plans see). The plan keeps every session window,
+/// the walking limit and the end time.
 #[utoipa::path(post, path = "/v1/itineraries", params(ItineraryQuery), request_body = ItineraryRequest, responses((status = 200, body = ItineraryOut), (status = 400, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn itineraries(
     State(app): State<AppState>,
@@ -48,9 +52,7 @@ async fn itineraries(
     let forecast = app.published.forecast();
     let planner = app.planner.clone();
     let (out, text) = tokio::task::spawn_blocking(move || -> Result<(ItineraryOut, Option<String>), RequestError> {
-        let congestion = planner.congestion(forecast.as_deref());
-        let issued = forecast.as_ref().map(|f| f.issued_at.clone());
-        let (_, _, out) = planner.plan(&request, &congestion, issued)?;
+        let out = planner.plan_issued(&request, forecast.as_deref())?.out;
         let text = match format.as_str() {
             "ics" => {
                 let date = request
@@ -73,6 +75,43 @@ async fn itineraries(
         }
         Some(text) => ([(header::CONTENT_TYPE, "application/geo+json")], text).into_response(),
     })
+}
+
+/// Plans for many visitors at once (up to 10,000), in order, each on the
+/// load of the plans before it: visitors with the same wishes are spread
+/// over alternatives by their spare capacity. Each request is answered on
+/// its own (a plan, or the status and reason it alone would have had); the
+/// batch fails as a whole only when malformed or too large.
+#[utoipa::path(post, path = "/v1/itineraries/batch", request_body = ItineraryBatchRequest, responses((status = 200, body = ItineraryBatchOut), (status = 400, body = Problem)))]
+async fn itineraries_batch(
+    State(app): State<AppState>,
+    body: Result<Json<ItineraryBatchRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(batch) = body?;
+    let forecast = app.published.forecast();
+    let planner = app.planner.clone();
+    let out = tokio::task::spawn_blocking(move || -> Result<ItineraryBatchOut, RequestError> {
+        let answers = planner.plan_batch(&batch.requests, forecast.as_deref())?;
+        let plans = answers
+            .into_iter()
+            .map(|answer| match answer {
+                Ok(planned) => ItineraryBatchItem { plan: Some(planned.out), status: 200, error: None },
+                Err(error) => {
+                    let (status, message) = match error {
+                        RequestError::Bad(m) => (400, m),
+                        RequestError::Unknown(m) => (404, m),
+                        RequestError::Infeasible(m) => (422, m),
+                    };
+                    ItineraryBatchItem { plan: None, status, error: Some(message) }
+                }
+            })
+            .collect();
+        let bookings = planner.bookings();
+        Ok(ItineraryBatchOut { plans, plans_issued: bookings.plans(), compliance: bookings.compliance() })
+    })
+    .await
+    .map_err(|e| ApiError::Unavailable(format!("planning failed: {e}")))??;
+    Ok(Json(out).into_response())
 }
 
 /// `GET /v1/schedule` parameters.
@@ -119,8 +158,17 @@ async fn route(
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(itineraries, schedule, route),
-    components(schemas(ItineraryRequest, ItineraryOut, ScheduleEntry, RouteOut, Problem))
+    paths(itineraries, itineraries_batch, schedule, route),
+    components(schemas(
+        ItineraryRequest,
+        ItineraryOut,
+        ItineraryBatchRequest,
+        ItineraryBatchItem,
+        ItineraryBatchOut,
+        ScheduleEntry,
+        RouteOut,
+        Problem
+    ))
 )]
 struct ItinerariesDoc;
 
@@ -134,6 +182,7 @@ pub fn routes() -> axum::Router<AppState> {
     use axum::routing::{get, post};
     axum::Router::new()
         .route("/v1/itineraries", post(itineraries))
+        .route("/v1/itineraries/batch", post(itineraries_batch))
         .route("/v1/schedule", get(schedule))
         .route("/v1/route", get(route))
 }

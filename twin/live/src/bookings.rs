@@ -1,0 +1,181 @@
+//! Issued plans as demand: every plan the service hands out is booked as
+//! expected visits (place, arrival, stay), and later plans are made on the
+//! congestion with that load added.
+//!
+//! A booked errand (food, shop, fan zone) adds, times the share of visitors
+//! who follow their plan:
+//! - its arrivals to a fluid queue at the place: per step of the congestion
+//!   grid the place serves `servers · step / service_s` people; what is
+//!   booked beyond that waits, and the wait is added to the place's;
+//! - its stay to the place's expected occupancy; where that would take the
+//!   place past level of service D (Fruin's queue thresholds at food outlets
+//!   and shops, the walkway thresholds at fan zones), the place is closed to
+//!   further plans in that step ([`FULL_WAIT_S`]).
+//!
+//! Since the search prefers, among equal scores, the day with the least
+//! walking and queueing, visitors with the same wishes go to the nearest
+//! place while it has spare capacity and then to the next: stops are spread
+//! over the alternatives in proportion to their capacity, and each plan is
+//! still the best for its visitor on the load it sees.
+
+use crowdtwin_sim::itinerary::{Congestion, Plan, Problem, StopKind};
+use crowdtwin_sim::model::{ElementKind, Los};
+use crowdtwin_sim::scenario::Scenario;
+
+/// Share of visitors assumed to follow an issued plan, until a measured one
+/// is given ([`Bookings::set_compliance`]).
+pub const COMPLIANCE_DEFAULT: f64 = 0.5;
+
+/// Wait that closes a place to further plans in a step (it is full), s.
+pub const FULL_WAIT_S: f64 = 24.0 * 3600.0;
+
+/// The load of the plans issued so far, on the grid of a congestion.
+#[derive(Clone, Debug)]
+pub struct Bookings {
+    places: usize,
+    steps: usize,
+    step_s: f64,
+    /// `steps × places`: booked arrivals (whole plans, before the share).
+    arrivals: Vec<f64>,
+    /// `steps × places`: booked presence, person-steps.
+    present: Vec<f64>,
+    /// Plans booked.
+    plans: u64,
+    compliance: f64,
+}
+
+/// What one place can take in one step.
+#[derive(Clone, Copy, Debug)]
+struct Capacity {
+    /// People served per step (infinite without servers).
+    served: f64,
+    /// Service time per server and person, s (0 without servers).
+    per_person_s: f64,
+    /// Most people present at level of service D.
+    present_max: f64,
+}
+
+impl Bookings {
+    /// No plans yet, on the grid of `congestion` for `places` places.
+    pub fn new(congestion: &Congestion, places: usize) -> Bookings {
+        let cells = congestion.steps() * places;
+        Bookings {
+            places,
+            steps: congestion.steps(),
+            step_s: congestion.step().as_secs_f64().max(1.0),
+            arrivals: vec![0.0; cells],
+            present: vec![0.0; cells],
+            plans: 0,
+            compliance: COMPLIANCE_DEFAULT,
+        }
+    }
+
+    /// Plans booked so far.
+    pub fn plans(&self) -> u64 {
+        self.plans
+    }
+
+    /// The share of visitors who follow their plan, in [0, 1].
+    pub fn compliance(&self) -> f64 {
+        self.compliance
+    }
+
+    /// Sets the share of visitors who follow their plan (clamped to [0, 1];
+    /// not finite: left as it is).
+    pub fn set_compliance(&mut self, share: f64) {
+        if share.is_finite() {
+            self.compliance = share.clamp(0.0, 1.0);
+        }
+    }
+
+    /// Books `copies` visitors following `plan` (of `problem`): its errands'
+    /// arrivals and stays.
+    pub fn book(&mut self, congestion: &Congestion, problem: &Problem, plan: &Plan, copies: f64) {
+        for visit in &plan.visits {
+            let candidate = &problem.candidates[visit.candidate];
+            if !matches!(candidate.kind, StopKind::Errand { .. }) {
+                continue;
+            }
+            let p = candidate.place;
+            let arrive = congestion.step_index(visit.leg.arrive).min(self.steps - 1);
+            self.arrivals[arrive * self.places + p] += copies;
+            let (from, to) = (visit.leg.arrive.as_secs_f64(), visit.leave.as_secs_f64());
+            let first = (from / self.step_s) as usize;
+            let last = ((to / self.step_s).ceil() as usize).min(self.steps);
+            for step in first.min(self.steps - 1)..last.max(first + 1).min(self.steps) {
+                let (a, b) = (step as f64 * self.step_s, (step + 1) as f64 * self.step_s);
+                let overlap = (to.min(b) - from.max(a)).max(0.0) / self.step_s;
+                self.present[step * self.places + p] += copies * overlap;
+            }
+        }
+        self.plans += copies.round() as u64;
+    }
+
+    fn capacity(&self, scenario: &Scenario, p: usize) -> Capacity {
+        let place = &scenario.places[p];
+        let queueing = ElementKind::Place(place.kind).is_queueing_area();
+        let space_d = Los::space_limits_m2(queueing)[3];
+        let (served, per_person_s) = if place.servers > 0 && place.service_s > 0.0 {
+            (place.servers as f64 * self.step_s / place.service_s, place.service_s / place.servers as f64)
+        } else {
+            (f64::INFINITY, 0.0)
+        };
+        Capacity { served, per_person_s, present_max: place.area_m2 / space_d }
+    }
+
+    /// The booked queue at place `p` carried into `step` (times the share).
+    fn backlog_before(&self, p: usize, step: usize, served: f64) -> f64 {
+        (0..step)
+            .fold(0.0, |backlog, k| (backlog + self.arrivals[k * self.places + p] * self.compliance - served).max(0.0))
+    }
+
+    /// `base` with the booked load added (times the compliance share).
+    pub fn apply(&self, base: &Congestion, scenario: &Scenario) -> Congestion {
+        let mut congestion = base.clone();
+        if self.plans == 0 || self.compliance == 0.0 {
+            return congestion;
+        }
+        for p in 0..self.places {
+            let capacity = self.capacity(scenario, p);
+            let mut backlog = 0.0;
+            for step in 0..self.steps {
+                let index = step * self.places + p;
+                let (arrivals, present) =
+                    (self.arrivals[index] * self.compliance, self.present[index] * self.compliance);
+                backlog = (backlog + arrivals - capacity.served).max(0.0);
+                let mut wait = backlog * capacity.per_person_s;
+                if present > 0.0 && base.occupancy_in(step, p) + present > capacity.present_max {
+                    wait += FULL_WAIT_S;
+                }
+                if present > 0.0 || wait > 0.0 {
+                    congestion.add_place_load(step, p, present, wait);
+                }
+            }
+        }
+        congestion
+    }
+
+    /// How many more visitors could follow `plan` before one of its errands
+    /// takes its place past what it serves in the step of arrival or past
+    /// level of service D (at least 1: the plan was made on this load).
+    pub fn copies_that_fit(&self, base: &Congestion, scenario: &Scenario, problem: &Problem, plan: &Plan) -> u64 {
+        let share = self.compliance.max(1e-9);
+        let mut fit = f64::INFINITY;
+        for visit in &plan.visits {
+            let candidate = &problem.candidates[visit.candidate];
+            if !matches!(candidate.kind, StopKind::Errand { .. }) {
+                continue;
+            }
+            let p = candidate.place;
+            let capacity = self.capacity(scenario, p);
+            let step = base.step_index(visit.leg.arrive).min(self.steps - 1);
+            let index = step * self.places + p;
+            let carried = self.backlog_before(p, step, capacity.served);
+            let served_left = (capacity.served - carried - self.arrivals[index] * share) / share;
+            let room_left =
+                (capacity.present_max - base.occupancy_in(step, p) - self.present[index] * share) / share.max(1e-9);
+            fit = fit.min(served_left).min(room_left);
+        }
+        if fit.is_finite() { fit.floor().max(1.0) as u64 } else { u64::MAX }
+    }
+}
