@@ -398,7 +398,7 @@ fn a_burst_of_identical_requests_is_spread_over_the_food_outlets_and_every_plan_
 }
 
 #[test]
-fn followers_of_recommendations_change_where_people_eat_and_runs_stay_deterministic() {
+fn followers_of_recommendations_spread_the_food_crowds_and_runs_stay_deterministic() {
     let with_share = |share: f64| {
         let text = GANGNEUNG
             .replace("end = \"25:00\"", "end = \"16:00\"")
@@ -417,6 +417,25 @@ fn followers_of_recommendations_change_where_people_eat_and_runs_stay_determinis
     let (half_again, advised_again) = food(&with_share(0.5));
     assert_eq!((&half, &advised), (&half_again, &advised_again), "the same seed gives the same run");
     assert_ne!(nobody, half, "followers go elsewhere");
+    // In which direction: followers choose by walking plus expected queue,
+    // so the busiest food outlet or shop gets less crowded and fewer people
+    // give up on a queue (benches/README.md has the whole day over seeds).
+    let busiest = |kpis: &crowdtwin_sim::model::RunKpis| {
+        kpis.elements
+            .iter()
+            .filter(|e| e.kind == "food" || e.kind == "shop")
+            .map(|e| e.peak_density_p_per_m2)
+            .fold(0.0, f64::max)
+    };
+    println!(
+        "food/shop peak {:.3} -> {:.3} P/m2, balked {} -> {}",
+        busiest(&plain),
+        busiest(&advised),
+        plain.balked,
+        advised.balked
+    );
+    assert!(busiest(&advised) < busiest(&plain), "{} vs {}", busiest(&advised), busiest(&plain));
+    assert!(advised.balked < plain.balked, "{} vs {}", advised.balked, plain.balked);
     assert_eq!(plain.population, advised.population, "the same people come");
     // Sharded runs give the same bytes with followers too.
     let options = crowdtwin_planner::run::RunOptions { seed: Some(3), shards: 2, threads: 2, progress: false };
