@@ -25,8 +25,6 @@ use statrs::distribution::{ContinuousCDF, StudentsT};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Most seeds one comparison may ask for.
 pub const COMPARE_SEEDS_MAX: usize = 1_000;
@@ -150,34 +148,20 @@ fn run_pairs(
     options: &CompareOptions,
 ) -> Result<Vec<(RunKpis, RunKpis)>, PlannerError> {
     let jobs = seeds.len() * 2;
-    let next = AtomicUsize::new(0);
-    let done = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<RunKpis, PlannerError>>>> = Mutex::new((0..jobs).map(|_| None).collect());
-    let threads = options.threads.clamp(1, jobs);
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                loop {
-                    let job = next.fetch_add(1, Ordering::SeqCst);
-                    if job >= jobs {
-                        break;
-                    }
-                    let scenario = if job.is_multiple_of(2) { base } else { variant };
-                    let seed = seeds[job / 2];
-                    let kpis = run_kpis(scenario, seed);
-                    results.lock().unwrap_or_else(|e| e.into_inner())[job] = Some(kpis);
-                    let finished = done.fetch_add(1, Ordering::SeqCst) + 1;
-                    if options.progress {
-                        eprintln!("compare: run {finished}/{jobs} done");
-                    }
-                }
-            });
-        }
-    });
-    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner()).into_iter();
+    let results = crate::jobs::run_all(
+        jobs,
+        options.threads,
+        |job| run_kpis(if job.is_multiple_of(2) { base } else { variant }, seeds[job / 2]),
+        |finished, jobs| {
+            if options.progress {
+                eprintln!("compare: run {finished}/{jobs} done");
+            }
+        },
+    );
+    let mut results = results.into_iter();
     let mut pairs = Vec::with_capacity(seeds.len());
     while let (Some(b), Some(v)) = (results.next(), results.next()) {
-        pairs.push((b.expect("every base run finished")?, v.expect("every variant run finished")?));
+        pairs.push((b?, v?));
     }
     Ok(pairs)
 }
@@ -190,7 +174,7 @@ fn run_kpis(scenario: &Scenario, seed: u64) -> Result<RunKpis, PlannerError> {
 }
 
 /// The paired comparison of `(base, variant)` values over the seeds.
-fn paired(id: &str, metric: &str, pairs: &[(f64, f64)]) -> Comparison {
+pub(crate) fn paired(id: &str, metric: &str, pairs: &[(f64, f64)]) -> Comparison {
     let n = pairs.len() as f64;
     let base_mean = pairs.iter().map(|p| p.0).sum::<f64>() / n;
     let variant_mean = pairs.iter().map(|p| p.1).sum::<f64>() / n;
@@ -228,7 +212,7 @@ fn paired(id: &str, metric: &str, pairs: &[(f64, f64)]) -> Comparison {
 
 /// Benjamini–Hochberg: with the p-values sorted, the largest rank `k` with
 /// `p(k) ≤ k/m · q` and every smaller p-value are discoveries.
-fn control_false_discoveries(comparisons: &mut [Comparison], rate: f64) {
+pub(crate) fn control_false_discoveries(comparisons: &mut [Comparison], rate: f64) {
     let m = comparisons.len();
     let mut order: Vec<usize> = (0..m).collect();
     order.sort_by(|&a, &b| comparisons[a].p_value.total_cmp(&comparisons[b].p_value).then(a.cmp(&b)));

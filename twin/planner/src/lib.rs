@@ -9,6 +9,7 @@
 //! - [`synthetic`]: synthetic parks for scale tests.
 //! - [`bench`]: the kernel's PHOLD benchmark and sharded crowd runs.
 //! - [`progress`]: progress bars (indicatif) of long runs.
+//! - [`recommendations`]: following recommendations at several shares over seeds.
 //!
 //! No HTTP, no live twin, no order store.
 
@@ -17,8 +18,10 @@
 pub mod bench;
 pub mod compare;
 mod error;
+mod jobs;
 pub mod output;
 pub mod progress;
+pub mod recommendations;
 pub mod report;
 pub mod run;
 pub mod stress;

@@ -114,10 +114,12 @@ pub struct Crowding {
     pub balked: u64,
     /// Minutes any element spent at level of service E or F, summed.
     pub minutes_at_los_e_or_f: f64,
+    /// Ticket holders seated by their session's start, all sessions.
+    pub seated_on_time: u64,
 }
 
 impl Crowding {
-    fn of(output: &RunOutput, share: f64) -> Crowding {
+    pub(crate) fn of(output: &RunOutput, share: f64) -> Crowding {
         let kpis = &output.kpis;
         let errands = kpis.elements.iter().filter(|e| e.kind == "food" || e.kind == "shop");
         Crowding {
@@ -136,6 +138,7 @@ impl Crowding {
             errand_entries: errands.map(|e| e.entries).sum(),
             balked: kpis.balked,
             minutes_at_los_e_or_f: kpis.elements.iter().map(|e| e.minutes_at_los_e_or_f).sum(),
+            seated_on_time: kpis.sessions.iter().map(|s| u64::from(s.seated_on_time)).sum(),
         }
     }
 }

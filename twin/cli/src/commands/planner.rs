@@ -49,6 +49,16 @@ pub struct RecommendationsArgs {
     /// Seed (default: the file's `seed`).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Shares to compare with nobody following, e.g. `0.25,0.5,1`: prints
+    /// the table over `--seeds` paired seeds instead of one pair of runs.
+    #[arg(long, value_delimiter = ',', conflicts_with_all = ["share", "seed"])]
+    pub shares: Option<Vec<f64>>,
+    /// Paired seeds of the table (the file's seed and the next N − 1).
+    #[arg(long, default_value_t = 5, requires = "shares")]
+    pub seeds: usize,
+    /// Threads of the table's runs (default: all cores).
+    #[arg(long, requires = "shares")]
+    pub threads: Option<usize>,
 }
 
 /// `crowdtwin stress` arguments.
@@ -279,6 +289,12 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
 /// `crowdtwin recommendations`.
 pub fn recommendations(args: RecommendationsArgs) -> Result<(), CliError> {
     let scenario = run::load_scenario(&args.file)?;
+    if let Some(shares) = &args.shares {
+        let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        return print::json_pretty(&crowdtwin_planner::recommendations::share_table(
+            &scenario, shares, args.seeds, threads,
+        )?);
+    }
     let seed = args.seed.unwrap_or(scenario.seed);
     print::json_pretty(&run::recommendation_effect(&scenario, args.share, seed)?)
 }

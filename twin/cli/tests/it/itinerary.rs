@@ -446,3 +446,25 @@ fn followers_of_recommendations_spread_the_food_crowds_and_runs_stay_determinist
     let error = Scenario::parse(&text, "bad.toml").unwrap_err().to_string();
     assert!(error.contains("recommended_share") && error.contains("bad.toml:"), "{error}");
 }
+
+#[test]
+fn the_share_table_compares_each_share_with_nobody_over_paired_seeds() {
+    use crowdtwin_planner::recommendations::{METRICS, share_table};
+    let text = GANGNEUNG.replace("end = \"25:00\"", "end = \"16:00\"").replace("count = 60000", "count = 20000");
+    let scenario = Scenario::parse(&text, "followers.toml").unwrap();
+    let table = share_table(&scenario, &[0.5, 1.0], 3, 2).unwrap();
+    assert_eq!(table.seeds, [scenario.seed, scenario.seed + 1, scenario.seed + 2]);
+    assert_eq!(table.runs.len(), 9, "nobody, half and everyone on each seed");
+    assert_eq!(table.effects.len(), 2 * METRICS.len());
+    let balked = table.effects.iter().find(|e| e.id == "share 0.5" && e.metric == "balked").unwrap();
+    let nobody_mean = table.runs[..3].iter().map(|r| r.balked as f64).sum::<f64>() / 3.0;
+    assert!((balked.base_mean - nobody_mean).abs() < 1e-9);
+    assert!(balked.delta < 0.0 && balked.ci_low <= balked.delta && balked.delta <= balked.ci_high, "{balked:?}");
+    println!("{}", serde_json::to_string_pretty(&table.effects).unwrap());
+    // The same seeds give the same table, whatever the threads.
+    assert_eq!(share_table(&scenario, &[0.5, 1.0], 3, 1).unwrap(), table);
+    for (shares, seeds, needle) in [(vec![1.5], 2, "1.5"), (vec![0.5], 0, "--seeds"), (vec![], 2, "--shares")] {
+        let error = share_table(&scenario, &shares, seeds, 1).unwrap_err().to_string();
+        assert!(error.contains(needle), "{error}");
+    }
+}
