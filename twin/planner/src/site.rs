@@ -116,6 +116,16 @@ pub fn export_geojson(raw: &ScenarioFile, scenario: &Scenario) -> String {
     let mut features = Vec::new();
     for (spec, place) in raw.places.iter().map(|p| p.get_ref()).zip(&scenario.places) {
         let mut ring = place.polygon_m.clone().unwrap_or_else(|| circle(place.position_m, place.area_m2));
+        // RFC 7946: exterior rings run anticlockwise.
+        let signed: f64 = (0..ring.len())
+            .map(|i| {
+                let ([x0, y0], [x1, y1]) = (ring[i], ring[(i + 1) % ring.len()]);
+                x0 * y1 - x1 * y0
+            })
+            .sum();
+        if signed < 0.0 {
+            ring.reverse();
+        }
         if ring.first() != ring.last() {
             ring.push(ring[0]);
         }
@@ -465,7 +475,7 @@ pub fn import_geojson(text: &str, file: &str, options: &ImportOptions) -> Result
                     (a, b) => {
                         for (end, result) in [("start", a), ("end", b)] {
                             if let Err(e) = result {
-                                problems.push(format!("{name}: its {end} touches no place ({e})"));
+                                problems.push(format!("{name}: its {end} touches no place: {e}"));
                             }
                         }
                         None
@@ -491,15 +501,16 @@ pub fn import_geojson(text: &str, file: &str, options: &ImportOptions) -> Result
     if parts.len() > 1 {
         let count = parts.len();
         for (n, part) in parts.iter().enumerate().skip(1) {
-            let members: Vec<String> = part.iter().map(|&i| format!("`{}`", places[i].id)).collect();
-            let ways: Vec<String> = joined
-                .iter()
-                .filter(|(a, _, _)| part.contains(a))
-                .map(|(_, _, w)| w.id.as_ref().map_or_else(|| format!("#{}", w.index + 1), |id| format!("`{id}`")))
-                .collect();
-            let ways = if ways.is_empty() { String::new() } else { format!(" and walkways {}", ways.join(", ")) };
+            let mut members: Vec<String> = part.iter().map(|&i| format!("`{}`", places[i].id)).collect();
+            members.extend(
+                joined
+                    .iter()
+                    .filter(|(a, _, _)| part.contains(a))
+                    .map(|(_, _, w)| w.id.as_ref().map_or_else(|| format!("#{}", w.index + 1), |id| format!("`{id}`"))),
+            );
+            let features = if members.len() == 1 { "feature" } else { "features" };
             problems.push(format!(
-                "features {}{ways}: not connected to the largest part of the site (`{}` ...) by any walkway (part {} of {count})",
+                "{features} {}: not connected to the largest part of the site (`{}` ...) by any walkway (part {} of {count})",
                 members.join(", "),
                 places[parts[0][0]].id,
                 n + 1
@@ -532,14 +543,15 @@ pub fn import_geojson(text: &str, file: &str, options: &ImportOptions) -> Result
     notes.push(format!(
         "Run window start = \"{DEFAULT_START}\", end = \"{DEFAULT_END}\" (a default); no sessions or visitors yet."
     ));
+    let stem = std::path::Path::new(file).file_name().map_or(file.into(), |n| n.to_string_lossy());
     let name = members
         .get("name")
         .and_then(Value::as_str)
-        .map_or_else(|| format!("Site imported from {file}"), str::to_string);
+        .map_or_else(|| format!("Site imported from {stem}"), str::to_string);
     let scenario = ScenarioFile {
         version: SCENARIO_FORMAT_VERSION,
         name,
-        description: format!("Site imported from {file} by `crowdtwin import geojson`."),
+        description: format!("Site imported from {stem} by `crowdtwin import geojson`."),
         seed: 1,
         origin_lat_lon: projection.map(|p| [p.lat0, p.lon0]).or(origin),
         start: DEFAULT_START.into(),

@@ -166,6 +166,34 @@ fn the_gangneung_site_round_trips_through_geojson() {
     assert!(imported.places.iter().all(|p| p.polygon_m.is_some()));
     assert!(imported.walkways.iter().all(|w| w.line_m.is_some()));
 
+    // Without the origin member: projected around the centre of the
+    // coordinates instead; the places move, the site's shape does not.
+    let mut no_origin = stripped.clone();
+    no_origin.as_object_mut().unwrap().remove("origin_lat_lon");
+    std::fs::write(dir.join("no-origin.geojson"), no_origin.to_string()).unwrap();
+    let (_, moved) = import(&dir.join("no-origin.geojson"), &dir.join("no-origin.toml"), &[]);
+    let [lat, lon] = moved.origin_lat_lon.unwrap();
+    assert!((lat - 37.774).abs() > 1e-5 && (lat - 37.774).abs() < 0.01 && (lon - 128.897).abs() < 0.01, "{lat}, {lon}");
+    let shift = |i: usize| {
+        [
+            moved.places[i].position_m[0] - original.places[i].position_m[0],
+            moved.places[i].position_m[1] - original.places[i].position_m[1],
+        ]
+    };
+    for i in 0..original.places.len() {
+        let (a, b) = (shift(0), shift(i));
+        assert!(
+            (a[0] - b[0]).abs() < 1.0 && (a[1] - b[1]).abs() < 1.0,
+            "{}: shifted {b:?}, not {a:?}",
+            original.places[i].id
+        );
+        assert!((moved.places[i].area_m2 - original.places[i].area_m2).abs() <= 0.01 * original.places[i].area_m2);
+    }
+    for (a, b) in original.walkways.iter().zip(&moved.walkways) {
+        assert_eq!((a.a, a.b), (b.a, b.b));
+        assert!((a.length_m - b.length_m).abs() <= 0.01 * a.length_m);
+    }
+
     // With the properties: the same again, and the same KPIs on the same day.
     let (_, with_properties) = import(&dir.join("site.geojson"), &dir.join("imported.toml"), &[]);
     assert_same_site(&original, &with_properties);
@@ -212,7 +240,13 @@ fn a_scenario_without_outlines_or_origin_exports_circles_in_local_metres() {
         .lines()
         .filter(|l| !l.starts_with("polygon_m") && !l.starts_with("line_m") && !l.starts_with("origin_lat_lon"))
         .map(|l| format!("{l}\n"))
-        .collect();
+        .collect::<String>()
+        // One outline drawn clockwise.
+        .replacen(
+            "area_m2 = 1800\n",
+            "area_m2 = 1800\npolygon_m = [[-15, 470], [-15, 530], [15, 530], [15, 470]]\n",
+            1,
+        );
     let scenario = dir.join("bare.toml");
     std::fs::write(&scenario, &text).unwrap();
     let site = export(&scenario, &dir.join("bare.geojson"));
@@ -225,6 +259,14 @@ fn a_scenario_without_outlines_or_origin_exports_circles_in_local_metres() {
     assert!((area - 12_000.0).abs() < 1.0, "{area}");
     let radius = ((ring[0][0] - 450.0).powi(2) + (ring[0][1] - 450.0).powi(2)).sqrt();
     assert!((61.0..63.0).contains(&radius), "centred on the position: {radius}");
+    let gate: Vec<[f64; 2]> =
+        serde_json::from_value(site["features"][3]["geometry"]["coordinates"][0].clone()).unwrap();
+    assert_eq!(site["features"][3]["properties"]["id"], "gate-west");
+    assert_eq!(
+        gate,
+        [[15.0, 470.0], [15.0, 530.0], [-15.0, 530.0], [-15.0, 470.0], [15.0, 470.0]],
+        "turned anticlockwise, closed"
+    );
     let walkway = site["features"]
         .as_array()
         .unwrap()
@@ -312,6 +354,17 @@ fn the_small_site_imports_with_defaults_stated() {
         assert!(toml.contains(&format!("# {said}")), "{toml} lacks {said}");
     }
     assert!(stdout.contains("start = \"07:00\""), "{stdout}");
+    // A place in two parts: the area of both, the outline of the larger.
+    let mut site = small_site(&[]);
+    site["features"][1]["geometry"] = json!({"type": "MultiPolygon", "coordinates": [
+        [[[100.0, 0.0], [120.0, 0.0], [120.0, 20.0], [100.0, 20.0], [100.0, 0.0]]],
+        [[[100.0, 30.0], [110.0, 30.0], [110.0, 40.0], [100.0, 30.0]]],
+    ]});
+    std::fs::write(dir.join("parts.geojson"), site.to_string()).unwrap();
+    let (stdout, scenario) = import(&dir.join("parts.geojson"), &dir.join("parts.toml"), &[]);
+    assert_eq!(scenario.places[1].area_m2, 450.0);
+    assert_eq!(scenario.places[1].polygon_m.as_ref().unwrap().len(), 4);
+    assert!(stdout.contains("place `plaza`: 2 parts"), "{stdout}");
     // Read as longitude/latitude when told so: the metres are out of range.
     let stderr = refused(&dir, "told-lon-lat", &small_site(&[]).to_string(), &["--frame", "lon-lat"]);
     assert!(stderr.contains("feature `arena`: coordinate [200.0, 0.0] is not a longitude/latitude"), "{stderr}");
@@ -330,7 +383,7 @@ fn each_topology_problem_is_named_with_its_feature() {
         (
             "one-end-loose",
             vec![walkway("w-half", &[[10.0, 10.0], [10.0, 300.0]])],
-            "feature `w-half`: its end touches no place ((10.0, 300.0) is 280.0 m from the nearest place, `gate`)",
+            "feature `w-half`: its end touches no place: (10.0, 300.0) is 280.0 m from the nearest place, `gate`",
         ),
         (
             "overlap",
@@ -344,7 +397,7 @@ fn each_topology_problem_is_named_with_its_feature() {
         (
             "island",
             vec![polygon(Some("p-island"), "fan_zone", &[[0.0, 500.0], [20.0, 500.0], [20.0, 520.0], [0.0, 500.0]])],
-            "features `p-island`: not connected to the largest part of the site (`gate` ...) by any walkway (part 2 of 2)",
+            "feature `p-island`: not connected to the largest part of the site (`gate` ...) by any walkway (part 2 of 2)",
         ),
         (
             "flat",
