@@ -55,6 +55,8 @@ pub struct Place {
     pub position_m: [f64; 2],
     /// Area, m².
     pub area_m2: f64,
+    /// Outline, m (outer ring as written; map outputs only).
+    pub polygon_m: Option<Vec<[f64; 2]>>,
     /// Check lanes or servers (0 where the place serves nobody).
     pub servers: u32,
     /// Mean service time, s.
@@ -84,6 +86,8 @@ pub struct Walkway {
     pub length_m: f64,
     /// Width, m.
     pub width_m: f64,
+    /// Centre line, m, from place `a` to place `b` (map outputs only).
+    pub line_m: Option<Vec<[f64; 2]>>,
     /// Whether it is a bottleneck element.
     pub bottleneck: bool,
     /// Outflow capacity, persons/s (specific capacity times width, or the

@@ -43,7 +43,7 @@ pub struct ScenarioFile {
     #[schemars(with = "Vec<WalkwaySpec>")]
     pub walkways: Vec<Spanned<WalkwaySpec>>,
     /// Sessions held at venues.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(with = "Vec<SessionSpec>")]
     pub sessions: Vec<Spanned<SessionSpec>>,
     /// The visitor population: ticket holders and walk-ins.
@@ -268,6 +268,12 @@ pub struct PlaceSpec {
     pub position_m: [f64; 2],
     /// Walkable area, m² (for a venue: its concourse and entry area, not the bowl).
     pub area_m2: f64,
+    /// Outline of the place (its walkable area or footprint): the outer
+    /// ring, `[x, y]` metres east and north of the site origin, closed or
+    /// not. Carried to map outputs (`crowdtwin export geojson`); the model
+    /// uses `position_m` and `area_m2`, not the outline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub polygon_m: Option<Vec<[f64; 2]>>,
     /// Gate and venue: parallel check lanes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lanes: Option<u32>,
@@ -325,6 +331,11 @@ pub struct WalkwaySpec {
     /// Length, m; unset = the distance between the places' positions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub length_m: Option<f64>,
+    /// Centre line, `[x, y]` metres east and north of the site origin, from
+    /// `from` to `to`. Carried to map outputs; the model uses `length_m`
+    /// (not the line's length).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line_m: Option<Vec<[f64; 2]>>,
     /// Clear width, m.
     pub width_m: f64,
     /// A narrow passage (door, turnstile row): its outflow capacity is the

@@ -266,6 +266,9 @@ impl<'a> Resolver<'a> {
             )
             .into());
         }
+        if let Some(line) = &w.line_m {
+            check_line(line)?;
+        }
         if !(w.width_m.is_finite() && w.width_m >= 0.1 && w.width_m <= 1_000.0) {
             return Err(format!("width_m = {} must be between 0.1 and 1000", w.width_m).into());
         }
@@ -301,6 +304,7 @@ impl<'a> Resolver<'a> {
             b,
             length_m,
             width_m: w.width_m,
+            line_m: w.line_m.clone(),
             bottleneck: w.bottleneck,
             capacity_p_per_s,
             entry_capacity_p_per_s,
@@ -588,6 +592,9 @@ fn place(p: &PlaceSpec, params: &ModelParams) -> Result<Place, String> {
     if !p.position_m.iter().all(|x| x.is_finite()) {
         return Err("position_m must be finite".into());
     }
+    if let Some(polygon) = &p.polygon_m {
+        check_polygon(polygon)?;
+    }
     check_fields_apply(p)?;
     let (servers, service_s) = service(p)?;
     let (seats, egress_p_per_s) = venue(p, params)?;
@@ -603,6 +610,7 @@ fn place(p: &PlaceSpec, params: &ModelParams) -> Result<Place, String> {
         kind: p.kind,
         position_m: p.position_m,
         area_m2: p.area_m2,
+        polygon_m: p.polygon_m.clone(),
         servers,
         service_s,
         seats,
@@ -612,6 +620,51 @@ fn place(p: &PlaceSpec, params: &ModelParams) -> Result<Place, String> {
         departure_capacity,
         arrival_share,
     })
+}
+
+/// An outline: finite coordinates, at least 3 distinct points, an area.
+fn check_polygon(ring: &[[f64; 2]]) -> Result<(), String> {
+    if !ring.iter().flatten().all(|x| x.is_finite()) {
+        return Err("polygon_m: every coordinate must be finite".into());
+    }
+    let mut distinct = ring.to_vec();
+    distinct.sort_by(|a, b| a[0].total_cmp(&b[0]).then(a[1].total_cmp(&b[1])));
+    distinct.dedup();
+    if distinct.len() < 3 {
+        return Err(format!("polygon_m has {} distinct points; an outline needs at least 3", distinct.len()));
+    }
+    let area = ring_area_m2(ring);
+    if area.abs() < 1e-6 {
+        return Err("polygon_m has zero area (its points lie on one line, or it crosses itself)".into());
+    }
+    Ok(())
+}
+
+/// The area a ring encloses, m² (shoelace; the sign is its winding,
+/// positive anticlockwise). A closing point equal to the first adds nothing.
+fn ring_area_m2(ring: &[[f64; 2]]) -> f64 {
+    let n = ring.len();
+    (0..n)
+        .map(|i| {
+            let ([x0, y0], [x1, y1]) = (ring[i], ring[(i + 1) % n]);
+            x0 * y1 - x1 * y0
+        })
+        .sum::<f64>()
+        / 2.0
+}
+
+/// A centre line: finite coordinates, at least 2 points, a length.
+fn check_line(line: &[[f64; 2]]) -> Result<(), String> {
+    if !line.iter().flatten().all(|x| x.is_finite()) {
+        return Err("line_m: every coordinate must be finite".into());
+    }
+    if line.len() < 2 {
+        return Err(format!("line_m has {} point(s); a line needs at least 2", line.len()));
+    }
+    if line.windows(2).all(|w| w[0] == w[1]) {
+        return Err("line_m has zero length (all its points coincide)".into());
+    }
+    Ok(())
 }
 
 /// Refuses fields that do not apply to the place's kind.

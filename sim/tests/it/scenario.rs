@@ -149,3 +149,60 @@ fn every_error_in_a_file_is_reported_at_once() {
     let lines: Vec<usize> = errors.iter().map(|e| reported_line(e)).collect();
     assert!(lines.windows(2).all(|w| w[0] < w[1]), "not in line order: {errors:?}");
 }
+
+/// The bundled scenario with the olympic plaza's outline line replaced by `outline`.
+fn with_plaza_outline(outline: &str) -> String {
+    let place = GANGNEUNG.find("id = \"olympic-plaza\"").unwrap();
+    let start = place + GANGNEUNG[place..].find("polygon_m = ").unwrap();
+    let end = start + GANGNEUNG[start..].find('\n').unwrap();
+    format!("{}{outline}{}", &GANGNEUNG[..start], &GANGNEUNG[end..])
+}
+
+#[test]
+fn outlines_and_centre_lines_are_carried_to_the_resolved_scenario() {
+    let scenario = Scenario::parse(GANGNEUNG, "gangneung-2018.toml").unwrap();
+    assert!(scenario.places.iter().all(|p| p.polygon_m.as_ref().is_some_and(|r| r.len() >= 4)));
+    let text = with_plaza_outline("polygon_m = [[395, 395], [505, 395], [505, 505], [395, 505]]");
+    let scenario = Scenario::parse(&text, "outlined.toml").unwrap();
+    let plaza = scenario.places.iter().find(|p| p.id == "olympic-plaza").unwrap();
+    assert_eq!(plaza.polygon_m.as_deref(), Some(&[[395.0, 395.0], [505.0, 395.0], [505.0, 505.0], [395.0, 505.0]][..]));
+    // The outline does not set the model's inputs.
+    assert_eq!((plaza.position_m, plaza.area_m2), ([450.0, 450.0], 12_000.0));
+    let lined: Vec<_> = scenario.walkways.iter().filter(|w| w.line_m.is_some()).collect();
+    assert_eq!(lined.len(), 2);
+    assert_eq!(lined[0].line_m.as_ref().unwrap().len(), 3);
+    // The model's inputs stay as written: the line does not set the length.
+    assert_eq!(lined[0].length_m, 1100.0);
+}
+
+#[test]
+fn a_degenerate_outline_or_line_is_refused_with_its_place_or_walkway_named() {
+    let cases = [
+        ("polygon_m = [[0, 0], [10, 0], [0, 0]]", "place `olympic-plaza`: polygon_m has 2 distinct points"),
+        ("polygon_m = [[0, 0], [10, 0], [20, 0], [0, 0]]", "place `olympic-plaza`: polygon_m has zero area"),
+        (
+            "polygon_m = [[0, 0], [10, 0], [10, nan]]",
+            "place `olympic-plaza`: polygon_m: every coordinate must be finite",
+        ),
+        (
+            "polygon_m = [[0, 0], [10, 0], [10, inf]]",
+            "place `olympic-plaza`: polygon_m: every coordinate must be finite",
+        ),
+    ];
+    for (outline, message) in cases {
+        let text = with_plaza_outline(outline);
+        let error = error(&text);
+        assert!(error.contains(message), "{error} lacks {message}");
+        // At the place's table, the line above its id.
+        assert_eq!(reported_line(&error) + 1, line_of(&text, "id = \"olympic-plaza\""), "{error}");
+    }
+    let walkway = "from = \"gate-west\"\nto = \"olympic-plaza\"";
+    for (line, message) in [
+        ("line_m = [[0, 500]]", "walkway gate-west -> olympic-plaza: line_m has 1 point(s)"),
+        ("line_m = [[0, 500], [0, 500]]", "walkway gate-west -> olympic-plaza: line_m has zero length"),
+    ] {
+        let text = GANGNEUNG.replacen(walkway, &format!("{walkway}\n{line}"), 1);
+        let error = error(&text);
+        assert!(error.contains(message), "{error} lacks {message}");
+    }
+}

@@ -43,6 +43,12 @@ enum Command {
     Validate(planner::ValidateArgs),
     /// Print the JSON Schema of scenario files.
     Schema,
+    /// Build a scenario skeleton from another format (GeoJSON site geometry).
+    #[command(subcommand)]
+    Import(planner::ImportCommand),
+    /// Write a scenario in another format (its site as GeoJSON).
+    #[command(subcommand)]
+    Export(planner::ExportCommand),
     /// Write a synthetic scenario for scale tests.
     Generate(planner::GenerateArgs),
     /// Run the live twin as an HTTP service.
@@ -79,6 +85,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Compare(args) => planner::compare(args),
         Command::Validate(args) => planner::validate(args),
         Command::Schema => planner::schema(),
+        Command::Import(command) => planner::import(command),
+        Command::Export(command) => planner::export(command),
         Command::Generate(args) => planner::generate(args),
         Command::Serve(args) => live::serve(args),
         Command::Observe(args) => live::observe(args),

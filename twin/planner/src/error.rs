@@ -22,6 +22,15 @@ pub enum PlannerError {
         /// What the operating system or the parser said.
         reason: String,
     },
+    /// A GeoJSON site file was refused: every problem found, each naming
+    /// its feature (one a line, after the file's name).
+    #[error("{}", site_problems(file, problems))]
+    Site {
+        /// The file.
+        file: String,
+        /// What is wrong, one problem each.
+        problems: Vec<String>,
+    },
     /// The scenario cannot answer this question (e.g. it has no visitors); use another scenario.
     #[error("{0}")]
     Unsupported(String),
@@ -35,4 +44,9 @@ impl PlannerError {
     pub fn file(path: impl std::fmt::Display, reason: impl std::fmt::Display) -> PlannerError {
         PlannerError::File { path: path.to_string(), reason: reason.to_string() }
     }
+}
+
+/// `file: problem`, one a line.
+fn site_problems(file: &str, problems: &[String]) -> String {
+    problems.iter().map(|p| format!("{file}: {p}")).collect::<Vec<_>>().join("\n")
 }

@@ -6,6 +6,7 @@
 //! - [`compare`]: two scenarios over paired seeds, changes with confidence intervals.
 //! - [`stress`]: capacity stress tests over one parameter, first failures.
 //! - [`validation`]: the crowd model against measured experiments.
+//! - [`site`]: site geometry as GeoJSON: export, and import as a scenario skeleton.
 //! - [`synthetic`]: synthetic parks for scale tests.
 //! - [`bench`]: the kernel's PHOLD benchmark and sharded crowd runs.
 //! - [`progress`]: progress bars (indicatif) of long runs.
@@ -24,6 +25,7 @@ pub mod progress;
 pub mod recommendations;
 pub mod report;
 pub mod run;
+pub mod site;
 pub mod stress;
 pub mod synthetic;
 pub mod validation;

@@ -17,7 +17,7 @@ pub fn load_scenario(path: &Path) -> Result<Scenario, PlannerError> {
 }
 
 /// Reads and checks a scenario file; also returns its text.
-fn load_scenario_with_text(path: &Path) -> Result<(Scenario, String), PlannerError> {
+pub(crate) fn load_scenario_with_text(path: &Path) -> Result<(Scenario, String), PlannerError> {
     let name = path.display().to_string();
     let metadata = std::fs::metadata(path).map_err(|e| PlannerError::file(&name, e))?;
     if metadata.len() > SCENARIO_FILE_BYTES_MAX {

@@ -5,7 +5,7 @@ use crate::error::CliError;
 use crate::print;
 use clap::Subcommand;
 use crowdtwin_planner::run::{self, RunOptions};
-use crowdtwin_planner::{bench, compare, stress, synthetic, validation};
+use crowdtwin_planner::{bench, compare, site, stress, synthetic, validation};
 use crowdtwin_sim::phold::PholdParams;
 use std::path::PathBuf;
 
@@ -141,6 +141,46 @@ pub struct OptwArgs {
     /// Seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+}
+
+/// `crowdtwin import` formats.
+#[derive(Subcommand)]
+pub enum ImportCommand {
+    /// A scenario skeleton (places, walkways) from a GeoJSON FeatureCollection of the site:
+    /// Polygon places with `id`, `kind`, `name`; LineString walkways with `width_m`.
+    Geojson(ImportGeojsonArgs),
+}
+
+/// `crowdtwin import geojson` arguments.
+#[derive(clap::Args)]
+pub struct ImportGeojsonArgs {
+    /// GeoJSON FeatureCollection (RFC 7946).
+    pub file: PathBuf,
+    /// Scenario file to write (TOML); nothing is written if the site is refused.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// How to read the coordinates: lon-lat (WGS 84, RFC 7946) or local-m (metres east and
+    /// north of the site origin). Default: the collection's `frame` member, else lon-lat.
+    #[arg(long, value_parser = ["lon-lat", "local-m"])]
+    pub frame: Option<String>,
+}
+
+/// `crowdtwin export` formats.
+#[derive(Subcommand)]
+pub enum ExportCommand {
+    /// The site of a scenario as a GeoJSON FeatureCollection: places as polygons, walkways as
+    /// LineStrings (longitude/latitude with `origin_lat_lon`, else local metres).
+    Geojson(ExportGeojsonArgs),
+}
+
+/// `crowdtwin export geojson` arguments.
+#[derive(clap::Args)]
+pub struct ExportGeojsonArgs {
+    /// Scenario file (TOML).
+    pub file: PathBuf,
+    /// GeoJSON file to write.
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 #[derive(Subcommand)]
@@ -354,6 +394,38 @@ pub fn validate(args: ValidateArgs) -> Result<(), CliError> {
         scenario.crowds.len(),
         scenario.interventions.len()
     );
+    Ok(())
+}
+
+/// `crowdtwin import`.
+pub fn import(command: ImportCommand) -> Result<(), CliError> {
+    let ImportCommand::Geojson(args) = command;
+    let frame = match args.frame.as_deref() {
+        Some("local-m") => Some(site::Frame::LocalM),
+        Some(_) => Some(site::Frame::LonLat),
+        None => None,
+    };
+    let imported = site::import_geojson_file(&args.file, &site::ImportOptions { frame })?;
+    let text = imported.toml(&args.file.display().to_string());
+    std::fs::write(&args.out, text).map_err(|e| CliError::file(&args.out, e))?;
+    for note in &imported.notes {
+        println!("{note}");
+    }
+    println!(
+        "wrote {}: {} places, {} walkways (checked as a scenario)",
+        args.out.display(),
+        imported.scenario.places.len(),
+        imported.scenario.walkways.len()
+    );
+    Ok(())
+}
+
+/// `crowdtwin export`.
+pub fn export(command: ExportCommand) -> Result<(), CliError> {
+    let ExportCommand::Geojson(args) = command;
+    let text = site::export_geojson_file(&args.file)?;
+    std::fs::write(&args.out, text).map_err(|e| CliError::file(&args.out, e))?;
+    println!("wrote {}", args.out.display());
     Ok(())
 }
 

@@ -10,6 +10,7 @@ mod live;
 mod openapi;
 mod orders;
 mod service;
+mod site;
 mod stress;
 mod validation;
 
