@@ -37,8 +37,44 @@ pub const COUNT_ERROR_MEMORY_MIN: f64 = ANOMALY_MEMORY_MIN;
 /// Smallest spread (standard deviation, in the units of `parameters_of`)
 /// the jitter keeps in each learned parameter, so the ensemble can follow
 /// a day that changes: 3% on the arrival scale and dwell factor, 1% of the
-/// planned visitors in unplanned walk-ins.
-pub const PARAMETER_SPREAD_MIN: [f64; PARAMETERS] = [0.03, 0.03, 0.01];
+/// planned visitors in unplanned walk-ins, 5% on each activity's attraction.
+pub const PARAMETER_SPREAD_MIN: [f64; PARAMETERS] = [0.03, 0.03, 0.01, 0.05, 0.05, 0.05];
+/// Localisation radius on the site graph, in element hops: a count at a
+/// place corrects that place's state and local parameters and those of the
+/// elements this many hops away (a walkway is one hop from its ends).
+pub const LOCALISATION_RADIUS_HOPS: usize = 1;
+/// Chance per assimilation step that a member's local service-rate factor
+/// at a gate or transit stop jumps to a fresh draw (a regime switch: a stop
+/// halts, a screening line slows, service resumes), so the ensemble always
+/// holds a few members that try a change the plan does not have.
+pub const SERVICE_JUMP_CHANCE: f64 = 0.01;
+/// Smallest spread (log) the local service-rate factors keep.
+pub const SERVICE_SPREAD_MIN: f64 = 0.05;
+/// Share of the innovation (observed minus the member's count) added to
+/// the ensemble's variance at a transit stop before the local update:
+/// adaptive inflation, so a surprise the whole ensemble missed still moves it.
+pub const LOCAL_INFLATION_SHARE: f64 = 0.5;
+/// Share of the members that assume an unreported overrun when a
+/// session's planned end comes, and the longest overrun they try, minutes.
+pub const OVERRUN_SHARE: f64 = 0.0;
+/// See [`OVERRUN_SHARE`].
+pub const OVERRUN_MIN_MAX: f64 = 45.0;
+/// The learned sensor noise (relative part) starts here and stays within these bounds.
+pub const SENSOR_NOISE_PRIOR: f64 = 0.1;
+/// See [`SENSOR_NOISE_PRIOR`].
+pub const SENSOR_NOISE_BOUNDS: [f64; 2] = [0.02, 0.5];
+/// Absolute part of the sensor noise the twin assumes, persons.
+pub const SENSOR_NOISE_ABSOLUTE: f64 = 2.0;
+/// A sensor that repeats the same count of at least
+/// `STUCK_COUNT_MIN` people this many times in a row is stuck: ignored
+/// until it changes.
+pub const STUCK_REPEATS_MIN: u32 = 5;
+/// See [`STUCK_REPEATS_MIN`].
+pub const STUCK_COUNT_MIN: f64 = 10.0;
+/// Weight of the newest anomaly in its exponential smoothing over counts:
+/// one sensor's noise (and its bias) should not move the forecast, a crowd
+/// the ensemble misses minute after minute should.
+pub const ANOMALY_SMOOTHING: f64 = 0.3;
 /// Share of Poisson count noise added to the ensemble's band.
 pub const DRESSING_SHARE: f64 = 1.0;
 /// Count totals the members are weighed on: one per kind of element
@@ -69,6 +105,12 @@ pub struct TwinConfig {
     /// Spread of the prior on the unplanned walk-ins (share of the planned
     /// visitors; the prior is half-normal: the plan says none).
     pub prior_unplanned_walk_in_sigma: f64,
+    /// Local assimilation: per gate and transit stop a learned service-rate
+    /// factor weighed on the counts near it, the state at transit stops
+    /// corrected where observed, and sessions' real ends learned from the
+    /// egress counts. Off: only the global parameters (arrival scale,
+    /// dwell, walk-ins, attraction per activity) are learned.
+    pub local_assimilation: bool,
 }
 
 impl Default for TwinConfig {
@@ -83,13 +125,80 @@ impl Default for TwinConfig {
             alert_probability: 0.2,
             prior_arrival_sigma: 0.25,
             prior_unplanned_walk_in_sigma: 0.03,
+            local_assimilation: true,
         }
     }
 }
 
+#[derive(Clone)]
 struct Member {
     sim: Simulation<CrowdWorld>,
     log_weight: f64,
+    /// Per local place (see `Local::places`): log-likelihood of the counts
+    /// near it since its last local resampling.
+    local_log_weight: Vec<f64>,
+}
+
+/// What local assimilation works on.
+struct Local {
+    /// Gates and transit stops: places with a learned service-rate factor.
+    places: Vec<usize>,
+    /// Per local place: the elements within the localisation radius.
+    near: Vec<Vec<usize>>,
+    /// Sessions whose end the members have already hypothesised or been told.
+    sessions_settled: Vec<bool>,
+}
+
+impl Local {
+    fn new(world: &CrowdWorld) -> Local {
+        let scenario = world.scenario();
+        let place_count = scenario.places.len();
+        let places: Vec<usize> = (0..place_count)
+            .filter(|&p| {
+                matches!(
+                    scenario.places[p].kind,
+                    crowdtwin_sim::scenario::PlaceKind::Gate | crowdtwin_sim::scenario::PlaceKind::Transit
+                )
+            })
+            .collect();
+        let near = places.iter().map(|&p| elements_near(world, p, LOCALISATION_RADIUS_HOPS)).collect();
+        Local { places, near, sessions_settled: vec![false; scenario.sessions.len()] }
+    }
+}
+
+/// Elements within `radius` hops of place `place` on the site graph (a
+/// walkway is one hop from each of its ends), the place first.
+fn elements_near(world: &CrowdWorld, place: usize, radius: usize) -> Vec<usize> {
+    let scenario = world.scenario();
+    let places = scenario.places.len();
+    let mut distance = vec![usize::MAX; world.element_count()];
+    distance[place] = 0;
+    let mut frontier = vec![place];
+    for hop in 1..=radius {
+        let mut next = Vec::new();
+        for &element in &frontier {
+            if element < places {
+                for (w, walkway) in scenario.walkways.iter().enumerate() {
+                    if (walkway.a == element || walkway.b == element) && distance[places + w] == usize::MAX {
+                        distance[places + w] = hop;
+                        next.push(places + w);
+                    }
+                }
+            } else {
+                let walkway = &scenario.walkways[element - places];
+                for end in [walkway.a, walkway.b] {
+                    if distance[end] == usize::MAX {
+                        distance[end] = hop;
+                        next.push(end);
+                    }
+                }
+            }
+        }
+        frontier = next;
+    }
+    let mut near: Vec<usize> = (0..distance.len()).filter(|&e| distance[e] <= radius).collect();
+    near.sort_by_key(|&e| (distance[e], e));
+    near
 }
 
 /// The live twin.
@@ -110,6 +219,15 @@ pub struct Twin {
     calibration: Calibration,
     /// Where forecasts run the members ahead, if not here.
     run_ahead: Option<Arc<dyn RunAhead>>,
+    /// Local assimilation's places and neighbourhoods.
+    local: Local,
+    /// Learned relative sensor noise (standard deviation per person counted).
+    sensor_noise: f64,
+    /// Per element: the last count and how many times in a row it came.
+    repeats: Vec<(f64, u32)>,
+    /// Per element: when last observed, and the anomaly (count minus the
+    /// ensemble's estimate) smoothed over the counts (see [`ANOMALY_SMOOTHING`]).
+    anomalies: Vec<Option<(SimTime, f64)>>,
 }
 
 /// How a twin with `config` builds its members' simulation (also on the
@@ -194,20 +312,52 @@ fn kind_group(kind: ElementKind) -> usize {
 const SHRINKAGE_A: f64 = 0.98;
 
 /// Learned parameters.
-const PARAMETERS: usize = 3;
+const PARAMETERS: usize = 6;
 
 /// The learned parameters: arrival scale and dwell factor in log space,
-/// and the unplanned walk-ins' share (people the plan does not have at
-/// all, whom no scaling of the planned arrivals makes). (Walking speed
-/// stays at the scenario's value: counts alone cannot tell it from arrivals.)
+/// the unplanned walk-ins' share (people the plan does not have at all,
+/// whom no scaling of the planned arrivals makes), and the attraction of
+/// food, shops and fan zones in log space (weather moves people between
+/// them). Walking speed is not learned: it stays at the scenario's value,
+/// since counts alone cannot tell it from arrivals.
 fn parameters_of(tuning: &Tuning) -> [f64; PARAMETERS] {
-    [tuning.arrival_scale.ln(), tuning.dwell_factor.ln(), tuning.unplanned_walk_in_share]
+    let [food, shop, fan_zone] = tuning.attraction.map(f64::ln);
+    [tuning.arrival_scale.ln(), tuning.dwell_factor.ln(), tuning.unplanned_walk_in_share, food, shop, fan_zone]
 }
 
 fn set_parameters(tuning: &mut Tuning, values: [f64; PARAMETERS], headroom: f64) {
     tuning.arrival_scale = values[0].exp().clamp(0.2, headroom);
     tuning.dwell_factor = values[1].exp().clamp(0.3, 3.0);
     tuning.unplanned_walk_in_share = values[2].clamp(0.0, model::UNPLANNED_WALK_IN_SHARE_MAX);
+    for (k, attraction) in tuning.attraction.iter_mut().enumerate() {
+        *attraction = values[3 + k].exp().clamp(0.1, 5.0);
+    }
+}
+
+/// Systematic resampling: how many copies of each of `weights` (summing to 1) to keep.
+fn systematic(weights: &[f64], rng: &mut ActorRng) -> Vec<usize> {
+    let n = weights.len();
+    let mut copies = vec![0usize; n];
+    let start = rng.uniform() / n as f64;
+    let mut cumulative = 0.0;
+    let mut index = 0;
+    for k in 0..n {
+        let u = start + k as f64 / n as f64;
+        while index < n - 1 && cumulative + weights[index] < u {
+            cumulative += weights[index];
+            index += 1;
+        }
+        copies[index] += 1;
+    }
+    copies
+}
+
+/// Normalised weights of `log_weights`.
+fn normalise(log_weights: impl Iterator<Item = f64> + Clone) -> Vec<f64> {
+    let max = log_weights.clone().fold(f64::NEG_INFINITY, f64::max);
+    let raw: Vec<f64> = log_weights.map(|w| (w - max).exp()).collect();
+    let total: f64 = raw.iter().sum();
+    raw.iter().map(|w| w / total).collect()
 }
 
 /// The `q` quantile of `(value, weight)` pairs sorted by value whose weights
@@ -261,13 +411,23 @@ impl Twin {
                         config.prior_arrival_sigma * rng.normal(),
                         0.1 * rng.normal(),
                         (config.prior_unplanned_walk_in_sigma * rng.normal()).abs(),
+                        0.1 * rng.normal(),
+                        0.1 * rng.normal(),
+                        0.1 * rng.normal(),
                     ];
                     set_parameters(tuning, prior, config.population_headroom);
                 }
-                Member { sim, log_weight: 0.0 }
+                Member { sim, log_weight: 0.0, local_log_weight: Vec::new() }
             })
             .collect::<Vec<Member>>();
         let world = members[0].sim.world();
+        let local = Local::new(world);
+        let mut members = members;
+        for member in &mut members {
+            member.local_log_weight = vec![0.0; local.places.len()];
+        }
+        let world = members[0].sim.world();
+        let repeats = vec![(-1.0, 0); world.element_count()];
         let groups = (0..world.element_count()).map(|e| kind_group(world.element_kind(e))).collect();
         let calibration = Calibration::new(groups, prior_persistence(config.horizon_min as f64, ANOMALY_MEMORY_MIN));
         Ok(Twin {
@@ -284,6 +444,10 @@ impl Twin {
             resamplings: 0,
             latest_counts: Vec::new(),
             run_ahead: None,
+            local,
+            sensor_noise: SENSOR_NOISE_PRIOR,
+            repeats,
+            anomalies: Vec::new(),
         })
     }
 
@@ -295,6 +459,24 @@ impl Twin {
     /// A member's world, for the scenario and element names.
     pub fn world(&self) -> &CrowdWorld {
         self.members[0].sim.world()
+    }
+
+    /// The relative sensor noise learned from the twin's own errors (used
+    /// for counts that state no `sigma`).
+    pub fn sensor_noise(&self) -> f64 {
+        self.sensor_noise
+    }
+
+    /// The weighted mean of the members' learned attraction of food, shops and fan zones.
+    pub fn learned_attraction(&self) -> [f64; 3] {
+        let weights = self.weights();
+        let mut mean = [0.0; 3];
+        for (member, w) in self.members.iter().zip(&weights) {
+            for (k, value) in member.sim.world().tuning.attraction.iter().enumerate() {
+                mean[k] += value * w;
+            }
+        }
+        mean
     }
 
     /// The configuration.
@@ -368,6 +550,9 @@ impl Twin {
         while self.now < to {
             let step_end = (self.now + self.config.step).min(to);
             self.apply_events(step_end);
+            if self.config.local_assimilation && self.config.members > 1 {
+                self.hypothesise_overruns(step_end);
+            }
             let threads = self.config.threads;
             on_members(&mut self.members, threads, |member| {
                 member.sim.run_until(step_end);
@@ -381,8 +566,13 @@ impl Twin {
     fn apply_events(&mut self, until: SimTime) {
         let mut due: Vec<(u64, Timed)> = Vec::new();
         self.pending.retain(|(sequence, timed)| {
-            let event =
-                matches!(timed.what, Checked::SessionDelay { .. } | Checked::GateStatus { .. } | Checked::Recorded);
+            let event = matches!(
+                timed.what,
+                Checked::SessionDelay { .. }
+                    | Checked::GateStatus { .. }
+                    | Checked::TransitStatus { .. }
+                    | Checked::Recorded
+            );
             if event && timed.at < until {
                 due.push((*sequence, timed.clone()));
                 false
@@ -401,6 +591,8 @@ impl Twin {
                         let message = Message::DelaySession { session: session as u16, delay_s };
                         member.sim.inject(ActorId::new(model::PLACE, venue as u32), at, message);
                     }
+                    // Reported: no member guesses an overrun of its own.
+                    self.local.sessions_settled[session] = true;
                     self.totals.events += 1;
                 }
                 Checked::GateStatus { place, open } => {
@@ -413,7 +605,44 @@ impl Twin {
                     }
                     self.totals.events += 1;
                 }
+                Checked::TransitStatus { place, capacity_factor, until } => {
+                    let until = until.unwrap_or(SimTime::MAX);
+                    for member in &mut self.members {
+                        // The report explains the change: the learned factor goes back to the plan's.
+                        member.sim.world_mut().places[place].service_rate_factor = 1.0;
+                        let message = Message::Disrupt { capacity_factor: capacity_factor as f32, until };
+                        member.sim.inject(ActorId::new(model::PLACE, place as u32), at, message);
+                    }
+                    self.totals.events += 1;
+                }
                 _ => {}
+            }
+        }
+    }
+
+    /// When a session's planned end falls in the step to `until` and no
+    /// delay was reported, [`OVERRUN_SHARE`] of the members assume an
+    /// unreported overrun of up to [`OVERRUN_MIN_MAX`] minutes; the egress
+    /// counts then weigh the hypotheses (a session's real end is learned).
+    fn hypothesise_overruns(&mut self, until: SimTime) {
+        let now = self.now;
+        let scenario = self.world().scenario();
+        let due: Vec<(usize, usize)> = scenario
+            .sessions
+            .iter()
+            .enumerate()
+            .filter(|(s, session)| !self.local.sessions_settled[*s] && session.end < until && session.end >= now)
+            .map(|(s, session)| (s, session.venue))
+            .collect();
+        for (session, venue) in due {
+            self.local.sessions_settled[session] = true;
+            for member in &mut self.members {
+                if !self.rng.chance(OVERRUN_SHARE) {
+                    continue;
+                }
+                let delay_s = (60.0 * (1.0 + (OVERRUN_MIN_MAX - 1.0) * self.rng.uniform())) as u32;
+                let message = Message::DelaySession { session: session as u16, delay_s };
+                member.sim.inject(ActorId::new(model::PLACE, venue as u32), now, message);
             }
         }
     }
@@ -436,13 +665,15 @@ impl Twin {
             return;
         }
         self.totals.assimilated += counts.len() as u64;
+        let observed_counts = self.sensor_counts(&counts);
         // The state has hundreds of dimensions and the ensemble a few dozen
         // members: weighing on every count at once collapses it. Counts are
         // summed by kind of element (gates, venues, fan zones, walkways...)
         // and over the whole site, and members are weighed on those few
         // totals, which carry what the filter must learn (how many came, and
         // whether with tickets for the venues or for the park) without the
-        // noise of single sensors.
+        // noise of single sensors. What is local (a stop's or a gate's
+        // service) is learned from the counts near it (`assimilate_locally`).
         let mut latest = std::mem::take(&mut self.latest_counts);
         latest.resize(self.world().element_count(), None);
         let world = self.world();
@@ -450,21 +681,21 @@ impl Twin {
         let mut observed = [0.0f64; AGGREGATES];
         let mut variance = [0.0f64; AGGREGATES];
         let mut members_of: Vec<Vec<(usize, f64)>> = vec![Vec::new(); AGGREGATES];
-        let mut gate_entries = Vec::new();
-        for what in &counts {
-            match *what {
-                Checked::Count { element, count, sigma } => {
-                    latest[element] = Some((now, count, sigma));
-                    for group in [group_of(element), AGGREGATES - 1] {
-                        observed[group] += count;
-                        variance[group] += sigma * sigma;
-                        members_of[group].push((element, sigma));
-                    }
-                }
-                Checked::GateEntries { place, ref bins, count } => gate_entries.push((place, bins.clone(), count)),
-                _ => {}
+        for &(element, count, sigma) in &observed_counts {
+            latest[element] = Some((now, count, sigma));
+            for group in [group_of(element), AGGREGATES - 1] {
+                observed[group] += count;
+                variance[group] += sigma * sigma;
+                members_of[group].push((element, sigma));
             }
         }
+        let gate_entries: Vec<(usize, std::ops::Range<usize>, f64)> = counts
+            .iter()
+            .filter_map(|what| match what {
+                Checked::GateEntries { place, bins, count } => Some((*place, bins.clone(), *count)),
+                _ => None,
+            })
+            .collect();
         self.latest_counts = latest;
         let interval = self.world().element_recorder(0).interval().as_micros();
         let latest = &self.latest_counts;
@@ -474,6 +705,7 @@ impl Twin {
             (at > bin as u64 * interval && at <= (bin as u64 + 1) * interval).then_some((count, sigma))
         });
         let temper = (self.config.step.as_secs_f64() / (60.0 * COUNT_ERROR_MEMORY_MIN)).min(1.0);
+        let noise = self.sensor_noise;
         for member in &mut self.members {
             let world = member.sim.world();
             let mut log_likelihood = 0.0;
@@ -497,9 +729,12 @@ impl Twin {
             }
             for (place, bins, count) in &gate_entries {
                 let predicted = world.places[*place].recorder.entries(bins.clone()) as f64;
-                term(*count, predicted, (0.05 * count + 2.0).powi(2));
+                term(*count, predicted, (noise * count + SENSOR_NOISE_ABSOLUTE).powi(2));
             }
             member.log_weight += temper * log_likelihood;
+        }
+        if self.config.local_assimilation && self.members.len() > 1 {
+            self.assimilate_locally(&observed_counts, temper);
         }
         let weights = self.weights();
         let ess = 1.0 / weights.iter().map(|w| w * w).sum::<f64>();
@@ -508,29 +743,173 @@ impl Twin {
         }
     }
 
+    /// The counts of this step as `(element, count, sigma)`, without stuck
+    /// sensors (the same count of a busy place [`STUCK_REPEATS_MIN`] times
+    /// in a row); counts with no stated sigma get the noise the twin has
+    /// learned from its own errors: the median relative error of busy
+    /// elements' counts against the ensemble's mean (model error included,
+    /// so it errs on the wide side), smoothed over steps.
+    fn sensor_counts(&mut self, counts: &[Checked]) -> Vec<(usize, f64, f64)> {
+        let weights = self.weights();
+        let mut relative_errors = Vec::new();
+        let mut usable = Vec::with_capacity(counts.len());
+        for what in counts {
+            let Checked::Count { element, count, sigma } = *what else { continue };
+            let repeat = &mut self.repeats[element];
+            repeat.1 = if repeat.0 == count { repeat.1 + 1 } else { 1 };
+            repeat.0 = count;
+            if repeat.1 >= STUCK_REPEATS_MIN && count >= STUCK_COUNT_MIN {
+                continue;
+            }
+            let estimate: f64 =
+                self.members.iter().zip(&weights).map(|(m, w)| m.sim.world().element_people(element) as f64 * w).sum();
+            if sigma.is_none() && estimate.max(count) >= 20.0 {
+                relative_errors.push((count - estimate).abs() / (estimate.max(count) + SENSOR_NOISE_ABSOLUTE));
+            }
+            usable.push((element, count, sigma, estimate));
+        }
+        if relative_errors.len() >= 5 {
+            relative_errors.sort_by(f64::total_cmp);
+            let median = relative_errors[relative_errors.len() / 2] * 1.4826;
+            self.sensor_noise =
+                (0.9 * self.sensor_noise + 0.1 * median).clamp(SENSOR_NOISE_BOUNDS[0], SENSOR_NOISE_BOUNDS[1]);
+        }
+        let noise = self.sensor_noise;
+        let now = self.now;
+        self.anomalies.resize(self.repeats.len(), None);
+        usable
+            .into_iter()
+            .map(|(element, count, sigma, estimate)| {
+                let sigma = sigma.unwrap_or(noise * count + SENSOR_NOISE_ABSOLUTE);
+                let anomaly = count - observed_mean(estimate, sigma);
+                let smoothed = match self.anomalies[element] {
+                    Some((at, before)) if at + observation::OBSERVATION_ASSIMILATION_LAG >= now => {
+                        (1.0 - ANOMALY_SMOOTHING) * before + ANOMALY_SMOOTHING * anomaly
+                    }
+                    _ => anomaly,
+                };
+                self.anomalies[element] = Some((now, smoothed));
+                (element, count, sigma)
+            })
+            .collect()
+    }
+
+    /// Local assimilation (a localised particle filter, after Poterjoy
+    /// 2016): for each gate and transit stop, the members are weighed on
+    /// the counts within [`LOCALISATION_RADIUS_HOPS`] of it only, and when
+    /// those local weights degenerate, each member takes the local
+    /// service-rate factor of a member drawn by them (jittered, with a
+    /// spread floor and occasional jumps), the rest of its state staying
+    /// its own. At a transit stop the queue itself is corrected where
+    /// observed (an ensemble Kalman update with perturbed observations and
+    /// adaptive inflation), by moving people consistently: extra waiters
+    /// leave on a departure, missing ones are people who left from there
+    /// brought back to wait.
+    fn assimilate_locally(&mut self, observed_counts: &[(usize, f64, f64)], temper: f64) {
+        let now = self.now;
+        let n = self.members.len();
+        let mut count_at: Vec<Option<(f64, f64)>> = vec![None; self.world().element_count()];
+        for &(element, count, sigma) in observed_counts {
+            count_at[element] = Some((count, sigma));
+        }
+        for local in 0..self.local.places.len() {
+            let place = self.local.places[local];
+            let near = self.local.near[local].clone();
+            if near.iter().all(|&e| count_at[e].is_none()) {
+                continue;
+            }
+            for member in &mut self.members {
+                let world = member.sim.world();
+                let mut log_likelihood = 0.0;
+                for &element in &near {
+                    let Some((count, sigma)) = count_at[element] else { continue };
+                    let predicted = observed_mean(world.element_people(element) as f64, sigma);
+                    let model_error = COUNT_MODEL_ERROR_SHARE * count;
+                    let sd = (sigma * sigma + model_error * model_error + 25.0).sqrt();
+                    let z = (count - predicted) / sd;
+                    log_likelihood += -0.5 * z * z;
+                }
+                member.local_log_weight[local] += temper * log_likelihood;
+            }
+            let weights = normalise(self.members.iter().map(|m| m.local_log_weight[local]));
+            let ess = 1.0 / weights.iter().map(|w| w * w).sum::<f64>();
+            let factors: Vec<f64> =
+                self.members.iter().map(|m| m.sim.world().places[place].service_rate_factor.ln()).collect();
+            let mut new_factors = factors.clone();
+            if ess < RESAMPLE_ESS_SHARE * n as f64 {
+                let copies = systematic(&weights, &mut self.rng);
+                let drawn: Vec<usize> =
+                    copies.iter().enumerate().flat_map(|(i, &c)| std::iter::repeat_n(i, c)).collect();
+                let mean: f64 = factors.iter().zip(&weights).map(|(f, w)| f * w).sum();
+                let spread = factors
+                    .iter()
+                    .zip(&weights)
+                    .map(|(f, w)| (f - mean).powi(2) * w)
+                    .sum::<f64>()
+                    .max(SERVICE_SPREAD_MIN * SERVICE_SPREAD_MIN)
+                    .sqrt();
+                let jitter = (1.0 - SHRINKAGE_A * SHRINKAGE_A).sqrt() * spread;
+                // Members keep their place in the ensemble (their other
+                // state); the local factor comes from the drawn member.
+                let mut order: Vec<usize> = (0..n).collect();
+                for k in (1..n).rev() {
+                    order.swap(k, self.rng.below(k as u64 + 1) as usize);
+                }
+                for (slot, &i) in order.iter().enumerate() {
+                    let source = drawn[slot];
+                    new_factors[i] =
+                        SHRINKAGE_A * factors[source] + (1.0 - SHRINKAGE_A) * mean + jitter * self.rng.normal();
+                }
+                for member in &mut self.members {
+                    member.local_log_weight[local] = 0.0;
+                }
+            }
+            for factor in &mut new_factors {
+                if self.rng.chance(SERVICE_JUMP_CHANCE) {
+                    // A regime switch: anywhere from halted to normal.
+                    *factor = if self.rng.chance(0.5) { 0.0 } else { (0.02f64).ln() * self.rng.uniform() };
+                }
+            }
+            for (member, factor) in self.members.iter_mut().zip(&new_factors) {
+                member.sim.world_mut().places[place].service_rate_factor = factor.exp().clamp(0.01, 1.5);
+            }
+            if self.world().scenario().places[place].kind == crowdtwin_sim::scenario::PlaceKind::Transit
+                && let Some((count, sigma)) = count_at[place]
+            {
+                self.correct_transit_queue(place, count, sigma, now);
+            }
+        }
+    }
+
+    /// The local state update at transit stop `place` (see `assimilate_locally`).
+    fn correct_transit_queue(&mut self, place: usize, count: f64, sigma: f64, now: SimTime) {
+        let people: Vec<f64> = self.members.iter().map(|m| m.sim.world().element_people(place) as f64).collect();
+        let weights = self.weights();
+        let mean: f64 = people.iter().zip(&weights).map(|(p, w)| p * w).sum();
+        let variance: f64 = people.iter().zip(&weights).map(|(p, w)| (p - mean).powi(2) * w).sum();
+        let inflated = variance + (LOCAL_INFLATION_SHARE * (count - mean)).powi(2);
+        let gain = inflated / (inflated + sigma * sigma);
+        let interval = SimDuration::from_secs_f64(self.world().scenario().places[place].departure_interval_s);
+        for (member, own) in self.members.iter_mut().zip(people) {
+            let perturbed = count + sigma * self.rng.normal();
+            let state = &mut member.sim.world_mut().places[place];
+            let others = own - state.transit_waiting() as f64;
+            let target = (own + gain * (perturbed - own) - others).round().max(0.0) as usize;
+            if state.set_transit_waiting(now, target) {
+                let next = SimTime(now.as_micros().div_ceil(interval.as_micros()).max(1) * interval.as_micros());
+                member.sim.inject(ActorId::new(model::PLACE, place as u32), next.max(now), Message::Departure);
+            }
+        }
+    }
+
     /// Normalised weights.
     fn weights(&self) -> Vec<f64> {
-        let max = self.members.iter().map(|m| m.log_weight).fold(f64::NEG_INFINITY, f64::max);
-        let raw: Vec<f64> = self.members.iter().map(|m| (m.log_weight - max).exp()).collect();
-        let total: f64 = raw.iter().sum();
-        raw.iter().map(|w| w / total).collect()
+        normalise(self.members.iter().map(|m| m.log_weight))
     }
 
     /// Systematic resampling; copies get fresh random streams and jittered parameters.
     fn resample(&mut self, weights: &[f64]) {
-        let n = self.members.len();
-        let mut copies = vec![0usize; n];
-        let start = self.rng.uniform() / n as f64;
-        let mut cumulative = 0.0;
-        let mut index = 0;
-        for k in 0..n {
-            let u = start + k as f64 / n as f64;
-            while index < n - 1 && cumulative + weights[index] < u {
-                cumulative += weights[index];
-                index += 1;
-            }
-            copies[index] += 1;
-        }
+        let copies = systematic(weights, &mut self.rng);
         // Weighted mean and variance of the parameters, before resampling.
         let parameters: Vec<[f64; PARAMETERS]> =
             self.members.iter().map(|m| parameters_of(&m.sim.world().tuning)).collect();
@@ -564,7 +943,8 @@ impl Twin {
                         + spread * variance[k].sqrt() * self.rng.normal();
                 }
                 set_parameters(&mut sim.world_mut().tuning, moved, headroom);
-                self.members.push(Member { sim, log_weight: 0.0 });
+                let local_log_weight = member.local_log_weight.clone();
+                self.members.push(Member { sim, log_weight: 0.0, local_log_weight });
             }
         }
         self.resamplings += 1;
@@ -616,16 +996,17 @@ impl Twin {
         let world = self.world();
         let scenario = world.scenario();
         // What the sensors saw beyond what the ensemble holds now, per element.
+        // The smoothed anomaly, shrunk by how far it stands above the
+        // sensors' noise (what smoothing leaves of it): a James-Stein-like
+        // gain `a^2 / (a^2 + s^2)`, near 0 for noise, near 1 for a surprise.
+        let smoothed_variance = ANOMALY_SMOOTHING / (2.0 - ANOMALY_SMOOTHING);
         let anomaly: Vec<f64> = (0..elements)
-            .map(|e| match self.latest_counts.get(e).copied().flatten() {
-                Some((at, count, sigma)) if at + observation::OBSERVATION_ASSIMILATION_LAG >= now => {
-                    let estimate: f64 = self
-                        .members
-                        .iter()
-                        .zip(&weights)
-                        .map(|(m, w)| m.sim.world().element_people(e) as f64 * w)
-                        .sum();
-                    count - observed_mean(estimate, sigma)
+            .map(|e| match (self.anomalies.get(e).copied().flatten(), self.latest_counts.get(e).copied().flatten()) {
+                (Some((at, smoothed)), Some((_, _, sigma)))
+                    if at + observation::OBSERVATION_ASSIMILATION_LAG >= now =>
+                {
+                    let noise = sigma * sigma * smoothed_variance;
+                    smoothed * smoothed * smoothed / (smoothed * smoothed + noise).max(1e-9)
                 }
                 _ => 0.0,
             })

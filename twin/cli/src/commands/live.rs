@@ -121,6 +121,10 @@ pub struct ForecastEvalArgs {
     /// Run the forecasts' members ahead on the worker nodes of this nodes file.
     #[arg(long, conflicts_with = "counts")]
     pub cluster: Option<PathBuf>,
+    /// Learn only the global parameters (no per-place service factors, no
+    /// local state correction, no learned session ends): for comparison.
+    #[arg(long)]
+    pub without_local_assimilation: bool,
 }
 
 /// What every load run takes: where, how long, how many connections.
@@ -212,7 +216,12 @@ pub fn forecast_eval(args: ForecastEvalArgs) -> Result<(), CliError> {
         Some(nodes) => Some(members_on_cluster(nodes, scenario)?),
     };
     let config = eval::EvalConfig {
-        twin: TwinConfig { members: args.members, horizon_min: args.horizon_min, ..Default::default() },
+        twin: TwinConfig {
+            members: args.members,
+            horizon_min: args.horizon_min,
+            local_assimilation: !args.without_local_assimilation,
+            ..Default::default()
+        },
         forecast_every_min: args.every_min,
         first_forecast_clock_s: None,
         sensors: Default::default(),
