@@ -5,7 +5,8 @@
 //! have) jittered so the ensemble can learn them; and forecasts run ahead
 //! from forks of it.
 
-use super::calibration::{Calibration, prior_persistence};
+use super::bias::SensorBias;
+use super::calibration::{Calibration, Issued, prior_persistence};
 use super::observation::{self, Checked, IngestReport, Observation, ObservationError, Timed};
 use crowdtwin_sim::kernel::ActorRng;
 use crowdtwin_sim::model::{self, BuildOptions, CrowdWorld, ElementKind, Los, Message, Tuning};
@@ -107,8 +108,8 @@ pub struct TwinConfig {
     pub prior_unplanned_walk_in_sigma: f64,
     /// Local assimilation: per gate and transit stop a learned service-rate
     /// factor weighed on the counts near it, the state at transit stops
-    /// corrected where observed, and sessions' real ends learned from the
-    /// egress counts. Off: only the global parameters (arrival scale,
+    /// corrected where observed, and (with [`OVERRUN_SHARE`] above 0, which
+    /// it is not) members guessing unreported overruns. Off: only the global parameters (arrival scale,
     /// dwell, walk-ins, attraction per activity) are learned.
     pub local_assimilation: bool,
 }
@@ -201,6 +202,35 @@ fn elements_near(world: &CrowdWorld, place: usize, radius: usize) -> Vec<usize> 
     near
 }
 
+/// The members' futures for a forecast (element-major, see
+/// [`member_future`]), their weights, the plan member's future and one
+/// element's anomaly.
+struct ElementFutures<'a> {
+    futures: &'a [Vec<f64>],
+    weights: &'a [f64],
+    plan: &'a [f64],
+    anomaly: f64,
+}
+
+/// One minute of an element's forecast: the corrected median (ensemble
+/// and anomaly), the band issued and the scale of its errors.
+struct MinuteBand {
+    corrected: f64,
+    p10: f64,
+    p50: f64,
+    p90: f64,
+    scale: f64,
+}
+
+/// Count totals of one step per aggregate (kind of element, and the
+/// whole site): observed, their sensors' variance, and the elements summed
+/// with their sensors' sigma.
+struct Totals {
+    observed: [f64; AGGREGATES],
+    variance: [f64; AGGREGATES],
+    members_of: Vec<Vec<(usize, f64)>>,
+}
+
 /// The live twin.
 pub struct Twin {
     config: TwinConfig,
@@ -228,6 +258,12 @@ pub struct Twin {
     /// Per element: when last observed, and the anomaly (count minus the
     /// ensemble's estimate) smoothed over the counts (see [`ANOMALY_SMOOTHING`]).
     anomalies: Vec<Option<(SimTime, f64)>>,
+    /// Each sensor's learned bias.
+    bias: SensorBias,
+    /// The plan member: the scenario's own parameters, told the reported
+    /// events, never weighed nor corrected (taken out only while it runs
+    /// with the members).
+    plan: Option<Member>,
 }
 
 /// How a twin with `config` builds its members' simulation (also on the
@@ -352,6 +388,49 @@ fn systematic(weights: &[f64], rng: &mut ActorRng) -> Vec<usize> {
     copies
 }
 
+/// Weighted mean and variance of each parameter over the members.
+fn weighted_moments(parameters: &[[f64; PARAMETERS]], weights: &[f64]) -> ([f64; PARAMETERS], [f64; PARAMETERS]) {
+    let mut mean = [0.0; PARAMETERS];
+    let mut variance = [0.0; PARAMETERS];
+    for k in 0..PARAMETERS {
+        mean[k] = parameters.iter().zip(weights).map(|(p, w)| p[k] * w).sum();
+        variance[k] = parameters.iter().zip(weights).map(|(p, w)| (p[k] - mean[k]).powi(2) * w).sum();
+    }
+    (mean, variance)
+}
+
+/// Keeps the ensemble from collapsing onto one value of a parameter:
+/// where the members' spread (standard deviation) of parameter `k` has
+/// fallen below `floor[k]`, their deviations from the mean are inflated
+/// to it (relaxation to a floor, as in Whitaker & Hamill 2012); members
+/// that all hold the same value get fresh noise of that size. The mean
+/// stays. Resampling duplicates members and the likelihood keeps only a
+/// few: without this, three hours of counts leave every member with the
+/// same arrival scale, and the ensemble can no longer follow a day that
+/// changes.
+fn keep_spread(values: &mut [[f64; PARAMETERS]], floor: &[f64; PARAMETERS], rng: &mut ActorRng) {
+    let n = values.len();
+    if n < 2 {
+        return;
+    }
+    for k in 0..PARAMETERS {
+        let mean = values.iter().map(|v| v[k]).sum::<f64>() / n as f64;
+        let sd = (values.iter().map(|v| (v[k] - mean).powi(2)).sum::<f64>() / n as f64).sqrt();
+        if sd >= floor[k] {
+            continue;
+        }
+        if sd < 1e-3 * floor[k] {
+            for value in values.iter_mut() {
+                value[k] += floor[k] * rng.normal();
+            }
+        } else {
+            for value in values.iter_mut() {
+                value[k] = mean + (value[k] - mean) * floor[k] / sd;
+            }
+        }
+    }
+}
+
 /// Normalised weights of `log_weights`.
 fn normalise(log_weights: impl Iterator<Item = f64> + Clone) -> Vec<f64> {
     let max = log_weights.clone().fold(f64::NEG_INFINITY, f64::max);
@@ -401,6 +480,8 @@ impl Twin {
         }
         let mut rng = ActorRng::for_actor(config.seed, u32::MAX - 2);
         let base = model::build_with(scenario, config.seed, twin_build_options(&config));
+        let mut plan = Member { sim: base.clone(), log_weight: 0.0, local_log_weight: Vec::new() };
+        plan.sim.reseed(config.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x504C_414E);
         let members = (0..config.members)
             .map(|i| {
                 let mut sim = base.clone();
@@ -428,7 +509,8 @@ impl Twin {
         }
         let world = members[0].sim.world();
         let repeats = vec![(-1.0, 0); world.element_count()];
-        let groups = (0..world.element_count()).map(|e| kind_group(world.element_kind(e))).collect();
+        let groups: Vec<usize> = (0..world.element_count()).map(|e| kind_group(world.element_kind(e))).collect();
+        let bias = SensorBias::new(groups.clone());
         let calibration = Calibration::new(groups, prior_persistence(config.horizon_min as f64, ANOMALY_MEMORY_MIN));
         Ok(Twin {
             calibration,
@@ -448,6 +530,8 @@ impl Twin {
             sensor_noise: SENSOR_NOISE_PRIOR,
             repeats,
             anomalies: Vec::new(),
+            bias,
+            plan: Some(plan),
         })
     }
 
@@ -554,12 +638,19 @@ impl Twin {
                 self.hypothesise_overruns(step_end);
             }
             let threads = self.config.threads;
+            self.members.push(self.plan.take().expect("the plan member is kept"));
             on_members(&mut self.members, threads, |member| {
                 member.sim.run_until(step_end);
             });
+            self.plan = self.members.pop();
             self.now = step_end;
             self.assimilate();
         }
+    }
+
+    /// Every member's simulation and the plan member's: those told reported events.
+    fn told_sims(&mut self) -> impl Iterator<Item = &mut Simulation<CrowdWorld>> {
+        self.members.iter_mut().chain(self.plan.as_mut()).map(|m| &mut m.sim)
     }
 
     /// Events (delays, gate changes) due before `until`, applied to every member.
@@ -587,9 +678,9 @@ impl Twin {
                 Checked::SessionDelay { session, delay } => {
                     let venue = self.world().scenario().sessions[session].venue;
                     let delay_s = (delay.as_micros() / 1_000_000) as u32;
-                    for member in &mut self.members {
+                    for sim in self.told_sims() {
                         let message = Message::DelaySession { session: session as u16, delay_s };
-                        member.sim.inject(ActorId::new(model::PLACE, venue as u32), at, message);
+                        sim.inject(ActorId::new(model::PLACE, venue as u32), at, message);
                     }
                     // Reported: no member guesses an overrun of its own.
                     self.local.sessions_settled[session] = true;
@@ -599,19 +690,19 @@ impl Twin {
                     let intervention =
                         if open { Intervention::OpenGate { at, place } } else { Intervention::CloseGate { at, place } };
                     let shared = self.world().with_intervention(intervention);
-                    for member in &mut self.members {
-                        member.sim.world_mut().set_shared(shared.clone());
-                        member.sim.inject(ActorId::new(model::PLACE, place as u32), at, Message::SetGate { open });
+                    for sim in self.told_sims() {
+                        sim.world_mut().set_shared(shared.clone());
+                        sim.inject(ActorId::new(model::PLACE, place as u32), at, Message::SetGate { open });
                     }
                     self.totals.events += 1;
                 }
                 Checked::TransitStatus { place, capacity_factor, until } => {
                     let until = until.unwrap_or(SimTime::MAX);
-                    for member in &mut self.members {
+                    for sim in self.told_sims() {
                         // The report explains the change: the learned factor goes back to the plan's.
-                        member.sim.world_mut().places[place].service_rate_factor = 1.0;
+                        sim.world_mut().places[place].service_rate_factor = 1.0;
                         let message = Message::Disrupt { capacity_factor: capacity_factor as f32, until };
-                        member.sim.inject(ActorId::new(model::PLACE, place as u32), at, message);
+                        sim.inject(ActorId::new(model::PLACE, place as u32), at, message);
                     }
                     self.totals.events += 1;
                 }
@@ -705,6 +796,21 @@ impl Twin {
             (at > bin as u64 * interval && at <= (bin as u64 + 1) * interval).then_some((count, sigma))
         });
         let temper = (self.config.step.as_secs_f64() / (60.0 * COUNT_ERROR_MEMORY_MIN)).min(1.0);
+        self.weigh(&Totals { observed, variance, members_of }, &gate_entries, temper);
+        if self.config.local_assimilation && self.members.len() > 1 {
+            self.assimilate_locally(&observed_counts, temper);
+        }
+        let weights = self.weights();
+        let ess = 1.0 / weights.iter().map(|w| w * w).sum::<f64>();
+        if ess < RESAMPLE_ESS_SHARE * self.members.len() as f64 {
+            self.resample(&weights);
+        }
+    }
+
+    /// Weighs every member on the count totals per kind of element and
+    /// the gate entries (tempered by `temper`, see [`COUNT_ERROR_MEMORY_MIN`]).
+    fn weigh(&mut self, totals: &Totals, gate_entries: &[(usize, std::ops::Range<usize>, f64)], temper: f64) {
+        let Totals { observed, variance, members_of } = totals;
         let noise = self.sensor_noise;
         for member in &mut self.members {
             let world = member.sim.world();
@@ -727,25 +833,18 @@ impl Twin {
                     .sum();
                 term(observed[group], predicted, variance[group]);
             }
-            for (place, bins, count) in &gate_entries {
+            for (place, bins, count) in gate_entries {
                 let predicted = world.places[*place].recorder.entries(bins.clone()) as f64;
                 term(*count, predicted, (noise * count + SENSOR_NOISE_ABSOLUTE).powi(2));
             }
             member.log_weight += temper * log_likelihood;
         }
-        if self.config.local_assimilation && self.members.len() > 1 {
-            self.assimilate_locally(&observed_counts, temper);
-        }
-        let weights = self.weights();
-        let ess = 1.0 / weights.iter().map(|w| w * w).sum::<f64>();
-        if ess < RESAMPLE_ESS_SHARE * self.members.len() as f64 {
-            self.resample(&weights);
-        }
     }
 
     /// The counts of this step as `(element, count, sigma)`, without stuck
     /// sensors (the same count of a busy place [`STUCK_REPEATS_MIN`] times
-    /// in a row); counts with no stated sigma get the noise the twin has
+    /// in a row), each divided by its sensor's learned bias (see
+    /// [`crate::bias`]); counts with no stated sigma get the noise the twin has
     /// learned from its own errors: the median relative error of busy
     /// elements' counts against the ensemble's mean (model error included,
     /// so it errs on the wide side), smoothed over steps.
@@ -763,6 +862,9 @@ impl Twin {
             }
             let estimate: f64 =
                 self.members.iter().zip(&weights).map(|(m, w)| m.sim.world().element_people(element) as f64 * w).sum();
+            // The count as the sensor would read without its learned bias.
+            self.bias.observe(element, count, estimate);
+            let count = count / self.bias.factor(element);
             if sigma.is_none() && estimate.max(count) >= 20.0 {
                 relative_errors.push((count - estimate).abs() / (estimate.max(count) + SENSOR_NOISE_ABSOLUTE));
             }
@@ -774,6 +876,7 @@ impl Twin {
             self.sensor_noise =
                 (0.9 * self.sensor_noise + 0.1 * median).clamp(SENSOR_NOISE_BOUNDS[0], SENSOR_NOISE_BOUNDS[1]);
         }
+        self.bias.settle();
         let noise = self.sensor_noise;
         let now = self.now;
         self.anomalies.resize(self.repeats.len(), None);
@@ -837,29 +940,7 @@ impl Twin {
                 self.members.iter().map(|m| m.sim.world().places[place].service_rate_factor.ln()).collect();
             let mut new_factors = factors.clone();
             if ess < RESAMPLE_ESS_SHARE * n as f64 {
-                let copies = systematic(&weights, &mut self.rng);
-                let drawn: Vec<usize> =
-                    copies.iter().enumerate().flat_map(|(i, &c)| std::iter::repeat_n(i, c)).collect();
-                let mean: f64 = factors.iter().zip(&weights).map(|(f, w)| f * w).sum();
-                let spread = factors
-                    .iter()
-                    .zip(&weights)
-                    .map(|(f, w)| (f - mean).powi(2) * w)
-                    .sum::<f64>()
-                    .max(SERVICE_SPREAD_MIN * SERVICE_SPREAD_MIN)
-                    .sqrt();
-                let jitter = (1.0 - SHRINKAGE_A * SHRINKAGE_A).sqrt() * spread;
-                // Members keep their place in the ensemble (their other
-                // state); the local factor comes from the drawn member.
-                let mut order: Vec<usize> = (0..n).collect();
-                for k in (1..n).rev() {
-                    order.swap(k, self.rng.below(k as u64 + 1) as usize);
-                }
-                for (slot, &i) in order.iter().enumerate() {
-                    let source = drawn[slot];
-                    new_factors[i] =
-                        SHRINKAGE_A * factors[source] + (1.0 - SHRINKAGE_A) * mean + jitter * self.rng.normal();
-                }
+                new_factors = self.resample_factors(&factors, &weights);
                 for member in &mut self.members {
                     member.local_log_weight[local] = 0.0;
                 }
@@ -879,6 +960,37 @@ impl Twin {
                 self.correct_transit_queue(place, count, sigma, now);
             }
         }
+    }
+
+    /// A local resampling of the factors `factors` (log) by `weights`:
+    /// each member keeps its place in the ensemble (its other state) and
+    /// takes the factor of a member drawn by the weights, shrunk and
+    /// jittered (Liu & West, with a spread floor of [`SERVICE_SPREAD_MIN`]).
+    fn resample_factors(&mut self, factors: &[f64], weights: &[f64]) -> Vec<f64> {
+        let n = factors.len();
+        let mut new_factors = factors.to_vec();
+        let copies = systematic(weights, &mut self.rng);
+        let drawn: Vec<usize> = copies.iter().enumerate().flat_map(|(i, &c)| std::iter::repeat_n(i, c)).collect();
+        let mean: f64 = factors.iter().zip(weights).map(|(f, w)| f * w).sum();
+        let spread = factors
+            .iter()
+            .zip(weights)
+            .map(|(f, w)| (f - mean).powi(2) * w)
+            .sum::<f64>()
+            .max(SERVICE_SPREAD_MIN * SERVICE_SPREAD_MIN)
+            .sqrt();
+        let jitter = (1.0 - SHRINKAGE_A * SHRINKAGE_A).sqrt() * spread;
+        // Members keep their place in the ensemble (their other
+        // state); the local factor comes from the drawn member.
+        let mut order: Vec<usize> = (0..n).collect();
+        for k in (1..n).rev() {
+            order.swap(k, self.rng.below(k as u64 + 1) as usize);
+        }
+        for (slot, &i) in order.iter().enumerate() {
+            let source = drawn[slot];
+            new_factors[i] = SHRINKAGE_A * factors[source] + (1.0 - SHRINKAGE_A) * mean + jitter * self.rng.normal();
+        }
+        new_factors
     }
 
     /// The local state update at transit stop `place` (see `assimilate_locally`).
@@ -907,22 +1019,17 @@ impl Twin {
         normalise(self.members.iter().map(|m| m.log_weight))
     }
 
-    /// Systematic resampling; copies get fresh random streams and jittered parameters.
+    /// Systematic resampling; copies get fresh random streams and jittered
+    /// parameters, and the parameters' spread is kept at its floor (see
+    /// [`keep_spread`]).
     fn resample(&mut self, weights: &[f64]) {
         let copies = systematic(weights, &mut self.rng);
-        // Weighted mean and variance of the parameters, before resampling.
         let parameters: Vec<[f64; PARAMETERS]> =
             self.members.iter().map(|m| parameters_of(&m.sim.world().tuning)).collect();
-        let mut mean = [0.0; PARAMETERS];
-        let mut variance = [0.0; PARAMETERS];
-        for k in 0..PARAMETERS {
-            mean[k] = parameters.iter().zip(weights).map(|(p, w)| p[k] * w).sum();
-            let spread: f64 = parameters.iter().zip(weights).map(|(p, w)| (p[k] - mean[k]).powi(2) * w).sum();
-            variance[k] = spread.max(PARAMETER_SPREAD_MIN[k] * PARAMETER_SPREAD_MIN[k]);
-        }
+        let (mean, variance) = weighted_moments(&parameters, weights);
         let old = std::mem::take(&mut self.members);
-        let headroom = self.config.population_headroom;
         let spread = (1.0 - SHRINKAGE_A * SHRINKAGE_A).sqrt();
+        let mut moved_all = Vec::with_capacity(old.len());
         for (member, count) in old.into_iter().zip(copies) {
             if count == 0 {
                 continue;
@@ -934,18 +1041,22 @@ impl Twin {
                 sims.push(copy);
             }
             sims.push(member.sim);
-            for mut sim in sims {
+            for sim in sims {
                 let own = parameters_of(&sim.world().tuning);
                 let mut moved = [0.0; PARAMETERS];
                 for k in 0..PARAMETERS {
-                    moved[k] = SHRINKAGE_A * own[k]
-                        + (1.0 - SHRINKAGE_A) * mean[k]
-                        + spread * variance[k].sqrt() * self.rng.normal();
+                    let sd = variance[k].max(PARAMETER_SPREAD_MIN[k] * PARAMETER_SPREAD_MIN[k]).sqrt();
+                    moved[k] = SHRINKAGE_A * own[k] + (1.0 - SHRINKAGE_A) * mean[k] + spread * sd * self.rng.normal();
                 }
-                set_parameters(&mut sim.world_mut().tuning, moved, headroom);
+                moved_all.push(moved);
                 let local_log_weight = member.local_log_weight.clone();
                 self.members.push(Member { sim, log_weight: 0.0, local_log_weight });
             }
+        }
+        keep_spread(&mut moved_all, &PARAMETER_SPREAD_MIN, &mut self.rng);
+        let headroom = self.config.population_headroom;
+        for (member, moved) in self.members.iter_mut().zip(moved_all) {
+            set_parameters(&mut member.sim.world_mut().tuning, moved, headroom);
         }
         self.resamplings += 1;
     }
@@ -980,111 +1091,39 @@ impl Twin {
 
     /// Runs every member ahead by the horizon from a fork and summarises the
     /// futures: weighted P10/P50/P90 per element per minute, and alerts.
+    /// The plan member runs ahead too: where the twin's verified skill at
+    /// an element is no better than the plan's, the median keeps near the
+    /// plan (see [`Calibration::twin_weight`]).
     pub fn forecast(&mut self) -> Forecast {
         // Events reported for now (a gate closed at the issue time) are in
         // the forecast; `advance` applies only those before its step's end.
         self.apply_events(self.now + SimDuration(1));
         let now = self.now;
         let weights = self.weights();
-        let world = self.world();
-        let interval = world.element_recorder(0).interval();
+        let interval = self.world().element_recorder(0).interval();
         let first_bin = now.as_micros().div_ceil(interval.as_micros()) as usize;
         let horizon = self.config.horizon_min as usize;
         let end = SimTime((first_bin + horizon) as u64 * interval.as_micros());
-        let elements = world.element_count();
-        let futures = self.futures(FutureWindow { first_bin, horizon, end });
-        let world = self.world();
-        let scenario = world.scenario();
-        // What the sensors saw beyond what the ensemble holds now, per element.
-        // The smoothed anomaly, shrunk by how far it stands above the
-        // sensors' noise (what smoothing leaves of it): a James-Stein-like
-        // gain `a^2 / (a^2 + s^2)`, near 0 for noise, near 1 for a surprise.
-        let smoothed_variance = ANOMALY_SMOOTHING / (2.0 - ANOMALY_SMOOTHING);
-        let anomaly: Vec<f64> = (0..elements)
-            .map(|e| match (self.anomalies.get(e).copied().flatten(), self.latest_counts.get(e).copied().flatten()) {
-                (Some((at, smoothed)), Some((_, _, sigma)))
-                    if at + observation::OBSERVATION_ASSIMILATION_LAG >= now =>
-                {
-                    let noise = sigma * sigma * smoothed_variance;
-                    smoothed * smoothed * smoothed / (smoothed * smoothed + noise).max(1e-9)
-                }
-                _ => 0.0,
-            })
-            .collect();
+        let elements = self.world().element_count();
+        let window = FutureWindow { first_bin, horizon, end };
+        self.members.push(self.plan.take().expect("the plan member is kept"));
+        let mut futures = self.futures(window);
+        self.plan = self.members.pop();
+        let plan = futures.pop().expect("the plan member's future");
+        let anomaly = self.forecast_anomalies();
         let mut forecast_elements = Vec::with_capacity(elements);
         let mut alerts = Vec::new();
         let mut issued = Vec::with_capacity(elements);
-        for e in 0..elements {
-            let area = world.element_area_m2(e);
-            let kind = world.element_kind(e);
-            let queueing = model::is_queueing_area(kind);
-            let mut minutes = Vec::with_capacity(horizon);
-            for k in 0..horizon {
-                let mut values: Vec<(f64, f64)> =
-                    futures.iter().zip(&weights).map(|(f, &w)| (f[e * horizon + k], w)).collect();
-                values.sort_by(|a, b| a.0.total_cmp(&b.0));
-                let quantile = |q: f64| weighted_quantile(&values, q);
-                // `+ 0.0` turns the empty sum's -0.0 into 0.0 for the JSON.
-                let p_bad: f64 = values
-                    .iter()
-                    .filter(|(v, _)| Los::from_density(v / area, queueing) >= Los::E)
-                    .map(|x| x.1)
-                    .sum::<f64>()
-                    + 0.0;
-                let start_s = (first_bin + k) as f64 * interval.as_secs_f64();
-                let (p10, p50, p90) = (quantile(0.1), quantile(0.5), quantile(0.9));
-                // The observed anomaly persists as learned (from 1 now to the
-                // learned factor at the horizon); the band is the ensemble's
-                // spread with count noise, scaled by the learned error
-                // quantiles once there are enough, else dressed as is.
-                let persistence = 1.0 + (self.calibration.persistence(e) - 1.0) * (k + 1) as f64 / horizon as f64;
-                let shift = anomaly[e] * persistence;
-                let noise = 1.2816 * (p50.max(0.0) + 1.0).sqrt() * DRESSING_SHARE;
-                let raw = p50;
-                let p50 = (p50 + shift).max(0.0);
-                let scale = (((p90 - p10) / 2.5631).powi(2) + (noise / 1.2816).powi(2)).sqrt();
-                let (p10, p90) = match self.calibration.band(e) {
-                    Some(band) => ((p50 + band.low * scale).max(0.0), (p50 + band.high * scale).max(0.0)),
-                    None => (
-                        (p50 - ((p50 - p10 - shift).max(0.0).powi(2) + noise * noise).sqrt()).max(0.0),
-                        p50 + ((p90 + shift - p50).max(0.0).powi(2) + noise * noise).sqrt(),
-                    ),
-                };
-                let (p10, p90) = (p10.min(p50), p90.max(p50));
-                if k + 1 == horizon {
-                    issued.push((e, raw, anomaly[e], p50, scale));
-                }
-                minutes.push(MinuteQuantiles {
-                    minute: k as u32 + 1,
-                    clock: format_clock(scenario.start_clock_s + start_s as u32),
-                    occupancy_p10: p10,
-                    occupancy_p50: p50,
-                    occupancy_p90: p90,
-                    density_p50: p50 / area,
-                    density_p90: p90 / area,
-                    probability_los_e_or_worse: p_bad.clamp(0.0, 1.0),
-                });
-            }
-            let id = world.element_id(e);
-            if let Some(first) = minutes.iter().find(|m| m.probability_los_e_or_worse >= self.config.alert_probability)
-            {
-                let worst = minutes.iter().map(|m| m.probability_los_e_or_worse).fold(0.0, f64::max);
-                let peak = minutes.iter().map(|m| m.density_p90).fold(0.0, f64::max);
-                alerts.push(Alert {
-                    place: id.clone(),
-                    kind: kind.to_string(),
-                    at: first.clock.clone(),
-                    minutes_ahead: first.minute,
-                    level: Los::from_density(peak, queueing).letter().to_string(),
-                    probability: worst,
-                    density_p90: peak,
-                });
-            }
-            forecast_elements.push(ElementForecast { id, kind: kind.to_string(), area_m2: area, minutes });
+        for (e, &anomaly) in anomaly.iter().enumerate() {
+            let values = ElementFutures { futures: &futures, weights: &weights, plan: &plan, anomaly };
+            let (element, alert, verified) = self.element_forecast(e, window, &values);
+            forecast_elements.push(element);
+            alerts.extend(alert);
+            issued.push(verified);
         }
         alerts.sort_by(|a, b| a.minutes_ahead.cmp(&b.minutes_ahead).then(b.probability.total_cmp(&a.probability)));
         let forecast = Forecast {
-            issued_at: format_clock(scenario.clock_s(now)),
+            issued_at: format_clock(self.world().scenario().clock_s(now)),
             issued_at_s: now.as_micros() / 1_000_000,
             horizon_min: self.config.horizon_min,
             members: self.members.len(),
@@ -1094,6 +1133,133 @@ impl Twin {
         };
         self.calibration.issue(first_bin + horizon - 1, issued.into_iter());
         forecast
+    }
+
+    /// What the sensors saw beyond what the ensemble holds now, per element:
+    /// the smoothed anomaly, shrunk by how far it stands above the sensors'
+    /// noise (what smoothing leaves of it): a James-Stein-like gain
+    /// `a^2 / (a^2 + s^2)`, near 0 for noise, near 1 for a surprise.
+    fn forecast_anomalies(&self) -> Vec<f64> {
+        let smoothed_variance = ANOMALY_SMOOTHING / (2.0 - ANOMALY_SMOOTHING);
+        (0..self.world().element_count())
+            .map(|e| match (self.anomalies.get(e).copied().flatten(), self.latest_counts.get(e).copied().flatten()) {
+                (Some((at, smoothed)), Some((_, _, sigma)))
+                    if at + observation::OBSERVATION_ASSIMILATION_LAG >= self.now =>
+                {
+                    let noise = sigma * sigma * smoothed_variance;
+                    smoothed * smoothed * smoothed / (smoothed * smoothed + noise).max(1e-9)
+                }
+                _ => 0.0,
+            })
+            .collect()
+    }
+
+    /// Element `e`'s forecast over `window` from the members' futures, its
+    /// alert if any, and what the calibration verifies later.
+    fn element_forecast(
+        &self,
+        e: usize,
+        window: FutureWindow,
+        values: &ElementFutures,
+    ) -> (ElementForecast, Option<Alert>, Issued) {
+        let world = self.world();
+        let (area, kind) = (world.element_area_m2(e), world.element_kind(e));
+        let queueing = model::is_queueing_area(kind);
+        let horizon = window.horizon;
+        let interval_s = world.element_recorder(0).interval().as_secs_f64();
+        let mut minutes = Vec::with_capacity(horizon);
+        let mut verified = None;
+        for k in 0..horizon {
+            let mut sorted: Vec<(f64, f64)> =
+                values.futures.iter().zip(values.weights).map(|(f, &w)| (f[e * horizon + k], w)).collect();
+            sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+            // `+ 0.0` turns the empty sum's -0.0 into 0.0 for the JSON.
+            let p_bad: f64 = sorted
+                .iter()
+                .filter(|(v, _)| Los::from_density(v / area, queueing) >= Los::E)
+                .map(|x| x.1)
+                .sum::<f64>()
+                + 0.0;
+            // The observed anomaly persists as learned (from 1 now to the
+            // learned factor at the horizon).
+            let persistence = 1.0 + (self.calibration.persistence(e) - 1.0) * (k + 1) as f64 / horizon as f64;
+            let shift = values.anomaly * persistence;
+            let band = self.band(e, &sorted, shift, values.plan[e * horizon + k]);
+            if k + 1 == horizon {
+                verified = Some(Issued {
+                    element: e,
+                    raw: weighted_quantile(&sorted, 0.5),
+                    anomaly: values.anomaly,
+                    corrected: band.corrected,
+                    plan: values.plan[e * horizon + k],
+                    issued: band.p50,
+                    scale: band.scale,
+                });
+            }
+            let start_s = (window.first_bin + k) as f64 * interval_s;
+            minutes.push(MinuteQuantiles {
+                minute: k as u32 + 1,
+                clock: format_clock(world.scenario().start_clock_s + start_s as u32),
+                occupancy_p10: band.p10,
+                occupancy_p50: band.p50,
+                occupancy_p90: band.p90,
+                density_p50: band.p50 / area,
+                density_p90: band.p90 / area,
+                probability_los_e_or_worse: p_bad.clamp(0.0, 1.0),
+            });
+        }
+        let id = world.element_id(e);
+        let alert =
+            minutes.iter().find(|m| m.probability_los_e_or_worse >= self.config.alert_probability).map(|first| {
+                let worst = minutes.iter().map(|m| m.probability_los_e_or_worse).fold(0.0, f64::max);
+                let peak = minutes.iter().map(|m| m.density_p90).fold(0.0, f64::max);
+                Alert {
+                    place: id.clone(),
+                    kind: kind.to_string(),
+                    at: first.clock.clone(),
+                    minutes_ahead: first.minute,
+                    level: Los::from_density(peak, queueing).letter().to_string(),
+                    probability: worst,
+                    density_p90: peak,
+                }
+            });
+        let element = ElementForecast { id, kind: kind.to_string(), area_m2: area, minutes };
+        (element, alert, verified.expect("a horizon of at least one minute"))
+    }
+
+    /// The latest count at element `e` (without its sensor's bias) minus
+    /// the plan member's people there now; 0 without a recent count.
+    fn gap_to_plan(&self, e: usize) -> f64 {
+        match (self.latest_counts.get(e).copied().flatten(), &self.plan) {
+            (Some((at, count, _)), Some(plan)) if at + observation::OBSERVATION_ASSIMILATION_LAG >= self.now => {
+                count - plan.sim.world().element_people(e) as f64
+            }
+            _ => 0.0,
+        }
+    }
+
+    /// One minute's band of element `e` from the members' values `sorted`
+    /// (value, weight; by value), the anomaly's shift and the plan's value:
+    /// the median is the ensemble's plus the shift, blended with the plan by
+    /// verified skill; the band is the ensemble's spread with count noise,
+    /// scaled by the learned error quantiles once there are enough, else
+    /// dressed as is, and moved with the median.
+    fn band(&self, e: usize, sorted: &[(f64, f64)], shift: f64, plan: f64) -> MinuteBand {
+        let quantile = |q: f64| weighted_quantile(sorted, q);
+        let (p10, p50, p90) = (quantile(0.1), quantile(0.5), quantile(0.9));
+        let noise = 1.2816 * (p50.max(0.0) + 1.0).sqrt() * DRESSING_SHARE;
+        let corrected = (p50 + shift).max(0.0);
+        let departure = corrected - plan;
+        let issued = (plan + self.calibration.twin_weight(e, self.gap_to_plan(e)) * departure).max(0.0);
+        let scale = (((p90 - p10) / 2.5631).powi(2) + (noise / 1.2816).powi(2)).sqrt();
+        let (low, high) = match self.calibration.band(e) {
+            Some(band) => ((issued + band.low * scale).max(0.0), (issued + band.high * scale).max(0.0)),
+            None => (
+                (issued - ((p50 - p10).max(0.0).powi(2) + noise * noise).sqrt()).max(0.0),
+                issued + ((p90 - p50).max(0.0).powi(2) + noise * noise).sqrt(),
+            ),
+        };
+        MinuteBand { corrected, p10: low.min(issued), p50: issued, p90: high.max(issued), scale }
     }
 
     /// The current estimate: people per element (weighted mean, P10, P90),
