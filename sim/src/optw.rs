@@ -21,7 +21,10 @@
 //! `score^2 / added time` with `wait`/`maxShift` bookkeeping (each insertion
 //! checked in O(1)), shaking by removing a block of consecutive visits, plus
 //! tour-shortening moves (2-opt, or-opt, swap) checked in O(1) each with the
-//! time-window segment concatenation of Vidal et al. (2013), and a
+//! time-window segment concatenation of Vidal et al. (2013), restricted to
+//! edges between near neighbours and, with don't-look bits, to the visits
+//! near the last changes (Bentley 1992), their scans cut short once time
+//! windows rule out the rest (exactly: the same moves are found), and a
 //! replace move that swaps a visit for a better unvisited customer.
 //!
 //! This is the one place in the crate that reads the wall clock: [`solve`]

@@ -1,5 +1,7 @@
 //! The iterated local search (Vansteenwegen et al. 2009) with the
-//! tour-shortening and replace moves checked in O(1) each (Vidal et al. 2013).
+//! tour-shortening and replace moves checked in O(1) each (Vidal et al. 2013);
+//! the shortening moves are tried only from visits near a change since they
+//! were last tried (don't-look bits, Bentley 1992).
 
 use super::tour::{Seg, Tour};
 use super::{Instance, Solution};
@@ -42,6 +44,11 @@ struct Search<'a> {
     /// `near[a * n + b]`: one of `a`, `b` is among the other's nearest
     /// vertices; shortening moves must create such an edge.
     near: Vec<bool>,
+    /// `nearest[a * k..(a + 1) * k]`: the `k` nearest vertices of `a`.
+    nearest: Vec<usize>,
+    /// Don't-look bits: the customers whose shortening moves are worth
+    /// trying again (near a change since they were last tried).
+    active: Vec<bool>,
 }
 
 impl<'a> Search<'a> {
@@ -55,6 +62,7 @@ impl<'a> Search<'a> {
         let n = inst.n;
         let k = NEAR_NEIGHBOURS.min(n - 1);
         let mut near = vec![false; n * n];
+        let mut nearest = Vec::with_capacity(n * k);
         let mut order: Vec<usize> = Vec::with_capacity(n);
         for a in 0..n {
             order.clear();
@@ -62,10 +70,12 @@ impl<'a> Search<'a> {
             if k < order.len() {
                 order.select_nth_unstable_by_key(k, |&b| (inst.d(a, b), b));
             }
+            order[..k].sort_unstable_by_key(|&b| (inst.d(a, b), b));
             for &b in &order[..k] {
                 near[a * n + b] = true;
                 near[b * n + a] = true;
             }
+            nearest.extend_from_slice(&order[..k]);
         }
         Search {
             inst,
@@ -75,6 +85,26 @@ impl<'a> Search<'a> {
             candidates,
             open: Vec::new(),
             near,
+            nearest,
+            active: vec![true; n],
+        }
+    }
+
+    /// Marks `v` and its nearest vertices for [`Search::shorten`].
+    fn touch(&mut self, v: usize) {
+        self.active[v] = true;
+        let k = self.nearest.len() / self.inst.n;
+        for &b in &self.nearest[v * k..(v + 1) * k] {
+            self.active[b] = true;
+        }
+    }
+
+    /// Marks the visit at position `p` of `tour`, its near vertices and the
+    /// next visit (whose incoming edge changed) for [`Search::shorten`].
+    fn touch_at(&mut self, tour: &Tour, p: usize) {
+        self.touch(tour.nodes[p]);
+        if let Some(&next) = tour.nodes.get(p + 1) {
+            self.active[next] = true;
         }
     }
 
@@ -108,6 +138,8 @@ impl<'a> Search<'a> {
             }
             let Some((_, k, after)) = best else { break };
             tour.insert(inst, k, after);
+            self.touch_at(tour, after);
+            self.touch_at(tour, after + 1);
             let at = self.open.iter().position(|&v| v == k).expect("inserted customer was open");
             self.open.swap_remove(at);
         }
@@ -171,8 +203,11 @@ impl<'a> Search<'a> {
         self.segments(tour);
         let (mut i, mut idle) = (1, 0);
         while idle < len {
-            match self.shortening_at(tour, i) {
+            let v = tour.nodes[i];
+            let found = if self.active[v] { self.shortening_at(tour, i) } else { None };
+            match found {
                 Some(mv) => {
+                    self.touch_move(tour, mv);
                     let nodes = &mut tour.nodes;
                     match mv {
                         Move::Reverse(i, j) => nodes[i..=j].reverse(),
@@ -197,12 +232,25 @@ impl<'a> Search<'a> {
                     idle = 0;
                 }
                 None => {
+                    self.active[v] = false;
                     idle += 1;
                     i = if i == len { 1 } else { i + 1 };
                 }
             }
         }
         any
+    }
+
+    /// Marks the visits at the ends of the edges `mv` changes.
+    fn touch_move(&mut self, tour: &Tour, mv: Move) {
+        let ends = match mv {
+            Move::Reverse(i, j) => [i - 1, i, j, j, j, j],
+            Move::Relocate { i, len, after, .. } => [i - 1, i, i + len - 1, i + len - 1, after, after + 1],
+            Move::Swap(i, j) => [i - 1, i, i + 1, j - 1, j, j],
+        };
+        for p in ends {
+            self.touch_at(tour, p);
+        }
     }
 
     /// Replaces one visit by an unvisited customer with a higher score (in
@@ -234,6 +282,8 @@ impl<'a> Search<'a> {
         tour.visited[k] = true;
         tour.nodes[p] = k;
         tour.update(inst);
+        self.touch_at(tour, p - 1);
+        self.touch_at(tour, p);
         true
     }
 
@@ -253,6 +303,24 @@ impl<'a> Search<'a> {
             }
             self.fill(tour, noise);
         }
+    }
+}
+
+impl Search<'_> {
+    /// Marks the visits around the block [`Tour::remove_block`] removes, and
+    /// their near vertices, for [`Search::shorten`].
+    fn touch_block(&mut self, tour: &Tour, first: usize, count: usize) {
+        let len = tour.len();
+        if len == 0 {
+            return;
+        }
+        let count = count.min(len);
+        for t in len - 1..=count + len {
+            let p = 1 + (first + t) % len;
+            self.touch(tour.nodes[p]);
+        }
+        // The depot's neighbours too, when the block wraps round.
+        self.touch(0);
     }
 }
 
@@ -298,6 +366,10 @@ impl Anchor<'_> {
         let mut rev = self.customer(i);
         for j in i + 1..self.last {
             rev = self.customer(j).then(inst, rev);
+            // Time warp only grows as the reversed block does.
+            if rev.warp > 0 {
+                return None;
+            }
             if !self.close(nodes[i - 1], nodes[j]) && !self.close(nodes[i], nodes[j + 1]) {
                 continue;
             }
@@ -340,22 +412,26 @@ impl Anchor<'_> {
         [(forward, false, a, b), (backward, true, b, a)].into_iter().take(count)
     }
 
-    /// Or-opt to an earlier place: p < i - 1; mid = p+1..i-1.
+    /// Or-opt to an earlier place: p < i - 1; the block goes before
+    /// p+1..i-1 and the rest of the tour (`tail`).
     fn relocate_earlier(&self, len: usize, forward: Seg, backward: Seg) -> Option<Move> {
         let (inst, nodes, i) = (self.inst, self.nodes, self.i);
-        let mut mid: Option<Seg> = None;
+        // The earliest the block can end, in either orientation.
+        let end = |s: Seg| if s.warp == 0 { s.early + s.duration } else { i64::MAX };
+        let earliest = end(forward).min(end(backward));
+        let mut tail = self.suffix[i + len];
         for p in (0..i.saturating_sub(1)).rev() {
-            let seg_mid = match mid {
-                None => self.customer(p + 1),
-                Some(s) => self.customer(p + 1).then(inst, s),
-            };
-            mid = Some(seg_mid);
+            tail = self.customer(p + 1).then(inst, tail);
+            // The visits after the block only grow: once they must start
+            // before it can end, every earlier place fails as well.
+            if earliest > tail.late {
+                return None;
+            }
             let (x, y) = (nodes[p], nodes[p + 1]);
             for (seg, reversed, u, v) in self.orientations(len, forward, backward) {
                 if !self.close(x, u) && !self.close(v, y) {
                     continue;
                 }
-                let tail = seg_mid.then(inst, self.suffix[i + len]);
                 if self.beats(self.prefix[p].then(inst, seg).then(inst, tail)) {
                     return Some(Move::Relocate { i, len, after: p, reversed });
                 }
@@ -367,6 +443,8 @@ impl Anchor<'_> {
     /// Or-opt to a later place: p >= i + len; mid = i+len..=p.
     fn relocate_later(&self, len: usize, forward: Seg, backward: Seg) -> Option<Move> {
         let (inst, nodes, i) = (self.inst, self.nodes, self.i);
+        // The block cannot start after this, in either orientation.
+        let latest = forward.late.max(backward.late);
         let mut mid: Option<Seg> = None;
         for p in i + len..self.last {
             let seg_mid = match mid {
@@ -374,12 +452,17 @@ impl Anchor<'_> {
                 Some(s) => s.then(inst, self.customer(p)),
             };
             mid = Some(seg_mid);
+            let head = self.prefix[i - 1].then(inst, seg_mid);
+            // The visits before the block only grow: once they end too
+            // late for it, every later place is too late as well.
+            if head.early + head.duration - head.warp > latest {
+                return None;
+            }
             let (x, y) = (nodes[p], nodes[p + 1]);
             for (seg, reversed, u, v) in self.orientations(len, forward, backward) {
                 if !self.close(x, u) && !self.close(v, y) {
                     continue;
                 }
-                let head = self.prefix[i - 1].then(inst, seg_mid);
                 if self.beats(head.then(inst, seg).then(inst, self.suffix[p + 1])) {
                     return Some(Move::Relocate { i, len, after: p, reversed });
                 }
@@ -433,6 +516,7 @@ pub(super) fn search(inst: &Instance, seed: u64, mut stop: impl FnMut(u64) -> bo
     while best.score < all && !stop(iterations) {
         iterations += 1;
         let mut candidate = current.clone();
+        s.touch_block(&candidate, first, block);
         candidate.remove_block(inst, first, block);
         s.improve(&mut candidate, NOISE);
         if candidate.score >= current.score || s.rng.uniform() < ((candidate.score - current.score) / temperature).exp()

@@ -329,9 +329,11 @@ pub struct ItemSpec {
 #[serde(deny_unknown_fields)]
 pub struct WalkwaySpec {
     /// Place id at one end.
-    pub from: String,
+    #[schemars(with = "String")]
+    pub from: Spanned<String>,
     /// Place id at the other end.
-    pub to: String,
+    #[schemars(with = "String")]
+    pub to: Spanned<String>,
     /// Length, m; unset = the distance between the places' positions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub length_m: Option<f64>,
@@ -357,7 +359,8 @@ pub struct WalkwaySpec {
 #[serde(deny_unknown_fields)]
 pub struct SessionSpec {
     /// Venue place id.
-    pub venue: String,
+    #[schemars(with = "String")]
+    pub venue: Spanned<String>,
     /// Sport, e.g. "ice_hockey", "figure_skating".
     pub sport: String,
     /// Display name, e.g. "Men's quarterfinal".
@@ -468,14 +471,17 @@ pub struct CrowdSpec {
     /// People in the crowd.
     pub count: u32,
     /// Place id where they appear.
-    pub from: String,
+    #[schemars(with = "String")]
+    pub from: Spanned<String>,
     /// Place id they walk to; they leave the model on arrival (after its
     /// service, if it has one) on their last lap.
-    pub to: String,
+    #[schemars(with = "String")]
+    pub to: Spanned<String>,
     /// Place ids they pass on the way, in order (each reached by the
     /// shortest route from the one before).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub via: Vec<String>,
+    #[schemars(with = "Vec<String>")]
+    pub via: Vec<Spanned<String>>,
     /// Times they walk the stops `via..., to` (a ring when `to` = `from`):
     /// for fixed-density experiments on a circuit.
     #[serde(default = "default_laps")]

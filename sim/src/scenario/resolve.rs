@@ -1,9 +1,11 @@
 //! Resolution of a [`ScenarioFile`] into the checked [`Scenario`]: the run's
 //! window and limits first, then one function per section (places,
 //! walkways, sessions, visitors, crowds, interventions). Each section checks
-//! its entries in file order and stops at the first problem, which it names
-//! with the entry and the line of its table; later sections look places up
-//! by the ids the places section resolved.
+//! every entry and reports every problem at once, each named with its entry
+//! and the line of the field it is about (a place reference) or else of the
+//! entry's table. Later sections look places up by the ids the places
+//! section resolved, so they run only when it passed; the interventions
+//! likewise need the sessions.
 
 use super::clock::parse_clock;
 use super::error::{Lines, ScenarioError};
@@ -19,42 +21,56 @@ use crate::kernel::{SimDuration, SimTime};
 use crate::model::{congested_density_p_per_m2, weidmann_capacity_p_per_m_s};
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
+use toml::Spanned;
 
 impl Scenario {
     /// Parses and checks a scenario from TOML text; `file` names it in errors.
     pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
         let lines = Lines { text };
-        let raw: ScenarioFile = toml::from_str(text).map_err(|e| ScenarioError {
-            file: file.to_string(),
-            line: e.span().map(|s| lines.of(s.start)),
-            message: e.message().trim().to_string(),
+        let raw: ScenarioFile = toml::from_str(text).map_err(|e| {
+            let message = e.message().trim();
+            // A value of the wrong type or range: name the key it was written to.
+            let key = e.span().filter(|_| message.starts_with("invalid")).and_then(|s| lines.key_before(s.start));
+            let message = match key {
+                Some(key) => format!("`{key}`: {message}"),
+                None => message.to_string(),
+            };
+            ScenarioError::new(file, e.span().map(|s| lines.of(s.start)), message)
         })?;
         Scenario::resolve(&raw, text, file)
     }
 
     /// Checks an already-deserialised file. `text` is the source the spans
     /// point into (empty for files built in code: errors then carry no line).
+    /// Every error in the file comes back at once (see [`ScenarioError::each`]).
     pub fn resolve(raw: &ScenarioFile, text: &str, file: &str) -> Result<Scenario, ScenarioError> {
         let mut resolver = Resolver::new(raw, text, file)?;
         let places = resolver.places()?;
-        let walkways = resolver.walkways(&places)?;
-        let sessions = resolver.sessions(&places)?;
-        let visitors = resolver.visitors(&places)?;
-        let crowds = resolver.crowds()?;
+        let mut errors = Vec::new();
+        let walkways = kept(&mut errors, resolver.walkways(&places));
+        let before_sessions = errors.len();
+        let sessions = kept(&mut errors, resolver.sessions(&places));
+        let sessions_passed = errors.len() == before_sessions;
+        let visitors = kept(&mut errors, resolver.visitors(&places));
+        let crowds = kept(&mut errors, resolver.crowds());
         let total_people =
             visitors.as_ref().map_or(0, |v| v.count) + crowds.iter().map(|c| c.count as u64).sum::<u64>();
         if total_people > VISITORS_MAX {
-            return Err(resolver.top(format!("{total_people} people in all is above the limit of {VISITORS_MAX}")));
+            errors.push(resolver.top(format!("{total_people} people in all is above the limit of {VISITORS_MAX}")));
         }
-        let interventions = resolver.interventions(&places, &sessions)?;
+        let interventions =
+            if sessions_passed { kept(&mut errors, resolver.interventions(&places, &sessions)) } else { Vec::new() };
         if let Some([lat, lon]) = raw.origin_lat_lon
             && !(lat.is_finite() && lon.is_finite() && lat.abs() <= 85.0 && lon.abs() <= 180.0)
         {
-            return Err(resolver.top(format!(
+            errors.push(resolver.top(format!(
                 "origin_lat_lon = [{lat}, {lon}] is not a latitude in [-85, 85] and a longitude in [-180, 180]"
             )));
         }
-        let validation = resolver.validation(&walkways)?;
+        let validation = kept(&mut errors, resolver.validation());
+        if let Some(error) = ScenarioError::all(errors) {
+            return Err(error);
+        }
         Ok(Scenario {
             name: raw.name.clone(),
             seed: raw.seed,
@@ -70,6 +86,24 @@ impl Scenario {
             interventions,
             validation,
         })
+    }
+}
+
+/// The value of `result`, or its error added to `errors` and the default.
+fn kept<T: Default>(errors: &mut Vec<ScenarioError>, result: Result<T, ScenarioError>) -> T {
+    result.unwrap_or_else(|e| {
+        errors.push(e);
+        T::default()
+    })
+}
+
+/// What is wrong with one entry: each problem with the span of the field it
+/// is about, where known (else the entry's table is meant).
+struct Problems(Vec<(Option<Range<usize>>, String)>);
+
+impl From<String> for Problems {
+    fn from(message: String) -> Self {
+        Problems(vec![(None, message)])
     }
 }
 
@@ -89,7 +123,7 @@ impl<'a> Resolver<'a> {
     /// Checks the format version, the model parameters, the run's window
     /// and the sizes.
     fn new(raw: &'a ScenarioFile, text: &'a str, file: &'a str) -> Result<Self, ScenarioError> {
-        let top = |message: String| ScenarioError { file: file.to_string(), line: None, message };
+        let top = |message: String| ScenarioError::new(file, None, message);
         if raw.version != SCENARIO_FORMAT_VERSION {
             return Err(top(format!(
                 "format version {} is not supported; this build reads version {SCENARIO_FORMAT_VERSION}",
@@ -114,15 +148,40 @@ impl<'a> Resolver<'a> {
         Ok(Resolver { raw, file, lines, start_clock_s, end_clock_s, index_of: BTreeMap::new() })
     }
 
-    /// An error at the entry whose table starts at `span`.
+    /// An error at the entry or field that starts at `span`.
     fn at(&self, span: Range<usize>, message: String) -> ScenarioError {
         let line = if self.lines.text.is_empty() { None } else { Some(self.lines.of(span.start)) };
-        ScenarioError { file: self.file.to_string(), line, message }
+        ScenarioError::new(self.file, line, message)
     }
 
     /// An error about the file as a whole.
     fn top(&self, message: String) -> ScenarioError {
-        ScenarioError { file: self.file.to_string(), line: None, message }
+        ScenarioError::new(self.file, None, message)
+    }
+
+    /// Checks every entry of a section with `check` (given the entries
+    /// checked before it) and reports all their problems, each prefixed with
+    /// `name` of its entry.
+    fn section<'e, S, T>(
+        &self,
+        entries: &'e [Spanned<S>],
+        name: impl Fn(&S) -> String,
+        mut check: impl FnMut(&'e S, &[T]) -> Result<T, Problems>,
+    ) -> Result<Vec<T>, ScenarioError> {
+        let mut checked = Vec::with_capacity(entries.len());
+        let mut errors = Vec::new();
+        for spanned in entries {
+            match check(spanned.get_ref(), &checked) {
+                Ok(value) => checked.push(value),
+                Err(Problems(problems)) => errors.extend(problems.into_iter().map(|(span, message)| {
+                    self.at(span.unwrap_or_else(|| spanned.span()), format!("{}: {message}", name(spanned.get_ref())))
+                })),
+            }
+        }
+        match ScenarioError::all(errors) {
+            Some(error) => Err(error),
+            None => Ok(checked),
+        }
     }
 
     /// A clock time as simulation time. Times may lie after the end (a
@@ -141,21 +200,38 @@ impl<'a> Resolver<'a> {
         self.index_of.get(id).copied().ok_or_else(|| format!("{what} `{id}` is not a place id"))
     }
 
+    /// The indices of the places `refs` name (each with its field's name),
+    /// or every one that names no place, at its field.
+    fn places_at(&self, refs: &[(&Spanned<String>, &str)]) -> Result<Vec<usize>, Problems> {
+        let mut indices = Vec::with_capacity(refs.len());
+        let mut problems = Vec::new();
+        for (id, what) in refs {
+            match self.place(id.get_ref(), what) {
+                Ok(index) => indices.push(index),
+                Err(message) => problems.push((Some(id.span()), message)),
+            }
+        }
+        if problems.is_empty() { Ok(indices) } else { Err(Problems(problems)) }
+    }
+
     fn places(&mut self) -> Result<Vec<Place>, ScenarioError> {
         let raw = self.raw;
         let mut index_of: BTreeMap<&'a str, usize> = BTreeMap::new();
-        let mut places = Vec::with_capacity(raw.places.len());
-        for spanned in &raw.places {
-            let p = spanned.get_ref();
-            let here = |message: String| self.at(spanned.span(), format!("place `{}`: {message}", p.id));
-            if p.id.is_empty() || p.id.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                return Err(here("an id must be non-empty with no spaces".into()));
-            }
-            if index_of.insert(&p.id, places.len()).is_some() {
-                return Err(here("the id is used twice".into()));
-            }
-            places.push(place(p, &raw.model).map_err(here)?);
-        }
+        let places = self.section(
+            &raw.places,
+            |p| format!("place `{}`", p.id),
+            |p, before| {
+                if p.id.is_empty() || p.id.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                    return Err(String::from("an id must be non-empty with no spaces").into());
+                }
+                if index_of.contains_key(p.id.as_str()) {
+                    return Err(String::from("the id is used twice").into());
+                }
+                let resolved = place(p, &raw.model)?;
+                index_of.insert(&p.id, before.len());
+                Ok(resolved)
+            },
+        )?;
         self.index_of = index_of;
         Ok(places)
     }
@@ -163,21 +239,19 @@ impl<'a> Resolver<'a> {
     fn walkways(&self, places: &[Place]) -> Result<Vec<Walkway>, ScenarioError> {
         let model = &self.raw.model;
         let walkway_capacity = model.walkway_capacity_p_per_m_s.unwrap_or_else(|| weidmann_capacity_p_per_m_s(model));
-        let mut walkways = Vec::with_capacity(self.raw.walkways.len());
-        for spanned in &self.raw.walkways {
-            let w = spanned.get_ref();
-            let here = |message: String| self.at(spanned.span(), format!("walkway {} -> {}: {message}", w.from, w.to));
-            walkways.push(self.walkway(w, places, walkway_capacity).map_err(here)?);
-        }
-        Ok(walkways)
+        self.section(
+            &self.raw.walkways,
+            |w| format!("walkway {} -> {}", w.from.get_ref(), w.to.get_ref()),
+            |w, _| self.walkway(w, places, walkway_capacity),
+        )
     }
 
-    fn walkway(&self, w: &WalkwaySpec, places: &[Place], walkway_capacity: f64) -> Result<Walkway, String> {
+    fn walkway(&self, w: &WalkwaySpec, places: &[Place], walkway_capacity: f64) -> Result<Walkway, Problems> {
         let model = &self.raw.model;
-        let a = self.place(&w.from, "from")?;
-        let b = self.place(&w.to, "to")?;
+        let ends = self.places_at(&[(&w.from, "from"), (&w.to, "to")])?;
+        let (a, b) = (ends[0], ends[1]);
         if a == b {
-            return Err("a walkway must join two different places".into());
+            return Err("a walkway must join two different places".to_string().into());
         }
         let length_m = match w.length_m {
             Some(length) => length,
@@ -189,25 +263,26 @@ impl<'a> Resolver<'a> {
         if !((0.1..=100_000.0).contains(&length_m)) {
             return Err(format!(
                 "length {length_m} m must be between 0.1 and 100000 (give length_m where positions coincide)"
-            ));
+            )
+            .into());
         }
         if !(w.width_m.is_finite() && w.width_m >= 0.1 && w.width_m <= 1_000.0) {
-            return Err(format!("width_m = {} must be between 0.1 and 1000", w.width_m));
+            return Err(format!("width_m = {} must be between 0.1 and 1000", w.width_m).into());
         }
         let default_capacity =
             if w.bottleneck { model.bottleneck_capacity_p_per_s(w.width_m) / w.width_m } else { walkway_capacity };
         let specific = w.capacity_p_per_m_s.unwrap_or(default_capacity);
         if !(specific.is_finite() && specific > 0.0 && specific <= 20.0) {
-            return Err(format!("capacity_p_per_m_s = {specific} must be > 0 and <= 20"));
+            return Err(format!("capacity_p_per_m_s = {specific} must be > 0 and <= 20").into());
         }
         let mut capacity_p_per_s = specific * w.width_m;
         if capacity_p_per_s <= 0.0 {
-            return Err(format!("its capacity {capacity_p_per_s} P/s is not positive"));
+            return Err(format!("its capacity {capacity_p_per_s} P/s is not positive").into());
         }
         let entry_capacity_p_per_s = capacity_p_per_s;
         if let Some(exit) = w.exit_width_m {
             if !(exit.is_finite() && exit >= 0.1 && exit <= w.width_m) {
-                return Err(format!("exit_width_m = {exit} must be between 0.1 and width_m = {}", w.width_m));
+                return Err(format!("exit_width_m = {exit} must be between 0.1 and width_m = {}", w.width_m).into());
             }
             capacity_p_per_s = capacity_p_per_s.min(model.exit_capacity_p_per_m_s * exit);
         }
@@ -234,14 +309,13 @@ impl<'a> Resolver<'a> {
     }
 
     /// The `[validation]` table, its walkway references checked.
-    fn validation(&self, walkways: &[Walkway]) -> Result<Option<ValidationSpec>, ScenarioError> {
+    fn validation(&self) -> Result<Option<ValidationSpec>, ScenarioError> {
         let Some(validation) = &self.raw.validation else { return Ok(None) };
         for measured in &validation.measured {
-            let known = self
-                .raw
-                .walkways
-                .iter()
-                .any(|w| format!("{}--{}", w.get_ref().from, w.get_ref().to) == measured.walkway);
+            let known =
+                self.raw.walkways.iter().any(|w| {
+                    format!("{}--{}", w.get_ref().from.get_ref(), w.get_ref().to.get_ref()) == measured.walkway
+                });
             if !known {
                 return Err(
                     self.top(format!("validation.measured: no walkway {:?} (write \"from--to\")", measured.walkway))
@@ -254,21 +328,16 @@ impl<'a> Resolver<'a> {
                 )));
             }
         }
-        debug_assert_eq!(walkways.len(), self.raw.walkways.len());
         Ok(Some(validation.clone()))
     }
 
     fn sessions(&self, places: &[Place]) -> Result<Vec<Session>, ScenarioError> {
         let ticket_fill = self.raw.visitors.as_ref().map_or(default_ticket_fill(), |v| v.get_ref().ticket_fill);
-        let mut sessions = Vec::with_capacity(self.raw.sessions.len());
-        for spanned in &self.raw.sessions {
-            let s = spanned.get_ref();
-            let here =
-                |message: String| self.at(spanned.span(), format!("session at {} {}: {message}", s.venue, s.start));
-            let session = self.session(s, places, &sessions, ticket_fill).map_err(here)?;
-            sessions.push(session);
-        }
-        Ok(sessions)
+        self.section(
+            &self.raw.sessions,
+            |s| format!("session at {} {}", s.venue.get_ref(), s.start),
+            |s, before| self.session(s, places, before, ticket_fill),
+        )
     }
 
     /// A session, checked against the venue and the sessions before it.
@@ -278,23 +347,23 @@ impl<'a> Resolver<'a> {
         places: &[Place],
         before: &[Session],
         ticket_fill: f64,
-    ) -> Result<Session, String> {
-        let venue = self.place(&s.venue, "venue")?;
+    ) -> Result<Session, Problems> {
+        let venue = self.places_at(&[(&s.venue, "venue")])?[0];
         if places[venue].kind != PlaceKind::Venue {
-            return Err(format!("`{}` is a {}, not a venue", s.venue, places[venue].kind.as_str()));
+            return Err(format!("`{}` is a {}, not a venue", s.venue, places[venue].kind.as_str()).into());
         }
         let start = self.clock(&s.start)?;
         let end = self.clock(&s.end)?;
         if end <= start {
-            return Err("end must be after start".into());
+            return Err("end must be after start".to_string().into());
         }
         let seats = places[venue].seats;
         let tickets = s.tickets.unwrap_or((seats as f64 * ticket_fill).round() as u32);
         if tickets > seats {
-            return Err(format!("{tickets} tickets for {seats} seats"));
+            return Err(format!("{tickets} tickets for {seats} seats").into());
         }
         if let Some(other) = before.iter().find(|o| o.venue == venue && o.start < end && start < o.end) {
-            return Err(format!("overlaps the session starting at {} at the same venue", other.start));
+            return Err(format!("overlaps the session starting at {} at the same venue", other.start).into());
         }
         Ok(Session { venue, sport: s.sport.clone(), name: s.name.clone(), start, end, tickets })
     }
@@ -353,38 +422,29 @@ impl<'a> Resolver<'a> {
     }
 
     fn crowds(&self) -> Result<Vec<Crowd>, ScenarioError> {
-        let mut crowds = Vec::with_capacity(self.raw.crowds.len());
-        for spanned in &self.raw.crowds {
-            let c = spanned.get_ref();
-            let here = |message: String| self.at(spanned.span(), format!("crowd `{}`: {message}", c.name));
-            crowds.push(self.crowd(c).map_err(here)?);
-        }
-        Ok(crowds)
+        self.section(&self.raw.crowds, |c| format!("crowd `{}`", c.name), |c, _| self.crowd(c))
     }
 
-    fn crowd(&self, c: &CrowdSpec) -> Result<Crowd, String> {
-        let from = self.place(&c.from, "from")?;
-        let to = self.place(&c.to, "to")?;
+    fn crowd(&self, c: &CrowdSpec) -> Result<Crowd, Problems> {
+        let refs: Vec<_> = [(&c.from, "from")].into_iter().chain(c.via.iter().map(|v| (v, "via"))).collect();
+        let mut stops = self.places_at(&[refs.as_slice(), &[(&c.to, "to")]].concat())?;
+        let from = stops.remove(0);
+        let to = *stops.last().expect("`to` is a stop");
         let start = self.clock(&c.start)?;
         if !(c.spread_s.is_finite() && c.spread_s >= 0.0 && c.spread_s <= RUN_DURATION_S_MAX as f64) {
-            return Err(format!("spread_s = {} must be >= 0", c.spread_s));
+            return Err(format!("spread_s = {} must be >= 0", c.spread_s).into());
         }
         if c.count as u64 > VISITORS_MAX {
-            return Err(format!("count {} is above the limit of {VISITORS_MAX}", c.count));
+            return Err(format!("count {} is above the limit of {VISITORS_MAX}", c.count).into());
         }
-        let mut stops = Vec::with_capacity(c.via.len() + 1);
-        for id in &c.via {
-            stops.push(self.place(id, "via")?);
-        }
-        stops.push(to);
         if stops.windows(2).any(|w| w[0] == w[1]) || stops[0] == from {
-            return Err("consecutive stops must differ".into());
+            return Err("consecutive stops must differ".to_string().into());
         }
         if c.laps == 0 || c.laps as u64 * stops.len() as u64 > u32::MAX as u64 {
-            return Err(format!("laps = {} must be at least 1 (and laps x stops below 2^32)", c.laps));
+            return Err(format!("laps = {} must be at least 1 (and laps x stops below 2^32)", c.laps).into());
         }
         if c.laps > 1 && stops.last() == stops.first() {
-            return Err("a lap must not end where the next one starts".into());
+            return Err("a lap must not end where the next one starts".to_string().into());
         }
         Ok(Crowd {
             name: c.name.clone(),
@@ -402,11 +462,11 @@ impl<'a> Resolver<'a> {
 
     /// The interventions, in time order (stable: the file's order at equal times).
     fn interventions(&self, places: &[Place], sessions: &[Session]) -> Result<Vec<Intervention>, ScenarioError> {
-        let mut interventions = Vec::with_capacity(self.raw.interventions.len());
-        for spanned in &self.raw.interventions {
-            let here = |message: String| self.at(spanned.span(), format!("intervention: {message}"));
-            interventions.push(self.intervention(spanned.get_ref(), places, sessions).map_err(here)?);
-        }
+        let mut interventions = self.section(
+            &self.raw.interventions,
+            |_| "intervention".to_string(),
+            |spec, _| Ok(self.intervention(spec, places, sessions)?),
+        )?;
         interventions.sort_by_key(|i| i.at());
         Ok(interventions)
     }

@@ -1,27 +1,17 @@
 //! The crowd model against published figures (shared/REFERENCES.md), with
 //! the source and tolerance beside each assertion; and its determinism.
 
-use crate::run_toml;
+use crate::{element, entry_seconds, run_toml};
 use crowdtwin_sim::error::{DeliveryProblem, RunMismatch, SavedShardError};
 use crowdtwin_sim::kernel::{Event, ShardRun};
 use crowdtwin_sim::model::{
-    self as crowd, ElementSeries, Los, RunOutput, congested_density_p_per_m2, weidmann_capacity_p_per_m_s,
-    weidmann_speed_mps,
+    self as crowd, Los, RunOutput, congested_density_p_per_m2, weidmann_capacity_p_per_m_s, weidmann_speed_mps,
 };
 use crowdtwin_sim::scenario::{ModelParams, Scenario};
 use crowdtwin_sim::{ActorId, SimDuration, SimError, SimTime, Simulation};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
 const GANGNEUNG: &str = include_str!("../../../scenarios/gangneung-2018.toml");
-
-fn element<'a>(output: &'a RunOutput, id: &str) -> &'a ElementSeries {
-    output.elements.iter().find(|e| e.id == id).unwrap_or_else(|| panic!("no element {id}"))
-}
-
-/// Seconds (bin starts, with 1-s bins) at which people entered `id`.
-fn entry_seconds(output: &RunOutput, id: &str) -> Vec<usize> {
-    element(output, id).bins.iter().enumerate().flat_map(|(i, b)| std::iter::repeat_n(i, b.entries as usize)).collect()
-}
 
 #[test]
 fn weidmann_diagram_peaks_near_1_2_at_1_75() {
@@ -45,136 +35,6 @@ fn weidmann_diagram_peaks_near_1_2_at_1_75() {
     let congested = congested_density_p_per_m2(&fitted, 1.02);
     assert!((congested - 2.46).abs() <= 0.1 * 2.46, "{congested}");
     assert!((weidmann_speed_mps(&fitted, congested) - 0.44).abs() <= 0.1 * 0.44);
-}
-
-#[test]
-fn rimea_1_one_person_crosses_a_40_m_corridor_in_26_to_34_s() {
-    // RiMEA test 1: one person walks a 2 m x 40 m corridor at 1.33 m/s and
-    // must arrive in 26-34 s.
-    let toml = r#"
-        version = 1
-        name = "RiMEA test 1"
-        start = "07:00"
-        end = "07:02"
-        [model]
-        walk_speed_mps_free = 1.33
-        output_interval_s = 1
-        [[places]]
-        id = "start"
-        kind = "plaza"
-        position_m = [0, 0]
-        area_m2 = 4
-        [[places]]
-        id = "end"
-        kind = "plaza"
-        position_m = [40, 0]
-        area_m2 = 4
-        [[walkways]]
-        from = "start"
-        to = "end"
-        width_m = 2
-        [[crowds]]
-        name = "walker"
-        count = 1
-        from = "start"
-        to = "end"
-        start = "07:00"
-    "#;
-    let output = run_toml(toml, 1, 1);
-    let corridor = element(&output, "start--end");
-    let walk_s: f64 = corridor.bins.iter().map(|b| b.traversal_sum_s).sum();
-    assert!((walk_s - 40.0 / 1.33).abs() < 0.01, "walked the 40 m in {walk_s} s");
-    // Stepping off into the end area takes the 1 s handoff.
-    let crossing_s = walk_s + 1.0;
-    assert!((26.0..=34.0).contains(&crossing_s), "{crossing_s}");
-    assert_eq!(output.kpis.crowd_arrivals, 1);
-    // Appear (1 s), step on (1 s), walk 30.08 s, step off (1 s): second 33.
-    assert_eq!(entry_seconds(&output, "end"), [33]);
-}
-
-/// A ring of three 50 m x 2 m walkways holding `density` P/m² on average.
-fn ring(density: f64) -> String {
-    let people = (density * 300.0).round() as u32;
-    format!(
-        r#"
-        version = 1
-        name = "ring"
-        start = "07:00"
-        end = "09:00"
-        [[places]]
-        id = "a"
-        kind = "plaza"
-        position_m = [0, 0]
-        area_m2 = 20
-        [[places]]
-        id = "b"
-        kind = "plaza"
-        position_m = [50, 0]
-        area_m2 = 20
-        [[places]]
-        id = "c"
-        kind = "plaza"
-        position_m = [25, 43]
-        area_m2 = 20
-        [[walkways]]
-        from = "a"
-        to = "b"
-        length_m = 50
-        width_m = 2
-        [[walkways]]
-        from = "b"
-        to = "c"
-        length_m = 50
-        width_m = 2
-        [[walkways]]
-        from = "c"
-        to = "a"
-        length_m = 50
-        width_m = 2
-        [[crowds]]
-        name = "ring"
-        count = {people}
-        from = "a"
-        via = ["b", "c"]
-        to = "a"
-        laps = 1000000
-        start = "07:00"
-        spread_s = {spread}
-        "#,
-        spread = people as f64 / 2.0
-    )
-}
-
-#[test]
-fn free_flow_on_a_ring_follows_weidmann() {
-    // RiMEA test 4 asks for the speed-density relation of a corridor at fixed
-    // densities to follow a published diagram (here Weidmann 1993). A ring
-    // of walkways holds the density fixed, as the laboratory ring corridors
-    // do. On the free-flow branch (below ~1.75 P/m², where the flow peaks)
-    // each walkway's measured mean speed over the second hour must be within
-    // 5% of Weidmann's speed at its measured density. (On the congested
-    // branch a walkway takes in no more than its outflow capacity, so a ring
-    // cannot be filled past the capacity density.)
-    let params = ModelParams::default();
-    for target in [0.25, 0.5, 1.0, 1.5] {
-        let output = run_toml(&ring(target), 7, 1);
-        for id in ["a--b", "b--c", "c--a"] {
-            let walkway = element(&output, id);
-            let window = 60..120;
-            let presence: f64 = window.clone().map(|i| walkway.occupancy(i)).sum::<f64>() / window.len() as f64;
-            let density = presence / walkway.area_m2;
-            let (sum, n) = window
-                .clone()
-                .fold((0.0, 0u32), |(s, n), i| (s + walkway.bins[i].traversal_sum_s, n + walkway.bins[i].traversals));
-            assert!(n > 0, "{target}: nobody crossed {id}");
-            let speed = 50.0 / (sum / n as f64);
-            let expected = weidmann_speed_mps(&params, density);
-            println!("ring {target}: {id} density {density:.3} speed {speed:.4} Weidmann {expected:.4}");
-            // Up to 10% of the people are crossing between walkways at any time.
-            assert!((density - target).abs() < 0.12 * target, "{target}: density {density} on {id}");
-            assert!((speed - expected).abs() <= 0.05 * expected, "{target}: {id} {speed} vs {expected} at {density}");
-        }
-    }
 }
 
 fn corridor_behind_entrance(entrance_width: f64, people: u32) -> String {
@@ -308,55 +168,6 @@ fn bottlenecks_pass_the_flows_measured_over_0_6_to_2_0_m() {
         assert!((kpi.specific_flow_p_per_m_s.unwrap() - flow / width).abs() < 1e-9);
         assert!(element(&output, "room--outside").bins.iter().map(|b| b.queue_us).sum::<u64>() > 0);
     }
-}
-
-fn evacuation(exits: usize) -> String {
-    let mut toml = String::from(
-        r#"
-        version = 1
-        name = "RiMEA test 9"
-        start = "07:00"
-        end = "07:30"
-        [model]
-        output_interval_s = 1
-        [[places]]
-        id = "room"
-        kind = "plaza"
-        position_m = [0, 0]
-        area_m2 = 600
-        [[places]]
-        id = "outside"
-        kind = "plaza"
-        position_m = [20, 0]
-        area_m2 = 10000
-        [[crowds]]
-        name = "occupants"
-        count = 1000
-        from = "room"
-        to = "outside"
-        start = "07:00"
-        "#,
-    );
-    for _ in 0..exits {
-        toml.push_str(
-            "[[walkways]]\nfrom = \"room\"\nto = \"outside\"\nlength_m = 1\nwidth_m = 1\nbottleneck = true\n",
-        );
-    }
-    toml
-}
-
-#[test]
-fn rimea_9_closing_two_of_four_exits_doubles_the_evacuation_time() {
-    // RiMEA test 9: 1,000 people leave a 30 m x 20 m room by four 1 m exits;
-    // with two exits closed the evacuation takes about twice as long. The
-    // people split over the equally short exits by their capacity.
-    let last_out = |exits| *entry_seconds(&run_toml(&evacuation(exits), 1, 1), "outside").last().unwrap() as f64;
-    let (four, two) = (last_out(4), last_out(2));
-    println!("evacuation: 4 exits {four} s, 2 exits {two} s");
-    // 1,000 people at 2.32 P/s per 1 m exit (J = 2.2 b + 0.12): 108 s and
-    // 216 s, plus walking.
-    assert!((105.0..125.0).contains(&four), "{four}");
-    assert!((1.8..=2.2).contains(&(two / four)), "{two} / {four}");
 }
 
 /// A gate with c = 4 lanes and 20 s mean screening, Poisson arrivals at

@@ -29,7 +29,7 @@ fn errors_name_the_file_line_and_problem() {
             "to = \"gate-wset\"",
             "`gate-wset` is not a place id",
         ),
-        (GANGNEUNG.replace("seats = 12000", "seats = -5"), "seats = -5", "invalid value"),
+        (GANGNEUNG.replace("seats = 12000", "seats = -5"), "seats = -5", "`seats`: invalid value"),
         (GANGNEUNG.replace("area_m2 = 12000", "area_m2 = 12000\ncolour = \"red\""), "colour", "unknown field"),
         (GANGNEUNG.replace("start = \"16:00\"", "start = \"16:75\""), "start = \"16:75\"", "not a clock time"),
         (GANGNEUNG.replace("kind = \"plaza\"", "kind = \"lawn\""), "kind = \"lawn\"", "unknown variant"),
@@ -58,6 +58,7 @@ fn semantic_errors_are_refused() {
         (GANGNEUNG.replace("egress_width_m = 24\n", ""), "a venue needs `egress_width_m`"),
         (GANGNEUNG.replace("food_probability = 0.55", "food_probability = 1.5"), "food_probability"),
         (GANGNEUNG.replace("id = \"plaza-north\"", "id = \"olympic-plaza\""), "used twice"),
+        (GANGNEUNG.replace("seats = 12000", "seats = 0"), "seats = 0: a venue needs at least one seat"),
     ];
     for (text, message) in cases {
         let error = error(&text);
@@ -77,4 +78,74 @@ fn the_json_schema_describes_the_format() {
         shipped == json_schema(),
         "scenarios/scenario.schema.json is stale: run `crowdtwin schema > scenarios/scenario.schema.json`"
     );
+}
+
+/// The reported line of `error` (one error) as a number.
+fn reported_line(error: &str) -> usize {
+    error.split(':').nth(1).and_then(|l| l.parse().ok()).unwrap_or_else(|| panic!("no line in {error}"))
+}
+
+#[test]
+fn a_value_out_of_its_type_names_its_field_and_line() {
+    for (from, to, field) in [
+        ("seats = 12000", "seats = -5", "seats"),
+        ("lanes = 8", "lanes = -1", "lanes"),
+        ("count = 60000", "count = -60000", "count"),
+        ("width_m = 15", "width_m = \"wide\"", "width_m"),
+    ] {
+        assert!(GANGNEUNG.contains(from), "{from}");
+        let text = GANGNEUNG.replacen(from, to, 1);
+        let error = error(&text);
+        assert_eq!(reported_line(&error), line_of(&text, to), "{error}");
+        assert!(error.contains(&format!("`{field}`: invalid")), "{error} does not name `{field}`");
+    }
+}
+
+#[test]
+fn an_unknown_place_is_reported_at_the_line_of_its_field() {
+    let cases = [
+        ("from = \"gate-west\"", "from = \"gate-wset\"", "from `gate-wset` is not a place id"),
+        ("to = \"gate-west\"", "to = \"gate-wset\"", "to `gate-wset` is not a place id"),
+        ("venue = \"oval\"", "venue = \"ovla\"", "venue `ovla` is not a place id"),
+    ];
+    for (from, to, message) in cases {
+        assert!(GANGNEUNG.contains(from), "{from}");
+        let text = GANGNEUNG.replacen(from, to, 1);
+        let error = error(&text);
+        assert_eq!(reported_line(&error), line_of(&text, to), "{error}: not at the field's line");
+        assert!(error.contains(message), "{error} lacks {message}");
+    }
+}
+
+#[test]
+fn every_error_in_a_file_is_reported_at_once() {
+    // Four bad references in three walkways and a session, and a bad width
+    // in another walkway: five errors, each at its own line, in line order.
+    let bad = [
+        ("to = \"gate-west\"", "to = \"gate-wset\"", "`gate-wset` is not a place id"),
+        ("from = \"gate-east\"", "from = \"gate-eats\"", "`gate-eats` is not a place id"),
+        ("to = \"hockey-centre\"", "to = \"hokey-centre\"", "`hokey-centre` is not a place id"),
+        ("venue = \"oval\"", "venue = \"ovla\"", "`ovla` is not a place id"),
+    ];
+    let mut text = GANGNEUNG.to_string();
+    for (from, to, _) in bad {
+        assert!(text.contains(from), "{from}");
+        text = text.replacen(from, to, 1);
+    }
+    let first = text.find("[[walkways]]").unwrap() + 1;
+    let walkways = first + text[first..].find("[[walkways]]").unwrap();
+    let width = walkways + text[walkways..].find("width_m = ").unwrap();
+    text.replace_range(width..width + "width_m = ".len(), "width_m = 0.01 # ");
+    let scenario_error = Scenario::parse(&text, "bad.toml").expect_err("must be refused");
+    assert_eq!(scenario_error.each().count(), 5, "{scenario_error}");
+    let errors: Vec<String> = scenario_error.to_string().lines().map(str::to_string).collect();
+    assert_eq!(errors.len(), 5, "one line each: {scenario_error}");
+    for (_, to, message) in bad {
+        let error =
+            errors.iter().find(|e| e.contains(message)).unwrap_or_else(|| panic!("{message} missing: {errors:?}"));
+        assert_eq!(reported_line(error), line_of(&text, to), "{error}");
+    }
+    assert!(errors.iter().any(|e| e.contains("width_m = 0.01 must be between")), "{errors:?}");
+    let lines: Vec<usize> = errors.iter().map(|e| reported_line(e)).collect();
+    assert!(lines.windows(2).all(|w| w[0] < w[1]), "not in line order: {errors:?}");
 }

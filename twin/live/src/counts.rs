@@ -10,12 +10,20 @@
 use crate::LiveError;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::path::Path;
 
 /// Largest counts file read, bytes.
 pub const COUNTS_FILE_BYTES_MAX: u64 = 512 * 1024 * 1024;
 /// Bad rows listed in full in the report (all are counted).
 pub const BAD_ROWS_LISTED_MAX: usize = 100;
+
+/// Hours since 1970-01-01T00:00 of a date `YYYY-MM-DD` (its midnight) or a
+/// date-time `YYYY-MM-DDTHH:00`.
+pub fn parse_date_or_hour(text: &str) -> Result<i64, String> {
+    let hour = if text.contains('T') { parse_hour(text) } else { parse_hour(&format!("{text}T00:00")) };
+    hour.map_err(|_| format!("`{text}` is neither a date YYYY-MM-DD nor a date-time YYYY-MM-DDTHH:00"))
+}
 
 /// Hours since 1970-01-01T00:00 of an ISO `YYYY-MM-DDTHH:MM` (minutes must be 00).
 pub fn parse_hour(text: &str) -> Result<i64, String> {
@@ -67,7 +75,8 @@ pub struct Counts {
 }
 
 /// Reads `timestamp,sensor,count` rows. Bad rows (missing or negative
-/// count, unknown timestamp, a duplicate sensor-hour) are skipped and
+/// count, unknown timestamp, a later duplicate of a sensor-hour: the first
+/// row wins) are skipped and
 /// reported with their line numbers; the rest is used.
 pub fn read_counts(path: &Path) -> Result<Counts, LiveError> {
     let name = path.display().to_string();
@@ -116,8 +125,15 @@ pub fn parse_counts(text: &str, name: &str) -> Result<Counts, LiveError> {
                 continue;
             }
         };
-        if by_sensor.entry(sensor.to_string()).or_default().insert(hour, count).is_some() {
-            bad_rows.push((number, format!("duplicate of an earlier row for {sensor} at {}", field(t))));
+        // The first row for a sensor-hour wins; a later one is skipped and
+        // reported with its line.
+        match by_sensor.entry(sensor.to_string()).or_default().entry(hour) {
+            Entry::Vacant(slot) => {
+                slot.insert(count);
+            }
+            Entry::Occupied(_) => {
+                bad_rows.push((number, format!("duplicate of an earlier row for {sensor} at {}: skipped", field(t))))
+            }
         }
     }
     if by_sensor.is_empty() {

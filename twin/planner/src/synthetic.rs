@@ -35,8 +35,8 @@ fn walkway(from: &str, to: &str, width: f64) -> Spanned<WalkwaySpec> {
     Spanned::new(
         0..0,
         WalkwaySpec {
-            from: from.to_string(),
-            to: to.to_string(),
+            from: Spanned::new(0..0, from.to_string()),
+            to: Spanned::new(0..0, to.to_string()),
             length_m: None,
             width_m: width,
             bottleneck: false,
@@ -144,7 +144,7 @@ impl Cluster {
                 Spanned::new(
                     0..0,
                     SessionSpec {
-                        venue: self.id("venue"),
+                        venue: Spanned::new(0..0, self.id("venue")),
                         sport: sport.to_string(),
                         name: String::new(),
                         start: format!("{start_h:02}:{offset:02}"),

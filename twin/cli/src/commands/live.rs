@@ -97,7 +97,8 @@ pub struct ForecastEvalArgs {
     /// Real counts: a CSV with columns timestamp,sensor,count (hourly).
     #[arg(long, conflicts_with_all = ["scenario", "truth"], requires = "train_until")]
     pub counts: Option<PathBuf>,
-    /// With --counts: learn from the data before this date (YYYY-MM-DD), score the rest.
+    /// With --counts: learn from the data before this date (YYYY-MM-DD, its
+    /// midnight) or hour (YYYY-MM-DDTHH:00), score the rest.
     #[arg(long)]
     pub train_until: Option<String>,
     /// With --counts: forecast horizon, whole hours (e.g. 1h).
@@ -233,8 +234,8 @@ pub fn forecast_eval(args: ForecastEvalArgs) -> Result<(), CliError> {
 
 fn forecast_eval_counts(counts: &Path, args: &ForecastEvalArgs) -> Result<(), CliError> {
     let train_until = args.train_until.as_ref().expect("clap requires --train-until with --counts");
-    let start = counts::parse_hour(&format!("{train_until}T00:00"))
-        .map_err(|e| CliError::InvalidOption(format!("--train-until: {e}")))?;
+    let start =
+        counts::parse_date_or_hour(train_until).map_err(|e| CliError::InvalidOption(format!("--train-until: {e}")))?;
     let horizon = &args.horizon;
     let hours: u32 = horizon
         .strip_suffix('h')

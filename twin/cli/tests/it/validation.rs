@@ -49,9 +49,9 @@ fn real_counts_one_hour_ahead_beat_both_baselines_with_a_calibrated_band() {
 
 #[test]
 fn bad_count_rows_are_reported_with_their_lines_and_the_rest_is_used() {
-    use crowdtwin_live::counts::parse_counts;
+    use crowdtwin_live::counts::{parse_counts, parse_hour};
     let mut text = COUNTS.lines().take(200).collect::<Vec<_>>().join("\n");
-    text.push_str("\n2019-06-05T25:00,45 Queen Street,10\n2019-06-05T10:00,45 Queen Street,\n2019-06-03T00:00,45 Queen Street,110\n2019-06-05T11:00,45 Queen Street,-5\n");
+    text.push_str("\n2019-06-05T25:00,45 Queen Street,10\n2019-06-05T10:00,45 Queen Street,\n2019-06-03T00:00,45 Queen Street,999\n2019-06-05T11:00,45 Queen Street,-5\n");
     let counts = parse_counts(&text, "bad.csv").unwrap();
     let lines: Vec<usize> = counts.bad_rows.iter().map(|b| b.0).collect();
     assert_eq!(lines, [201, 202, 203, 204], "{:?}", counts.bad_rows);
@@ -59,6 +59,30 @@ fn bad_count_rows_are_reported_with_their_lines_and_the_rest_is_used() {
     assert!(counts.bad_rows[1].1.contains("not a number"));
     assert!(counts.bad_rows[2].1.contains("duplicate"));
     assert_eq!(counts.series.iter().map(|s| s.len()).sum::<usize>(), 199);
+    // The first row of a sensor-hour wins: the duplicate's 999 is not used.
+    let queen = counts.sensors.iter().position(|s| s == "45 Queen Street").unwrap();
+    let midnight = parse_hour("2019-06-03T00:00").unwrap();
+    let first: f64 = COUNTS
+        .lines()
+        .find(|l| l.starts_with("2019-06-03T00:00,45 Queen Street,"))
+        .unwrap()
+        .rsplit(',')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_ne!(first, 999.0);
+    assert_eq!(counts.series[queen][&midnight], first);
     let error = parse_counts("time,place,n\n", "x.csv").unwrap_err().to_string();
     assert!(error.contains("x.csv:1:"), "{error}");
+}
+
+#[test]
+fn train_until_takes_a_date_or_a_date_time_and_names_both_forms_when_bad() {
+    use crowdtwin_live::counts::{parse_date_or_hour, parse_hour};
+    assert_eq!(parse_date_or_hour("2019-08-26"), parse_hour("2019-08-26T00:00"));
+    assert_eq!(parse_date_or_hour("2019-08-26T13:00").unwrap(), parse_hour("2019-08-26T00:00").unwrap() + 13);
+    let error = parse_date_or_hour("2019-08-26T13:30").unwrap_err();
+    assert!(error.contains("`2019-08-26T13:30` is neither a date YYYY-MM-DD nor a date-time"), "{error}");
+    assert!(!error.contains("T00:00"), "{error}");
 }
