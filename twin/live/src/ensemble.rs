@@ -110,7 +110,9 @@ pub struct TwinConfig {
     /// factor weighed on the counts near it, the state at transit stops
     /// corrected where observed, and (with [`OVERRUN_SHARE`] above 0, which
     /// it is not) members guessing unreported overruns. Off: only the global parameters (arrival scale,
-    /// dwell, walk-ins, attraction per activity) are learned.
+    /// dwell, walk-ins, attraction per activity) are learned. Off by default:
+    /// on the bundled day it makes the forecast worse than the plan when
+    /// nothing unusual happens (benches/README.md, "Live twin").
     pub local_assimilation: bool,
 }
 
@@ -126,7 +128,7 @@ impl Default for TwinConfig {
             alert_probability: 0.2,
             prior_arrival_sigma: 0.25,
             prior_unplanned_walk_in_sigma: 0.03,
-            local_assimilation: true,
+            local_assimilation: false,
         }
     }
 }

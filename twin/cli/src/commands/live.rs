@@ -122,10 +122,12 @@ pub struct ForecastEvalArgs {
     /// Run the forecasts' members ahead on the worker nodes of this nodes file.
     #[arg(long, conflicts_with = "counts")]
     pub cluster: Option<PathBuf>,
-    /// Learn only the global parameters (no per-place service factors, no
-    /// local state correction, no learned session ends): for comparison.
+    /// Also learn per-place service factors and correct transit stops'
+    /// queues where observed (experimental: finds a halted stop on a small
+    /// site, but is worse than the plan on the bundled day when nothing
+    /// unusual happens; see benches/README.md).
     #[arg(long)]
-    pub without_local_assimilation: bool,
+    pub local_assimilation: bool,
 }
 
 /// What every load run takes: where, how long, how many connections.
@@ -220,7 +222,7 @@ pub fn forecast_eval(args: ForecastEvalArgs) -> Result<(), CliError> {
         twin: TwinConfig {
             members: args.members,
             horizon_min: args.horizon_min,
-            local_assimilation: !args.without_local_assimilation,
+            local_assimilation: args.local_assimilation,
             ..Default::default()
         },
         forecast_every_min: args.every_min,
