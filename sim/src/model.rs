@@ -113,6 +113,14 @@ pub enum Message {
         /// Delay, s.
         delay_s: u32,
     },
+    /// To a gate, venue, shop or food place: service at `rate_factor` of
+    /// its normal rate until `until`.
+    SlowService {
+        /// Share of the normal service rate.
+        rate_factor: f32,
+        /// End of the slowdown.
+        until: SimTime,
+    },
     /// To a transit place: reduced departures until `until`.
     Disrupt {
         /// Share of the capacity per departure.
@@ -216,7 +224,16 @@ pub struct Tuning {
     /// Walk-ins beyond the scenario's, as a share of its visitor count (at
     /// most [`UNPLANNED_WALK_IN_SHARE_MAX`], with population headroom only).
     pub unplanned_walk_in_share: f64,
+    /// Factor on how often visitors choose each activity in a free slot,
+    /// in [`ACTIVITY_KINDS`] order (food, shop, fan zone): weather moves
+    /// people between them.
+    pub attraction: [f64; ACTIVITY_KINDS.len()],
 }
+
+/// The activities a visitor chooses in a free slot, in the order of
+/// [`Tuning::attraction`].
+pub const ACTIVITY_KINDS: [crate::scenario::PlaceKind; 3] =
+    [crate::scenario::PlaceKind::Food, crate::scenario::PlaceKind::Shop, crate::scenario::PlaceKind::FanZone];
 
 /// Largest share of unplanned walk-ins a run with population headroom can
 /// take (`Tuning::unplanned_walk_in_share`): it holds this many, as a share
@@ -225,7 +242,13 @@ pub const UNPLANNED_WALK_IN_SHARE_MAX: f64 = 0.5;
 
 impl Default for Tuning {
     fn default() -> Self {
-        Tuning { arrival_scale: 1.0, walk_speed_factor: 1.0, dwell_factor: 1.0, unplanned_walk_in_share: 0.0 }
+        Tuning {
+            arrival_scale: 1.0,
+            walk_speed_factor: 1.0,
+            dwell_factor: 1.0,
+            unplanned_walk_in_share: 0.0,
+            attraction: [1.0; ACTIVITY_KINDS.len()],
+        }
     }
 }
 
@@ -650,6 +673,11 @@ fn schedule(sim: &mut Simulation<CrowdWorld>, scenario: &Scenario) {
             TransitDisruption { place, until, capacity_factor, .. } => {
                 (place, Message::Disrupt { capacity_factor: capacity_factor as f32, until })
             }
+            SlowService { place, until, rate_factor, .. } => {
+                (place, Message::SlowService { rate_factor: rate_factor as f32, until })
+            }
+            // Visitors read it from the scenario when they choose.
+            Behaviour(_) => continue,
         };
         sim.inject(place::place_id(place), intervention.at(), message);
     }

@@ -73,6 +73,9 @@ pub struct Place {
     pub departure_capacity: u32,
     /// Transit arrival share (normalised over transit places).
     pub arrival_share: f64,
+    /// In the open air: a weather intervention (`Intervention::Behaviour`
+    /// with `outdoor`) applies here.
+    pub outdoor: bool,
 }
 
 /// A walkway, resolved.
@@ -199,6 +202,9 @@ pub enum Intervention {
         session: usize,
         /// Delay.
         delay: SimDuration,
+        /// Whether operators report it (a `session_delay` observation);
+        /// an unreported overrun is seen only in the egress counts.
+        reported: bool,
     },
     /// Transit stop `place` runs at `capacity_factor` from `at` to `until`.
     TransitDisruption {
@@ -210,7 +216,60 @@ pub enum Intervention {
         until: SimTime,
         /// Capacity share.
         capacity_factor: f64,
+        /// Whether operators report it (a `transit_status` observation).
+        reported: bool,
     },
+    /// Service at gate, venue, shop or food `place` runs at `rate_factor`
+    /// of its normal rate from `at` to `until` (slower screening); nobody
+    /// reports it.
+    SlowService {
+        /// When.
+        at: SimTime,
+        /// Place index.
+        place: usize,
+        /// End of the slowdown.
+        until: SimTime,
+        /// Share of the normal service rate, in (0, 1].
+        rate_factor: f64,
+    },
+    /// Visitors' behaviour changes from `at` to `until` (weather): the
+    /// activities `kinds` (food, shop, fan zone) and, with `outdoor`, the
+    /// places marked outdoor are chosen `attraction` times as often and
+    /// dwelt in `dwell_factor` times as long.
+    Behaviour(Box<Behaviour>),
+}
+
+/// A change of visitors' behaviour over a time window (see [`Intervention::Behaviour`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Behaviour {
+    /// When it starts.
+    pub at: SimTime,
+    /// When it ends.
+    pub until: SimTime,
+    /// Kinds of activity place it applies to (food, shop, fan zone).
+    pub kinds: Vec<PlaceKind>,
+    /// Whether it also applies to the places marked outdoor.
+    pub outdoor: bool,
+    /// Factor on the probability of choosing the activity (or, for an
+    /// outdoor place of a kind not listed, on its weight among its kind).
+    pub attraction: f64,
+    /// Factor on eating and fan zone dwell there.
+    pub dwell_factor: f64,
+    /// Whether operators announce it (planners' "rain at 15:00"); the
+    /// forecast then runs with it, else the twin learns it.
+    pub reported: bool,
+}
+
+impl Behaviour {
+    /// Whether it is in force at `now`.
+    pub fn active(&self, now: SimTime) -> bool {
+        self.at <= now && now < self.until
+    }
+
+    /// Whether it applies to a place of `kind`, outdoor or not.
+    pub fn applies(&self, kind: PlaceKind, outdoor: bool) -> bool {
+        self.kinds.contains(&kind) || (self.outdoor && outdoor)
+    }
 }
 
 impl Intervention {
@@ -220,7 +279,9 @@ impl Intervention {
             Intervention::CloseGate { at, .. }
             | Intervention::OpenGate { at, .. }
             | Intervention::DelaySession { at, .. }
-            | Intervention::TransitDisruption { at, .. } => *at,
+            | Intervention::TransitDisruption { at, .. }
+            | Intervention::SlowService { at, .. } => *at,
+            Intervention::Behaviour(behaviour) => behaviour.at,
         }
     }
 }

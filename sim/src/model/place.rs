@@ -42,6 +42,8 @@ struct Transit {
     departure_pending: bool,
     /// Capacity share and the time it lasts until.
     disruption: Option<(f64, SimTime)>,
+    /// Who has left from here, latest last (see [`PlaceState::set_transit_waiting`]).
+    departed: Vec<u32>,
 }
 
 /// Counters a place keeps for the run's KPIs.
@@ -86,6 +88,11 @@ pub struct PlaceState {
     venue: Option<Box<Venue>>,
     transit: Option<Box<Transit>>,
     stock: Vec<u32>,
+    /// Service rate share (scenario slowdown) and the time it lasts until.
+    slowdown: Option<(f64, SimTime)>,
+    /// Factor on the service rate (gates, venues, shops, food) or on the
+    /// departure capacity (transit) a live twin's member learns; 1.0 as planned.
+    pub service_rate_factor: f64,
     /// KPI counters.
     pub counters: PlaceCounters,
 }
@@ -106,6 +113,8 @@ impl PlaceState {
             venue,
             transit: (place.kind == PlaceKind::Transit).then(Box::default),
             stock: place.items.iter().map(|i| i.stock).collect(),
+            slowdown: None,
+            service_rate_factor: 1.0,
             counters: PlaceCounters::default(),
         }
     }
@@ -123,6 +132,50 @@ impl PlaceState {
     /// Stock left per item, in the scenario's item order.
     pub fn stock(&self) -> &[u32] {
         &self.stock
+    }
+
+    /// People waiting for a departure (transit places; 0 elsewhere).
+    pub fn transit_waiting(&self) -> usize {
+        self.transit.as_ref().map_or(0, |t| t.waiting.len())
+    }
+
+    /// A live twin's local correction at a transit stop: makes `target`
+    /// people wait, moving people consistently: extra waiters leave (as by
+    /// a departure, latest arrivals first); missing ones are people who
+    /// left from here brought back to wait (latest first), so nobody is in
+    /// two places. Returns whether the place needs a `Message::Departure`
+    /// scheduled (the caller injects it), i.e. people wait and none is due.
+    pub fn set_transit_waiting(&mut self, now: SimTime, target: usize) -> bool {
+        let Some(transit) = self.transit.as_mut() else { return false };
+        let mut delta = 0i32;
+        while transit.waiting.len() > target {
+            let (visitor, since) = transit.waiting.pop_back().expect("someone waits");
+            transit.departed.push(visitor);
+            self.recorder.queued(since, now);
+            self.counters.departed += 1;
+            delta -= 1;
+        }
+        while transit.waiting.len() < target {
+            let Some(visitor) = transit.departed.pop() else { break };
+            transit.waiting.push_back((visitor, now));
+            self.counters.departed -= 1;
+            delta += 1;
+        }
+        let schedule = !transit.waiting.is_empty() && !transit.departure_pending;
+        transit.departure_pending |= schedule;
+        if delta != 0 {
+            self.change_occupancy(now, delta);
+        }
+        schedule
+    }
+
+    /// The service rate share now: the scenario's slowdown times the learned factor.
+    fn rate_factor(&self, now: SimTime) -> f64 {
+        let slowdown = match self.slowdown {
+            Some((factor, until)) if now < until => factor,
+            _ => 1.0,
+        };
+        (slowdown * self.service_rate_factor).max(1e-3)
     }
 
     /// Arrival times of everyone still queueing.
@@ -175,6 +228,7 @@ impl PlaceState {
                 venue.delayed.retain(|d| d.0 != session);
                 venue.delayed.push((session, end));
             }
+            Message::SlowService { rate_factor, until } => self.slowdown = Some((rate_factor as f64, until)),
             Message::Disrupt { capacity_factor, until } => {
                 let transit = self.transit.as_mut().expect("disruptions are at transit places");
                 transit.disruption = Some((capacity_factor as f64, until));
@@ -247,7 +301,7 @@ impl PlaceState {
     }
 
     fn serve(&mut self, shared: &Shared, index: usize, server: usize, person: Person, ctx: &mut Context<'_, Message>) {
-        let mean = shared.site.scenario.places[index].service_s;
+        let mean = shared.site.scenario.places[index].service_s / self.rate_factor(ctx.now());
         let duration = SimDuration::from_secs_f64(ctx.rng().exponential(mean));
         self.service.serving[server] = Some(person);
         ctx.send(ctx.me(), duration, Message::ServiceDone { server: server as u16 });
@@ -394,9 +448,10 @@ impl PlaceState {
             Some((factor, until)) if now < until => factor,
             _ => 1.0,
         };
-        let capacity = (place.departure_capacity as f64 * factor).floor() as usize;
+        let capacity = (place.departure_capacity as f64 * factor * self.service_rate_factor).floor() as usize;
         let leaving = capacity.min(transit.waiting.len());
         let departed: Vec<(u32, SimTime)> = transit.waiting.drain(..leaving).collect();
+        transit.departed.extend(departed.iter().map(|d| d.0));
         let more = !transit.waiting.is_empty();
         transit.departure_pending = more;
         if more {

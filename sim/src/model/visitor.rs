@@ -4,7 +4,7 @@
 use super::travel::recommend_errand;
 use super::{FLAG_CROWD, FLAG_LEAVING, FLAG_SCREENED, Message, NO_SESSION, NO_WALKWAY, PLACE, Person, Shared};
 use crate::kernel::{ActorId, ActorRng, Context, SimDuration, SimTime};
-use crate::model::Tuning;
+use crate::model::{ACTIVITY_KINDS, Tuning};
 use crate::scenario::PlaceKind;
 
 /// Most tickets one visitor holds.
@@ -108,7 +108,7 @@ impl Visitor {
                         (destination, NO_SESSION, flags)
                     }
                     _ => {
-                        let (destination, session) = self.decide(shared, ctx);
+                        let (destination, session) = self.decide(shared, tuning, ctx);
                         (destination, session, 0)
                     }
                 };
@@ -132,30 +132,34 @@ impl Visitor {
                 if kind == PlaceKind::Food && self.flags & EATING == 0 {
                     self.flags |= EATING;
                     let [shortest, longest] = visitors(shared).eat_s;
-                    let eat = uniform(ctx.rng(), shortest, longest) * tuning.dwell_factor;
+                    let eat = uniform(ctx.rng(), shortest, longest)
+                        * tuning.dwell_factor
+                        * behaviour_dwell(shared, at as usize, ctx.now());
                     return ctx.send(ctx.me(), SimDuration::from_secs_f64(eat), Message::Wake);
                 }
                 if kind == PlaceKind::FanZone && self.flags & AT_FAN_ZONE == 0 {
                     self.flags |= AT_FAN_ZONE;
                     let [shortest, longest] = visitors(shared).fan_zone_dwell_s;
-                    let mut dwell = uniform(ctx.rng(), shortest, longest) * tuning.dwell_factor;
+                    let mut dwell = uniform(ctx.rng(), shortest, longest)
+                        * tuning.dwell_factor
+                        * behaviour_dwell(shared, at as usize, ctx.now());
                     if let Some(session) = self.next_session() {
                         dwell = dwell.min(self.slack_s(shared, session, ctx.now())).max(0.0);
                     }
                     return ctx.send(ctx.me(), SimDuration::from_secs_f64(dwell), Message::Wake);
                 }
-                self.depart(shared, index, ctx);
+                self.depart(shared, tuning, index, ctx);
             }
             Message::Wake => {
                 self.flags &= !(EATING | AT_FAN_ZONE);
-                self.depart(shared, index, ctx);
+                self.depart(shared, tuning, index, ctx);
             }
             other => panic!("visitor {index} cannot handle {other:?}"),
         }
     }
 
-    fn depart(&mut self, shared: &Shared, index: usize, ctx: &mut Context<'_, Message>) {
-        let (destination, session) = self.decide(shared, ctx);
+    fn depart(&mut self, shared: &Shared, tuning: &Tuning, index: usize, ctx: &mut Context<'_, Message>) {
+        let (destination, session) = self.decide(shared, tuning, ctx);
         let leaving = if session == NO_SESSION && destination == self.origin { FLAG_LEAVING } else { 0 };
         let person =
             Person { visitor: index as u32, destination, session, via: NO_WALKWAY, flags: FLAG_SCREENED | leaving };
@@ -170,26 +174,31 @@ impl Visitor {
     }
 
     /// The next destination (and session, if it is a ticketed venue).
-    fn decide(&mut self, shared: &Shared, ctx: &mut Context<'_, Message>) -> (u16, u16) {
+    fn decide(&mut self, shared: &Shared, tuning: &Tuning, ctx: &mut Context<'_, Message>) -> (u16, u16) {
         let params = visitors(shared);
         let now = ctx.now();
+        let [food, shop, fan_zone] = ACTIVITY_KINDS.map(|kind| activity_attraction(shared, tuning, kind, now));
         let errands = |me: &mut Visitor, ctx: &mut Context<'_, Message>, slack_s: f64, scale: f64| -> Option<u16> {
             if slack_s > ERRAND_SLACK_MIN_S && me.flags & DID_FOOD == 0 {
                 me.flags |= DID_FOOD;
-                if ctx.rng().chance(params.food_probability * scale) {
+                if ctx.rng().chance(params.food_probability * scale * food) {
                     return me.nearby(shared, &shared.site.food, ctx.rng(), now);
                 }
             }
             if slack_s > ERRAND_SLACK_MIN_S && me.flags & DID_SHOP == 0 {
                 me.flags |= DID_SHOP;
-                if ctx.rng().chance(params.shop_probability * scale) {
+                if ctx.rng().chance(params.shop_probability * scale * shop) {
                     return me.nearby(shared, &shared.site.shops, ctx.rng(), now);
                 }
             }
             if slack_s > FAN_ZONE_SLACK_MIN_S && me.flags & DID_FAN_ZONE == 0 {
                 me.flags |= DID_FAN_ZONE;
                 // Walk-ins come for the park: they always see the fan zone.
-                let p = if me.kind == VisitorKind::WalkIn { 1.0 } else { params.fan_zone_probability * scale };
+                let p = if me.kind == VisitorKind::WalkIn {
+                    fan_zone
+                } else {
+                    params.fan_zone_probability * scale * fan_zone
+                };
                 if ctx.rng().chance(p) {
                     return me.nearby(shared, &shared.site.fan_zones, ctx.rng(), now);
                 }
@@ -228,7 +237,8 @@ impl Visitor {
         let routing = shared.site.routing_at(now);
         let weight = |p: u32| {
             let cost = routing.cost_s(self.location as usize, p as usize);
-            if cost.is_finite() { 1.0 / (1.0 + cost / 60.0).powi(2) } else { 0.0 }
+            let outdoor = outdoor_weight(shared, p as usize, now);
+            if cost.is_finite() { outdoor / (1.0 + cost / 60.0).powi(2) } else { 0.0 }
         };
         let total: f64 = places.iter().map(|&p| weight(p)).sum();
         if total <= 0.0 {
@@ -243,6 +253,48 @@ impl Visitor {
         }
         places.iter().rev().find(|&&p| weight(p) > 0.0).map(|&p| p as u16)
     }
+}
+
+/// The behaviour interventions (weather) in force at `now`.
+fn behaviours(shared: &Shared, now: SimTime) -> impl Iterator<Item = &crate::scenario::Behaviour> {
+    shared.site.scenario.interventions.iter().filter_map(move |i| match i {
+        crate::scenario::Intervention::Behaviour(b) if b.active(now) => Some(&**b),
+        _ => None,
+    })
+}
+
+/// Factor on choosing activity `kind` at `now`: the member's learned
+/// attraction times that of every behaviour in force for the kind (also
+/// an outdoor one, where every place of the kind is outdoor).
+fn activity_attraction(shared: &Shared, tuning: &Tuning, kind: PlaceKind, now: SimTime) -> f64 {
+    let learned = ACTIVITY_KINDS.iter().position(|k| *k == kind).map_or(1.0, |i| tuning.attraction[i]);
+    let places = &shared.site.scenario.places;
+    let all_outdoor = places.iter().filter(|p| p.kind == kind).all(|p| p.outdoor);
+    behaviours(shared, now)
+        .filter(|b| b.kinds.contains(&kind) || (b.outdoor && all_outdoor))
+        .fold(learned, |factor, b| factor * b.attraction)
+}
+
+/// Weight of place `p` among its kind at `now`: the attraction of an
+/// outdoor behaviour in force that does not already apply to the kind.
+fn outdoor_weight(shared: &Shared, p: usize, now: SimTime) -> f64 {
+    let place = &shared.site.scenario.places[p];
+    if !place.outdoor {
+        return 1.0;
+    }
+    let places = &shared.site.scenario.places;
+    let all_outdoor = places.iter().filter(|q| q.kind == place.kind).all(|q| q.outdoor);
+    behaviours(shared, now)
+        .filter(|b| b.outdoor && !b.kinds.contains(&place.kind) && !all_outdoor)
+        .fold(1.0, |factor, b| factor * b.attraction)
+}
+
+/// Factor on dwelling at place `p` at `now` from the behaviours in force.
+fn behaviour_dwell(shared: &Shared, p: usize, now: SimTime) -> f64 {
+    let place = &shared.site.scenario.places[p];
+    behaviours(shared, now)
+        .filter(|b| b.applies(place.kind, place.outdoor))
+        .fold(1.0, |factor, b| factor * b.dwell_factor)
 }
 
 fn visitors(shared: &Shared) -> &crate::scenario::Visitors {

@@ -303,6 +303,18 @@ pub struct PlaceSpec {
     /// normalised over all transit places).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arrival_share: Option<f64>,
+    /// In the open air (default false): weather interventions with
+    /// `outdoor = true` apply here.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub outdoor: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// An item a shop or food outlet sells.
@@ -530,6 +542,10 @@ pub enum InterventionSpec {
         session_start: String,
         /// Minutes of delay.
         minutes: f64,
+        /// Whether operators report it (default true); an unreported
+        /// overrun is seen only in the counts.
+        #[serde(default = "yes")]
+        reported: bool,
     },
     /// Fewer or no departures at a transit stop until a clock time.
     TransitDisruption {
@@ -541,7 +557,53 @@ pub enum InterventionSpec {
         until: String,
         /// Share of the normal capacity per departure (0 = none).
         capacity_factor: f64,
+        /// Whether operators report it as a `transit_status` observation (default true).
+        #[serde(default = "yes")]
+        reported: bool,
     },
+    /// Slower service at a gate, venue, shop or food outlet (fewer staff,
+    /// stricter screening) until a clock time; never reported.
+    SlowService {
+        /// Clock time.
+        at: String,
+        /// Place id.
+        place: String,
+        /// Clock time service is back to normal.
+        until: String,
+        /// Share of the normal service rate, in (0, 1].
+        rate_factor: f64,
+    },
+    /// Visitors change what they do (rain, a cold snap) from `at` until
+    /// `until` (default: the end of the day): the activities of `kinds`
+    /// (`food`, `shop`, `fan_zone`) and, with `outdoor = true`, the places
+    /// marked `outdoor` are chosen `attraction` times as often and dwelt in
+    /// `dwell_factor` times as long.
+    Behaviour {
+        /// Clock time.
+        at: String,
+        /// Clock time it ends (default: the end of the day).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until: Option<String>,
+        /// Kinds of activity place it applies to.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        kinds: Vec<PlaceKind>,
+        /// Whether it applies to the places marked outdoor.
+        #[serde(default)]
+        outdoor: bool,
+        /// Factor on how often the activity (or outdoor place) is chosen, 0 to 10.
+        #[serde(default = "one")]
+        attraction: f64,
+        /// Factor on the time spent eating or in a fan zone there, 0.1 to 10.
+        #[serde(default = "one")]
+        dwell_factor: f64,
+        /// Whether operators announce it (default false: the twin learns it).
+        #[serde(default)]
+        reported: bool,
+    },
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 /// The JSON Schema of the scenario format, as pretty JSON.

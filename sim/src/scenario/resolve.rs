@@ -489,7 +489,7 @@ impl<'a> Resolver<'a> {
             InterventionSpec::OpenGate { at, place } => {
                 Intervention::OpenGate { at: self.clock(at)?, place: place_of_kind(place, "place", PlaceKind::Gate)? }
             }
-            InterventionSpec::DelaySession { at, venue, session_start, minutes } => {
+            InterventionSpec::DelaySession { at, venue, session_start, minutes, reported } => {
                 let venue = place_of_kind(venue, "venue", PlaceKind::Venue)?;
                 let start = self.clock(session_start)?;
                 let session = sessions
@@ -503,9 +503,10 @@ impl<'a> Resolver<'a> {
                     at: self.clock(at)?,
                     session,
                     delay: SimDuration::from_secs_f64(minutes * 60.0),
+                    reported: *reported,
                 }
             }
-            InterventionSpec::TransitDisruption { at, place, until, capacity_factor } => {
+            InterventionSpec::TransitDisruption { at, place, until, capacity_factor, reported } => {
                 let at = self.clock(at)?;
                 let until = self.clock(until)?;
                 if until < at {
@@ -515,7 +516,63 @@ impl<'a> Resolver<'a> {
                     return Err(format!("capacity_factor = {capacity_factor} must be in [0, 1]"));
                 }
                 let place = place_of_kind(place, "place", PlaceKind::Transit)?;
-                Intervention::TransitDisruption { at, place, until, capacity_factor: *capacity_factor }
+                Intervention::TransitDisruption {
+                    at,
+                    place,
+                    until,
+                    capacity_factor: *capacity_factor,
+                    reported: *reported,
+                }
+            }
+            InterventionSpec::SlowService { at, place, until, rate_factor } => {
+                let (at, until) = (self.clock(at)?, self.clock(until)?);
+                if until < at {
+                    return Err("until must not be before at".into());
+                }
+                if !(rate_factor.is_finite() && *rate_factor > 0.0 && *rate_factor <= 1.0) {
+                    return Err(format!("rate_factor = {rate_factor} must be in (0, 1]"));
+                }
+                let place = self.place(place, "place")?;
+                if places[place].servers == 0 {
+                    return Err(format!(
+                        "`{}` serves nobody: slow_service applies to gates, venues, shops and food",
+                        places[place].id
+                    ));
+                }
+                Intervention::SlowService { at, place, until, rate_factor: *rate_factor }
+            }
+            InterventionSpec::Behaviour { at, until, kinds, outdoor, attraction, dwell_factor, reported } => {
+                let at = self.clock(at)?;
+                let until = match until {
+                    Some(until) => self.clock(until)?,
+                    None => SimTime::MAX,
+                };
+                if until < at {
+                    return Err("until must not be before at".into());
+                }
+                if let Some(kind) =
+                    kinds.iter().find(|k| !matches!(k, PlaceKind::Food | PlaceKind::Shop | PlaceKind::FanZone))
+                {
+                    return Err(format!("kinds: `{}` is not an activity (food, shop, fan_zone)", kind.as_str()));
+                }
+                if kinds.is_empty() && !outdoor {
+                    return Err("behaviour applies to nothing: give kinds or outdoor = true".into());
+                }
+                if !(attraction.is_finite() && (0.0..=10.0).contains(attraction)) {
+                    return Err(format!("attraction = {attraction} must be between 0 and 10"));
+                }
+                if !(dwell_factor.is_finite() && (0.1..=10.0).contains(dwell_factor)) {
+                    return Err(format!("dwell_factor = {dwell_factor} must be between 0.1 and 10"));
+                }
+                Intervention::Behaviour(Box::new(crate::scenario::Behaviour {
+                    at,
+                    until,
+                    kinds: kinds.clone(),
+                    outdoor: *outdoor,
+                    attraction: *attraction,
+                    dwell_factor: *dwell_factor,
+                    reported: *reported,
+                }))
             }
         })
     }
@@ -619,6 +676,7 @@ fn place(p: &PlaceSpec, params: &ModelParams) -> Result<Place, String> {
         departure_interval_s,
         departure_capacity,
         arrival_share,
+        outdoor: p.outdoor,
     })
 }
 

@@ -59,6 +59,7 @@ fn time_of(observation: &Observation) -> u32 {
         Observation::PlaceCount { at, .. }
         | Observation::SessionDelay { at, .. }
         | Observation::GateStatus { at, .. }
+        | Observation::TransitStatus { at, .. }
         | Observation::TransitArrival { at, .. }
         | Observation::Order { at, .. } => at,
         Observation::GateEntries { to, .. } => to,
@@ -188,6 +189,7 @@ impl ObservationColumns {
             Observation::GateEntries { id, to, place, .. } => ("gate_entries", id, to, place),
             Observation::SessionDelay { id, at, venue, .. } => ("session_delay", id, at, venue),
             Observation::GateStatus { id, at, place, .. } => ("gate_status", id, at, place),
+            Observation::TransitStatus { id, at, place, .. } => ("transit_status", id, at, place),
             Observation::TransitArrival { id, at, place, .. } => ("transit_arrival", id, at, place),
             Observation::Order { id, at, shop, .. } => ("order", id, at, shop),
         };
@@ -204,6 +206,8 @@ impl ObservationColumns {
             Observation::PlaceCount { count, .. }
             | Observation::GateEntries { count, .. }
             | Observation::TransitArrival { count, .. } => Some(*count),
+            // A transit status's capacity share goes in `count`.
+            Observation::TransitStatus { capacity_factor, .. } => Some(*capacity_factor),
             _ => None,
         });
         self.sigma.append_option(match observation {
@@ -212,6 +216,8 @@ impl ObservationColumns {
         });
         self.from.append_option(match observation {
             Observation::GateEntries { from, .. } => Some(from),
+            // A transit status's end goes in `from`.
+            Observation::TransitStatus { until, .. } => until.as_ref(),
             _ => None,
         });
         self.session_start.append_option(match observation {
@@ -369,6 +375,14 @@ impl ReadColumns {
                 at,
                 place,
                 open: self.open[row].ok_or_else(|| bad("`open` is null"))?,
+            },
+            Some("transit_status") => Observation::TransitStatus {
+                version: 1,
+                id,
+                at,
+                place,
+                capacity_factor: need_f(self.count[row], "count (the capacity factor)")?,
+                until: self.from[row].clone(),
             },
             Some("transit_arrival") => {
                 Observation::TransitArrival { version: 1, id, at, place, count: need_f(self.count[row], "count")? }

@@ -36,18 +36,43 @@ pub const PERSISTENCE_MAX: f64 = 1.5;
 /// band of the errors against counts.
 pub const SENSOR_NOISE_SHRINK_MIN: f64 = 0.3;
 
+/// Forgetting of an element's own verified skill per forecast scored.
+pub const SKILL_FORGETTING: f64 = 0.9;
+/// Pseudo-forecasts of its kind's skill an element's own skill starts from.
+pub const SKILL_PRIOR_POINTS: f64 = 3.0;
+/// Where the sensors now see the day this many times the plan's verified
+/// error (RMSE of its kind) away from the plan member, the twin is trusted
+/// whatever its past skill (a surprise the plan has no part of): the
+/// weight `g² / (g² + k² mse_plan)` for a gap `g` between the count and
+/// the plan member now.
+pub const GAP_TRUSTED_RMSE: f64 = 3.0;
+
 /// One element of a forecast waiting for its target minute.
-#[derive(Clone, Copy, Debug)]
-struct Issued {
-    element: usize,
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Issued {
+    /// The element.
+    pub element: usize,
     /// The ensemble's median at the horizon, before correction.
-    raw: f64,
+    pub raw: f64,
     /// The anomaly when issued.
-    anomaly: f64,
-    /// The corrected median.
-    corrected: f64,
+    pub anomaly: f64,
+    /// The corrected median (ensemble and anomaly).
+    pub corrected: f64,
+    /// The plan's value (run without assimilation, with the reported events).
+    pub plan: f64,
+    /// The median issued: the corrected median blended with the plan.
+    pub issued: f64,
     /// The scale errors are standardised by.
-    scale: f64,
+    pub scale: f64,
+}
+
+/// Squared errors of the twin's corrected median and of the plan, and
+/// the forecasts they are over.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Skill {
+    twin: f64,
+    plan: f64,
+    count: f64,
 }
 
 /// Learns the persistence of anomalies and the forecast error distribution.
@@ -68,6 +93,10 @@ pub struct Calibration {
     bands: Vec<Option<Band>>,
     /// Forecasts waiting: (target bin, elements).
     waiting: VecDeque<(usize, Vec<Issued>)>,
+    /// Per group, verified skill of the twin and the plan (all the day's).
+    group_skill: Vec<Skill>,
+    /// Per element, the same with forgetting ([`SKILL_FORGETTING`]).
+    element_skill: Vec<Skill>,
 }
 
 /// A group's calibrated band: quantiles of standardised errors.
@@ -85,13 +114,41 @@ impl Calibration {
     pub fn new(groups: Vec<usize>, prior: f64) -> Calibration {
         let count = groups.iter().copied().max().map_or(0, |g| g + 1);
         Calibration {
+            element_skill: vec![Skill::default(); groups.len()],
             groups,
             prior,
             sums: vec![(0.0, 0.0, 0.0); count],
             errors: vec![VecDeque::new(); count],
             bands: vec![None; count + 1],
             waiting: VecDeque::new(),
+            group_skill: vec![Skill::default(); count],
         }
+    }
+
+    /// How much of the twin's departure from the plan element `element`'s
+    /// forecast keeps, 0 to 1: the inverse-MSE weight of the twin against
+    /// the plan verified on past forecasts (the element's own, forgetting,
+    /// on top of its kind's), or more where `gap`, the latest count minus
+    /// the plan member's people there now, is far beyond the plan's
+    /// verified error (a significance test: the sensors see a surprise
+    /// the plan has no part of). With nothing verified yet, 1.
+    /// Where the twin's corrections chase sensor noise the plan wins and
+    /// the forecast stays near it; where the day departs from the plan, the
+    /// twin wins.
+    pub fn twin_weight(&self, element: usize, gap: f64) -> f64 {
+        let group = self.group_skill[self.groups[element]];
+        let own = self.element_skill[element];
+        let (twin_mean, plan_mean) = if group.count > 0.0 {
+            (group.twin / group.count, group.plan / group.count)
+        } else {
+            return 1.0;
+        };
+        let twin = own.twin + SKILL_PRIOR_POINTS * twin_mean;
+        let plan = own.plan + SKILL_PRIOR_POINTS * plan_mean;
+        let skill = plan / (twin + plan).max(1e-9);
+        let typical = GAP_TRUSTED_RMSE * GAP_TRUSTED_RMSE * plan_mean;
+        let trusted = gap * gap / (gap * gap + typical).max(1e-9);
+        skill.max(trusted).clamp(0.0, 1.0)
     }
 
     /// The learned persistence of element `element`'s anomaly at the horizon.
@@ -128,13 +185,9 @@ impl Calibration {
         Some(Band { low: median + (at(0.1) - median) * shrink, high: median + (at(0.9) - median) * shrink })
     }
 
-    /// Keeps a forecast's horizon values until `target_bin` is observed:
-    /// per element (element, raw median, anomaly, corrected median, scale).
-    pub fn issue(&mut self, target_bin: usize, values: impl Iterator<Item = (usize, f64, f64, f64, f64)>) {
-        let issued = values
-            .map(|(element, raw, anomaly, corrected, scale)| Issued { element, raw, anomaly, corrected, scale })
-            .collect();
-        self.waiting.push_back((target_bin, issued));
+    /// Keeps a forecast's horizon values until `target_bin` is observed.
+    pub fn issue(&mut self, target_bin: usize, values: impl Iterator<Item = Issued>) {
+        self.waiting.push_back((target_bin, values.collect()));
     }
 
     /// Scores the forecasts whose target bin has ended by `now_bin` against
@@ -155,9 +208,16 @@ impl Calibration {
                 sums.0 += (count - item.raw) * item.anomaly;
                 sums.1 += item.anomaly * item.anomaly;
                 sums.2 += 1.0;
+                let (twin, plan) = ((count - item.corrected).powi(2), (count - item.plan).powi(2));
+                let skill = &mut self.group_skill[group];
+                (skill.twin, skill.plan, skill.count) = (skill.twin + twin, skill.plan + plan, skill.count + 1.0);
+                let own = &mut self.element_skill[item.element];
+                own.twin = SKILL_FORGETTING * own.twin + twin;
+                own.plan = SKILL_FORGETTING * own.plan + plan;
+                own.count = SKILL_FORGETTING * own.count + 1.0;
                 let errors = &mut self.errors[group];
                 let scale = item.scale.max(1.0);
-                errors.push_back(((count - item.corrected) / scale, (sigma / scale).powi(2)));
+                errors.push_back(((count - item.issued) / scale, (sigma / scale).powi(2)));
                 if errors.len() > ERRORS_KEPT {
                     errors.pop_front();
                 }
@@ -177,6 +237,40 @@ impl Calibration {
 mod tests {
     use super::*;
 
+    fn item(element: usize, raw: f64, anomaly: f64, corrected: f64, scale: f64) -> Issued {
+        Issued { element, raw, anomaly, corrected, plan: corrected, issued: corrected, scale }
+    }
+
+    #[test]
+    fn the_plan_is_kept_where_the_twin_chases_noise_and_left_where_it_sees_a_surprise() {
+        // Element 0: the twin's corrections are noise, the plan is right;
+        // element 1: the twin is right, the plan 200 persons off.
+        let mut calibration = Calibration::new(vec![0, 1], 0.1);
+        assert_eq!(calibration.twin_weight(0, 5.0), 1.0);
+        for t in 0..100usize {
+            let wobble = if t % 2 == 0 { 8.0 } else { -8.0 };
+            let noisy = Issued {
+                element: 0,
+                raw: 0.0,
+                anomaly: 0.0,
+                corrected: 100.0 + wobble,
+                plan: 100.0,
+                issued: 100.0,
+                scale: 1.0,
+            };
+            let surprise =
+                Issued { element: 1, raw: 0.0, anomaly: 0.0, corrected: 300.0, plan: 100.0, issued: 300.0, scale: 1.0 };
+            calibration.issue(t, [noisy, surprise].into_iter());
+            calibration
+                .score(t + 1, |element, _| Some((if element == 0 { 100.0 + (t % 3) as f64 } else { 300.0 }, 0.0)));
+        }
+        // Where the counts are near the plan now, the plan is kept; where
+        // they are far from it, the twin is trusted.
+        assert!(calibration.twin_weight(0, 0.5) < 0.2, "{}", calibration.twin_weight(0, 0.5));
+        assert!(calibration.twin_weight(0, 200.0) > 0.9, "{}", calibration.twin_weight(0, 200.0));
+        assert!(calibration.twin_weight(1, 0.0) > 0.99, "{}", calibration.twin_weight(1, 0.0));
+    }
+
     #[test]
     fn a_persistent_anomaly_is_learned_and_a_passing_one_is_not() {
         // Group 0: the error at the horizon equals the anomaly; group 1: it is unrelated.
@@ -184,7 +278,10 @@ mod tests {
         assert!((calibration.persistence(0) - 0.135).abs() < 0.01);
         for t in 0..2_000usize {
             let anomaly = if t % 2 == 0 { 40.0 } else { -25.0 };
-            calibration.issue(t + 30, [(0, 100.0, anomaly, 100.0, 10.0), (1, 100.0, anomaly, 100.0, 10.0)].into_iter());
+            calibration.issue(
+                t + 30,
+                [item(0, 100.0, anomaly, 100.0, 10.0), item(1, 100.0, anomaly, 100.0, 10.0)].into_iter(),
+            );
             calibration.score(t, |element, target| {
                 let past = if (target - 30) % 2 == 0 { 40.0 } else { -25.0 };
                 Some((if element == 0 { 100.0 + past } else { 100.0 + if target % 3 == 0 { 5.0 } else { -5.0 } }, 0.0))
@@ -205,7 +302,7 @@ mod tests {
         for t in 0..ERRORS_KEPT {
             let truth = 500.0 + 10.0 * rng.normal();
             let count = truth + 20.0 * rng.normal();
-            calibration.issue(t, [(0, 500.0, 0.0, 500.0, 10.0)].into_iter());
+            calibration.issue(t, [item(0, 500.0, 0.0, 500.0, 10.0)].into_iter());
             calibration.score(t + 1, |_, _| Some((count, 20.0)));
         }
         let band = calibration.band(0).unwrap();
@@ -215,7 +312,7 @@ mod tests {
         let mut rng = crowdtwin_sim::kernel::ActorRng::for_actor(3, 3);
         for t in 0..ERRORS_KEPT {
             let count = 500.0 + 10.0 * rng.normal() + 20.0 * rng.normal();
-            counted.issue(t, [(0, 500.0, 0.0, 500.0, 10.0)].into_iter());
+            counted.issue(t, [item(0, 500.0, 0.0, 500.0, 10.0)].into_iter());
             counted.score(t + 1, |_, _| Some((count, 0.0)));
         }
         let wide = counted.band(0).unwrap();
@@ -226,7 +323,7 @@ mod tests {
     fn a_kind_without_enough_errors_takes_the_pooled_band() {
         let mut calibration = Calibration::new(vec![0, 1], 0.1);
         for t in 0..ERRORS_NEEDED {
-            calibration.issue(t, [(0, 10.0, 0.0, 10.0, 1.0)].into_iter());
+            calibration.issue(t, [item(0, 10.0, 0.0, 10.0, 1.0)].into_iter());
             calibration.score(t + 1, |_, _| Some((10.0 + if t % 2 == 0 { 1.0 } else { -1.0 }, 0.0)));
         }
         assert_eq!(calibration.band(1), calibration.band(0));
@@ -236,7 +333,7 @@ mod tests {
     #[test]
     fn no_band_before_enough_errors() {
         let mut calibration = Calibration::new(vec![0], 0.1);
-        calibration.issue(5, [(0, 10.0, 1.0, 10.0, 1.0)].into_iter());
+        calibration.issue(5, [item(0, 10.0, 1.0, 10.0, 1.0)].into_iter());
         calibration.score(10, |_, _| Some((12.0, 0.0)));
         assert_eq!(calibration.band(0), None);
     }

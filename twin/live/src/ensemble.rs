@@ -5,7 +5,8 @@
 //! have) jittered so the ensemble can learn them; and forecasts run ahead
 //! from forks of it.
 
-use super::calibration::{Calibration, prior_persistence};
+use super::bias::SensorBias;
+use super::calibration::{Calibration, Issued, prior_persistence};
 use super::observation::{self, Checked, IngestReport, Observation, ObservationError, Timed};
 use crowdtwin_sim::kernel::ActorRng;
 use crowdtwin_sim::model::{self, BuildOptions, CrowdWorld, ElementKind, Los, Message, Tuning};
@@ -37,8 +38,44 @@ pub const COUNT_ERROR_MEMORY_MIN: f64 = ANOMALY_MEMORY_MIN;
 /// Smallest spread (standard deviation, in the units of `parameters_of`)
 /// the jitter keeps in each learned parameter, so the ensemble can follow
 /// a day that changes: 3% on the arrival scale and dwell factor, 1% of the
-/// planned visitors in unplanned walk-ins.
-pub const PARAMETER_SPREAD_MIN: [f64; PARAMETERS] = [0.03, 0.03, 0.01];
+/// planned visitors in unplanned walk-ins, 5% on each activity's attraction.
+pub const PARAMETER_SPREAD_MIN: [f64; PARAMETERS] = [0.03, 0.03, 0.01, 0.05, 0.05, 0.05];
+/// Localisation radius on the site graph, in element hops: a count at a
+/// place corrects that place's state and local parameters and those of the
+/// elements this many hops away (a walkway is one hop from its ends).
+pub const LOCALISATION_RADIUS_HOPS: usize = 1;
+/// Chance per assimilation step that a member's local service-rate factor
+/// at a gate or transit stop jumps to a fresh draw (a regime switch: a stop
+/// halts, a screening line slows, service resumes), so the ensemble always
+/// holds a few members that try a change the plan does not have.
+pub const SERVICE_JUMP_CHANCE: f64 = 0.01;
+/// Smallest spread (log) the local service-rate factors keep.
+pub const SERVICE_SPREAD_MIN: f64 = 0.05;
+/// Share of the innovation (observed minus the member's count) added to
+/// the ensemble's variance at a transit stop before the local update:
+/// adaptive inflation, so a surprise the whole ensemble missed still moves it.
+pub const LOCAL_INFLATION_SHARE: f64 = 0.5;
+/// Share of the members that assume an unreported overrun when a
+/// session's planned end comes, and the longest overrun they try, minutes.
+pub const OVERRUN_SHARE: f64 = 0.0;
+/// See [`OVERRUN_SHARE`].
+pub const OVERRUN_MIN_MAX: f64 = 45.0;
+/// The learned sensor noise (relative part) starts here and stays within these bounds.
+pub const SENSOR_NOISE_PRIOR: f64 = 0.1;
+/// See [`SENSOR_NOISE_PRIOR`].
+pub const SENSOR_NOISE_BOUNDS: [f64; 2] = [0.02, 0.5];
+/// Absolute part of the sensor noise the twin assumes, persons.
+pub const SENSOR_NOISE_ABSOLUTE: f64 = 2.0;
+/// A sensor that repeats the same count of at least
+/// `STUCK_COUNT_MIN` people this many times in a row is stuck: ignored
+/// until it changes.
+pub const STUCK_REPEATS_MIN: u32 = 5;
+/// See [`STUCK_REPEATS_MIN`].
+pub const STUCK_COUNT_MIN: f64 = 10.0;
+/// Weight of the newest anomaly in its exponential smoothing over counts:
+/// one sensor's noise (and its bias) should not move the forecast, a crowd
+/// the ensemble misses minute after minute should.
+pub const ANOMALY_SMOOTHING: f64 = 0.3;
 /// Share of Poisson count noise added to the ensemble's band.
 pub const DRESSING_SHARE: f64 = 1.0;
 /// Count totals the members are weighed on: one per kind of element
@@ -69,6 +106,14 @@ pub struct TwinConfig {
     /// Spread of the prior on the unplanned walk-ins (share of the planned
     /// visitors; the prior is half-normal: the plan says none).
     pub prior_unplanned_walk_in_sigma: f64,
+    /// Local assimilation: per gate and transit stop a learned service-rate
+    /// factor weighed on the counts near it, the state at transit stops
+    /// corrected where observed, and (with [`OVERRUN_SHARE`] above 0, which
+    /// it is not) members guessing unreported overruns. Off: only the global parameters (arrival scale,
+    /// dwell, walk-ins, attraction per activity) are learned. Off by default:
+    /// on the bundled day it makes the forecast worse than the plan when
+    /// nothing unusual happens (benches/README.md, "Live twin").
+    pub local_assimilation: bool,
 }
 
 impl Default for TwinConfig {
@@ -83,13 +128,109 @@ impl Default for TwinConfig {
             alert_probability: 0.2,
             prior_arrival_sigma: 0.25,
             prior_unplanned_walk_in_sigma: 0.03,
+            local_assimilation: false,
         }
     }
 }
 
+#[derive(Clone)]
 struct Member {
     sim: Simulation<CrowdWorld>,
     log_weight: f64,
+    /// Per local place (see `Local::places`): log-likelihood of the counts
+    /// near it since its last local resampling.
+    local_log_weight: Vec<f64>,
+}
+
+/// What local assimilation works on.
+struct Local {
+    /// Gates and transit stops: places with a learned service-rate factor.
+    places: Vec<usize>,
+    /// Per local place: the elements within the localisation radius.
+    near: Vec<Vec<usize>>,
+    /// Sessions whose end the members have already hypothesised or been told.
+    sessions_settled: Vec<bool>,
+}
+
+impl Local {
+    fn new(world: &CrowdWorld) -> Local {
+        let scenario = world.scenario();
+        let place_count = scenario.places.len();
+        let places: Vec<usize> = (0..place_count)
+            .filter(|&p| {
+                matches!(
+                    scenario.places[p].kind,
+                    crowdtwin_sim::scenario::PlaceKind::Gate | crowdtwin_sim::scenario::PlaceKind::Transit
+                )
+            })
+            .collect();
+        let near = places.iter().map(|&p| elements_near(world, p, LOCALISATION_RADIUS_HOPS)).collect();
+        Local { places, near, sessions_settled: vec![false; scenario.sessions.len()] }
+    }
+}
+
+/// Elements within `radius` hops of place `place` on the site graph (a
+/// walkway is one hop from each of its ends), the place first.
+fn elements_near(world: &CrowdWorld, place: usize, radius: usize) -> Vec<usize> {
+    let scenario = world.scenario();
+    let places = scenario.places.len();
+    let mut distance = vec![usize::MAX; world.element_count()];
+    distance[place] = 0;
+    let mut frontier = vec![place];
+    for hop in 1..=radius {
+        let mut next = Vec::new();
+        for &element in &frontier {
+            if element < places {
+                for (w, walkway) in scenario.walkways.iter().enumerate() {
+                    if (walkway.a == element || walkway.b == element) && distance[places + w] == usize::MAX {
+                        distance[places + w] = hop;
+                        next.push(places + w);
+                    }
+                }
+            } else {
+                let walkway = &scenario.walkways[element - places];
+                for end in [walkway.a, walkway.b] {
+                    if distance[end] == usize::MAX {
+                        distance[end] = hop;
+                        next.push(end);
+                    }
+                }
+            }
+        }
+        frontier = next;
+    }
+    let mut near: Vec<usize> = (0..distance.len()).filter(|&e| distance[e] <= radius).collect();
+    near.sort_by_key(|&e| (distance[e], e));
+    near
+}
+
+/// The members' futures for a forecast (element-major, see
+/// [`member_future`]), their weights, the plan member's future and one
+/// element's anomaly.
+struct ElementFutures<'a> {
+    futures: &'a [Vec<f64>],
+    weights: &'a [f64],
+    plan: &'a [f64],
+    anomaly: f64,
+}
+
+/// One minute of an element's forecast: the corrected median (ensemble
+/// and anomaly), the band issued and the scale of its errors.
+struct MinuteBand {
+    corrected: f64,
+    p10: f64,
+    p50: f64,
+    p90: f64,
+    scale: f64,
+}
+
+/// Count totals of one step per aggregate (kind of element, and the
+/// whole site): observed, their sensors' variance, and the elements summed
+/// with their sensors' sigma.
+struct Totals {
+    observed: [f64; AGGREGATES],
+    variance: [f64; AGGREGATES],
+    members_of: Vec<Vec<(usize, f64)>>,
 }
 
 /// The live twin.
@@ -110,6 +251,21 @@ pub struct Twin {
     calibration: Calibration,
     /// Where forecasts run the members ahead, if not here.
     run_ahead: Option<Arc<dyn RunAhead>>,
+    /// Local assimilation's places and neighbourhoods.
+    local: Local,
+    /// Learned relative sensor noise (standard deviation per person counted).
+    sensor_noise: f64,
+    /// Per element: the last count and how many times in a row it came.
+    repeats: Vec<(f64, u32)>,
+    /// Per element: when last observed, and the anomaly (count minus the
+    /// ensemble's estimate) smoothed over the counts (see [`ANOMALY_SMOOTHING`]).
+    anomalies: Vec<Option<(SimTime, f64)>>,
+    /// Each sensor's learned bias.
+    bias: SensorBias,
+    /// The plan member: the scenario's own parameters, told the reported
+    /// events, never weighed nor corrected (taken out only while it runs
+    /// with the members).
+    plan: Option<Member>,
 }
 
 /// How a twin with `config` builds its members' simulation (also on the
@@ -194,20 +350,95 @@ fn kind_group(kind: ElementKind) -> usize {
 const SHRINKAGE_A: f64 = 0.98;
 
 /// Learned parameters.
-const PARAMETERS: usize = 3;
+const PARAMETERS: usize = 6;
 
 /// The learned parameters: arrival scale and dwell factor in log space,
-/// and the unplanned walk-ins' share (people the plan does not have at
-/// all, whom no scaling of the planned arrivals makes). (Walking speed
-/// stays at the scenario's value: counts alone cannot tell it from arrivals.)
+/// the unplanned walk-ins' share (people the plan does not have at all,
+/// whom no scaling of the planned arrivals makes), and the attraction of
+/// food, shops and fan zones in log space (weather moves people between
+/// them). Walking speed is not learned: it stays at the scenario's value,
+/// since counts alone cannot tell it from arrivals.
 fn parameters_of(tuning: &Tuning) -> [f64; PARAMETERS] {
-    [tuning.arrival_scale.ln(), tuning.dwell_factor.ln(), tuning.unplanned_walk_in_share]
+    let [food, shop, fan_zone] = tuning.attraction.map(f64::ln);
+    [tuning.arrival_scale.ln(), tuning.dwell_factor.ln(), tuning.unplanned_walk_in_share, food, shop, fan_zone]
 }
 
 fn set_parameters(tuning: &mut Tuning, values: [f64; PARAMETERS], headroom: f64) {
     tuning.arrival_scale = values[0].exp().clamp(0.2, headroom);
     tuning.dwell_factor = values[1].exp().clamp(0.3, 3.0);
     tuning.unplanned_walk_in_share = values[2].clamp(0.0, model::UNPLANNED_WALK_IN_SHARE_MAX);
+    for (k, attraction) in tuning.attraction.iter_mut().enumerate() {
+        *attraction = values[3 + k].exp().clamp(0.1, 5.0);
+    }
+}
+
+/// Systematic resampling: how many copies of each of `weights` (summing to 1) to keep.
+fn systematic(weights: &[f64], rng: &mut ActorRng) -> Vec<usize> {
+    let n = weights.len();
+    let mut copies = vec![0usize; n];
+    let start = rng.uniform() / n as f64;
+    let mut cumulative = 0.0;
+    let mut index = 0;
+    for k in 0..n {
+        let u = start + k as f64 / n as f64;
+        while index < n - 1 && cumulative + weights[index] < u {
+            cumulative += weights[index];
+            index += 1;
+        }
+        copies[index] += 1;
+    }
+    copies
+}
+
+/// Weighted mean and variance of each parameter over the members.
+fn weighted_moments(parameters: &[[f64; PARAMETERS]], weights: &[f64]) -> ([f64; PARAMETERS], [f64; PARAMETERS]) {
+    let mut mean = [0.0; PARAMETERS];
+    let mut variance = [0.0; PARAMETERS];
+    for k in 0..PARAMETERS {
+        mean[k] = parameters.iter().zip(weights).map(|(p, w)| p[k] * w).sum();
+        variance[k] = parameters.iter().zip(weights).map(|(p, w)| (p[k] - mean[k]).powi(2) * w).sum();
+    }
+    (mean, variance)
+}
+
+/// Keeps the ensemble from collapsing onto one value of a parameter:
+/// where the members' spread (standard deviation) of parameter `k` has
+/// fallen below `floor[k]`, their deviations from the mean are inflated
+/// to it (relaxation to a floor, as in Whitaker & Hamill 2012); members
+/// that all hold the same value get fresh noise of that size. The mean
+/// stays. Resampling duplicates members and the likelihood keeps only a
+/// few: without this, three hours of counts leave every member with the
+/// same arrival scale, and the ensemble can no longer follow a day that
+/// changes.
+fn keep_spread(values: &mut [[f64; PARAMETERS]], floor: &[f64; PARAMETERS], rng: &mut ActorRng) {
+    let n = values.len();
+    if n < 2 {
+        return;
+    }
+    for k in 0..PARAMETERS {
+        let mean = values.iter().map(|v| v[k]).sum::<f64>() / n as f64;
+        let sd = (values.iter().map(|v| (v[k] - mean).powi(2)).sum::<f64>() / n as f64).sqrt();
+        if sd >= floor[k] {
+            continue;
+        }
+        if sd < 1e-3 * floor[k] {
+            for value in values.iter_mut() {
+                value[k] += floor[k] * rng.normal();
+            }
+        } else {
+            for value in values.iter_mut() {
+                value[k] = mean + (value[k] - mean) * floor[k] / sd;
+            }
+        }
+    }
+}
+
+/// Normalised weights of `log_weights`.
+fn normalise(log_weights: impl Iterator<Item = f64> + Clone) -> Vec<f64> {
+    let max = log_weights.clone().fold(f64::NEG_INFINITY, f64::max);
+    let raw: Vec<f64> = log_weights.map(|w| (w - max).exp()).collect();
+    let total: f64 = raw.iter().sum();
+    raw.iter().map(|w| w / total).collect()
 }
 
 /// The `q` quantile of `(value, weight)` pairs sorted by value whose weights
@@ -251,6 +482,8 @@ impl Twin {
         }
         let mut rng = ActorRng::for_actor(config.seed, u32::MAX - 2);
         let base = model::build_with(scenario, config.seed, twin_build_options(&config));
+        let mut plan = Member { sim: base.clone(), log_weight: 0.0, local_log_weight: Vec::new() };
+        plan.sim.reseed(config.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x504C_414E);
         let members = (0..config.members)
             .map(|i| {
                 let mut sim = base.clone();
@@ -261,14 +494,25 @@ impl Twin {
                         config.prior_arrival_sigma * rng.normal(),
                         0.1 * rng.normal(),
                         (config.prior_unplanned_walk_in_sigma * rng.normal()).abs(),
+                        0.1 * rng.normal(),
+                        0.1 * rng.normal(),
+                        0.1 * rng.normal(),
                     ];
                     set_parameters(tuning, prior, config.population_headroom);
                 }
-                Member { sim, log_weight: 0.0 }
+                Member { sim, log_weight: 0.0, local_log_weight: Vec::new() }
             })
             .collect::<Vec<Member>>();
         let world = members[0].sim.world();
-        let groups = (0..world.element_count()).map(|e| kind_group(world.element_kind(e))).collect();
+        let local = Local::new(world);
+        let mut members = members;
+        for member in &mut members {
+            member.local_log_weight = vec![0.0; local.places.len()];
+        }
+        let world = members[0].sim.world();
+        let repeats = vec![(-1.0, 0); world.element_count()];
+        let groups: Vec<usize> = (0..world.element_count()).map(|e| kind_group(world.element_kind(e))).collect();
+        let bias = SensorBias::new(groups.clone());
         let calibration = Calibration::new(groups, prior_persistence(config.horizon_min as f64, ANOMALY_MEMORY_MIN));
         Ok(Twin {
             calibration,
@@ -284,6 +528,12 @@ impl Twin {
             resamplings: 0,
             latest_counts: Vec::new(),
             run_ahead: None,
+            local,
+            sensor_noise: SENSOR_NOISE_PRIOR,
+            repeats,
+            anomalies: Vec::new(),
+            bias,
+            plan: Some(plan),
         })
     }
 
@@ -295,6 +545,24 @@ impl Twin {
     /// A member's world, for the scenario and element names.
     pub fn world(&self) -> &CrowdWorld {
         self.members[0].sim.world()
+    }
+
+    /// The relative sensor noise learned from the twin's own errors (used
+    /// for counts that state no `sigma`).
+    pub fn sensor_noise(&self) -> f64 {
+        self.sensor_noise
+    }
+
+    /// The weighted mean of the members' learned attraction of food, shops and fan zones.
+    pub fn learned_attraction(&self) -> [f64; 3] {
+        let weights = self.weights();
+        let mut mean = [0.0; 3];
+        for (member, w) in self.members.iter().zip(&weights) {
+            for (k, value) in member.sim.world().tuning.attraction.iter().enumerate() {
+                mean[k] += value * w;
+            }
+        }
+        mean
     }
 
     /// The configuration.
@@ -368,21 +636,36 @@ impl Twin {
         while self.now < to {
             let step_end = (self.now + self.config.step).min(to);
             self.apply_events(step_end);
+            if self.config.local_assimilation && self.config.members > 1 {
+                self.hypothesise_overruns(step_end);
+            }
             let threads = self.config.threads;
+            self.members.push(self.plan.take().expect("the plan member is kept"));
             on_members(&mut self.members, threads, |member| {
                 member.sim.run_until(step_end);
             });
+            self.plan = self.members.pop();
             self.now = step_end;
             self.assimilate();
         }
+    }
+
+    /// Every member's simulation and the plan member's: those told reported events.
+    fn told_sims(&mut self) -> impl Iterator<Item = &mut Simulation<CrowdWorld>> {
+        self.members.iter_mut().chain(self.plan.as_mut()).map(|m| &mut m.sim)
     }
 
     /// Events (delays, gate changes) due before `until`, applied to every member.
     fn apply_events(&mut self, until: SimTime) {
         let mut due: Vec<(u64, Timed)> = Vec::new();
         self.pending.retain(|(sequence, timed)| {
-            let event =
-                matches!(timed.what, Checked::SessionDelay { .. } | Checked::GateStatus { .. } | Checked::Recorded);
+            let event = matches!(
+                timed.what,
+                Checked::SessionDelay { .. }
+                    | Checked::GateStatus { .. }
+                    | Checked::TransitStatus { .. }
+                    | Checked::Recorded
+            );
             if event && timed.at < until {
                 due.push((*sequence, timed.clone()));
                 false
@@ -397,23 +680,62 @@ impl Twin {
                 Checked::SessionDelay { session, delay } => {
                     let venue = self.world().scenario().sessions[session].venue;
                     let delay_s = (delay.as_micros() / 1_000_000) as u32;
-                    for member in &mut self.members {
+                    for sim in self.told_sims() {
                         let message = Message::DelaySession { session: session as u16, delay_s };
-                        member.sim.inject(ActorId::new(model::PLACE, venue as u32), at, message);
+                        sim.inject(ActorId::new(model::PLACE, venue as u32), at, message);
                     }
+                    // Reported: no member guesses an overrun of its own.
+                    self.local.sessions_settled[session] = true;
                     self.totals.events += 1;
                 }
                 Checked::GateStatus { place, open } => {
                     let intervention =
                         if open { Intervention::OpenGate { at, place } } else { Intervention::CloseGate { at, place } };
                     let shared = self.world().with_intervention(intervention);
-                    for member in &mut self.members {
-                        member.sim.world_mut().set_shared(shared.clone());
-                        member.sim.inject(ActorId::new(model::PLACE, place as u32), at, Message::SetGate { open });
+                    for sim in self.told_sims() {
+                        sim.world_mut().set_shared(shared.clone());
+                        sim.inject(ActorId::new(model::PLACE, place as u32), at, Message::SetGate { open });
+                    }
+                    self.totals.events += 1;
+                }
+                Checked::TransitStatus { place, capacity_factor, until } => {
+                    let until = until.unwrap_or(SimTime::MAX);
+                    for sim in self.told_sims() {
+                        // The report explains the change: the learned factor goes back to the plan's.
+                        sim.world_mut().places[place].service_rate_factor = 1.0;
+                        let message = Message::Disrupt { capacity_factor: capacity_factor as f32, until };
+                        sim.inject(ActorId::new(model::PLACE, place as u32), at, message);
                     }
                     self.totals.events += 1;
                 }
                 _ => {}
+            }
+        }
+    }
+
+    /// When a session's planned end falls in the step to `until` and no
+    /// delay was reported, [`OVERRUN_SHARE`] of the members assume an
+    /// unreported overrun of up to [`OVERRUN_MIN_MAX`] minutes; the egress
+    /// counts then weigh the hypotheses (a session's real end is learned).
+    fn hypothesise_overruns(&mut self, until: SimTime) {
+        let now = self.now;
+        let scenario = self.world().scenario();
+        let due: Vec<(usize, usize)> = scenario
+            .sessions
+            .iter()
+            .enumerate()
+            .filter(|(s, session)| !self.local.sessions_settled[*s] && session.end < until && session.end >= now)
+            .map(|(s, session)| (s, session.venue))
+            .collect();
+        for (session, venue) in due {
+            self.local.sessions_settled[session] = true;
+            for member in &mut self.members {
+                if !self.rng.chance(OVERRUN_SHARE) {
+                    continue;
+                }
+                let delay_s = (60.0 * (1.0 + (OVERRUN_MIN_MAX - 1.0) * self.rng.uniform())) as u32;
+                let message = Message::DelaySession { session: session as u16, delay_s };
+                member.sim.inject(ActorId::new(model::PLACE, venue as u32), now, message);
             }
         }
     }
@@ -436,13 +758,15 @@ impl Twin {
             return;
         }
         self.totals.assimilated += counts.len() as u64;
+        let observed_counts = self.sensor_counts(&counts);
         // The state has hundreds of dimensions and the ensemble a few dozen
         // members: weighing on every count at once collapses it. Counts are
         // summed by kind of element (gates, venues, fan zones, walkways...)
         // and over the whole site, and members are weighed on those few
         // totals, which carry what the filter must learn (how many came, and
         // whether with tickets for the venues or for the park) without the
-        // noise of single sensors.
+        // noise of single sensors. What is local (a stop's or a gate's
+        // service) is learned from the counts near it (`assimilate_locally`).
         let mut latest = std::mem::take(&mut self.latest_counts);
         latest.resize(self.world().element_count(), None);
         let world = self.world();
@@ -450,21 +774,21 @@ impl Twin {
         let mut observed = [0.0f64; AGGREGATES];
         let mut variance = [0.0f64; AGGREGATES];
         let mut members_of: Vec<Vec<(usize, f64)>> = vec![Vec::new(); AGGREGATES];
-        let mut gate_entries = Vec::new();
-        for what in &counts {
-            match *what {
-                Checked::Count { element, count, sigma } => {
-                    latest[element] = Some((now, count, sigma));
-                    for group in [group_of(element), AGGREGATES - 1] {
-                        observed[group] += count;
-                        variance[group] += sigma * sigma;
-                        members_of[group].push((element, sigma));
-                    }
-                }
-                Checked::GateEntries { place, ref bins, count } => gate_entries.push((place, bins.clone(), count)),
-                _ => {}
+        for &(element, count, sigma) in &observed_counts {
+            latest[element] = Some((now, count, sigma));
+            for group in [group_of(element), AGGREGATES - 1] {
+                observed[group] += count;
+                variance[group] += sigma * sigma;
+                members_of[group].push((element, sigma));
             }
         }
+        let gate_entries: Vec<(usize, std::ops::Range<usize>, f64)> = counts
+            .iter()
+            .filter_map(|what| match what {
+                Checked::GateEntries { place, bins, count } => Some((*place, bins.clone(), *count)),
+                _ => None,
+            })
+            .collect();
         self.latest_counts = latest;
         let interval = self.world().element_recorder(0).interval().as_micros();
         let latest = &self.latest_counts;
@@ -474,6 +798,22 @@ impl Twin {
             (at > bin as u64 * interval && at <= (bin as u64 + 1) * interval).then_some((count, sigma))
         });
         let temper = (self.config.step.as_secs_f64() / (60.0 * COUNT_ERROR_MEMORY_MIN)).min(1.0);
+        self.weigh(&Totals { observed, variance, members_of }, &gate_entries, temper);
+        if self.config.local_assimilation && self.members.len() > 1 {
+            self.assimilate_locally(&observed_counts, temper);
+        }
+        let weights = self.weights();
+        let ess = 1.0 / weights.iter().map(|w| w * w).sum::<f64>();
+        if ess < RESAMPLE_ESS_SHARE * self.members.len() as f64 {
+            self.resample(&weights);
+        }
+    }
+
+    /// Weighs every member on the count totals per kind of element and
+    /// the gate entries (tempered by `temper`, see [`COUNT_ERROR_MEMORY_MIN`]).
+    fn weigh(&mut self, totals: &Totals, gate_entries: &[(usize, std::ops::Range<usize>, f64)], temper: f64) {
+        let Totals { observed, variance, members_of } = totals;
+        let noise = self.sensor_noise;
         for member in &mut self.members {
             let world = member.sim.world();
             let mut log_likelihood = 0.0;
@@ -495,55 +835,203 @@ impl Twin {
                     .sum();
                 term(observed[group], predicted, variance[group]);
             }
-            for (place, bins, count) in &gate_entries {
+            for (place, bins, count) in gate_entries {
                 let predicted = world.places[*place].recorder.entries(bins.clone()) as f64;
-                term(*count, predicted, (0.05 * count + 2.0).powi(2));
+                term(*count, predicted, (noise * count + SENSOR_NOISE_ABSOLUTE).powi(2));
             }
             member.log_weight += temper * log_likelihood;
         }
+    }
+
+    /// The counts of this step as `(element, count, sigma)`, without stuck
+    /// sensors (the same count of a busy place [`STUCK_REPEATS_MIN`] times
+    /// in a row), each divided by its sensor's learned bias (see
+    /// [`crate::bias`]); counts with no stated sigma get the noise the twin has
+    /// learned from its own errors: the median relative error of busy
+    /// elements' counts against the ensemble's mean (model error included,
+    /// so it errs on the wide side), smoothed over steps.
+    fn sensor_counts(&mut self, counts: &[Checked]) -> Vec<(usize, f64, f64)> {
         let weights = self.weights();
-        let ess = 1.0 / weights.iter().map(|w| w * w).sum::<f64>();
-        if ess < RESAMPLE_ESS_SHARE * self.members.len() as f64 {
-            self.resample(&weights);
+        let mut relative_errors = Vec::new();
+        let mut usable = Vec::with_capacity(counts.len());
+        for what in counts {
+            let Checked::Count { element, count, sigma } = *what else { continue };
+            let repeat = &mut self.repeats[element];
+            repeat.1 = if repeat.0 == count { repeat.1 + 1 } else { 1 };
+            repeat.0 = count;
+            if repeat.1 >= STUCK_REPEATS_MIN && count >= STUCK_COUNT_MIN {
+                continue;
+            }
+            let estimate: f64 =
+                self.members.iter().zip(&weights).map(|(m, w)| m.sim.world().element_people(element) as f64 * w).sum();
+            // The count as the sensor would read without its learned bias.
+            self.bias.observe(element, count, estimate);
+            let count = count / self.bias.factor(element);
+            if sigma.is_none() && estimate.max(count) >= 20.0 {
+                relative_errors.push((count - estimate).abs() / (estimate.max(count) + SENSOR_NOISE_ABSOLUTE));
+            }
+            usable.push((element, count, sigma, estimate));
+        }
+        if relative_errors.len() >= 5 {
+            relative_errors.sort_by(f64::total_cmp);
+            let median = relative_errors[relative_errors.len() / 2] * 1.4826;
+            self.sensor_noise =
+                (0.9 * self.sensor_noise + 0.1 * median).clamp(SENSOR_NOISE_BOUNDS[0], SENSOR_NOISE_BOUNDS[1]);
+        }
+        self.bias.settle();
+        let noise = self.sensor_noise;
+        let now = self.now;
+        self.anomalies.resize(self.repeats.len(), None);
+        usable
+            .into_iter()
+            .map(|(element, count, sigma, estimate)| {
+                let sigma = sigma.unwrap_or(noise * count + SENSOR_NOISE_ABSOLUTE);
+                let anomaly = count - observed_mean(estimate, sigma);
+                let smoothed = match self.anomalies[element] {
+                    Some((at, before)) if at + observation::OBSERVATION_ASSIMILATION_LAG >= now => {
+                        (1.0 - ANOMALY_SMOOTHING) * before + ANOMALY_SMOOTHING * anomaly
+                    }
+                    _ => anomaly,
+                };
+                self.anomalies[element] = Some((now, smoothed));
+                (element, count, sigma)
+            })
+            .collect()
+    }
+
+    /// Local assimilation (a localised particle filter, after Poterjoy
+    /// 2016): for each gate and transit stop, the members are weighed on
+    /// the counts within [`LOCALISATION_RADIUS_HOPS`] of it only, and when
+    /// those local weights degenerate, each member takes the local
+    /// service-rate factor of a member drawn by them (jittered, with a
+    /// spread floor and occasional jumps), the rest of its state staying
+    /// its own. At a transit stop the queue itself is corrected where
+    /// observed (an ensemble Kalman update with perturbed observations and
+    /// adaptive inflation), by moving people consistently: extra waiters
+    /// leave on a departure, missing ones are people who left from there
+    /// brought back to wait.
+    fn assimilate_locally(&mut self, observed_counts: &[(usize, f64, f64)], temper: f64) {
+        let now = self.now;
+        let n = self.members.len();
+        let mut count_at: Vec<Option<(f64, f64)>> = vec![None; self.world().element_count()];
+        for &(element, count, sigma) in observed_counts {
+            count_at[element] = Some((count, sigma));
+        }
+        for local in 0..self.local.places.len() {
+            let place = self.local.places[local];
+            let near = self.local.near[local].clone();
+            if near.iter().all(|&e| count_at[e].is_none()) {
+                continue;
+            }
+            for member in &mut self.members {
+                let world = member.sim.world();
+                let mut log_likelihood = 0.0;
+                for &element in &near {
+                    let Some((count, sigma)) = count_at[element] else { continue };
+                    let predicted = observed_mean(world.element_people(element) as f64, sigma);
+                    let model_error = COUNT_MODEL_ERROR_SHARE * count;
+                    let sd = (sigma * sigma + model_error * model_error + 25.0).sqrt();
+                    let z = (count - predicted) / sd;
+                    log_likelihood += -0.5 * z * z;
+                }
+                member.local_log_weight[local] += temper * log_likelihood;
+            }
+            let weights = normalise(self.members.iter().map(|m| m.local_log_weight[local]));
+            let ess = 1.0 / weights.iter().map(|w| w * w).sum::<f64>();
+            let factors: Vec<f64> =
+                self.members.iter().map(|m| m.sim.world().places[place].service_rate_factor.ln()).collect();
+            let mut new_factors = factors.clone();
+            if ess < RESAMPLE_ESS_SHARE * n as f64 {
+                new_factors = self.resample_factors(&factors, &weights);
+                for member in &mut self.members {
+                    member.local_log_weight[local] = 0.0;
+                }
+            }
+            for factor in &mut new_factors {
+                if self.rng.chance(SERVICE_JUMP_CHANCE) {
+                    // A regime switch: anywhere from halted to normal.
+                    *factor = if self.rng.chance(0.5) { 0.0 } else { (0.02f64).ln() * self.rng.uniform() };
+                }
+            }
+            for (member, factor) in self.members.iter_mut().zip(&new_factors) {
+                member.sim.world_mut().places[place].service_rate_factor = factor.exp().clamp(0.01, 1.5);
+            }
+            if self.world().scenario().places[place].kind == crowdtwin_sim::scenario::PlaceKind::Transit
+                && let Some((count, sigma)) = count_at[place]
+            {
+                self.correct_transit_queue(place, count, sigma, now);
+            }
+        }
+    }
+
+    /// A local resampling of the factors `factors` (log) by `weights`:
+    /// each member keeps its place in the ensemble (its other state) and
+    /// takes the factor of a member drawn by the weights, shrunk and
+    /// jittered (Liu & West, with a spread floor of [`SERVICE_SPREAD_MIN`]).
+    fn resample_factors(&mut self, factors: &[f64], weights: &[f64]) -> Vec<f64> {
+        let n = factors.len();
+        let mut new_factors = factors.to_vec();
+        let copies = systematic(weights, &mut self.rng);
+        let drawn: Vec<usize> = copies.iter().enumerate().flat_map(|(i, &c)| std::iter::repeat_n(i, c)).collect();
+        let mean: f64 = factors.iter().zip(weights).map(|(f, w)| f * w).sum();
+        let spread = factors
+            .iter()
+            .zip(weights)
+            .map(|(f, w)| (f - mean).powi(2) * w)
+            .sum::<f64>()
+            .max(SERVICE_SPREAD_MIN * SERVICE_SPREAD_MIN)
+            .sqrt();
+        let jitter = (1.0 - SHRINKAGE_A * SHRINKAGE_A).sqrt() * spread;
+        // Members keep their place in the ensemble (their other
+        // state); the local factor comes from the drawn member.
+        let mut order: Vec<usize> = (0..n).collect();
+        for k in (1..n).rev() {
+            order.swap(k, self.rng.below(k as u64 + 1) as usize);
+        }
+        for (slot, &i) in order.iter().enumerate() {
+            let source = drawn[slot];
+            new_factors[i] = SHRINKAGE_A * factors[source] + (1.0 - SHRINKAGE_A) * mean + jitter * self.rng.normal();
+        }
+        new_factors
+    }
+
+    /// The local state update at transit stop `place` (see `assimilate_locally`).
+    fn correct_transit_queue(&mut self, place: usize, count: f64, sigma: f64, now: SimTime) {
+        let people: Vec<f64> = self.members.iter().map(|m| m.sim.world().element_people(place) as f64).collect();
+        let weights = self.weights();
+        let mean: f64 = people.iter().zip(&weights).map(|(p, w)| p * w).sum();
+        let variance: f64 = people.iter().zip(&weights).map(|(p, w)| (p - mean).powi(2) * w).sum();
+        let inflated = variance + (LOCAL_INFLATION_SHARE * (count - mean)).powi(2);
+        let gain = inflated / (inflated + sigma * sigma);
+        let interval = SimDuration::from_secs_f64(self.world().scenario().places[place].departure_interval_s);
+        for (member, own) in self.members.iter_mut().zip(people) {
+            let perturbed = count + sigma * self.rng.normal();
+            let state = &mut member.sim.world_mut().places[place];
+            let others = own - state.transit_waiting() as f64;
+            let target = (own + gain * (perturbed - own) - others).round().max(0.0) as usize;
+            if state.set_transit_waiting(now, target) {
+                let next = SimTime(now.as_micros().div_ceil(interval.as_micros()).max(1) * interval.as_micros());
+                member.sim.inject(ActorId::new(model::PLACE, place as u32), next.max(now), Message::Departure);
+            }
         }
     }
 
     /// Normalised weights.
     fn weights(&self) -> Vec<f64> {
-        let max = self.members.iter().map(|m| m.log_weight).fold(f64::NEG_INFINITY, f64::max);
-        let raw: Vec<f64> = self.members.iter().map(|m| (m.log_weight - max).exp()).collect();
-        let total: f64 = raw.iter().sum();
-        raw.iter().map(|w| w / total).collect()
+        normalise(self.members.iter().map(|m| m.log_weight))
     }
 
-    /// Systematic resampling; copies get fresh random streams and jittered parameters.
+    /// Systematic resampling; copies get fresh random streams and jittered
+    /// parameters, and the parameters' spread is kept at its floor (see
+    /// [`keep_spread`]).
     fn resample(&mut self, weights: &[f64]) {
-        let n = self.members.len();
-        let mut copies = vec![0usize; n];
-        let start = self.rng.uniform() / n as f64;
-        let mut cumulative = 0.0;
-        let mut index = 0;
-        for k in 0..n {
-            let u = start + k as f64 / n as f64;
-            while index < n - 1 && cumulative + weights[index] < u {
-                cumulative += weights[index];
-                index += 1;
-            }
-            copies[index] += 1;
-        }
-        // Weighted mean and variance of the parameters, before resampling.
+        let copies = systematic(weights, &mut self.rng);
         let parameters: Vec<[f64; PARAMETERS]> =
             self.members.iter().map(|m| parameters_of(&m.sim.world().tuning)).collect();
-        let mut mean = [0.0; PARAMETERS];
-        let mut variance = [0.0; PARAMETERS];
-        for k in 0..PARAMETERS {
-            mean[k] = parameters.iter().zip(weights).map(|(p, w)| p[k] * w).sum();
-            let spread: f64 = parameters.iter().zip(weights).map(|(p, w)| (p[k] - mean[k]).powi(2) * w).sum();
-            variance[k] = spread.max(PARAMETER_SPREAD_MIN[k] * PARAMETER_SPREAD_MIN[k]);
-        }
+        let (mean, variance) = weighted_moments(&parameters, weights);
         let old = std::mem::take(&mut self.members);
-        let headroom = self.config.population_headroom;
         let spread = (1.0 - SHRINKAGE_A * SHRINKAGE_A).sqrt();
+        let mut moved_all = Vec::with_capacity(old.len());
         for (member, count) in old.into_iter().zip(copies) {
             if count == 0 {
                 continue;
@@ -555,17 +1043,22 @@ impl Twin {
                 sims.push(copy);
             }
             sims.push(member.sim);
-            for mut sim in sims {
+            for sim in sims {
                 let own = parameters_of(&sim.world().tuning);
                 let mut moved = [0.0; PARAMETERS];
                 for k in 0..PARAMETERS {
-                    moved[k] = SHRINKAGE_A * own[k]
-                        + (1.0 - SHRINKAGE_A) * mean[k]
-                        + spread * variance[k].sqrt() * self.rng.normal();
+                    let sd = variance[k].max(PARAMETER_SPREAD_MIN[k] * PARAMETER_SPREAD_MIN[k]).sqrt();
+                    moved[k] = SHRINKAGE_A * own[k] + (1.0 - SHRINKAGE_A) * mean[k] + spread * sd * self.rng.normal();
                 }
-                set_parameters(&mut sim.world_mut().tuning, moved, headroom);
-                self.members.push(Member { sim, log_weight: 0.0 });
+                moved_all.push(moved);
+                let local_log_weight = member.local_log_weight.clone();
+                self.members.push(Member { sim, log_weight: 0.0, local_log_weight });
             }
+        }
+        keep_spread(&mut moved_all, &PARAMETER_SPREAD_MIN, &mut self.rng);
+        let headroom = self.config.population_headroom;
+        for (member, moved) in self.members.iter_mut().zip(moved_all) {
+            set_parameters(&mut member.sim.world_mut().tuning, moved, headroom);
         }
         self.resamplings += 1;
     }
@@ -600,110 +1093,39 @@ impl Twin {
 
     /// Runs every member ahead by the horizon from a fork and summarises the
     /// futures: weighted P10/P50/P90 per element per minute, and alerts.
+    /// The plan member runs ahead too: where the twin's verified skill at
+    /// an element is no better than the plan's, the median keeps near the
+    /// plan (see [`Calibration::twin_weight`]).
     pub fn forecast(&mut self) -> Forecast {
         // Events reported for now (a gate closed at the issue time) are in
         // the forecast; `advance` applies only those before its step's end.
         self.apply_events(self.now + SimDuration(1));
         let now = self.now;
         let weights = self.weights();
-        let world = self.world();
-        let interval = world.element_recorder(0).interval();
+        let interval = self.world().element_recorder(0).interval();
         let first_bin = now.as_micros().div_ceil(interval.as_micros()) as usize;
         let horizon = self.config.horizon_min as usize;
         let end = SimTime((first_bin + horizon) as u64 * interval.as_micros());
-        let elements = world.element_count();
-        let futures = self.futures(FutureWindow { first_bin, horizon, end });
-        let world = self.world();
-        let scenario = world.scenario();
-        // What the sensors saw beyond what the ensemble holds now, per element.
-        let anomaly: Vec<f64> = (0..elements)
-            .map(|e| match self.latest_counts.get(e).copied().flatten() {
-                Some((at, count, sigma)) if at + observation::OBSERVATION_ASSIMILATION_LAG >= now => {
-                    let estimate: f64 = self
-                        .members
-                        .iter()
-                        .zip(&weights)
-                        .map(|(m, w)| m.sim.world().element_people(e) as f64 * w)
-                        .sum();
-                    count - observed_mean(estimate, sigma)
-                }
-                _ => 0.0,
-            })
-            .collect();
+        let elements = self.world().element_count();
+        let window = FutureWindow { first_bin, horizon, end };
+        self.members.push(self.plan.take().expect("the plan member is kept"));
+        let mut futures = self.futures(window);
+        self.plan = self.members.pop();
+        let plan = futures.pop().expect("the plan member's future");
+        let anomaly = self.forecast_anomalies();
         let mut forecast_elements = Vec::with_capacity(elements);
         let mut alerts = Vec::new();
         let mut issued = Vec::with_capacity(elements);
-        for e in 0..elements {
-            let area = world.element_area_m2(e);
-            let kind = world.element_kind(e);
-            let queueing = model::is_queueing_area(kind);
-            let mut minutes = Vec::with_capacity(horizon);
-            for k in 0..horizon {
-                let mut values: Vec<(f64, f64)> =
-                    futures.iter().zip(&weights).map(|(f, &w)| (f[e * horizon + k], w)).collect();
-                values.sort_by(|a, b| a.0.total_cmp(&b.0));
-                let quantile = |q: f64| weighted_quantile(&values, q);
-                // `+ 0.0` turns the empty sum's -0.0 into 0.0 for the JSON.
-                let p_bad: f64 = values
-                    .iter()
-                    .filter(|(v, _)| Los::from_density(v / area, queueing) >= Los::E)
-                    .map(|x| x.1)
-                    .sum::<f64>()
-                    + 0.0;
-                let start_s = (first_bin + k) as f64 * interval.as_secs_f64();
-                let (p10, p50, p90) = (quantile(0.1), quantile(0.5), quantile(0.9));
-                // The observed anomaly persists as learned (from 1 now to the
-                // learned factor at the horizon); the band is the ensemble's
-                // spread with count noise, scaled by the learned error
-                // quantiles once there are enough, else dressed as is.
-                let persistence = 1.0 + (self.calibration.persistence(e) - 1.0) * (k + 1) as f64 / horizon as f64;
-                let shift = anomaly[e] * persistence;
-                let noise = 1.2816 * (p50.max(0.0) + 1.0).sqrt() * DRESSING_SHARE;
-                let raw = p50;
-                let p50 = (p50 + shift).max(0.0);
-                let scale = (((p90 - p10) / 2.5631).powi(2) + (noise / 1.2816).powi(2)).sqrt();
-                let (p10, p90) = match self.calibration.band(e) {
-                    Some(band) => ((p50 + band.low * scale).max(0.0), (p50 + band.high * scale).max(0.0)),
-                    None => (
-                        (p50 - ((p50 - p10 - shift).max(0.0).powi(2) + noise * noise).sqrt()).max(0.0),
-                        p50 + ((p90 + shift - p50).max(0.0).powi(2) + noise * noise).sqrt(),
-                    ),
-                };
-                let (p10, p90) = (p10.min(p50), p90.max(p50));
-                if k + 1 == horizon {
-                    issued.push((e, raw, anomaly[e], p50, scale));
-                }
-                minutes.push(MinuteQuantiles {
-                    minute: k as u32 + 1,
-                    clock: format_clock(scenario.start_clock_s + start_s as u32),
-                    occupancy_p10: p10,
-                    occupancy_p50: p50,
-                    occupancy_p90: p90,
-                    density_p50: p50 / area,
-                    density_p90: p90 / area,
-                    probability_los_e_or_worse: p_bad.clamp(0.0, 1.0),
-                });
-            }
-            let id = world.element_id(e);
-            if let Some(first) = minutes.iter().find(|m| m.probability_los_e_or_worse >= self.config.alert_probability)
-            {
-                let worst = minutes.iter().map(|m| m.probability_los_e_or_worse).fold(0.0, f64::max);
-                let peak = minutes.iter().map(|m| m.density_p90).fold(0.0, f64::max);
-                alerts.push(Alert {
-                    place: id.clone(),
-                    kind: kind.to_string(),
-                    at: first.clock.clone(),
-                    minutes_ahead: first.minute,
-                    level: Los::from_density(peak, queueing).letter().to_string(),
-                    probability: worst,
-                    density_p90: peak,
-                });
-            }
-            forecast_elements.push(ElementForecast { id, kind: kind.to_string(), area_m2: area, minutes });
+        for (e, &anomaly) in anomaly.iter().enumerate() {
+            let values = ElementFutures { futures: &futures, weights: &weights, plan: &plan, anomaly };
+            let (element, alert, verified) = self.element_forecast(e, window, &values);
+            forecast_elements.push(element);
+            alerts.extend(alert);
+            issued.push(verified);
         }
         alerts.sort_by(|a, b| a.minutes_ahead.cmp(&b.minutes_ahead).then(b.probability.total_cmp(&a.probability)));
         let forecast = Forecast {
-            issued_at: format_clock(scenario.clock_s(now)),
+            issued_at: format_clock(self.world().scenario().clock_s(now)),
             issued_at_s: now.as_micros() / 1_000_000,
             horizon_min: self.config.horizon_min,
             members: self.members.len(),
@@ -713,6 +1135,133 @@ impl Twin {
         };
         self.calibration.issue(first_bin + horizon - 1, issued.into_iter());
         forecast
+    }
+
+    /// What the sensors saw beyond what the ensemble holds now, per element:
+    /// the smoothed anomaly, shrunk by how far it stands above the sensors'
+    /// noise (what smoothing leaves of it): a James-Stein-like gain
+    /// `a^2 / (a^2 + s^2)`, near 0 for noise, near 1 for a surprise.
+    fn forecast_anomalies(&self) -> Vec<f64> {
+        let smoothed_variance = ANOMALY_SMOOTHING / (2.0 - ANOMALY_SMOOTHING);
+        (0..self.world().element_count())
+            .map(|e| match (self.anomalies.get(e).copied().flatten(), self.latest_counts.get(e).copied().flatten()) {
+                (Some((at, smoothed)), Some((_, _, sigma)))
+                    if at + observation::OBSERVATION_ASSIMILATION_LAG >= self.now =>
+                {
+                    let noise = sigma * sigma * smoothed_variance;
+                    smoothed * smoothed * smoothed / (smoothed * smoothed + noise).max(1e-9)
+                }
+                _ => 0.0,
+            })
+            .collect()
+    }
+
+    /// Element `e`'s forecast over `window` from the members' futures, its
+    /// alert if any, and what the calibration verifies later.
+    fn element_forecast(
+        &self,
+        e: usize,
+        window: FutureWindow,
+        values: &ElementFutures,
+    ) -> (ElementForecast, Option<Alert>, Issued) {
+        let world = self.world();
+        let (area, kind) = (world.element_area_m2(e), world.element_kind(e));
+        let queueing = model::is_queueing_area(kind);
+        let horizon = window.horizon;
+        let interval_s = world.element_recorder(0).interval().as_secs_f64();
+        let mut minutes = Vec::with_capacity(horizon);
+        let mut verified = None;
+        for k in 0..horizon {
+            let mut sorted: Vec<(f64, f64)> =
+                values.futures.iter().zip(values.weights).map(|(f, &w)| (f[e * horizon + k], w)).collect();
+            sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+            // `+ 0.0` turns the empty sum's -0.0 into 0.0 for the JSON.
+            let p_bad: f64 = sorted
+                .iter()
+                .filter(|(v, _)| Los::from_density(v / area, queueing) >= Los::E)
+                .map(|x| x.1)
+                .sum::<f64>()
+                + 0.0;
+            // The observed anomaly persists as learned (from 1 now to the
+            // learned factor at the horizon).
+            let persistence = 1.0 + (self.calibration.persistence(e) - 1.0) * (k + 1) as f64 / horizon as f64;
+            let shift = values.anomaly * persistence;
+            let band = self.band(e, &sorted, shift, values.plan[e * horizon + k]);
+            if k + 1 == horizon {
+                verified = Some(Issued {
+                    element: e,
+                    raw: weighted_quantile(&sorted, 0.5),
+                    anomaly: values.anomaly,
+                    corrected: band.corrected,
+                    plan: values.plan[e * horizon + k],
+                    issued: band.p50,
+                    scale: band.scale,
+                });
+            }
+            let start_s = (window.first_bin + k) as f64 * interval_s;
+            minutes.push(MinuteQuantiles {
+                minute: k as u32 + 1,
+                clock: format_clock(world.scenario().start_clock_s + start_s as u32),
+                occupancy_p10: band.p10,
+                occupancy_p50: band.p50,
+                occupancy_p90: band.p90,
+                density_p50: band.p50 / area,
+                density_p90: band.p90 / area,
+                probability_los_e_or_worse: p_bad.clamp(0.0, 1.0),
+            });
+        }
+        let id = world.element_id(e);
+        let alert =
+            minutes.iter().find(|m| m.probability_los_e_or_worse >= self.config.alert_probability).map(|first| {
+                let worst = minutes.iter().map(|m| m.probability_los_e_or_worse).fold(0.0, f64::max);
+                let peak = minutes.iter().map(|m| m.density_p90).fold(0.0, f64::max);
+                Alert {
+                    place: id.clone(),
+                    kind: kind.to_string(),
+                    at: first.clock.clone(),
+                    minutes_ahead: first.minute,
+                    level: Los::from_density(peak, queueing).letter().to_string(),
+                    probability: worst,
+                    density_p90: peak,
+                }
+            });
+        let element = ElementForecast { id, kind: kind.to_string(), area_m2: area, minutes };
+        (element, alert, verified.expect("a horizon of at least one minute"))
+    }
+
+    /// The latest count at element `e` (without its sensor's bias) minus
+    /// the plan member's people there now; 0 without a recent count.
+    fn gap_to_plan(&self, e: usize) -> f64 {
+        match (self.latest_counts.get(e).copied().flatten(), &self.plan) {
+            (Some((at, count, _)), Some(plan)) if at + observation::OBSERVATION_ASSIMILATION_LAG >= self.now => {
+                count - plan.sim.world().element_people(e) as f64
+            }
+            _ => 0.0,
+        }
+    }
+
+    /// One minute's band of element `e` from the members' values `sorted`
+    /// (value, weight; by value), the anomaly's shift and the plan's value:
+    /// the median is the ensemble's plus the shift, blended with the plan by
+    /// verified skill; the band is the ensemble's spread with count noise,
+    /// scaled by the learned error quantiles once there are enough, else
+    /// dressed as is, and moved with the median.
+    fn band(&self, e: usize, sorted: &[(f64, f64)], shift: f64, plan: f64) -> MinuteBand {
+        let quantile = |q: f64| weighted_quantile(sorted, q);
+        let (p10, p50, p90) = (quantile(0.1), quantile(0.5), quantile(0.9));
+        let noise = 1.2816 * (p50.max(0.0) + 1.0).sqrt() * DRESSING_SHARE;
+        let corrected = (p50 + shift).max(0.0);
+        let departure = corrected - plan;
+        let issued = (plan + self.calibration.twin_weight(e, self.gap_to_plan(e)) * departure).max(0.0);
+        let scale = (((p90 - p10) / 2.5631).powi(2) + (noise / 1.2816).powi(2)).sqrt();
+        let (low, high) = match self.calibration.band(e) {
+            Some(band) => ((issued + band.low * scale).max(0.0), (issued + band.high * scale).max(0.0)),
+            None => (
+                (issued - ((p50 - p10).max(0.0).powi(2) + noise * noise).sqrt()).max(0.0),
+                issued + ((p90 - p50).max(0.0).powi(2) + noise * noise).sqrt(),
+            ),
+        };
+        MinuteBand { corrected, p10: low.min(issued), p50: issued, p90: high.max(issued), scale }
     }
 
     /// The current estimate: people per element (weighted mean, P10, P90),

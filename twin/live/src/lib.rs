@@ -5,6 +5,7 @@
 //! - [`observation`]: the versioned observation format, checking, late and
 //!   duplicate handling.
 //! - [`ensemble`]: the [`Twin`]: members, assimilation, resampling, forecasts.
+//! - [`bias`]: each count sensor's own bias, learned as the filter goes.
 //! - [`calibration`]: the forecasts' anomaly persistence and band, learned
 //!   online from what the sensors later saw.
 //! - [`clock`]: the injected clock (wall clock live, accelerated, or manual).
@@ -20,6 +21,7 @@
 //! the twin in an actor and serves it; the wire types it answers with are
 //! `crowdtwin-wire`'s.
 
+pub mod bias;
 pub mod bookings;
 pub mod calibration;
 pub mod clock;

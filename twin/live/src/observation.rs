@@ -43,8 +43,9 @@ pub enum Checked {
         element: usize,
         /// People.
         count: f64,
-        /// Sensor error, persons.
-        sigma: f64,
+        /// Sensor error, persons, if the sensor states it; else the twin
+        /// uses the noise level it learned from its own errors.
+        sigma: Option<f64>,
     },
     /// Entries at gate `place` during bins `bins`.
     GateEntries {
@@ -69,7 +70,21 @@ pub enum Checked {
         /// Open after this.
         open: bool,
     },
-    /// Kept for the record (transit arrivals, orders).
+    /// Transit stop `place` departs at `capacity_factor` of its capacity
+    /// until `until` (or until the next report).
+    TransitStatus {
+        /// Transit place index.
+        place: usize,
+        /// Share of the normal capacity.
+        capacity_factor: f64,
+        /// End, if reported.
+        until: Option<SimTime>,
+    },
+    /// Counted in the totals and otherwise kept for the record: transit
+    /// arrivals (the members' arrivals follow the learned arrival scale,
+    /// which the counts at the stops and gates already inform) and orders
+    /// (the order book acts on them; a member's shops stock what the
+    /// scenario says).
     Recorded,
 }
 
@@ -122,6 +137,7 @@ pub fn check(observation: &Observation, world: &CrowdWorld, now: SimTime) -> Res
         | Observation::GateEntries { version, .. }
         | Observation::SessionDelay { version, .. }
         | Observation::GateStatus { version, .. }
+        | Observation::TransitStatus { version, .. }
         | Observation::TransitArrival { version, .. }
         | Observation::Order { version, .. } => *version,
     };
@@ -139,9 +155,9 @@ pub fn check(observation: &Observation, world: &CrowdWorld, now: SimTime) -> Res
             let element = world.element_index(id).ok_or_else(|| format!("unknown place or walkway `{id}`"))?;
             let value = count(*value)?;
             let sigma = match sigma {
-                Some(s) if s.is_finite() && *s > 0.0 => *s,
+                Some(s) if s.is_finite() && *s > 0.0 => Some(*s),
                 Some(s) => return Err(format!("sigma {s} must be > 0")),
-                None => 0.05 * value + 2.0,
+                None => None,
             };
             Timed { at: time(at)?, what: Checked::Count { element, count: value, sigma } }
         }
@@ -173,6 +189,27 @@ pub fn check(observation: &Observation, world: &CrowdWorld, now: SimTime) -> Res
         }
         Observation::GateStatus { at, place: id, open, .. } => {
             Timed { at: time(at)?, what: Checked::GateStatus { place: place(id, Some(PlaceKind::Gate))?, open: *open } }
+        }
+        Observation::TransitStatus { at, place: id, capacity_factor, until, .. } => {
+            let place = place(id, Some(PlaceKind::Transit))?;
+            if !(capacity_factor.is_finite() && (0.0..=1.0).contains(capacity_factor)) {
+                return Err(format!("capacity_factor {capacity_factor} must be between 0 and 1"));
+            }
+            let at = time(at)?;
+            let until = match until {
+                Some(text) => {
+                    let seconds = parse_clock(text)?;
+                    let end = seconds
+                        .checked_sub(scenario.start_clock_s)
+                        .ok_or_else(|| format!("until {text} is before the day starts"))?;
+                    Some(SimTime::from_secs(end as u64))
+                }
+                None => None,
+            };
+            if until.is_some_and(|u| u < at) {
+                return Err("until must not be before at".into());
+            }
+            Timed { at, what: Checked::TransitStatus { place, capacity_factor: *capacity_factor, until } }
         }
         Observation::TransitArrival { at, place: id, count: value, .. } => {
             place(id, Some(PlaceKind::Transit))?;

@@ -28,6 +28,7 @@ fn place(id: String, kind: PlaceKind, x: f64, y: f64, area: f64) -> PlaceSpec {
         departure_interval_s: None,
         departure_capacity: None,
         arrival_share: None,
+        outdoor: false,
     }
 }
 

@@ -81,7 +81,27 @@ pub enum Observation {
         /// Open after this.
         open: bool,
     },
-    /// People arrived at a transit stop (kept; not yet assimilated).
+    /// Operators report a transit stop's service: departures at
+    /// `capacity_factor` of their capacity (0 = halted, 1 = normal again)
+    /// from `at` until `until` (default: until the next report).
+    TransitStatus {
+        /// Format version (1).
+        #[serde(default = "version_one")]
+        version: u32,
+        /// Unique id.
+        id: String,
+        /// When.
+        at: String,
+        /// Transit place id.
+        place: String,
+        /// Share of the normal departure capacity, 0 to 1.
+        capacity_factor: f64,
+        /// Clock time service is back to normal, if known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until: Option<String>,
+    },
+    /// People arrived at a transit stop (recorded and counted; the twin's
+    /// arrivals come from its learned arrival scale, see the README).
     TransitArrival {
         /// Format version (1).
         #[serde(default = "version_one")]
@@ -95,7 +115,8 @@ pub enum Observation {
         /// People.
         count: f64,
     },
-    /// An order at a shop or food outlet (kept; not yet assimilated).
+    /// An order at a shop or food outlet (recorded and counted; the order
+    /// book, not the twin, acts on orders, see the README).
     Order {
         /// Format version (1).
         #[serde(default = "version_one")]
@@ -121,6 +142,7 @@ impl Observation {
             | Observation::GateEntries { id, .. }
             | Observation::SessionDelay { id, .. }
             | Observation::GateStatus { id, .. }
+            | Observation::TransitStatus { id, .. }
             | Observation::TransitArrival { id, .. }
             | Observation::Order { id, .. } => id,
         }

@@ -122,6 +122,12 @@ pub struct ForecastEvalArgs {
     /// Run the forecasts' members ahead on the worker nodes of this nodes file.
     #[arg(long, conflicts_with = "counts")]
     pub cluster: Option<PathBuf>,
+    /// Also learn per-place service factors and correct transit stops'
+    /// queues where observed (experimental: finds a halted stop on a small
+    /// site, but is worse than the plan on the bundled day when nothing
+    /// unusual happens; see benches/README.md).
+    #[arg(long)]
+    pub local_assimilation: bool,
 }
 
 /// What every load run takes: where, how long, how many connections.
@@ -213,7 +219,12 @@ pub fn forecast_eval(args: ForecastEvalArgs) -> Result<(), CliError> {
         Some(nodes) => Some(members_on_cluster(nodes, scenario)?),
     };
     let config = eval::EvalConfig {
-        twin: TwinConfig { members: args.members, horizon_min: args.horizon_min, ..Default::default() },
+        twin: TwinConfig {
+            members: args.members,
+            horizon_min: args.horizon_min,
+            local_assimilation: args.local_assimilation,
+            ..Default::default()
+        },
         forecast_every_min: args.every_min,
         first_forecast_clock_s: None,
         sensors: Default::default(),
