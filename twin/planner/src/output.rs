@@ -12,7 +12,7 @@ use arrow_array::builder::{Float64Builder, StringBuilder, UInt32Builder};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
 use crowdtwin_sim::model::{ElementKpis, RunOutput};
-use crowdtwin_sim::scenario::{Scenario, format_clock};
+use crowdtwin_sim::scenario::{Scenario, Walkway, format_clock};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
@@ -150,14 +150,17 @@ fn write_text(path: &Path, text: &str) -> Result<(), PlannerError> {
     })
 }
 
+/// A walkway's element id ("a--b") and display name ("A – B", from its places' names).
+fn walkway_id_and_name(scenario: &Scenario, walkway: &Walkway) -> (String, String) {
+    let (a, b) = (&scenario.places[walkway.a], &scenario.places[walkway.b]);
+    (format!("{}--{}", a.id, b.id), format!("{} \u{2013} {}", a.name, b.name))
+}
+
 /// Display names of the run's elements by id: a place's name, a walkway's
 /// "end – end" from its places' names.
 fn element_names(scenario: &Scenario) -> BTreeMap<String, String> {
     let mut names: BTreeMap<String, String> = scenario.places.iter().map(|p| (p.id.clone(), p.name.clone())).collect();
-    for walkway in &scenario.walkways {
-        let (a, b) = (&scenario.places[walkway.a], &scenario.places[walkway.b]);
-        names.insert(format!("{}--{}", a.id, b.id), format!("{} \u{2013} {}", a.name, b.name));
-    }
+    names.extend(scenario.walkways.iter().map(|w| walkway_id_and_name(scenario, w)));
     names
 }
 
@@ -199,7 +202,7 @@ pub fn site_map(scenario: &Scenario, kpis: &[ElementKpis]) -> Vec<MapElement> {
             _ => vec![a.position_m, b.position_m],
         };
         let shape = MapShape::Line { points, width_m: walkway.width_m };
-        let (id, name) = (format!("{}--{}", a.id, b.id), format!("{} \u{2013} {}", a.name, b.name));
+        let (id, name) = walkway_id_and_name(scenario, walkway);
         map.push(element(scenario.places.len() + w, id, name, "walkway".to_string(), shape, None));
     }
     map
@@ -299,4 +302,51 @@ pub fn write_report(path: &Path, output: &RunOutput, scenario: &Scenario) -> Res
         balked: kpis.balked,
     });
     write_text(path, &html)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The Gangneung site with its place outlines taken out.
+    fn gangneung_without_outlines() -> Scenario {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scenarios/gangneung-2018.toml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let text: String = text.lines().filter(|l| !l.starts_with("polygon_m")).map(|l| format!("{l}\n")).collect();
+        Scenario::parse(&text, "gangneung").unwrap()
+    }
+
+    #[test]
+    fn the_map_falls_back_to_circles_of_the_area_and_straight_walkways() {
+        let scenario = gangneung_without_outlines();
+        let map = site_map(&scenario, &[]);
+        assert_eq!(map.len(), scenario.places.len() + scenario.walkways.len());
+        for (place, e) in scenario.places.iter().zip(&map) {
+            let MapShape::Disc { centre, radius_m } = &e.shape else { panic!("{}: {:?}", place.id, e.shape) };
+            assert_eq!(*centre, place.position_m);
+            let area = std::f64::consts::PI * radius_m * radius_m;
+            assert!((area - place.area_m2).abs() < 1e-6 * place.area_m2, "{}", place.id);
+            assert_eq!((e.name.as_str(), e.label_at), (place.name.as_str(), Some(place.position_m)));
+        }
+        let walkways = &map[scenario.places.len()..];
+        let bent: Vec<&str> = walkways
+            .iter()
+            .filter(|e| matches!(&e.shape, MapShape::Line { points, .. } if points.len() > 2))
+            .map(|e| e.id.as_str())
+            .collect();
+        // The two walkways with a centre line keep it; every other is its straight segment.
+        assert_eq!(bent.len(), 2, "{bent:?}");
+        for (walkway, e) in scenario.walkways.iter().zip(walkways) {
+            let MapShape::Line { points, width_m } = &e.shape else { panic!("{}", e.id) };
+            assert_eq!(*width_m, walkway.width_m);
+            if walkway.line_m.is_none() {
+                let ends = [scenario.places[walkway.a].position_m, scenario.places[walkway.b].position_m];
+                assert_eq!(points.as_slice(), ends.as_slice(), "{}", e.id);
+            }
+            assert_eq!((e.kind.as_str(), e.label_at), ("walkway", None));
+            assert!(e.name.contains(" \u{2013} "), "{}", e.name);
+        }
+        // Without KPIs every element is at LOS A.
+        assert!(map.iter().all(|e| e.peak_los == 0));
+    }
 }
