@@ -7,15 +7,16 @@
 //! same run gives byte-identical files.
 
 use crate::PlannerError;
-use crate::report::{self, KpiRow, PlaceSeries, ReportInput};
+use crate::report::{self, KpiRow, MapElement, MapShape, PlaceSeries, ReportInput, SessionRow};
 use arrow_array::builder::{Float64Builder, StringBuilder, UInt32Builder};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
-use crowdtwin_sim::model::RunOutput;
-use crowdtwin_sim::scenario::format_clock;
+use crowdtwin_sim::model::{ElementKpis, RunOutput};
+use crowdtwin_sim::scenario::{Scenario, Walkway, format_clock};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -149,9 +150,70 @@ fn write_text(path: &Path, text: &str) -> Result<(), PlannerError> {
     })
 }
 
-/// Writes `report.html`.
-pub fn write_report(path: &Path, output: &RunOutput) -> Result<(), PlannerError> {
+/// A walkway's element id ("a--b") and display name ("A – B", from its places' names).
+fn walkway_id_and_name(scenario: &Scenario, walkway: &Walkway) -> (String, String) {
+    let (a, b) = (&scenario.places[walkway.a], &scenario.places[walkway.b]);
+    (format!("{}--{}", a.id, b.id), format!("{} \u{2013} {}", a.name, b.name))
+}
+
+/// Display names of the run's elements by id: a place's name, a walkway's
+/// "end – end" from its places' names.
+fn element_names(scenario: &Scenario) -> BTreeMap<String, String> {
+    let mut names: BTreeMap<String, String> = scenario.places.iter().map(|p| (p.id.clone(), p.name.clone())).collect();
+    names.extend(scenario.walkways.iter().map(|w| walkway_id_and_name(scenario, w)));
+    names
+}
+
+/// The site map's elements: places (outline, or a circle of their area) and
+/// walkways (centre line, or the straight segment between their places), each
+/// with the peak level of service and density of its KPIs.
+pub fn site_map(scenario: &Scenario, kpis: &[ElementKpis]) -> Vec<MapElement> {
+    let by_id: BTreeMap<&str, &ElementKpis> = kpis.iter().map(|k| (k.id.as_str(), k)).collect();
+    // KPIs are in element order (places, then walkways); the id decides where they differ.
+    let kpi_of = |index: usize, id: &str| kpis.get(index).filter(|k| k.id == id).or_else(|| by_id.get(id).copied());
+    let element = |index: usize, id: String, name: String, kind: String, shape, label_at| {
+        let k = kpi_of(index, &id);
+        MapElement {
+            peak_los: k.map_or(0, |k| k.peak_los.rank()),
+            peak_density_p_per_m2: k.map_or(0.0, |k| k.peak_density_p_per_m2),
+            id,
+            name,
+            kind,
+            shape,
+            label_at,
+        }
+    };
+    let mut map = Vec::with_capacity(scenario.places.len() + scenario.walkways.len());
+    for (i, place) in scenario.places.iter().enumerate() {
+        let shape = match &place.polygon_m {
+            Some(ring) if ring.len() >= 3 => MapShape::Outline(ring.clone()),
+            _ => MapShape::Disc {
+                centre: place.position_m,
+                radius_m: (place.area_m2.max(0.0) / std::f64::consts::PI).sqrt(),
+            },
+        };
+        let kind = place.kind.as_str().to_string();
+        map.push(element(i, place.id.clone(), place.name.clone(), kind, shape, Some(place.position_m)));
+    }
+    for (w, walkway) in scenario.walkways.iter().enumerate() {
+        let (a, b) = (&scenario.places[walkway.a], &scenario.places[walkway.b]);
+        let points = match &walkway.line_m {
+            Some(line) if line.len() >= 2 => line.clone(),
+            _ => vec![a.position_m, b.position_m],
+        };
+        let shape = MapShape::Line { points, width_m: walkway.width_m };
+        let (id, name) = walkway_id_and_name(scenario, walkway);
+        map.push(element(scenario.places.len() + w, id, name, "walkway".to_string(), shape, None));
+    }
+    map
+}
+
+/// Writes `report.html` of a run of `scenario` (the site map, names and
+/// sessions come from it).
+pub fn write_report(path: &Path, output: &RunOutput, scenario: &Scenario) -> Result<(), PlannerError> {
     let kpis = &output.kpis;
+    let names = element_names(scenario);
+    let name_of = |id: &str| names.get(id).cloned().unwrap_or_default();
     let minutes_per_interval = output.interval_s / 60.0;
     // The report plots one value per minute: repeat or pick intervals to match.
     let per_minute = |n: usize| -> Vec<usize> {
@@ -165,6 +227,7 @@ pub fn write_report(path: &Path, output: &RunOutput) -> Result<(), PlannerError>
             let picks = per_minute(e.intervals());
             PlaceSeries {
                 id: e.id.clone(),
+                name: name_of(&e.id),
                 kind: e.kind.to_string(),
                 area_m2: e.area_m2,
                 occupancy: picks.iter().map(|&i| e.occupancy(i)).collect(),
@@ -178,14 +241,32 @@ pub fn write_report(path: &Path, output: &RunOutput) -> Result<(), PlannerError>
         .iter()
         .map(|e| KpiRow {
             place: e.id.clone(),
+            name: name_of(&e.id),
             kind: e.kind.to_string(),
             peak_density_p_per_m2: e.peak_density_p_per_m2,
             peak_los: e.peak_los.rank(),
             minutes_at_los_e_or_f: e.minutes_at_los_e_or_f.round() as u32,
             total_queue_time_s: e.total_queue_time_s,
             max_queue: e.max_queue,
+            entries: e.entries,
+            mean_wait_s: e.mean_wait_s,
         })
         .collect();
+    let sessions: Vec<SessionRow> = kpis
+        .sessions
+        .iter()
+        .map(|s| SessionRow {
+            name: s.name.clone(),
+            sport: s.sport.clone(),
+            venue: name_of(&s.venue),
+            venue_id: s.venue.clone(),
+            start: s.start.clone(),
+            tickets: s.tickets,
+            seated: s.seated,
+            seated_on_time: s.seated_on_time,
+        })
+        .collect();
+    let map = site_map(scenario, &kpis.elements);
     let population = &kpis.population;
     let summary = vec![
         ("Run".to_string(), format!("{} to {}", kpis.start, kpis.end)),
@@ -216,6 +297,56 @@ pub fn write_report(path: &Path, output: &RunOutput) -> Result<(), PlannerError>
         summary,
         places: &places,
         kpis: &rows,
+        map: &map,
+        sessions: &sessions,
+        balked: kpis.balked,
     });
     write_text(path, &html)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The Gangneung site with its place outlines taken out.
+    fn gangneung_without_outlines() -> Scenario {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scenarios/gangneung-2018.toml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let text: String = text.lines().filter(|l| !l.starts_with("polygon_m")).map(|l| format!("{l}\n")).collect();
+        Scenario::parse(&text, "gangneung").unwrap()
+    }
+
+    #[test]
+    fn the_map_falls_back_to_circles_of_the_area_and_straight_walkways() {
+        let scenario = gangneung_without_outlines();
+        let map = site_map(&scenario, &[]);
+        assert_eq!(map.len(), scenario.places.len() + scenario.walkways.len());
+        for (place, e) in scenario.places.iter().zip(&map) {
+            let MapShape::Disc { centre, radius_m } = &e.shape else { panic!("{}: {:?}", place.id, e.shape) };
+            assert_eq!(*centre, place.position_m);
+            let area = std::f64::consts::PI * radius_m * radius_m;
+            assert!((area - place.area_m2).abs() < 1e-6 * place.area_m2, "{}", place.id);
+            assert_eq!((e.name.as_str(), e.label_at), (place.name.as_str(), Some(place.position_m)));
+        }
+        let walkways = &map[scenario.places.len()..];
+        let bent: Vec<&str> = walkways
+            .iter()
+            .filter(|e| matches!(&e.shape, MapShape::Line { points, .. } if points.len() > 2))
+            .map(|e| e.id.as_str())
+            .collect();
+        // The two walkways with a centre line keep it; every other is its straight segment.
+        assert_eq!(bent.len(), 2, "{bent:?}");
+        for (walkway, e) in scenario.walkways.iter().zip(walkways) {
+            let MapShape::Line { points, width_m } = &e.shape else { panic!("{}", e.id) };
+            assert_eq!(*width_m, walkway.width_m);
+            if walkway.line_m.is_none() {
+                let ends = [scenario.places[walkway.a].position_m, scenario.places[walkway.b].position_m];
+                assert_eq!(points.as_slice(), ends.as_slice(), "{}", e.id);
+            }
+            assert_eq!((e.kind.as_str(), e.label_at), ("walkway", None));
+            assert!(e.name.contains(" \u{2013} "), "{}", e.name);
+        }
+        // Without KPIs every element is at LOS A.
+        assert!(map.iter().all(|e| e.peak_los == 0));
+    }
 }

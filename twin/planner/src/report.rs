@@ -7,6 +7,12 @@
 //! written with fixed precision, nothing depends on hash order or the time of
 //! rendering).
 //!
+//! The page, top to bottom: the run's key figures; a map of the site, every
+//! place and walkway coloured by its worst level of service; the KPI table,
+//! worst element first; the sessions and their attendance; balks and waits at
+//! food outlets and shops; occupancy and queue charts (one small chart per
+//! place, on a shared scale); the level of service strip.
+//!
 //! Values that are not finite (NaN, ±∞) are treated as 0, and so are negative
 //! occupancies and queues; a LOS value above 5 is shown as F.
 
@@ -25,18 +31,30 @@ pub const MAX_CHART_SERIES: usize = 10;
 pub(crate) const SERIES_COLOURS: [&str; MAX_CHART_SERIES] =
     ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 
-/// Width in SVG units of the plotting area of every chart.
+/// Width in SVG units of the plotting area of the LOS strip.
 const PLOT_W: f64 = 880.0;
-/// Height of the plotting area of the line charts.
-const PLOT_H: f64 = 300.0;
-/// Left margin of the line charts (y tick labels and the axis title).
-const LINE_LEFT: f64 = 64.0;
-/// Right margin of every chart.
+/// Right margin of the LOS strip.
 const RIGHT: f64 = 24.0;
-/// Top margin of the line charts.
-const LINE_TOP: f64 = 12.0;
-/// Bottom margin of the line charts (x tick labels and the axis title).
-const LINE_BOTTOM: f64 = 44.0;
+/// Left margin of a small chart (value tick labels).
+const SMALL_LEFT: f64 = 40.0;
+/// Width of a small chart's plotting area.
+const SMALL_PLOT_W: f64 = 250.0;
+/// Right margin of a small chart.
+const SMALL_RIGHT: f64 = 14.0;
+/// Top margin of a small chart.
+const SMALL_TOP: f64 = 8.0;
+/// Height of a small chart's plotting area.
+const SMALL_PLOT_H: f64 = 90.0;
+/// Bottom margin of a small chart (clock labels).
+const SMALL_BOTTOM: f64 = 20.0;
+/// Most clock ticks on a small chart.
+const SMALL_TICKS_MAX: u64 = 4;
+/// Width of the site map.
+const MAP_W: f64 = 928.0;
+/// Most height of the site map.
+const MAP_H_MAX: f64 = 640.0;
+/// Margin around the site inside the map.
+const MAP_MARGIN: f64 = 36.0;
 /// Vertical pitch of one LOS strip row and the height of its cells.
 const ROW_PITCH: f64 = 12.0;
 const ROW_CELL_H: f64 = 11.0;
@@ -50,6 +68,8 @@ const MAX_LABEL_CHARS: usize = 30;
 pub struct PlaceSeries {
     /// Place id, e.g. "gangneung-hockey-centre" or "plaza-north--hockey-gate" for walkways.
     pub id: String,
+    /// Display name ("Gangneung Hockey Centre"); the id is shown where it is empty.
+    pub name: String,
     /// "venue", "shop", "food", "gate", "plaza", "fan_zone", "transit", "walkway".
     pub kind: String,
     /// Walkable area in m².
@@ -67,6 +87,8 @@ pub struct PlaceSeries {
 pub struct KpiRow {
     /// Place id.
     pub place: String,
+    /// Display name; the id is shown where it is empty.
+    pub name: String,
     /// Place kind.
     pub kind: String,
     /// Highest density reached, persons per m².
@@ -79,6 +101,71 @@ pub struct KpiRow {
     pub total_queue_time_s: f64,
     /// Longest queue, persons.
     pub max_queue: f64,
+    /// People who entered (food outlets and shops: customers served).
+    pub entries: u64,
+    /// Mean wait of everyone who waited here, s.
+    pub mean_wait_s: f64,
+}
+
+/// Where one element of the site map is, in site metres (x east, y north).
+#[derive(Debug, Clone, PartialEq)]
+pub enum MapShape {
+    /// A place's outline (its outer ring).
+    Outline(Vec<[f64; 2]>),
+    /// A place without an outline: a circle of its area around its position.
+    Disc {
+        /// Position of the place, m.
+        centre: [f64; 2],
+        /// Radius of a circle of the place's area, m.
+        radius_m: f64,
+    },
+    /// A walkway: its centre line, or the straight segment between its ends.
+    Line {
+        /// The line's points, m.
+        points: Vec<[f64; 2]>,
+        /// Clear width, m.
+        width_m: f64,
+    },
+}
+
+/// One place or walkway on the site map.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MapElement {
+    /// Element id (as in the KPI table).
+    pub id: String,
+    /// Display name; the id is shown where it is empty.
+    pub name: String,
+    /// Element kind ("venue", ..., "walkway").
+    pub kind: String,
+    /// Where it is.
+    pub shape: MapShape,
+    /// Where its label goes (places); walkways carry none.
+    pub label_at: Option<[f64; 2]>,
+    /// Worst level of service over the run, 0 = A ... 5 = F.
+    pub peak_los: u8,
+    /// Highest density over the run, P/m².
+    pub peak_density_p_per_m2: f64,
+}
+
+/// One row of the sessions table.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SessionRow {
+    /// Session name, e.g. "Men's quarterfinal".
+    pub name: String,
+    /// Sport.
+    pub sport: String,
+    /// Venue name.
+    pub venue: String,
+    /// Venue id.
+    pub venue_id: String,
+    /// Start clock time, "HH:MM".
+    pub start: String,
+    /// Tickets sold.
+    pub tickets: u32,
+    /// Spectators seated (at any time).
+    pub seated: u32,
+    /// Spectators seated before the start.
+    pub seated_on_time: u32,
 }
 
 /// Everything the report shows.
@@ -94,8 +181,14 @@ pub struct ReportInput<'a> {
     pub summary: Vec<(String, String)>,
     /// All the same length (minutes); may be empty.
     pub places: &'a [PlaceSeries],
-    /// Rows of the KPI table, shown in this order.
+    /// Rows of the KPI table (shown worst first, see [`by_severity`]).
     pub kpis: &'a [KpiRow],
+    /// The site map's places and walkways; the map is left out when empty.
+    pub map: &'a [MapElement],
+    /// The sessions, in this order.
+    pub sessions: &'a [SessionRow],
+    /// Customers who saw a queue too long at a food outlet or shop and went elsewhere.
+    pub balked: u64,
 }
 
 /// Appends formatted text to a `String` (writing to a `String` cannot fail).
@@ -125,6 +218,12 @@ th,td{padding:3px 8px;border-bottom:1px solid #e6e6e6;text-align:left}\
 th{background:#f4f4f4;position:sticky;top:0}\
 td.n,th.n{text-align:right}\
 td.los{text-align:center;font-weight:600}\
+small.id{color:#777;margin-left:6px}\
+strong.balked{font-size:16px}\
+.multiples{display:grid;grid-template-columns:repeat(auto-fill,minmax(304px,1fr));gap:10px 16px;margin-top:8px}\
+figure{margin:0}\
+figcaption{font-weight:600;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}\
+figcaption small{font-weight:400;color:#555}\
 footer{margin-top:32px;color:#777;font-size:12px}";
 
 /// Style sheet inside every SVG, so that a chart saved on its own still looks right.
@@ -137,14 +236,18 @@ pub fn render_html(input: &ReportInput<'_>) -> String {
     let minutes = run_minutes(input.places);
     let mut out = String::with_capacity(64 * 1024);
     page_header(&mut out, input, minutes);
+    site_map_section(&mut out, input.map);
+    out.push_str(
+        "<section id=\"kpis\">\n<h2>Key figures per place</h2>\n<p class=\"note\">Worst first: by peak level of \
+         service, then minutes at LOS E/F, then peak density.</p>\n",
+    );
+    kpi_table(&mut out, input.kpis);
+    out.push_str("</section>\n");
+    sessions_section(&mut out, input.sessions);
+    errands_section(&mut out, input.kpis, input.balked);
     occupancy_section(&mut out, input, minutes);
     queue_section(&mut out, input, minutes);
     los_section(&mut out, input, minutes);
-
-    // 5. KPI table.
-    out.push_str("<section id=\"kpis\">\n<h2>Key figures per place</h2>\n");
-    kpi_table(&mut out, input.kpis);
-    out.push_str("</section>\n");
 
     w!(out, "<footer>crowdtwin run report \u{b7} {} \u{b7} seed {}</footer>\n", esc(input.title), input.seed);
     out.push_str("</body>\n</html>\n");
@@ -178,7 +281,7 @@ fn page_header(out: &mut String, input: &ReportInput<'_>, minutes: usize) {
     out.push_str("</header>\n");
 }
 
-/// Section 2: the occupancy chart of the places with the highest peak.
+/// The occupancy charts of the places with the highest peak.
 fn occupancy_section(out: &mut String, input: &ReportInput<'_>, minutes: usize) {
     let places = input.places;
     out.push_str("<section id=\"occupancy\">\n<h2>Occupancy over time</h2>\n");
@@ -188,13 +291,13 @@ fn occupancy_section(out: &mut String, input: &ReportInput<'_>, minutes: usize) 
         out.push_str("<p class=\"note\">The run has no minutes to plot.</p>\n");
     } else {
         let top = top_places(places, |p| &p.occupancy, false);
-        let chart = LineChart::new(places, &top, |p| &p.occupancy, minutes, input.start_clock_s);
-        line_chart_section(out, &chart, "Occupancy");
+        let charts = Multiples::new(places, &top, |p| &p.occupancy, minutes, input.start_clock_s);
+        small_multiples(out, &charts, "Occupancy", SERIES_COLOURS[0]);
     }
     out.push_str("</section>\n");
 }
 
-/// Section 3: the queue chart of the places that had a queue.
+/// The queue charts of the places that had a queue.
 fn queue_section(out: &mut String, input: &ReportInput<'_>, minutes: usize) {
     let places = input.places;
     out.push_str("<section id=\"queues\">\n<h2>Queue lengths</h2>\n");
@@ -202,13 +305,13 @@ fn queue_section(out: &mut String, input: &ReportInput<'_>, minutes: usize) {
     if top_queues.is_empty() {
         out.push_str("<p class=\"note\">No place had a queue at any time during the run.</p>\n");
     } else {
-        let chart = LineChart::new(places, &top_queues, |p| &p.queue, minutes, input.start_clock_s);
-        line_chart_section(out, &chart, "Queue length");
+        let charts = Multiples::new(places, &top_queues, |p| &p.queue, minutes, input.start_clock_s);
+        small_multiples(out, &charts, "Queue length", SERIES_COLOURS[3]);
     }
     out.push_str("</section>\n");
 }
 
-/// Section 4: the level of service strip.
+/// The level of service strip.
 fn los_section(out: &mut String, input: &ReportInput<'_>, minutes: usize) {
     out.push_str("<section id=\"los\">\n<h2>Level of service</h2>\n");
     if input.places.is_empty() {
@@ -219,6 +322,11 @@ fn los_section(out: &mut String, input: &ReportInput<'_>, minutes: usize) {
         los_strip(out, input.places, minutes, input.start_clock_s);
     }
     out.push_str("</section>\n");
+}
+
+/// The name to show: `name`, or `id` where the name is empty.
+fn display_name<'a>(name: &'a str, id: &'a str) -> &'a str {
+    if name.trim().is_empty() { id } else { name }
 }
 
 /// Escapes text for HTML element content and attribute values.
@@ -315,25 +423,31 @@ fn clock_label(clock_s: u64) -> String {
     if day == 0 { hm } else { format!("{hm}+{day}d") }
 }
 
-/// Tick spacing in minutes for a run of `minutes`: at most about eight ticks,
-/// on round clock steps (1, 2, 5, 10, 15, 30 minutes, then whole hours).
-fn tick_step_min(minutes: usize) -> u64 {
+/// Tick spacing in minutes for a run of `minutes`: at most about `ticks`
+/// ticks, on round clock steps (1, 2, 5, 10, 15, 30 minutes, then whole hours).
+fn tick_step_min(minutes: usize, ticks: u64) -> u64 {
     const STEPS: [u64; 15] = [1, 2, 5, 10, 15, 30, 60, 120, 180, 240, 360, 720, 1440, 2880, 10_080];
     let m = minutes as u64;
+    let ticks = ticks.max(1);
     for step in STEPS {
-        if m <= step * 8 {
+        if m <= step * ticks {
             return step;
         }
     }
     // Very long runs: whole weeks.
-    m.div_ceil(8).div_ceil(10_080) * 10_080
+    m.div_ceil(ticks).div_ceil(10_080) * 10_080
 }
 
 /// Clock ticks over a run of `minutes` starting at `start_clock_s`: (offset
 /// from minute 0 in minutes, label), aligned to round clock times and
 /// covering the domain [0, minutes].
 fn clock_ticks(start_clock_s: u32, minutes: usize) -> Vec<(f64, String)> {
-    let step_s = tick_step_min(minutes) * 60;
+    clock_ticks_at_most(start_clock_s, minutes, 8)
+}
+
+/// [`clock_ticks`] with at most about `ticks` ticks.
+fn clock_ticks_at_most(start_clock_s: u32, minutes: usize, ticks: u64) -> Vec<(f64, String)> {
+    let step_s = tick_step_min(minutes, ticks) * 60;
     let start = u64::from(start_clock_s);
     let end = start + minutes as u64 * 60;
     let mut t = start.div_ceil(step_s) * step_s;
@@ -374,14 +488,15 @@ pub(crate) fn nice_scale(max: f64) -> (f64, f64, usize) {
     (step, top, decimals)
 }
 
-/// What one line chart draws and where: the places `top` of `places`, one
-/// series each, on a clock axis of `minutes` and a value axis up to `y_top`.
-struct LineChart<'a, S: Fn(&PlaceSeries) -> &Vec<f64>> {
+/// Small multiples of one series: one small chart per place of `top` (indices
+/// into `places`, highest peak first), all on one value scale and one clock
+/// axis, so that heights compare across charts.
+struct Multiples<'a, S: Fn(&PlaceSeries) -> &Vec<f64>> {
     /// All places of the run.
     places: &'a [PlaceSeries],
-    /// Indices into `places` of the series drawn, highest peak first.
+    /// Indices into `places` of the places drawn, highest peak first.
     top: &'a [usize],
-    /// The series of a place that the chart shows.
+    /// The series of a place that the charts show.
     series: S,
     /// Length of the run, minutes.
     minutes: usize,
@@ -389,172 +504,136 @@ struct LineChart<'a, S: Fn(&PlaceSeries) -> &Vec<f64>> {
     start_clock_s: u32,
     /// Spacing of the value ticks.
     step: f64,
-    /// Value at the top of the plotting area.
+    /// Value at the top of every plotting area: the shared scale.
     y_top: f64,
     /// Decimals of the value tick labels.
     decimals: usize,
 }
 
-impl<'a, S: Fn(&PlaceSeries) -> &Vec<f64>> LineChart<'a, S> {
-    /// The chart of `series` for the places `top`, its value axis scaled to their highest peak.
+impl<'a, S: Fn(&PlaceSeries) -> &Vec<f64>> Multiples<'a, S> {
+    /// The charts of `series` for the places `top`, their value axis scaled to the highest peak of them all.
     fn new(places: &'a [PlaceSeries], top: &'a [usize], series: S, minutes: usize, start_clock_s: u32) -> Self {
         let max = top.iter().map(|&i| peak(series(&places[i]))).fold(0.0, f64::max);
         let (step, y_top, decimals) = nice_scale(max);
-        LineChart { places, top, series, minutes, start_clock_s, step, y_top, decimals }
-    }
-
-    /// Width of the whole SVG.
-    fn width(&self) -> f64 {
-        LINE_LEFT + PLOT_W + RIGHT
-    }
-
-    /// Height of the whole SVG.
-    fn height(&self) -> f64 {
-        LINE_TOP + PLOT_H + LINE_BOTTOM
-    }
-
-    /// y of the x axis.
-    fn bottom(&self) -> f64 {
-        LINE_TOP + PLOT_H
+        Multiples { places, top, series, minutes, start_clock_s, step, y_top, decimals }
     }
 
     /// x of minute offset `m`.
     fn x_of(&self, m: f64) -> f64 {
-        LINE_LEFT + m / self.minutes as f64 * PLOT_W
+        SMALL_LEFT + m / self.minutes as f64 * SMALL_PLOT_W
     }
 
     /// y of value `v` (cleaned).
     fn y_of(&self, v: f64) -> f64 {
-        LINE_TOP + PLOT_H - clean(v) / self.y_top * PLOT_H
+        SMALL_TOP + SMALL_PLOT_H - clean(v) / self.y_top * SMALL_PLOT_H
     }
 }
 
-/// One line chart (SVG) and its legend (an HTML list); `what` names the series.
-fn line_chart_section<S: Fn(&PlaceSeries) -> &Vec<f64>>(out: &mut String, chart: &LineChart<'_, S>, what: &str) {
-    let (width, height) = (chart.width(), chart.height());
+/// A grid of small charts, one per place, with a note on what they show;
+/// `what` names the series, `colour` is the line colour of every chart.
+fn small_multiples<S: Fn(&PlaceSeries) -> &Vec<f64>>(
+    out: &mut String,
+    charts: &Multiples<'_, S>,
+    what: &str,
+    colour: &str,
+) {
     w!(
         out,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {} {}\" width=\"{}\" height=\"{}\" role=\"img\" \
-         aria-label=\"{} of the {} places with the highest peak\">\n",
-        num(width, 0),
-        num(height, 0),
-        num(width, 0),
-        num(height, 0),
+        "<p class=\"note\">{} of the {} places with the highest peak, highest first, one chart each; every chart \
+         on the same scale (persons, 0\u{2013}{}).</p>\n<div class=\"multiples\">\n",
         esc(what),
-        chart.top.len()
+        charts.top.len(),
+        num_grouped(charts.y_top, charts.decimals)
     );
-    out.push_str(SVG_STYLE);
-    line_chart_grid(out, chart);
-    line_chart_axes(out, chart);
-    line_chart_lines(out, chart);
-    out.push_str("</svg>\n<ul class=\"legend\">\n");
-    line_chart_legend(out, chart);
-    out.push_str("</ul>\n");
+    let ticks = clock_ticks_at_most(charts.start_clock_s, charts.minutes, SMALL_TICKS_MAX);
+    let (width, height) = (SMALL_LEFT + SMALL_PLOT_W + SMALL_RIGHT, SMALL_TOP + SMALL_PLOT_H + SMALL_BOTTOM);
+    for &i in charts.top {
+        let place = &charts.places[i];
+        let values = (charts.series)(place);
+        w!(
+            out,
+            "<figure><figcaption title=\"{} ({})\">{} <small>(peak {})</small></figcaption>\n<svg \
+             xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" role=\"img\" \
+             aria-label=\"{} at {}\">\n",
+            esc(&place.id),
+            esc(&place.kind),
+            esc(display_name(&place.name, &place.id)),
+            num_grouped(peak(values), 1),
+            esc(what),
+            esc(display_name(&place.name, &place.id)),
+            w = num(width, 0),
+            h = num(height, 0)
+        );
+        out.push_str(SVG_STYLE);
+        small_chart_grid(out, charts, &ticks);
+        let mut points = String::with_capacity(values.len().min(2 * SMALL_PLOT_W as usize) * 12);
+        for (m, v) in line_points(values, charts.minutes, SMALL_PLOT_W as usize) {
+            w!(points, "{},{} ", num(charts.x_of(m), 1), num(charts.y_of(v), 1));
+        }
+        w!(
+            out,
+            "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.4\" stroke-linejoin=\"round\" \
+             points=\"{}\"/>\n</svg></figure>\n",
+            points.trim_end()
+        );
+    }
+    out.push_str("</div>\n");
 }
 
-/// The grid of a line chart: value ticks and labels, clock ticks and labels.
-fn line_chart_grid<S: Fn(&PlaceSeries) -> &Vec<f64>>(out: &mut String, chart: &LineChart<'_, S>) {
-    let bottom = chart.bottom();
-    // Y grid and tick labels.
-    let n_y = (chart.y_top / chart.step).round() as usize;
+/// The grid, ticks and axes of one small chart.
+fn small_chart_grid<S: Fn(&PlaceSeries) -> &Vec<f64>>(
+    out: &mut String,
+    charts: &Multiples<'_, S>,
+    ticks: &[(f64, String)],
+) {
+    let (left, right, bottom) = (SMALL_LEFT, SMALL_LEFT + SMALL_PLOT_W, SMALL_TOP + SMALL_PLOT_H);
+    let n_y = (charts.y_top / charts.step).round() as usize;
     for k in 0..=n_y {
-        let v = k as f64 * chart.step;
-        let y = num(chart.y_of(v), 1);
+        let v = k as f64 * charts.step;
+        let y = num(charts.y_of(v), 1);
         w!(
             out,
             "<line class=\"grid\" x1=\"{}\" y1=\"{y}\" x2=\"{}\" y2=\"{y}\"/><text x=\"{}\" y=\"{y}\" dy=\"0.32em\" \
              text-anchor=\"end\">{}</text>\n",
-            num(LINE_LEFT, 1),
-            num(LINE_LEFT + PLOT_W, 1),
-            num(LINE_LEFT - 6.0, 1),
-            num_grouped(v, chart.decimals)
+            num(left, 1),
+            num(right, 1),
+            num(left - 4.0, 1),
+            num_grouped(v, charts.decimals)
         );
     }
-    // X grid, ticks and clock labels.
-    for (m, label) in clock_ticks(chart.start_clock_s, chart.minutes) {
-        let x = num(chart.x_of(m), 1);
+    for (m, label) in ticks {
+        let x = num(charts.x_of(*m), 1);
         w!(
             out,
-            "<line class=\"grid\" x1=\"{x}\" y1=\"{}\" x2=\"{x}\" y2=\"{}\"/><line class=\"axis\" x1=\"{x}\" y1=\"{}\" \
-             x2=\"{x}\" y2=\"{}\"/><text x=\"{x}\" y=\"{}\" text-anchor=\"middle\">{label}</text>\n",
-            num(LINE_TOP, 1),
+            "<line class=\"axis\" x1=\"{x}\" y1=\"{}\" x2=\"{x}\" y2=\"{}\"/><text x=\"{x}\" y=\"{}\" \
+             text-anchor=\"middle\">{label}</text>\n",
             num(bottom, 1),
-            num(bottom, 1),
-            num(bottom + 5.0, 1),
-            num(bottom + 17.0, 1)
+            num(bottom + 4.0, 1),
+            num(bottom + 15.0, 1)
         );
     }
-}
-
-/// The axes of a line chart and their titles.
-fn line_chart_axes<S: Fn(&PlaceSeries) -> &Vec<f64>>(out: &mut String, chart: &LineChart<'_, S>) {
     w!(
         out,
         "<line class=\"axis\" x1=\"{l}\" y1=\"{t}\" x2=\"{l}\" y2=\"{b}\"/><line class=\"axis\" x1=\"{l}\" y1=\"{b}\" \
          x2=\"{r}\" y2=\"{b}\"/>\n",
-        l = num(LINE_LEFT, 1),
-        t = num(LINE_TOP, 1),
-        b = num(chart.bottom(), 1),
-        r = num(LINE_LEFT + PLOT_W, 1)
+        l = num(left, 1),
+        t = num(SMALL_TOP, 1),
+        b = num(bottom, 1),
+        r = num(right, 1)
     );
-    w!(
-        out,
-        "<text class=\"ttl\" transform=\"translate(14,{}) rotate(-90)\" text-anchor=\"middle\">persons</text>\n",
-        num(LINE_TOP + PLOT_H / 2.0, 1)
-    );
-    w!(
-        out,
-        "<text class=\"ttl\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">clock time</text>\n",
-        num(LINE_LEFT + PLOT_W / 2.0, 1),
-        num(chart.height() - 6.0, 1)
-    );
-}
-
-/// The lines of a line chart, lowest-ranked first so that the highest peak is drawn on top.
-fn line_chart_lines<S: Fn(&PlaceSeries) -> &Vec<f64>>(out: &mut String, chart: &LineChart<'_, S>) {
-    for (rank, &i) in chart.top.iter().enumerate().rev() {
-        let place = &chart.places[i];
-        let values = (chart.series)(place);
-        let mut points = String::with_capacity(values.len().min(2 * PLOT_W as usize) * 12);
-        for (m, v) in line_points(values, chart.minutes) {
-            w!(points, "{},{} ", num(chart.x_of(m), 1), num(chart.y_of(v), 1));
-        }
-        let points = points.trim_end();
-        w!(
-            out,
-            "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"1.6\" stroke-linejoin=\"round\" points=\"{points}\">\
-             <title>{}</title></polyline>\n",
-            SERIES_COLOURS[rank % SERIES_COLOURS.len()],
-            esc(&place.id)
-        );
-    }
-}
-
-/// The legend items of a line chart: colour, place id and peak, highest first.
-fn line_chart_legend<S: Fn(&PlaceSeries) -> &Vec<f64>>(out: &mut String, chart: &LineChart<'_, S>) {
-    for (rank, &i) in chart.top.iter().enumerate() {
-        let place = &chart.places[i];
-        w!(
-            out,
-            "<li><span class=\"sw\" style=\"background:{}\"></span>{} <small>(peak {})</small></li>\n",
-            SERIES_COLOURS[rank % SERIES_COLOURS.len()],
-            esc(&place.id),
-            num_grouped(peak((chart.series)(place)), 1)
-        );
-    }
 }
 
 /// Points (minute position, value) of one series over the domain [0, minutes]:
 /// each minute's mean at the middle of its minute; a single minute as a flat
-/// segment; missing minutes as 0. Runs far longer than the plot is wide are
-/// reduced to the lowest and highest value of each pixel column, in the order
-/// they occur, so that peaks survive and the SVG stays small.
-fn line_points(values: &[f64], minutes: usize) -> Vec<(f64, f64)> {
+/// segment; missing minutes as 0. Runs far longer than the plot's `columns`
+/// pixel columns are reduced to the lowest and highest value of each column,
+/// in the order they occur, so that peaks survive and the SVG stays small.
+fn line_points(values: &[f64], minutes: usize, columns: usize) -> Vec<(f64, f64)> {
     let at = |m: usize| values.get(m).copied().map_or(0.0, clean);
     if minutes == 1 {
         return vec![(0.0, at(0)), (1.0, at(0))];
     }
-    let columns = PLOT_W as usize;
+    let columns = columns.max(1);
     if minutes <= 2 * columns {
         return (0..minutes).map(|m| (m as f64 + 0.5, at(m))).collect();
     }
@@ -585,12 +664,12 @@ fn line_points(values: &[f64], minutes: usize) -> Vec<(f64, f64)> {
     points
 }
 
-/// Row label: the id, cut to [`MAX_LABEL_CHARS`] characters with an ellipsis.
-fn row_label(id: &str) -> String {
-    if id.chars().count() <= MAX_LABEL_CHARS {
-        id.to_string()
+/// Row label: the name, cut to [`MAX_LABEL_CHARS`] characters with an ellipsis.
+fn row_label(name: &str) -> String {
+    if name.chars().count() <= MAX_LABEL_CHARS {
+        name.to_string()
     } else {
-        let mut s: String = id.chars().take(MAX_LABEL_CHARS - 1).collect();
+        let mut s: String = name.chars().take(MAX_LABEL_CHARS - 1).collect();
         s.push('\u{2026}');
         s
     }
@@ -649,7 +728,8 @@ impl<'a> LosStrip<'a> {
         order.sort_by(|&a, &b| {
             places[a].kind.cmp(&places[b].kind).then_with(|| places[a].id.cmp(&places[b].id)).then(a.cmp(&b))
         });
-        let labels: Vec<String> = order.iter().map(|&i| row_label(&places[i].id)).collect();
+        let labels: Vec<String> =
+            order.iter().map(|&i| row_label(display_name(&places[i].name, &places[i].id))).collect();
         let longest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
         let left = (longest as f64 * 6.2 + 16.0).clamp(72.0, 220.0).round();
         let top_axis = 24.0;
@@ -770,7 +850,28 @@ fn los_strip_row(out: &mut String, strip: &LosStrip<'_>, place: &PlaceSeries, la
     }
 }
 
-/// The KPI table, rows in the order given.
+/// The name of an element for a table cell: the name, and the id in small
+/// grey text after it where the two differ.
+fn name_cell(name: &str, id: &str) -> String {
+    let shown = display_name(name, id);
+    if shown == id { esc(id) } else { format!("{}<small class=\"id\">{}</small>", esc(shown), esc(id)) }
+}
+
+/// The KPI rows worst first: by peak level of service, then minutes at LOS
+/// E or F, then peak density, all highest first; ties keep their order.
+pub fn by_severity(kpis: &[KpiRow]) -> Vec<&KpiRow> {
+    let mut rows: Vec<&KpiRow> = kpis.iter().collect();
+    rows.sort_by(|a, b| {
+        b.peak_los
+            .min(5)
+            .cmp(&a.peak_los.min(5))
+            .then(b.minutes_at_los_e_or_f.cmp(&a.minutes_at_los_e_or_f))
+            .then(clean(b.peak_density_p_per_m2).total_cmp(&clean(a.peak_density_p_per_m2)))
+    });
+    rows
+}
+
+/// The KPI table, worst element first ([`by_severity`]).
 fn kpi_table(out: &mut String, kpis: &[KpiRow]) {
     if kpis.is_empty() {
         out.push_str("<p class=\"note\">No KPI rows.</p>\n");
@@ -781,14 +882,14 @@ fn kpi_table(out: &mut String, kpis: &[KpiRow]) {
          <th>Peak LOS</th><th class=\"n\">Minutes at LOS E/F</th><th class=\"n\">Total queue time (min)</th>\
          <th class=\"n\">Max queue (persons)</th></tr></thead>\n<tbody>\n",
     );
-    for k in kpis {
+    for k in by_severity(kpis) {
         let level = k.peak_los.min(5);
         let text_colour = if level >= 5 { "#fff" } else { "#222" };
         w!(
             out,
             "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"los\" style=\"background:{};color:{}\">{}</td>\
              <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>\n",
-            esc(&k.place),
+            name_cell(&k.name, &k.place),
             esc(&k.kind),
             num_grouped(clean(k.peak_density_p_per_m2), 2),
             los_colour(level),
@@ -800,6 +901,313 @@ fn kpi_table(out: &mut String, kpis: &[KpiRow]) {
         );
     }
     out.push_str("</tbody>\n</table>\n");
+}
+
+/// `part` of `whole` in per cent, one decimal ("–" when `whole` is 0).
+fn percent(part: u32, whole: u32) -> String {
+    if whole == 0 { "\u{2013}".to_string() } else { num(100.0 * f64::from(part) / f64::from(whole), 1) }
+}
+
+/// The sessions and their attendance, one row per session in the order given.
+fn sessions_section(out: &mut String, sessions: &[SessionRow]) {
+    out.push_str("<section id=\"sessions\">\n<h2>Sessions</h2>\n");
+    if sessions.is_empty() {
+        out.push_str("<p class=\"note\">No sessions in this run.</p>\n</section>\n");
+        return;
+    }
+    out.push_str(
+        "<table>\n<thead><tr><th>Start</th><th>Session</th><th>Sport</th><th>Venue</th><th class=\"n\">Tickets</th>\
+         <th class=\"n\">Seated</th><th class=\"n\">Attendance (%)</th><th class=\"n\">Seated by the start</th>\
+         <th class=\"n\">On time (% of seated)</th></tr></thead>\n<tbody>\n",
+    );
+    for s in sessions {
+        w!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
+             <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>\n",
+            esc(&s.start),
+            esc(&s.name),
+            esc(&s.sport),
+            name_cell(&s.venue, &s.venue_id),
+            num_grouped(f64::from(s.tickets), 0),
+            num_grouped(f64::from(s.seated), 0),
+            percent(s.seated, s.tickets),
+            num_grouped(f64::from(s.seated_on_time), 0),
+            percent(s.seated_on_time, s.seated)
+        );
+    }
+    out.push_str("</tbody>\n</table>\n</section>\n");
+}
+
+/// Balks and waits at food outlets and shops: the run's balks and per
+/// outlet its customers, mean wait and total queue time, the longest total
+/// queue time first.
+fn errands_section(out: &mut String, kpis: &[KpiRow], balked: u64) {
+    out.push_str("<section id=\"errands\">\n<h2>Food outlets and shops: balks and waits</h2>\n");
+    w!(
+        out,
+        "<p><strong class=\"balked\">{}</strong> {} saw a queue too long at a food outlet or shop and went \
+         elsewhere (balked).</p>\n",
+        num_grouped(balked as f64, 0),
+        if balked == 1 { "customer" } else { "customers" }
+    );
+    let mut outlets: Vec<&KpiRow> = kpis.iter().filter(|k| k.kind == "food" || k.kind == "shop").collect();
+    if outlets.is_empty() {
+        out.push_str("<p class=\"note\">No food outlets or shops in this run.</p>\n</section>\n");
+        return;
+    }
+    outlets.sort_by(|a, b| clean(b.total_queue_time_s).total_cmp(&clean(a.total_queue_time_s)));
+    out.push_str(
+        "<table>\n<thead><tr><th>Outlet</th><th>Kind</th><th class=\"n\">Customers (entries)</th>\
+         <th class=\"n\">Mean wait (min)</th><th class=\"n\">Total queue time (min)</th>\
+         <th class=\"n\">Max queue (persons)</th></tr></thead>\n<tbody>\n",
+    );
+    for k in outlets {
+        w!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
+             <td class=\"n\">{}</td></tr>\n",
+            name_cell(&k.name, &k.place),
+            esc(&k.kind),
+            num_grouped(k.entries as f64, 0),
+            num_grouped(clean(k.mean_wait_s) / 60.0, 1),
+            num_grouped(clean(k.total_queue_time_s) / 60.0, 1),
+            num_grouped(clean(k.max_queue), 1)
+        );
+    }
+    out.push_str("</tbody>\n</table>\n</section>\n");
+}
+
+/// The points of a shape that must fit on the map.
+fn shape_extent(shape: &MapShape) -> Vec<[f64; 2]> {
+    match shape {
+        MapShape::Outline(points) | MapShape::Line { points, .. } => points.clone(),
+        MapShape::Disc { centre: [x, y], radius_m } => {
+            let r = clean(*radius_m);
+            vec![[x - r, y - r], [x + r, y + r]]
+        }
+    }
+}
+
+/// Area of a shape in m², for drawing large places first.
+fn shape_area(shape: &MapShape) -> f64 {
+    match shape {
+        MapShape::Outline(points) => {
+            let n = points.len();
+            let twice: f64 =
+                (0..n).map(|i| points[i][0] * points[(i + 1) % n][1] - points[(i + 1) % n][0] * points[i][1]).sum();
+            clean(twice.abs() / 2.0)
+        }
+        MapShape::Disc { radius_m, .. } => std::f64::consts::PI * clean(*radius_m).powi(2),
+        MapShape::Line { .. } => 0.0,
+    }
+}
+
+/// Where the site goes on the map: site metres to SVG units, north up.
+struct MapFrame {
+    /// Smallest x and y of the site, m.
+    x0: f64,
+    y0: f64,
+    /// SVG units per metre.
+    scale: f64,
+    /// x of the site's west edge in the SVG.
+    left: f64,
+    /// Size of the SVG.
+    width: f64,
+    height: f64,
+}
+
+impl MapFrame {
+    /// The frame fitting every element of `map` into the map with a margin;
+    /// none when no element has a finite point.
+    fn fit(map: &[MapElement]) -> Option<MapFrame> {
+        let points: Vec<[f64; 2]> =
+            map.iter().flat_map(|e| shape_extent(&e.shape)).filter(|p| p[0].is_finite() && p[1].is_finite()).collect();
+        let x0 = points.iter().map(|p| p[0]).reduce(f64::min)?;
+        let x1 = points.iter().map(|p| p[0]).fold(x0, f64::max);
+        let y0 = points.iter().map(|p| p[1]).fold(f64::INFINITY, f64::min);
+        let y1 = points.iter().map(|p| p[1]).fold(y0, f64::max);
+        let (dx, dy) = ((x1 - x0).max(1.0), (y1 - y0).max(1.0));
+        let scale = ((MAP_W - 2.0 * MAP_MARGIN) / dx).min((MAP_H_MAX - 2.0 * MAP_MARGIN) / dy);
+        let height = (dy * scale + 2.0 * MAP_MARGIN).max(160.0).round();
+        Some(MapFrame { x0, y0, scale, left: (MAP_W - dx * scale) / 2.0, width: MAP_W, height })
+    }
+
+    /// SVG position of site point `p`: x east, y flipped so that north is up.
+    fn at(&self, p: [f64; 2]) -> (f64, f64) {
+        (
+            self.left + (finite(p[0]) - self.x0) * self.scale,
+            self.height - MAP_MARGIN - (finite(p[1]) - self.y0) * self.scale,
+        )
+    }
+
+    /// The points of `points` as an SVG `points` attribute.
+    fn points(&self, points: &[[f64; 2]]) -> String {
+        let mut text = String::with_capacity(points.len() * 14);
+        for &p in points {
+            let (x, y) = self.at(p);
+            w!(text, "{},{} ", num(x, 1), num(y, 1));
+        }
+        text.trim_end().to_string()
+    }
+}
+
+/// Styles of the site map's shapes and labels.
+const MAP_STYLE: &str = "<style>.place{stroke:#333;stroke-width:0.8;fill-opacity:0.9}\
+.walkway{fill:none;stroke-linecap:round;stroke-linejoin:round}\
+text.lbl{font-size:11px;fill:#111;paint-order:stroke;stroke:#fff;stroke-width:3px;stroke-linejoin:round}</style>\n";
+
+/// The tooltip of a map element.
+fn map_title(e: &MapElement) -> String {
+    format!(
+        "{} ({}, {}): peak LOS {}, peak density {} P/m\u{b2}",
+        esc(display_name(&e.name, &e.id)),
+        esc(&e.id),
+        esc(&e.kind),
+        los_letter(e.peak_los),
+        num(clean(e.peak_density_p_per_m2), 2)
+    )
+}
+
+/// The site map: every place (its outline, or a circle of its area) and
+/// walkway (its centre line, as wide as it is but at least visible) in the
+/// colour of its worst level of service over the run, place names, a
+/// north arrow, a scale bar and the LOS legend.
+fn site_map_section(out: &mut String, map: &[MapElement]) {
+    out.push_str("<section id=\"map\">\n<h2>Site map: worst level of service</h2>\n");
+    let Some(frame) = MapFrame::fit(map) else {
+        out.push_str("<p class=\"note\">No site geometry in this run.</p>\n</section>\n");
+        return;
+    };
+    out.push_str(
+        "<p>Each place and walkway in the colour of its worst level of service over the run. Places where people \
+         queue (gates, venues, food outlets, shops, transit stops) are rated on Fruin's queueing thresholds and \
+         walkways, plazas and fan zones on his walkway thresholds, because people standing in line accept more \
+         density than people walking: the same density is a better letter at a queue than on a walkway.</p>\n",
+    );
+    w!(
+        out,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" role=\"img\" \
+         aria-label=\"Site map, each place and walkway coloured by its worst level of service\">\n",
+        w = num(frame.width, 0),
+        h = num(frame.height, 0)
+    );
+    out.push_str(SVG_STYLE);
+    out.push_str(MAP_STYLE);
+    // Walkways under places, the worst on top; large places under small ones.
+    let mut walkways: Vec<&MapElement> = map.iter().filter(|e| matches!(e.shape, MapShape::Line { .. })).collect();
+    walkways.sort_by_key(|e| e.peak_los.min(5));
+    let mut places: Vec<&MapElement> = map.iter().filter(|e| !matches!(e.shape, MapShape::Line { .. })).collect();
+    places.sort_by(|a, b| shape_area(&b.shape).total_cmp(&shape_area(&a.shape)));
+    for e in walkways.iter().chain(&places) {
+        map_shape(out, &frame, e);
+    }
+    map_labels(out, &frame, &places);
+    map_furniture(out, &frame);
+    out.push_str("</svg>\n<ul class=\"legend\">\n");
+    for (letter, colour) in Los::ALL.map(|los| (los.letter(), los.colour_hex())) {
+        w!(out, "<li><span class=\"sw\" style=\"background:{colour}\"></span>LOS {letter}</li>\n");
+    }
+    out.push_str("</ul>\n</section>\n");
+}
+
+/// Height of a map label's box, SVG units.
+const LABEL_H: f64 = 13.0;
+
+/// The place names, largest place first: each at its place, kept inside the
+/// map and moved up or down a line or two where it would cover a name
+/// already written (left where it is when every try does).
+fn map_labels(out: &mut String, frame: &MapFrame, places: &[&MapElement]) {
+    let mut taken: Vec<[f64; 4]> = Vec::new();
+    let overlaps = |a: &[f64; 4], b: &[f64; 4]| a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3];
+    for e in places {
+        let Some(at) = e.label_at else { continue };
+        let name = display_name(&e.name, &e.id);
+        // About 6 SVG units per character at 11 px.
+        let half = name.chars().count() as f64 * 3.1;
+        let (x, y) = frame.at(at);
+        let x = if 2.0 * half + 8.0 < frame.width { x.clamp(4.0 + half, frame.width - 4.0 - half) } else { x };
+        let boxed = |y: f64| [x - half, y - LABEL_H / 2.0, x + half, y + LABEL_H / 2.0];
+        let y = [0.0, LABEL_H, -LABEL_H, 2.0 * LABEL_H, -2.0 * LABEL_H]
+            .into_iter()
+            .map(|dy| (y + dy).clamp(LABEL_H, frame.height - LABEL_H))
+            .find(|&y| !taken.iter().any(|t| overlaps(t, &boxed(y))))
+            .unwrap_or(y);
+        taken.push(boxed(y));
+        w!(
+            out,
+            "<text class=\"lbl\" x=\"{}\" y=\"{}\" dy=\"0.32em\" text-anchor=\"middle\">{}</text>\n",
+            num(x, 1),
+            num(y, 1),
+            esc(name)
+        );
+    }
+}
+
+/// One shape of the site map.
+fn map_shape(out: &mut String, frame: &MapFrame, e: &MapElement) {
+    let colour = los_colour(e.peak_los);
+    match &e.shape {
+        MapShape::Outline(points) => w!(
+            out,
+            "<polygon class=\"place\" data-id=\"{}\" points=\"{}\" fill=\"{colour}\"><title>{}</title></polygon>\n",
+            esc(&e.id),
+            frame.points(points),
+            map_title(e)
+        ),
+        MapShape::Disc { centre, radius_m } => {
+            let (x, y) = frame.at(*centre);
+            w!(
+                out,
+                "<circle class=\"place\" data-id=\"{}\" cx=\"{}\" cy=\"{}\" r=\"{}\" fill=\"{colour}\"><title>{}</title>\
+                 </circle>\n",
+                esc(&e.id),
+                num(x, 1),
+                num(y, 1),
+                num((clean(*radius_m) * frame.scale).max(3.0), 1),
+                map_title(e)
+            );
+        }
+        MapShape::Line { points, width_m } => w!(
+            out,
+            "<polyline class=\"walkway\" data-id=\"{}\" points=\"{}\" stroke=\"{colour}\" stroke-width=\"{}\"><title>{}\
+             </title></polyline>\n",
+            esc(&e.id),
+            frame.points(points),
+            num((clean(*width_m) * frame.scale).clamp(2.0, 12.0), 1),
+            map_title(e)
+        ),
+    }
+}
+
+/// The north arrow and a scale bar of a round length.
+fn map_furniture(out: &mut String, frame: &MapFrame) {
+    let (x, y) = (frame.width - 20.0, 14.0);
+    w!(
+        out,
+        "<path d=\"M{x} {y} l-6 16 l6 -4 l6 4 z\" fill=\"#333\"/><text x=\"{x}\" y=\"{}\" text-anchor=\"middle\">N</text>\n",
+        num(y + 28.0, 1)
+    );
+    let most_m = 0.25 * (frame.width - 2.0 * MAP_MARGIN) / frame.scale;
+    let length_m = [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1_000.0, 2_000.0, 5_000.0, 10_000.0]
+        .into_iter()
+        .rfind(|&l| l <= most_m)
+        .unwrap_or(1.0);
+    let (x0, y0) = (MAP_MARGIN, frame.height - 12.0);
+    let x1 = x0 + length_m * frame.scale;
+    w!(
+        out,
+        "<line class=\"axis\" x1=\"{a}\" y1=\"{y}\" x2=\"{b}\" y2=\"{y}\"/><line class=\"axis\" x1=\"{a}\" y1=\"{t}\" \
+         x2=\"{a}\" y2=\"{y}\"/><line class=\"axis\" x1=\"{b}\" y1=\"{t}\" x2=\"{b}\" y2=\"{y}\"/><text x=\"{}\" \
+         y=\"{}\">{} m</text>\n",
+        num(x1 + 6.0, 1),
+        num(y0 + 4.0, 1),
+        num_grouped(length_m, 0),
+        a = num(x0, 1),
+        b = num(x1, 1),
+        y = num(y0, 1),
+        t = num(y0 - 5.0, 1)
+    );
 }
 
 #[cfg(test)]

@@ -77,13 +77,13 @@ pub fn run_file_with<E: From<PlannerError>>(
 ) -> Result<(RunOutput, Vec<PathBuf>), E> {
     let (scenario, text) = load_scenario_with_text(path)?;
     std::fs::create_dir_all(out).map_err(|e| PlannerError::file(out.display(), e))?;
-    let (_, output) = simulate(scenario, &text)?;
+    let (sim, output) = simulate(scenario, &text)?;
     let places = out.join("places.parquet");
     let kpis = out.join("kpis.json");
     let report = out.join("report.html");
     output::write_places(&places, &output)?;
     output::write_kpis(&kpis, &output)?;
-    output::write_report(&report, &output)?;
+    output::write_report(&report, &output, sim.world().scenario())?;
     let copy = out.join(output::SCENARIO_FILE_NAME);
     output::write_scenario(&copy, &text)?;
     Ok((output, vec![places, kpis, report, copy]))

@@ -108,7 +108,88 @@ fn run_writes_parquet_kpis_and_report_identical_for_any_threads_and_shards() {
     assert!(kpis["sessions"][0]["seated"].as_u64().unwrap() > 2_500, "the 09:05 curling session fills");
     let report = String::from_utf8(outputs[0].2.clone()).unwrap();
     assert!(report.starts_with("<!DOCTYPE html>") && report.contains("<svg"));
+    report_shows_the_site(&report, &kpis);
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The text of section `id` of a report.
+fn report_section<'a>(report: &'a str, id: &str) -> &'a str {
+    let start = report.find(&format!("<section id=\"{id}\">")).unwrap_or_else(|| panic!("section {id}"));
+    &report[start..start + report[start..].find("</section>").unwrap()]
+}
+
+/// The Gangneung morning's report: a map with every place and walkway in the
+/// colour of its peak LOS, the KPI table worst first, sessions and balks.
+fn report_shows_the_site(report: &str, kpis: &serde_json::Value) {
+    use crowdtwin_sim::model::Los;
+    let map = report_section(report, "map");
+    // 18 places (every one outlined) and 26 walkways.
+    assert_eq!(map.matches("<polygon class=\"place\"").count(), 18);
+    assert_eq!(map.matches("class=\"place\"").count(), 18);
+    assert_eq!(map.matches("<polyline class=\"walkway\"").count(), 26);
+    let elements = kpis["elements"].as_array().unwrap();
+    let los_of = |e: &serde_json::Value| Los::from_letter(e["peak_los"].as_str().unwrap()).unwrap();
+    // Each shape in the colour of its element's peak LOS; the densest one too.
+    let shape = |id: &str| {
+        let at = map.find(&format!("data-id=\"{id}\"")).unwrap_or_else(|| panic!("{id} on the map"));
+        let start = map[..at].rfind('<').unwrap();
+        &map[start..start + map[start..].find('>').unwrap()]
+    };
+    for e in elements {
+        let id = e["id"].as_str().unwrap();
+        let colour = los_of(e).colour_hex();
+        assert!(shape(id).contains(&format!("=\"{colour}\"")), "{id}: {} in {colour}", shape(id));
+    }
+    let densest = kpis["peak_density_element"].as_str().unwrap();
+    let densest_kpis = elements.iter().find(|e| e["id"] == densest).unwrap();
+    assert!(shape(densest).contains(los_of(densest_kpis).colour_hex()), "{densest}");
+    // Place names as labels.
+    for name in ["Gangneung Hockey Centre", "Gangneung Curling Centre"] {
+        assert!(map.contains(&format!(">{name}</text>")), "label {name}");
+    }
+    // The KPI table's first row is the worst element (the F walkway, last in file order).
+    let worst = elements
+        .iter()
+        .max_by(|a, b| {
+            los_of(a)
+                .cmp(&los_of(b))
+                .then(
+                    a["minutes_at_los_e_or_f"]
+                        .as_f64()
+                        .unwrap()
+                        .total_cmp(&b["minutes_at_los_e_or_f"].as_f64().unwrap()),
+                )
+                .then(
+                    a["peak_density_p_per_m2"]
+                        .as_f64()
+                        .unwrap()
+                        .total_cmp(&b["peak_density_p_per_m2"].as_f64().unwrap()),
+                )
+                .then(std::cmp::Ordering::Greater)
+        })
+        .unwrap();
+    let table = report_section(report, "kpis");
+    let first_row = table.split("<tbody>").nth(1).unwrap().split("</tr>").next().unwrap();
+    assert!(first_row.contains(worst["id"].as_str().unwrap()), "{first_row} is not {}", worst["id"]);
+    assert!(first_row.contains(&format!(">{}</td>", los_of(worst).letter())));
+    // One row per session; the balks.
+    let sessions = report_section(report, "sessions");
+    let rows = sessions.split("<tbody>").nth(1).unwrap().matches("<tr>").count();
+    assert_eq!(rows, kpis["sessions"].as_array().unwrap().len());
+    assert!(rows >= 1);
+    let balked = kpis["balked"].as_u64().unwrap();
+    let errands = report_section(report, "errands");
+    let shown: u64 = errands
+        .split("<strong class=\"balked\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .replace(',', "")
+        .parse()
+        .unwrap();
+    assert_eq!(shown, balked);
 }
 
 #[test]

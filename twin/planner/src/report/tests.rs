@@ -3,7 +3,15 @@
 use super::*;
 
 fn place(id: &str, kind: &str, occupancy: Vec<f64>, queue: Vec<f64>, los: Vec<u8>) -> PlaceSeries {
-    PlaceSeries { id: id.to_string(), kind: kind.to_string(), area_m2: 100.0, occupancy, queue, los }
+    PlaceSeries {
+        id: id.to_string(),
+        name: String::new(),
+        kind: kind.to_string(),
+        area_m2: 100.0,
+        occupancy,
+        queue,
+        los,
+    }
 }
 
 /// A place whose series rise to `peak` and fall again over `minutes`.
@@ -27,6 +35,9 @@ fn input<'a>(places: &'a [PlaceSeries], kpis: &'a [KpiRow]) -> ReportInput<'a> {
         ],
         places,
         kpis,
+        map: &[],
+        sessions: &[],
+        balked: 0,
     }
 }
 
@@ -154,33 +165,289 @@ fn busy_thousand_minute_run_stays_small() {
     assert!(html.len() < 1_500_000, "page is {} bytes", html.len());
 }
 
+/// The figures (small charts) of a section.
+fn figures(section: &str) -> Vec<&str> {
+    section.split("<figure>").skip(1).map(|f| &f[..f.find("</figure>").expect("figure closed")]).collect()
+}
+
+/// The value tick labels of one small chart.
+fn y_labels(figure: &str) -> Vec<&str> {
+    figure.split("text-anchor=\"end\">").skip(1).map(|t| &t[..t.find('<').unwrap()]).collect()
+}
+
 #[test]
-fn only_top_ten_in_legends() {
+fn only_top_ten_as_small_multiples_on_one_scale() {
     let places: Vec<PlaceSeries> =
         (0..15).map(|i| hill(&format!("site-{i:02}"), "venue", 120, 100.0 + 10.0 * i as f64)).collect();
     let html = render_html(&input(&places, &[]));
     for id in ["occupancy", "queues"] {
         let sec = section(&html, id);
-        let items = legend_items(sec);
-        assert_eq!(items.len(), 10, "{id}");
+        let charts = figures(sec);
+        assert_eq!(charts.len(), 10, "{id}: one small chart per place");
         // Highest first.
-        assert!(items[0].contains("site-14"));
-        assert!(items[9].contains("site-05"));
+        assert!(charts[0].contains("site-14"), "{id}");
+        assert!(charts[9].contains("site-05"), "{id}");
         for i in 0..5 {
             assert!(!sec.contains(&format!("site-{i:02}")), "{id}: site-{i:02} should not be shown");
         }
-        assert_eq!(sec.matches("<polyline").count(), 10);
-        // Ten distinct colours.
-        let mut colours: Vec<&str> = items.iter().map(|it| &it[it.find("background:").unwrap()..][..18]).collect();
-        colours.sort_unstable();
-        colours.dedup();
-        assert_eq!(colours.len(), 10);
+        // One line per chart, every chart on the same value scale.
+        for chart in &charts {
+            assert_eq!(chart.matches("<polyline").count(), 1, "{id}");
+            assert_eq!(chart.matches("<svg").count(), 1, "{id}");
+            assert_eq!(y_labels(chart), y_labels(charts[0]), "{id}: a shared y scale");
+        }
+        // The scale reaches the highest peak: site-14 peaks at 240 (occupancy) or 96 (queue).
+        let top: f64 = y_labels(charts[0]).last().unwrap().replace(',', "").parse().unwrap();
+        let highest = if id == "occupancy" { 240.0 } else { 96.0 };
+        assert!(top >= highest && top < highest * 1.5, "{id}: top of scale {top}");
     }
     // The LOS strip has all places.
     let strip = section(&html, "los");
     for i in 0..15 {
         assert!(strip.contains(&format!("site-{i:02} (venue)")));
     }
+}
+
+#[test]
+fn names_are_shown_and_ids_kept() {
+    let mut named = hill("gangneung-hockey-centre", "venue", 60, 80.0);
+    named.name = "Gangneung Hockey Centre".into();
+    let places = vec![named, hill("plaza-north", "plaza", 60, 20.0)];
+    let kpis = vec![KpiRow {
+        place: "gangneung-hockey-centre".into(),
+        name: "Gangneung Hockey Centre".into(),
+        kind: "venue".into(),
+        ..KpiRow::default()
+    }];
+    let html = render_html(&input(&places, &kpis));
+    let occupancy = section(&html, "occupancy");
+    assert!(
+        occupancy.contains("<figcaption title=\"gangneung-hockey-centre (venue)\">Gangneung Hockey Centre <small>")
+    );
+    // Without a name, the id.
+    assert!(occupancy.contains("<figcaption title=\"plaza-north (plaza)\">plaza-north <small>"));
+    assert!(
+        section(&html, "kpis")
+            .contains("<td>Gangneung Hockey Centre<small class=\"id\">gangneung-hockey-centre</small></td>")
+    );
+    let strip = section(&html, "los");
+    assert!(strip.contains("<title>gangneung-hockey-centre (venue)</title>Gangneung Hockey Centre</text>"));
+}
+
+/// A site: two outlined places, one without an outline, two walkways, the
+/// second of which is the densest element and reached LOS F.
+fn site() -> Vec<MapElement> {
+    let place = |id: &str, name: &str, shape: MapShape, at: [f64; 2], los: u8, density: f64| MapElement {
+        id: id.into(),
+        name: name.into(),
+        kind: "venue".into(),
+        shape,
+        label_at: Some(at),
+        peak_los: los,
+        peak_density_p_per_m2: density,
+    };
+    let walkway = |id: &str, points: Vec<[f64; 2]>, los: u8, density: f64| MapElement {
+        id: id.into(),
+        name: String::new(),
+        kind: "walkway".into(),
+        shape: MapShape::Line { points, width_m: 6.0 },
+        label_at: None,
+        peak_los: los,
+        peak_density_p_per_m2: density,
+    };
+    let square = |x: f64, y: f64| {
+        MapShape::Outline(vec![[x - 20.0, y - 20.0], [x + 20.0, y - 20.0], [x + 20.0, y + 20.0], [x - 20.0, y + 20.0]])
+    };
+    vec![
+        place("south", "South Arena", square(0.0, 0.0), [0.0, 0.0], 1, 0.8),
+        place("north", "North Hall", square(0.0, 400.0), [0.0, 400.0], 3, 1.1),
+        place("kiosk", "", MapShape::Disc { centre: [300.0, 200.0], radius_m: 10.0 }, [300.0, 200.0], 0, 0.1),
+        walkway("south--north", vec![[0.0, 0.0], [0.0, 400.0]], 2, 0.6),
+        walkway("north--kiosk", vec![[0.0, 400.0], [150.0, 380.0], [300.0, 200.0]], 5, 2.4),
+    ]
+}
+
+/// The markup of the map shape with `data-id` `id`, up to its closing tag.
+fn shape<'a>(map: &'a str, id: &str) -> &'a str {
+    let at = map.find(&format!("data-id=\"{id}\"")).unwrap_or_else(|| panic!("{id} on the map"));
+    let start = map[..at].rfind('<').unwrap();
+    &map[start..start + map[start..].find("</title>").unwrap()]
+}
+
+/// The SVG y of attribute `name` in `markup`.
+fn attr(markup: &str, name: &str) -> f64 {
+    let key = format!(" {name}=\"");
+    let from = markup.find(&key).unwrap() + key.len();
+    markup[from..from + markup[from..].find('"').unwrap()].parse().unwrap()
+}
+
+#[test]
+fn site_map_draws_every_element_in_its_peak_los_colour() {
+    let map = site();
+    let mut inp = input(&[], &[]);
+    inp.map = &map;
+    let html = render_html(&inp);
+    // The map comes first, before the tables and charts.
+    assert!(html.find("<section id=\"map\">").unwrap() < html.find("<section id=\"kpis\">").unwrap());
+    let sec = section(&html, "map");
+    // One shape per place and per walkway.
+    assert_eq!(sec.matches("class=\"place\"").count(), 3);
+    assert_eq!(sec.matches("<polygon class=\"place\"").count(), 2);
+    assert_eq!(sec.matches("<circle class=\"place\"").count(), 1);
+    assert_eq!(sec.matches("<polyline class=\"walkway\"").count(), 2);
+    // The densest element carries the colour of its peak LOS (F), and only it.
+    let densest = map.iter().max_by(|a, b| a.peak_density_p_per_m2.total_cmp(&b.peak_density_p_per_m2)).unwrap();
+    assert_eq!(densest.id, "north--kiosk");
+    assert!(shape(sec, "north--kiosk").contains(&format!("stroke=\"{}\"", Los::F.colour_hex())));
+    assert_eq!(sec.matches(Los::F.colour_hex()).count(), 2, "the walkway and the legend");
+    for e in &map {
+        let colour = Los::from_rank(e.peak_los).colour_hex();
+        assert!(shape(sec, &e.id).contains(colour), "{} in {colour}", e.id);
+    }
+    // The centre line is drawn with its bend: three points.
+    let points = shape(sec, "north--kiosk").split("points=\"").nth(1).unwrap().split('"').next().unwrap();
+    assert_eq!(points.split(' ').count(), 3);
+    // Labels: names, or the id where a place has none; none for walkways.
+    for label in ["South Arena", "North Hall", "kiosk"] {
+        assert!(sec.contains(&format!("text-anchor=\"middle\">{label}</text>")), "{label}");
+    }
+    assert_eq!(sec.matches("<text class=\"lbl\"").count(), 3);
+    // North up: the northern hall is drawn above the southern arena.
+    let y_of = |name: &str| {
+        let end = sec.find(&format!(">{name}</text>")).unwrap();
+        let start = sec[..end].rfind("<text class=\"lbl\"").unwrap();
+        attr(&sec[start..end], "y")
+    };
+    assert!(y_of("North Hall") < y_of("South Arena") - 100.0);
+    // Fit to the viewBox with a margin: every label inside, away from the edges.
+    let view: Vec<f64> = sec
+        .split("viewBox=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .split(' ')
+        .map(|v| v.parse().unwrap())
+        .collect();
+    for name in ["South Arena", "North Hall"] {
+        let y = y_of(name);
+        assert!(y > 20.0 && y < view[3] - 20.0, "{name} at {y} in {view:?}");
+    }
+    // The legend of the six colours, and why places and walkways differ.
+    assert_eq!(legend_items(sec).len(), 6);
+    for los in Los::ALL {
+        assert!(sec.contains(&format!("background:{}\"></span>LOS {}", los.colour_hex(), los.letter())));
+    }
+    assert!(sec.contains("Fruin's queueing thresholds"));
+    // No geometry: a note, no SVG.
+    let html = render_html(&input(&[], &[]));
+    assert!(section(&html, "map").contains("No site geometry"));
+    assert!(!section(&html, "map").contains("<svg"));
+}
+
+#[test]
+fn kpi_table_is_worst_first() {
+    let row = |id: &str, los: u8, minutes: u32, density: f64| KpiRow {
+        place: id.into(),
+        kind: "gate".into(),
+        peak_los: los,
+        minutes_at_los_e_or_f: minutes,
+        peak_density_p_per_m2: density,
+        ..KpiRow::default()
+    };
+    // In file order, the F walkway last.
+    let kpis = vec![
+        row("dense-a", 0, 0, 3.0),
+        row("e-short", 4, 5, 1.0),
+        row("d-light", 3, 0, 0.9),
+        row("e-long", 4, 30, 0.5),
+        row("d-dense", 3, 0, 1.2),
+        row("f-walkway", 5, 2, 2.5),
+    ];
+    let html = render_html(&input(&[], &kpis));
+    let body = section(&html, "kpis").split("<tbody>").nth(1).unwrap();
+    let order: Vec<&str> = body.split("<tr><td>").skip(1).map(|r| &r[..r.find("</td>").unwrap()]).collect();
+    assert_eq!(order, ["f-walkway", "e-long", "e-short", "d-dense", "d-light", "dense-a"]);
+}
+
+#[test]
+fn sessions_table_has_one_row_per_session() {
+    let sessions = vec![
+        SessionRow {
+            name: "Men's quarterfinal".into(),
+            sport: "ice hockey".into(),
+            venue: "Gangneung Hockey Centre".into(),
+            venue_id: "hockey".into(),
+            start: "12:10".into(),
+            tickets: 10_000,
+            seated: 9_500,
+            seated_on_time: 9_000,
+        },
+        SessionRow {
+            name: "Round robin".into(),
+            sport: "curling".into(),
+            venue: "curling".into(),
+            venue_id: "curling".into(),
+            start: "09:05".into(),
+            tickets: 3_000,
+            seated: 2_400,
+            seated_on_time: 2_400,
+        },
+        SessionRow { name: "Empty".into(), start: "20:05".into(), ..SessionRow::default() },
+    ];
+    let mut inp = input(&[], &[]);
+    inp.sessions = &sessions;
+    let html = render_html(&inp);
+    let sec = section(&html, "sessions");
+    assert_eq!(sec.split("<tbody>").nth(1).unwrap().matches("<tr>").count(), 3);
+    assert!(sec.contains("<td>12:10</td><td>Men&#39;s quarterfinal</td><td>ice hockey</td>"));
+    assert!(sec.contains("Gangneung Hockey Centre<small class=\"id\">hockey</small>"));
+    // 9,500 of 10,000 seated (95.0%), 9,000 of them on time (94.7%).
+    assert!(sec.contains(">10,000</td><td class=\"n\">9,500</td><td class=\"n\">95.0</td>"));
+    assert!(sec.contains(">9,000</td><td class=\"n\">94.7</td>"));
+    assert!(sec.contains(">2,400</td><td class=\"n\">80.0</td>"));
+    // No tickets: no percentage.
+    assert!(sec.contains(">0</td><td class=\"n\">\u{2013}</td>"));
+    let html = render_html(&input(&[], &[]));
+    assert!(section(&html, "sessions").contains("No sessions"));
+}
+
+#[test]
+fn balks_and_waits_at_food_and_shops() {
+    let kpis = vec![
+        KpiRow { place: "gate-1".into(), kind: "gate".into(), total_queue_time_s: 99_999.0, ..KpiRow::default() },
+        KpiRow {
+            place: "food-1".into(),
+            name: "Noodle bar".into(),
+            kind: "food".into(),
+            entries: 1_234,
+            mean_wait_s: 150.0,
+            total_queue_time_s: 185_100.0,
+            max_queue: 40.0,
+            ..KpiRow::default()
+        },
+        KpiRow {
+            place: "shop-1".into(),
+            kind: "shop".into(),
+            entries: 56,
+            mean_wait_s: 30.0,
+            total_queue_time_s: 1_680.0,
+            ..KpiRow::default()
+        },
+    ];
+    let mut inp = input(&[], &kpis);
+    inp.balked = 4_321;
+    let html = render_html(&inp);
+    let sec = section(&html, "errands");
+    assert!(sec.contains("<strong class=\"balked\">4,321</strong> customers"));
+    let body = sec.split("<tbody>").nth(1).unwrap();
+    assert_eq!(body.matches("<tr>").count(), 2, "food and shops only");
+    assert!(!body.contains("gate-1"));
+    // Longest total queue time first: entries, mean wait (min), total queue time (min).
+    assert!(body.find("Noodle bar").unwrap() < body.find("shop-1").unwrap());
+    assert!(body.contains(">1,234</td><td class=\"n\">2.5</td><td class=\"n\">3,085.0</td><td class=\"n\">40.0</td>"));
+    assert!(body.contains(">56</td><td class=\"n\">0.5</td><td class=\"n\">28.0</td>"));
 }
 
 #[test]
@@ -224,6 +491,7 @@ fn edge_cases_do_not_panic() {
         minutes_at_los_e_or_f: 3,
         total_queue_time_s: f64::INFINITY,
         max_queue: f64::NAN,
+        ..KpiRow::default()
     }];
     let html = render_html(&input(&nan, &kpis));
     assert!(!html.contains("NaN"));
@@ -258,11 +526,11 @@ fn clock_labels() {
     let labels: Vec<String> = clock_ticks(25_200, 120).into_iter().map(|t| t.1).collect();
     assert_eq!(labels, ["07:00", "07:15", "07:30", "07:45", "08:00", "08:15", "08:30", "08:45", "09:00"]);
     // Long runs tick every hour or more, short ones every few minutes.
-    assert_eq!(tick_step_min(480), 60);
-    assert_eq!(tick_step_min(900), 120);
-    assert_eq!(tick_step_min(60), 10);
-    assert_eq!(tick_step_min(200), 30);
-    assert_eq!(tick_step_min(1), 1);
+    assert_eq!(tick_step_min(480, 8), 60);
+    assert_eq!(tick_step_min(900, 8), 120);
+    assert_eq!(tick_step_min(60, 8), 10);
+    assert_eq!(tick_step_min(200, 8), 30);
+    assert_eq!(tick_step_min(1, 8), 1);
     // Ticks stay on round clock times when the run starts off the hour.
     let ticks = clock_ticks(7 * 3600 + 20 * 60 + 30, 180);
     assert_eq!(ticks[0].1, "07:30");
@@ -294,6 +562,7 @@ fn kpi_table_rows() {
             minutes_at_los_e_or_f: 17,
             total_queue_time_s: 123_456.0,
             max_queue: 87.25,
+            ..KpiRow::default()
         },
         KpiRow { place: "alpha".into(), kind: "venue".into(), peak_los: 0, ..KpiRow::default() },
     ];
@@ -325,9 +594,9 @@ fn number_formatting() {
 #[test]
 fn line_points_reduce_long_runs() {
     let values: Vec<f64> = (0..10_000).map(|m| if m == 4321 { 99.0 } else { 1.0 }).collect();
-    let pts = line_points(&values, values.len());
+    let pts = line_points(&values, values.len(), PLOT_W as usize);
     assert!(pts.len() <= 2 * PLOT_W as usize);
     assert!(pts.iter().any(|p| p.1 == 99.0), "the peak survives");
-    assert_eq!(line_points(&[3.0], 1), vec![(0.0, 3.0), (1.0, 3.0)]);
-    assert_eq!(line_points(&[1.0, f64::NAN], 3), vec![(0.5, 1.0), (1.5, 0.0), (2.5, 0.0)]);
+    assert_eq!(line_points(&[3.0], 1, 10), vec![(0.0, 3.0), (1.0, 3.0)]);
+    assert_eq!(line_points(&[1.0, f64::NAN], 3, 10), vec![(0.5, 1.0), (1.5, 0.0), (2.5, 0.0)]);
 }
