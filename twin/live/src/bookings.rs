@@ -172,8 +172,7 @@ impl Bookings {
             let index = step * self.places + p;
             let carried = self.backlog_before(p, step, capacity.served);
             let served_left = (capacity.served - carried - self.arrivals[index] * share) / share;
-            let room_left =
-                (capacity.present_max - base.occupancy_in(step, p) - self.present[index] * share) / share.max(1e-9);
+            let room_left = (capacity.present_max - base.occupancy_in(step, p) - self.present[index] * share) / share;
             fit = fit.min(served_left).min(room_left);
         }
         if fit.is_finite() { fit.floor().max(1.0) as u64 } else { u64::MAX }

@@ -281,10 +281,8 @@ fn change_map(report: &CompareReport, site: &Scenario) -> String {
     let (y0, y1) = (ys.clone().fold(f64::INFINITY, f64::min), ys.fold(f64::NEG_INFINITY, f64::max));
     let scale = ((W - 2.0 * MARGIN) / (x1 - x0).max(1.0)).min((H - 2.0 * MARGIN) / (y1 - y0).max(1.0));
     let at = |p: [f64; 2]| (MARGIN + (p[0] - x0) * scale, H - MARGIN - (p[1] - y0) * scale);
-    let mut svg = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {W} {H}\" width=\"{W}\" height=\"{H}\" role=\"img\" \
-         aria-label=\"change map\">\n"
-    );
+    let mut svg = String::new();
+    crate::report::svg_open(&mut svg, W, H, "change map", "");
     for walkway in &site.walkways {
         let (a, b) = (&site.places[walkway.a], &site.places[walkway.b]);
         let id = format!("{}--{}", a.id, b.id);

@@ -361,6 +361,18 @@ fn finite(v: f64) -> f64 {
 }
 
 /// Fixed-precision number without a "-0" artefact.
+/// Opens an inline SVG of `width` x `height` px (its viewBox the same),
+/// described by `label` for screen readers; `extra` attributes follow.
+pub(crate) fn svg_open(out: &mut String, width: f64, height: f64, label: &str, extra: &str) {
+    w!(
+        out,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" role=\"img\" \
+         aria-label=\"{label}\"{extra}>\n",
+        w = num(width, 0),
+        h = num(height, 0)
+    );
+}
+
 pub(crate) fn num(v: f64, prec: usize) -> String {
     let s = format!("{:.*}", prec, finite(v));
     if s.starts_with('-') && s[1..].bytes().all(|b| b == b'0' || b == b'.') { s[1..].to_string() } else { s }
@@ -752,12 +764,12 @@ impl<'a> LosStrip<'a> {
 /// headers, clock axes on top and bottom and an HTML colour legend.
 fn los_strip(out: &mut String, places: &[PlaceSeries], minutes: usize, start_clock_s: u32) {
     let strip = LosStrip::new(places, minutes);
-    w!(
+    svg_open(
         out,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" role=\"img\" \
-         aria-label=\"Level of service per place and minute\" shape-rendering=\"crispEdges\">\n",
-        w = num(strip.width, 0),
-        h = num(strip.height, 0)
+        strip.width,
+        strip.height,
+        "Level of service per place and minute",
+        " shape-rendering=\"crispEdges\"",
     );
     out.push_str(SVG_STYLE);
     los_strip_axes(out, &strip, start_clock_s);
@@ -1085,12 +1097,12 @@ fn site_map_section(out: &mut String, map: &[MapElement]) {
          walkways, plazas and fan zones on his walkway thresholds, because people standing in line accept more \
          density than people walking: the same density is a better letter at a queue than on a walkway.</p>\n",
     );
-    w!(
+    svg_open(
         out,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" role=\"img\" \
-         aria-label=\"Site map, each place and walkway coloured by its worst level of service\">\n",
-        w = num(frame.width, 0),
-        h = num(frame.height, 0)
+        frame.width,
+        frame.height,
+        "Site map, each place and walkway coloured by its worst level of service",
+        "",
     );
     out.push_str(SVG_STYLE);
     out.push_str(MAP_STYLE);

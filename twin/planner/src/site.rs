@@ -373,15 +373,7 @@ pub fn import_geojson(text: &str, file: &str, options: &ImportOptions) -> Result
     let mut first_use: BTreeMap<String, usize> = BTreeMap::new();
     for (index, feature) in collection.features.iter().enumerate() {
         let properties = feature.properties.clone().unwrap_or_default();
-        let id = match properties.get("id") {
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(Value::Number(n)) => Some(n.to_string()),
-            _ => match &feature.id {
-                Some(geojson::feature::Id::String(s)) => Some(s.clone()),
-                Some(geojson::feature::Id::Number(n)) => Some(n.to_string()),
-                None => None,
-            },
-        };
+        let id = feature_id(feature);
         let name = label(index, id.as_deref());
         if let Some(id) = &id {
             if let Some(first) = first_use.get(id) {

@@ -847,13 +847,7 @@ const CHART_AXIS_Y: f64 = CHART_TOP + CHART_H;
 /// a line at 1 (the criterion) and the first failure marked.
 fn frontier_chart(out: &mut String, report: &StressReport) {
     let chart = FrontierChart::new(report);
-    let _ = writeln!(
-        out,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" role=\"img\" \
-         aria-label=\"Capacity frontier\">",
-        w = num(CHART_WIDTH, 0),
-        h = num(CHART_HEIGHT, 0)
-    );
+    report::svg_open(out, CHART_WIDTH, CHART_HEIGHT, "Capacity frontier", "");
     out.push_str(report::SVG_STYLE);
     frontier_grid(out, report, &chart);
     frontier_axes(out, report, &chart);
