@@ -21,7 +21,7 @@ mod walkway;
 pub use element::{ElementKind, UnknownElementKind, is_queueing_area};
 pub use los::Los;
 pub use output::{ElementKpis, ElementSeries, RunKpis, RunOutput, SessionKpis};
-pub use place::{PlaceCounters, PlaceState};
+pub use place::{PlaceCounters, PlaceState, SessionEgress};
 pub use population::PopulationSummary;
 pub use site::Site;
 pub use visitor::{Visitor, VisitorKind};
@@ -146,6 +146,14 @@ pub enum Message {
     Admit {
         /// Schedule number; an admission from an older schedule is ignored.
         generation: u32,
+    },
+    /// To a walkway, from the place at one end: whether that place takes
+    /// more people (its supply; see `model.place_hold_density_p_per_m2`).
+    Supply {
+        /// The lane leading into that place: 0 towards `b`, 1 towards `a`.
+        direction: u8,
+        /// Whether walkers may leave into it.
+        open: bool,
     },
 }
 
@@ -439,6 +447,9 @@ impl World for CrowdWorld {
                     self.walkways[index].release(shared, &tuning, index, direction, generation, ctx)
                 }
                 Message::Admit { generation } => self.walkways[index].admit(shared, &tuning, index, generation, ctx),
+                Message::Supply { direction, open } => {
+                    self.walkways[index].supply(shared, &tuning, index, direction, open, ctx)
+                }
                 other => panic!("walkway {index} cannot handle {other:?}"),
             },
             kind => panic!("no actor kind {kind:?} in the crowd model"),

@@ -76,6 +76,9 @@ pub struct Place {
     /// In the open air: a weather intervention (`Intervention::Behaviour`
     /// with `outdoor`) applies here.
     pub outdoor: bool,
+    /// Most people it holds (`model.place_hold_density_p_per_m2` times its
+    /// area, at least 1): at this many it takes nobody more from its walkways.
+    pub hold_p: u32,
 }
 
 /// A walkway, resolved.

@@ -115,6 +115,11 @@ pub struct SessionKpis {
     pub seated: u32,
     /// Spectators seated before the start.
     pub seated_on_time: u32,
+    /// When it ended, after any delay (`None`: not within the run).
+    pub ended: Option<String>,
+    /// Egress time: from its end until its last seated spectator left the
+    /// stands, minutes (`None`: not all out within the run).
+    pub egress_min: Option<f64>,
 }
 
 /// The run's KPIs (`kpis.json`).
@@ -271,6 +276,8 @@ fn session_kpis(world: &CrowdWorld) -> Vec<SessionKpis> {
         .map(|(i, s)| {
             let counters = &world.places[s.venue].counters;
             let find = |list: &[(u16, u32)]| list.iter().find(|c| c.0 as usize == i).map_or(0, |c| c.1);
+            let egress = counters.egress.iter().find(|e| e.session as usize == i);
+            let ended = world.places[s.venue].session_ended_at(i as u16).or(egress.map(|e| e.ended));
             SessionKpis {
                 venue: scenario.places[s.venue].id.clone(),
                 sport: s.sport.clone(),
@@ -279,6 +286,8 @@ fn session_kpis(world: &CrowdWorld) -> Vec<SessionKpis> {
                 tickets: s.tickets,
                 seated: find(&counters.seated),
                 seated_on_time: find(&counters.seated_on_time),
+                ended: ended.map(|t| format_clock(scenario.clock_s(t))),
+                egress_min: egress.map(|e| (e.out - e.ended).as_secs_f64() / 60.0),
             }
         })
         .collect()

@@ -33,6 +33,11 @@ struct Venue {
     delayed: Vec<(u16, SimTime)>,
     egress: VecDeque<u32>,
     egress_pending: bool,
+    /// Spectators released from the stands so far.
+    released: u64,
+    /// Sessions whose spectators are still leaving: session, its end, and
+    /// the count of `released` at which its last spectator is out.
+    leaving: VecDeque<(u16, SimTime, u64)>,
 }
 
 /// Per-transit-stop state.
@@ -73,6 +78,20 @@ pub struct PlaceCounters {
     pub turned_back: u64,
     /// Customers who saw the queue and went elsewhere.
     pub balked: u64,
+    /// Per session that ended (venues): its end (after any delay) and when
+    /// its last seated spectator left the stands.
+    pub egress: Vec<SessionEgress>,
+}
+
+/// When a session ended and when its spectators were out of the stands.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SessionEgress {
+    /// Session index.
+    pub session: u16,
+    /// When it ended (its planned end, or later if delayed).
+    pub ended: SimTime,
+    /// When its last seated spectator left the stands (`ended` if none was seated).
+    pub out: SimTime,
 }
 
 /// State of one place.
@@ -95,6 +114,8 @@ pub struct PlaceState {
     pub service_rate_factor: f64,
     /// KPI counters.
     pub counters: PlaceCounters,
+    /// Whether its walkways have been told it is full (see [`PlaceState::update_supply`]).
+    full: bool,
 }
 
 impl PlaceState {
@@ -116,6 +137,7 @@ impl PlaceState {
             slowdown: None,
             service_rate_factor: 1.0,
             counters: PlaceCounters::default(),
+            full: false,
         }
     }
 
@@ -127,6 +149,12 @@ impl PlaceState {
     /// People queueing now.
     pub fn queue_length(&self) -> usize {
         self.service.waiting.len() + self.transit.as_ref().map_or(0, |t| t.waiting.len())
+    }
+
+    /// When `session` ended if its spectators are still leaving the stands
+    /// (those all out are in `counters.egress`).
+    pub fn session_ended_at(&self, session: u16) -> Option<SimTime> {
+        self.venue.as_ref()?.leaving.iter().find(|l| l.0 == session).map(|l| l.1)
     }
 
     /// Stock left per item, in the scenario's item order.
@@ -189,7 +217,48 @@ impl PlaceState {
         self.recorder.set_level(now, self.occupancy);
     }
 
+    /// Whether the place holds as many as it can (its walkways hold back
+    /// whoever would walk in).
+    pub fn is_full(&self) -> bool {
+        self.full
+    }
+
+    /// The place's supply: once it holds `hold_p` people it tells every
+    /// walkway leading in to hold its walkers back; once it is 2% below
+    /// (at least one person) it lets them come again, and a venue resumes
+    /// its egress. The word takes a handoff to reach the walkways and the
+    /// walkers they release a handoff to come in, so it may pass `hold_p`
+    /// by what its walkways carry in two handoffs.
+    fn update_supply(&mut self, shared: &Shared, index: usize, ctx: &mut Context<'_, Message>) {
+        let hold = shared.site.scenario.places[index].hold_p;
+        let full = if self.full { self.occupancy + hold.div_ceil(50).max(1) > hold } else { self.occupancy >= hold };
+        if full == self.full {
+            return;
+        }
+        self.full = full;
+        let walkways = &shared.site.scenario.walkways;
+        for exit in &shared.site.exits[index] {
+            let walkway = exit.walkway as usize;
+            let direction = u8::from(walkways[walkway].b != index);
+            let supply = Message::Supply { direction, open: !full };
+            ctx.send(ActorId::new(WALKWAY, walkway as u32), shared.site.handoff, supply);
+        }
+        if let Some(venue) = self.venue.as_mut()
+            && !full
+            && !venue.egress_pending
+            && !venue.egress.is_empty()
+        {
+            venue.egress_pending = true;
+            ctx.send(ctx.me(), SimDuration::ZERO, Message::EgressRelease);
+        }
+    }
+
     pub(crate) fn handle(&mut self, shared: &Shared, index: usize, message: Message, ctx: &mut Context<'_, Message>) {
+        self.dispatch(shared, index, message, ctx);
+        self.update_supply(shared, index, ctx);
+    }
+
+    fn dispatch(&mut self, shared: &Shared, index: usize, message: Message, ctx: &mut Context<'_, Message>) {
         let now = ctx.now();
         match message {
             Message::Arrive { person } => self.arrive(shared, index, person, ctx),
@@ -416,6 +485,13 @@ impl PlaceState {
         venue.ended.push(session);
         let seats = venue.seated.iter_mut().find(|s| s.0 == session).expect("session held here");
         venue.egress.extend(seats.1.drain(..));
+        let now = ctx.now();
+        let last = venue.released + venue.egress.len() as u64;
+        if last == venue.released {
+            self.counters.egress.push(SessionEgress { session, ended: now, out: now });
+        } else {
+            venue.leaving.push_back((session, now, last));
+        }
         if !venue.egress_pending && !venue.egress.is_empty() {
             venue.egress_pending = true;
             ctx.send(ctx.me(), SimDuration::ZERO, Message::EgressRelease);
@@ -424,10 +500,22 @@ impl PlaceState {
 
     fn egress_release(&mut self, shared: &Shared, index: usize, ctx: &mut Context<'_, Message>) {
         let venue = self.venue.as_mut().expect("egress is at venues");
+        if self.full {
+            // The concourse is full: spectators stay seated until it has room.
+            venue.egress_pending = false;
+            return;
+        }
         let Some(visitor) = venue.egress.pop_front() else {
             venue.egress_pending = false;
             return;
         };
+        venue.released += 1;
+        while let Some(&(session, ended, last)) = venue.leaving.front()
+            && last <= venue.released
+        {
+            venue.leaving.pop_front();
+            self.counters.egress.push(SessionEgress { session, ended, out: ctx.now() });
+        }
         let more = !venue.egress.is_empty();
         venue.egress_pending = more;
         if more {

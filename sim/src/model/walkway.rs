@@ -97,6 +97,8 @@ struct Lane {
     scheduled: Option<SimTime>,
     /// Releases carry this number; an older one is stale and ignored.
     generation: u32,
+    /// The place this lane leads into is full: nobody leaves until it has room.
+    blocked: bool,
 }
 
 /// Who has left a walkway: for its flow.
@@ -211,7 +213,7 @@ impl WalkwayState {
                 weidmann_speed_mps(params, density).max(params.walk_speed_mps_min)
             };
         for (direction, lane) in self.lanes.iter_mut().enumerate() {
-            let Some(head) = lane.walkers.front() else {
+            let Some(head) = lane.walkers.front().filter(|_| !lane.blocked) else {
                 lane.scheduled = None;
                 continue;
             };
@@ -245,6 +247,22 @@ impl WalkwayState {
         if self.admit_waiting(shared, index, ctx) {
             self.settle(shared, tuning, index, ctx);
         }
+    }
+
+    /// The place the lane in `direction` leads into takes people (`open`) or
+    /// is full: its walkers stay (and queue at the far end) until it opens.
+    pub(crate) fn supply(
+        &mut self,
+        shared: &Shared,
+        tuning: &Tuning,
+        index: usize,
+        direction: u8,
+        open: bool,
+        ctx: &mut Context<'_, Message>,
+    ) {
+        self.advance(ctx.now());
+        self.lanes[direction as usize].blocked = !open;
+        self.settle(shared, tuning, index, ctx);
     }
 
     /// A scheduled admission: the entrance may take the next in line now.

@@ -161,6 +161,13 @@ pub struct ModelParams {
     /// stream, not pressed in a waiting crowd. Default 1.93, the Hermes run
     /// uo-180-180-095 (1.84 P/s through a 0.95 m exit of a 1.80 m corridor).
     pub exit_capacity_p_per_m_s: f64,
+    /// Most people a place holds, per m² of its `area_m2`, P/m² (default 5.4,
+    /// Weidmann 1993's jam density: a standing crowd that fills the space; the
+    /// walkways' fitted 3.19 is where a walking stream stops). A place that
+    /// holds this many takes nobody more from its walkways: they wait on the
+    /// walkway (whose density and queue rise, and which then holds back its
+    /// own entrance), so a queue spills back onto the walkways leading in.
+    pub place_hold_density_p_per_m2: f64,
     /// Time to cross from one element into the next, s. Every message between
     /// actors takes at least this long, so it is also the kernel's lookahead.
     pub handoff_s: f64,
@@ -180,6 +187,7 @@ impl Default for ModelParams {
             bottleneck_capacity_decline_p_per_m2_s: 0.26,
             bottleneck_capacity_wide_p_per_m_s: 1.9,
             exit_capacity_p_per_m_s: 1.93,
+            place_hold_density_p_per_m2: 5.4,
             handoff_s: 1.0,
             output_interval_s: 60.0,
         }

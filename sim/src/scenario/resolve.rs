@@ -615,6 +615,7 @@ fn check_model(params: &ModelParams) -> Result<(), String> {
             params.bottleneck_capacity_decline_p_per_m2_s
         ));
     }
+    positive("place_hold_density_p_per_m2", params.place_hold_density_p_per_m2, 20.0)?;
     positive("handoff_s", params.handoff_s, 60.0)?;
     if params.handoff_s < 0.001 {
         return Err("model.handoff_s must be at least 0.001 s".into());
@@ -677,6 +678,7 @@ fn place(p: &PlaceSpec, params: &ModelParams) -> Result<Place, String> {
         departure_capacity,
         arrival_share,
         outdoor: p.outdoor,
+        hold_p: (params.place_hold_density_p_per_m2 * p.area_m2).floor().clamp(1.0, u32::MAX as f64) as u32,
     })
 }
 

@@ -1,13 +1,13 @@
 //! The crowd model against published figures (shared/REFERENCES.md), with
 //! the source and tolerance beside each assertion; and its determinism.
 
-use crate::{crowd_group, element, entry_seconds, header, plaza, run_toml, walkway};
+use crate::{crowd_group, element, entry_seconds, header, plaza, queued_s, run_toml, walkway};
 use crowdtwin_sim::error::{DeliveryProblem, RunMismatch, SavedShardError};
 use crowdtwin_sim::kernel::{Event, ShardRun};
 use crowdtwin_sim::model::{
     self as crowd, Los, RunOutput, congested_density_p_per_m2, weidmann_capacity_p_per_m_s, weidmann_speed_mps,
 };
-use crowdtwin_sim::scenario::{ModelParams, Scenario};
+use crowdtwin_sim::scenario::{ModelParams, Scenario, format_clock};
 use crowdtwin_sim::{ActorId, SimDuration, SimError, SimTime, Simulation};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
@@ -66,6 +66,53 @@ fn a_corridor_fed_above_capacity_discharges_at_capacity_with_the_queue_upstream(
         let queued = element(&output, "corridor-start--exit").bins.iter().map(|b| b.queue_us).sum::<u64>();
         assert!(queued > 0, "the queue stands at the corridor's entrance");
     }
+}
+
+/// A crowd of 600 walking through one slow screening lane (3 s each) on a
+/// gate of 20 m², from a large square over a 50 m × 3 m walkway;
+/// `hold_density` is the model's `place_hold_density_p_per_m2`.
+fn slow_gate(hold_density: f64) -> String {
+    let mut toml = header("spill-back", 50) + &format!("place_hold_density_p_per_m2 = {hold_density}\n");
+    toml += &plaza("square", 0.0, 0.0, 10_000.0);
+    toml +=
+        "[[places]]\nid = \"gate\"\nkind = \"gate\"\nposition_m = [60, 0]\narea_m2 = 20\nlanes = 1\nservice_s = 3\n";
+    toml += &plaza("inside", 120.0, 0.0, 10_000.0);
+    toml += &(walkway("square", "gate", 50.0, 3.0, false) + &walkway("gate", "inside", 50.0, 3.0, false));
+    toml + "[[crowds]]\nname = \"fans\"\ncount = 600\nfrom = \"square\"\nto = \"inside\"\nstart = \"07:00\"\nspread_s = 60\nscreening = true\n"
+}
+
+fn peak_occupancy(output: &RunOutput, id: &str) -> f64 {
+    let series = element(output, id);
+    (0..series.intervals()).map(|i| series.occupancy(i)).fold(0.0, f64::max)
+}
+
+#[test]
+fn a_full_place_holds_its_walkways_back_and_the_queue_spills_back_upstream() {
+    // Issue 16: a place holds at most `place_hold_density_p_per_m2` × its
+    // area (5.4 × 20 m² = 108 here). The gate screens 1 person per 3 s and
+    // 600 come at once: it fills to its limit, the walkway in fills up
+    // behind it, and the rest wait at the walkway's entrance on the square.
+    let output = run_toml(&slow_gate(5.4), 1, 1);
+    let gate = peak_occupancy(&output, "gate");
+    let approach = element(&output, "square--gate");
+    let approach_peak = (0..approach.intervals()).map(|i| approach.occupancy(i)).fold(0.0, f64::max);
+    println!("gate peak {gate:.1} people, walkway in peak {approach_peak:.1} people");
+    // What the walkway in carries in two handoffs (1 s each: the word that
+    // the gate is full going out, the last walkers released coming in) may
+    // still come in: 2 × 1.68 P/(m·s) × 3 m, rounded up.
+    assert!(gate <= 108.0 + 11.0, "the gate holds {gate} people on 20 m²");
+    assert!(gate >= 100.0, "the gate fills to its limit: {gate}");
+    // The walkway in holds the next ones back up to its storage, and the
+    // rest queue at its entrance, on the square.
+    assert!(approach_peak >= 150.0, "the walkway in fills behind the gate: {approach_peak}");
+    assert!(queued_s(&output, "square--gate") > 60.0 * 100.0, "{} s", queued_s(&output, "square--gate"));
+    assert_eq!(entry_seconds(&output, "inside").len(), 600, "everyone gets through");
+    // Without the limit (20 P/m² is the most a scenario may set) the gate
+    // takes in whoever comes: the limit is what holds the queue upstream.
+    let unlimited = run_toml(&slow_gate(20.0), 1, 1);
+    assert!(peak_occupancy(&unlimited, "gate") >= 300.0, "{}", peak_occupancy(&unlimited, "gate"));
+    // Same bytes with 1 and 3 shards (the supply messages cross shards).
+    assert_eq!(run_toml(&slow_gate(5.4), 1, 3), output);
 }
 
 fn bottleneck_room(width: f64, people: u32) -> String {
@@ -321,6 +368,20 @@ fn gangneung_day_seats_its_spectators_and_sends_them_home() {
         // Nearly everyone with a ticket gets in; most before the start.
         assert!(session.seated as f64 >= 0.95 * session.tickets as f64, "{session:?}");
         assert!(session.seated_on_time as f64 >= 0.7 * session.tickets as f64, "{session:?}");
+        // Every session ends by 01:00 and its stands empty at the venue's
+        // egress capacity, one spectator per headway from the end (no
+        // concourse fills on this day).
+        let scenario = Scenario::parse(GANGNEUNG, "gangneung-2018.toml").unwrap();
+        let venue = scenario.places.iter().find(|p| p.id == session.venue).unwrap();
+        let spec = scenario
+            .sessions
+            .iter()
+            .find(|s| s.name == session.name && format_clock(scenario.clock_s(s.start)) == session.start)
+            .unwrap();
+        assert_eq!(session.ended.as_deref(), Some(format_clock(scenario.clock_s(spec.end)).as_str()), "{session:?}");
+        let egress_min = (session.seated - 1) as f64 / venue.egress_p_per_s / 60.0;
+        let measured = session.egress_min.unwrap_or_else(|| panic!("{session:?}"));
+        assert!((measured - egress_min).abs() < 0.01, "{measured} min, expected {egress_min}");
     }
     // By 01:00 the park is empty but for a few stragglers at the stops.
     let visitors = population.ticket_holders + population.walk_ins;
@@ -356,4 +417,8 @@ fn a_closed_gate_sends_people_round_and_a_delayed_session_empties_later() {
     // only without the delay.
     let arena = |o: &RunOutput| (420..450).map(|i| element(o, "ice-arena").occupancy(i)).sum::<f64>();
     assert!(arena(&without) > 10.0 * arena(&late).max(1.0), "{} vs {}", arena(&without), arena(&late));
+    // The session's end in the KPIs is the delayed one (planned 14:00).
+    let ended = |o: &RunOutput| o.kpis.sessions.iter().find(|s| s.start == "10:00").unwrap().ended.clone();
+    assert_eq!(ended(&without).as_deref(), Some("14:00"));
+    assert_eq!(ended(&late).as_deref(), Some("15:00"));
 }

@@ -264,6 +264,8 @@ pub fn write_report(path: &Path, output: &RunOutput, scenario: &Scenario) -> Res
             tickets: s.tickets,
             seated: s.seated,
             seated_on_time: s.seated_on_time,
+            ended: s.ended.clone(),
+            egress_min: s.egress_min,
         })
         .collect();
     let map = site_map(scenario, &kpis.elements);

@@ -166,6 +166,11 @@ pub struct SessionRow {
     pub seated: u32,
     /// Spectators seated before the start.
     pub seated_on_time: u32,
+    /// When it ended, "HH:MM", after any delay (`None`: not within the run).
+    pub ended: Option<String>,
+    /// Minutes from its end until its last spectator left the stands
+    /// (`None`: not all out within the run).
+    pub egress_min: Option<f64>,
 }
 
 /// Everything the report shows.
@@ -930,13 +935,13 @@ fn sessions_section(out: &mut String, sessions: &[SessionRow]) {
     out.push_str(
         "<table>\n<thead><tr><th>Start</th><th>Session</th><th>Sport</th><th>Venue</th><th class=\"n\">Tickets</th>\
          <th class=\"n\">Seated</th><th class=\"n\">Attendance (%)</th><th class=\"n\">Seated by the start</th>\
-         <th class=\"n\">On time (% of seated)</th></tr></thead>\n<tbody>\n",
+         <th class=\"n\">On time (% of seated)</th><th>Ended</th><th class=\"n\">Egress (min)</th></tr></thead>\n<tbody>\n",
     );
     for s in sessions {
         w!(
             out,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
-             <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>\n",
+             <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td class=\"n\">{}</td></tr>\n",
             esc(&s.start),
             esc(&s.name),
             esc(&s.sport),
@@ -945,7 +950,9 @@ fn sessions_section(out: &mut String, sessions: &[SessionRow]) {
             num_grouped(f64::from(s.seated), 0),
             percent(s.seated, s.tickets),
             num_grouped(f64::from(s.seated_on_time), 0),
-            percent(s.seated_on_time, s.seated)
+            percent(s.seated_on_time, s.seated),
+            s.ended.as_deref().map_or_else(|| "\u{2013}".to_string(), esc),
+            s.egress_min.map_or_else(|| "\u{2013}".to_string(), |m| num(m, 1))
         );
     }
     out.push_str("</tbody>\n</table>\n</section>\n");

@@ -383,6 +383,8 @@ fn sessions_table_has_one_row_per_session() {
             tickets: 10_000,
             seated: 9_500,
             seated_on_time: 9_000,
+            ended: Some("14:55".into()),
+            egress_min: Some(12.34),
         },
         SessionRow {
             name: "Round robin".into(),
@@ -393,6 +395,8 @@ fn sessions_table_has_one_row_per_session() {
             tickets: 3_000,
             seated: 2_400,
             seated_on_time: 2_400,
+            ended: None,
+            egress_min: None,
         },
         SessionRow { name: "Empty".into(), start: "20:05".into(), ..SessionRow::default() },
     ];
@@ -405,7 +409,9 @@ fn sessions_table_has_one_row_per_session() {
     assert!(sec.contains("Gangneung Hockey Centre<small class=\"id\">hockey</small>"));
     // 9,500 of 10,000 seated (95.0%), 9,000 of them on time (94.7%).
     assert!(sec.contains(">10,000</td><td class=\"n\">9,500</td><td class=\"n\">95.0</td>"));
-    assert!(sec.contains(">9,000</td><td class=\"n\">94.7</td>"));
+    assert!(sec.contains(">9,000</td><td class=\"n\">94.7</td><td>14:55</td><td class=\"n\">12.3</td>"));
+    // Not ended within the run: no egress time.
+    assert!(sec.contains(">2,400</td><td class=\"n\">100.0</td><td>\u{2013}</td><td class=\"n\">\u{2013}</td>"));
     assert!(sec.contains(">2,400</td><td class=\"n\">80.0</td>"));
     // No tickets: no percentage.
     assert!(sec.contains(">0</td><td class=\"n\">\u{2013}</td>"));
