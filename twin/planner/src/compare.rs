@@ -268,56 +268,13 @@ fn change_colour(change: i8) -> &'static str {
     }
 }
 
-/// The change map: places at their positions (circles of their area),
-/// walkways as lines, red where crowding rose significantly, blue where it
-/// fell, grey where nothing changed beyond noise.
+/// The change map: the site as the report draws it (outlines or circles of
+/// their area, centre lines), red where crowding rose significantly, blue
+/// where it fell, grey where nothing changed beyond noise.
 fn change_map(report: &CompareReport, site: &Scenario) -> String {
-    const W: f64 = 900.0;
-    const H: f64 = 560.0;
-    const MARGIN: f64 = 40.0;
-    let xs = site.places.iter().map(|p| p.position_m[0]);
-    let ys = site.places.iter().map(|p| p.position_m[1]);
-    let (x0, x1) = (xs.clone().fold(f64::INFINITY, f64::min), xs.fold(f64::NEG_INFINITY, f64::max));
-    let (y0, y1) = (ys.clone().fold(f64::INFINITY, f64::min), ys.fold(f64::NEG_INFINITY, f64::max));
-    let scale = ((W - 2.0 * MARGIN) / (x1 - x0).max(1.0)).min((H - 2.0 * MARGIN) / (y1 - y0).max(1.0));
-    let at = |p: [f64; 2]| (MARGIN + (p[0] - x0) * scale, H - MARGIN - (p[1] - y0) * scale);
     let mut svg = String::new();
-    crate::report::svg_open(&mut svg, W, H, "change map", "");
-    for walkway in &site.walkways {
-        let (a, b) = (&site.places[walkway.a], &site.places[walkway.b]);
-        let id = format!("{}--{}", a.id, b.id);
-        let ((xa, ya), (xb, yb)) = (at(a.position_m), at(b.position_m));
-        let _ = writeln!(
-            svg,
-            "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"{}\" stroke-width=\"{}\"><title>{}</title></line>",
-            num(xa, 1),
-            num(ya, 1),
-            num(xb, 1),
-            num(yb, 1),
-            change_colour(crowding_change(report, &id)),
-            num((walkway.width_m * 0.6).clamp(1.5, 8.0), 1),
-            esc(&id)
-        );
-    }
-    for place in &site.places {
-        let (x, y) = at(place.position_m);
-        let radius = (place.area_m2.sqrt() * scale * 0.3).clamp(3.0, 30.0);
-        let _ = writeln!(
-            svg,
-            "<circle cx=\"{}\" cy=\"{}\" r=\"{}\" fill=\"{}\" stroke=\"#333\"><title>{} ({})</title></circle>\
-             <text x=\"{}\" y=\"{}\" font-size=\"10\" text-anchor=\"middle\">{}</text>",
-            num(x, 1),
-            num(y, 1),
-            num(radius, 1),
-            change_colour(crowding_change(report, &place.id)),
-            esc(&place.name),
-            esc(&place.id),
-            num(x, 1),
-            num(y - radius - 3.0, 1),
-            esc(&place.name)
-        );
-    }
-    svg.push_str("</svg>\n");
+    let map = crate::output::site_map(site, &[]);
+    crate::report::site_svg(&mut svg, &map, "change map", &|e| change_colour(crowding_change(report, &e.id)));
     svg
 }
 
@@ -403,5 +360,33 @@ mod tests {
         // 0.001 ≤ 1/20 · 0.05 = 0.0025: kept; 0.05 > 2/20 · 0.05: dropped although < 0.05 alone.
         assert!(comparisons[0].significant);
         assert!(comparisons[1..].iter().all(|c| !c.significant));
+    }
+
+    #[test]
+    fn the_change_map_draws_the_site_outlines_in_the_colour_of_the_change() {
+        let site =
+            Scenario::parse(include_str!("../../../scenarios/gangneung-2018.toml"), "gangneung-2018.toml").unwrap();
+        let rose = |id: &str, delta: f64| Comparison {
+            significant: true,
+            ..paired(id, "peak_density_p_per_m2", &[(1.0, 1.0 + delta), (1.0, 1.0 + delta)])
+        };
+        let report = CompareReport {
+            base: "base".into(),
+            variant: "variant".into(),
+            seeds: vec![1, 2],
+            unmatched: Vec::new(),
+            elements: vec![rose("gate-south", 0.5), rose("gate-west", -0.5)],
+        };
+        let svg = change_map(&report, &site);
+        // Outlines (polygon_m) as in the report's map, not circles.
+        assert_eq!(svg.matches("<polygon class=\"place\"").count(), site.places.len());
+        let fill = |id: &str| {
+            let at = svg.find(&format!("data-id=\"{id}\"")).unwrap_or_else(|| panic!("{id} not drawn"));
+            svg[at..].split("fill=\"").nth(1).unwrap().split('"').next().unwrap().to_string()
+        };
+        assert_eq!(fill("gate-south"), change_colour(1));
+        assert_eq!(fill("gate-west"), change_colour(-1));
+        assert_eq!(fill("olympic-plaza"), change_colour(0));
+        assert!(svg.contains(">Olympic Park central plaza</text>"), "place names as labels");
     }
 }

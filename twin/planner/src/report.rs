@@ -1094,40 +1094,51 @@ fn map_title(e: &MapElement) -> String {
 /// north arrow, a scale bar and the LOS legend.
 fn site_map_section(out: &mut String, map: &[MapElement]) {
     out.push_str("<section id=\"map\">\n<h2>Site map: worst level of service</h2>\n");
-    let Some(frame) = MapFrame::fit(map) else {
+    if MapFrame::fit(map).is_none() {
         out.push_str("<p class=\"note\">No site geometry in this run.</p>\n</section>\n");
         return;
-    };
+    }
     out.push_str(
         "<p>Each place and walkway in the colour of its worst level of service over the run. Places where people \
          queue (gates, venues, food outlets, shops, transit stops) are rated on Fruin's queueing thresholds and \
          walkways, plazas and fan zones on his walkway thresholds, because people standing in line accept more \
          density than people walking: the same density is a better letter at a queue than on a walkway.</p>\n",
     );
-    svg_open(
-        out,
-        frame.width,
-        frame.height,
-        "Site map, each place and walkway coloured by its worst level of service",
-        "",
-    );
+    site_svg(out, map, "Site map, each place and walkway coloured by its worst level of service", &|e: &MapElement| {
+        los_colour(e.peak_los)
+    });
+    out.push_str("<ul class=\"legend\">\n");
+    for (letter, colour) in Los::ALL.map(|los| (los.letter(), los.colour_hex())) {
+        w!(out, "<li><span class=\"sw\" style=\"background:{colour}\"></span>LOS {letter}</li>\n");
+    }
+    out.push_str("</ul>\n</section>\n");
+}
+
+/// The site as SVG in `frame`: walkways under places (the worst level of
+/// service on top), large places under small ones, each filled with
+/// `colour`, place names, a north arrow and a scale bar. The report's map
+/// and compare's change map. Writes nothing when no element has a point.
+pub(crate) fn site_svg(
+    out: &mut String,
+    map: &[MapElement],
+    label: &str,
+    colour: &dyn Fn(&MapElement) -> &'static str,
+) {
+    let Some(frame) = MapFrame::fit(map) else { return };
+    let frame = &frame;
+    svg_open(out, frame.width, frame.height, label, "");
     out.push_str(SVG_STYLE);
     out.push_str(MAP_STYLE);
-    // Walkways under places, the worst on top; large places under small ones.
     let mut walkways: Vec<&MapElement> = map.iter().filter(|e| matches!(e.shape, MapShape::Line { .. })).collect();
     walkways.sort_by_key(|e| e.peak_los.min(5));
     let mut places: Vec<&MapElement> = map.iter().filter(|e| !matches!(e.shape, MapShape::Line { .. })).collect();
     places.sort_by(|a, b| shape_area(&b.shape).total_cmp(&shape_area(&a.shape)));
     for e in walkways.iter().chain(&places) {
-        map_shape(out, &frame, e);
+        map_shape(out, frame, e, colour(e));
     }
-    map_labels(out, &frame, &places);
-    map_furniture(out, &frame);
-    out.push_str("</svg>\n<ul class=\"legend\">\n");
-    for (letter, colour) in Los::ALL.map(|los| (los.letter(), los.colour_hex())) {
-        w!(out, "<li><span class=\"sw\" style=\"background:{colour}\"></span>LOS {letter}</li>\n");
-    }
-    out.push_str("</ul>\n</section>\n");
+    map_labels(out, frame, &places);
+    map_furniture(out, frame);
+    out.push_str("</svg>\n");
 }
 
 /// Height of a map label's box, SVG units.
@@ -1164,8 +1175,7 @@ fn map_labels(out: &mut String, frame: &MapFrame, places: &[&MapElement]) {
 }
 
 /// One shape of the site map.
-fn map_shape(out: &mut String, frame: &MapFrame, e: &MapElement) {
-    let colour = los_colour(e.peak_los);
+fn map_shape(out: &mut String, frame: &MapFrame, e: &MapElement, colour: &str) {
     match &e.shape {
         MapShape::Outline(points) => w!(
             out,
