@@ -28,8 +28,7 @@
 //! exchange move (Gunawan, Lau & Lu 2017's replace, generalised) that
 //! drops any visit for an unvisited customer with a higher score inserted
 //! anywhere next to a near neighbour, each pair checked in O(1) with the
-//! same segments. Insertion scans skip the positions the tour's largest
-//! slack rules out.
+//! same segments.
 //!
 //! No clock is read here: [`solve`] stops when the caller's `stop` says so
 //! (a caller with a time budget checks its own clock), [`solve_iterations`]

@@ -14,9 +14,6 @@ pub(super) struct Tour {
     pub(super) start: Vec<i64>,
     pub(super) wait: Vec<i64>,
     pub(super) max_shift: Vec<i64>,
-    /// The most any insertion may add: the largest `wait + max_shift` over
-    /// the positions after the depot.
-    pub(super) slack: i64,
     pub(super) score: f64,
     pub(super) visited: Vec<bool>,
 }
@@ -28,7 +25,6 @@ impl Tour {
             start: Vec::new(),
             wait: Vec::new(),
             max_shift: Vec::new(),
-            slack: 0,
             score: 0.0,
             visited: vec![false; inst.n],
         };
@@ -63,7 +59,6 @@ impl Tour {
             let close = if p == 0 { 0 } else { inst.close[self.nodes[p]] };
             self.max_shift[p] = (close - self.start[p]).min(self.wait[p + 1] + self.max_shift[p + 1]);
         }
-        self.slack = (1..m).map(|p| self.wait[p] + self.max_shift[p]).max().unwrap_or(0);
         self.score = self.nodes.iter().map(|&v| inst.score[v]).sum();
     }
 
@@ -74,24 +69,7 @@ impl Tour {
         let (open, close, service) = (inst.open[k], inst.close[k], inst.service[k]);
         let row = &inst.dist[k * inst.n..(k + 1) * inst.n];
         let mut best: Option<(usize, i64)> = None;
-        // Inserting before a visit reached at `arrive` adds at least
-        // `open + service - arrive` (waiting included), more than any
-        // position allows while `arrive < open + service - slack`; arrivals
-        // only grow along the tour, so those positions form a prefix.
-        let need = open + service - self.slack;
-        let skip = {
-            let (mut lo, mut hi) = (1, self.nodes.len() - 1);
-            while lo < hi {
-                let mid = (lo + hi) / 2;
-                if self.start[mid] - self.wait[mid] < need {
-                    lo = mid + 1;
-                } else {
-                    hi = mid;
-                }
-            }
-            lo - 1
-        };
-        for p in skip..self.nodes.len() - 1 {
+        for p in 0..self.nodes.len() - 1 {
             let i = self.nodes[p];
             let depart = self.start[p] + inst.service[i];
             if depart > close {
