@@ -24,12 +24,15 @@
 //! time-window segment concatenation of Vidal et al. (2013), restricted to
 //! edges between near neighbours and, with don't-look bits, to the visits
 //! near the last changes (Bentley 1992), their scans cut short once time
-//! windows rule out the rest (exactly: the same moves are found), and a
-//! replace move that swaps a visit for a better unvisited customer.
+//! windows rule out the rest (exactly: the same moves are found), and an
+//! exchange move (Gunawan, Lau & Lu 2017's replace, generalised) that
+//! drops any visit for an unvisited customer with a higher score inserted
+//! anywhere next to a near neighbour, each pair checked in O(1) with the
+//! same segments.
 //!
-//! This is the one place in the crate that reads the wall clock: [`solve`]
-//! stops when its budget is spent. [`solve_iterations`] runs a fixed number
-//! of iterations and never reads it; with one seed both explore the same
+//! No clock is read here: [`solve`] stops when the caller's `stop` says so
+//! (a caller with a time budget checks its own clock), [`solve_iterations`]
+//! after a fixed number of iterations; with one seed both explore the same
 //! sequence, so a timed run equals the fixed-count run of as many iterations.
 
 mod evaluate;

@@ -1,5 +1,5 @@
 //! The iterated local search (Vansteenwegen et al. 2009) with the
-//! tour-shortening and replace moves checked in O(1) each (Vidal et al. 2013);
+//! tour-shortening and exchange moves checked in O(1) each (Vidal et al. 2013);
 //! the shortening moves are tried only from visits near a change since they
 //! were last tried (don't-look bits, Bentley 1992).
 
@@ -7,7 +7,7 @@ use super::tour::{Seg, Tour};
 use super::{Instance, Solution};
 use crate::kernel::ActorRng;
 
-/// Shortening and replace moves must create an edge to one of this many
+/// Shortening and exchange moves must create an edge to one of this many
 /// nearest vertices (a granular neighbourhood).
 const NEAR_NEIGHBOURS: usize = 10;
 /// Insertion ratios during the search are scaled by a random factor in
@@ -253,37 +253,97 @@ impl<'a> Search<'a> {
         }
     }
 
-    /// Replaces one visit by an unvisited customer with a higher score (in
-    /// the same place, next to a near neighbour); true when it did.
-    fn replace(&mut self, tour: &mut Tour) -> bool {
+    /// Exchange (Gunawan et al. 2017's replace, generalised): removes one
+    /// visit anywhere and inserts an unvisited customer with a higher score
+    /// anywhere next to a near neighbour; of the feasible pairs, the largest
+    /// gain, then the shortest tour. Each pair is checked in O(1) with the
+    /// segments, the removed visit scanned outward from the insertion
+    /// point until time warp ends the scan; true when it applied one.
+    fn exchange(&mut self, tour: &mut Tour) -> bool {
         let inst = self.inst;
         let n = inst.n;
+        let len = tour.len();
+        if len == 0 {
+            return false;
+        }
         self.segments(tour);
-        let last = tour.nodes.len() - 1;
-        let mut found: Option<(usize, usize, f64)> = None;
-        for p in 1..last {
-            let (x, r, y) = (tour.nodes[p - 1], tour.nodes[p], tour.nodes[p + 1]);
-            for &k in &self.candidates {
-                let gain = inst.score[k] - inst.score[r];
-                if tour.visited[k] || gain <= 0.0 || found.is_some_and(|(_, _, g)| g >= gain) {
+        let last = len + 1;
+        let nodes = &tour.nodes;
+        let lowest = nodes[1..last].iter().map(|&v| inst.score[v]).fold(f64::INFINITY, f64::min);
+        // (gain, duration, k, insert after p, remove q)
+        let mut found: Option<(f64, i64, usize, usize, usize)> = None;
+        for &k in &self.candidates {
+            if tour.visited[k] {
+                continue;
+            }
+            let top = inst.score[k] - lowest;
+            if top <= 0.0 || found.is_some_and(|(g, ..)| g > top) {
+                continue;
+            }
+            let ck = Seg::customer(inst, k);
+            for p in 0..last {
+                if !self.near[nodes[p] * n + k] && !self.near[k * n + nodes[p + 1]] {
                     continue;
                 }
-                if !self.near[x * n + k] && !self.near[k * n + y] {
-                    continue;
+                let gain_at = |q: usize| inst.score[k] - inst.score[nodes[q]];
+                let worth = |q: usize, found: &Option<(f64, i64, usize, usize, usize)>| {
+                    let gain = gain_at(q);
+                    gain > 0.0 && found.is_none_or(|(g, ..)| gain >= g)
+                };
+                let better = |gain: f64, seg: Seg, found: &Option<(f64, i64, usize, usize, usize)>| {
+                    seg.warp == 0 && found.is_none_or(|(g, d, ..)| gain > g || seg.duration < d)
+                };
+                // Remove a later visit q > p.
+                let mut acc = self.prefix[p].then(inst, ck);
+                if acc.warp == 0 {
+                    for q in p + 1..last {
+                        if q > p + 1 {
+                            acc = acc.then(inst, Seg::customer(inst, nodes[q - 1]));
+                            if acc.warp > 0 {
+                                break;
+                            }
+                        }
+                        if worth(q, &found) {
+                            let seg = acc.then(inst, self.suffix[q + 1]);
+                            if better(gain_at(q), seg, &found) {
+                                found = Some((gain_at(q), seg.duration, k, p, q));
+                            }
+                        }
+                    }
                 }
-                let seg = self.prefix[p - 1].then(inst, Seg::customer(inst, k)).then(inst, self.suffix[p + 1]);
-                if seg.warp == 0 {
-                    found = Some((p, k, gain));
+                // Remove an earlier visit q <= p.
+                let mut acc = ck.then(inst, self.suffix[p + 1]);
+                if acc.warp == 0 {
+                    for q in (1..=p).rev() {
+                        if worth(q, &found) {
+                            let seg = self.prefix[q - 1].then(inst, acc);
+                            if better(gain_at(q), seg, &found) {
+                                found = Some((gain_at(q), seg.duration, k, p, q));
+                            }
+                        }
+                        acc = Seg::customer(inst, nodes[q]).then(inst, acc);
+                        if acc.warp > 0 {
+                            break;
+                        }
+                    }
                 }
             }
         }
-        let Some((p, k, _)) = found else { return false };
-        tour.visited[tour.nodes[p]] = false;
+        let Some((_, _, k, p, q)) = found else { return false };
+        let r = tour.nodes[q];
+        tour.visited[r] = false;
         tour.visited[k] = true;
-        tour.nodes[p] = k;
+        tour.nodes.insert(p + 1, k);
+        let at = if q > p { q + 1 } else { q };
+        tour.nodes.remove(at);
         tour.update(inst);
-        self.touch_at(tour, p - 1);
-        self.touch_at(tour, p);
+        let pk = tour.nodes.iter().position(|&v| v == k).expect("inserted");
+        self.touch_at(tour, pk - 1);
+        self.touch_at(tour, pk);
+        let pr = if q > p { q } else { q - 1 };
+        let pr = pr.min(tour.nodes.len() - 2);
+        self.touch_at(tour, pr.max(1) - 1);
+        self.touch_at(tour, pr.max(1));
         true
     }
 
@@ -298,7 +358,7 @@ impl<'a> Search<'a> {
                     break;
                 }
             }
-            if !self.replace(tour) {
+            if !self.exchange(tour) {
                 break;
             }
             self.fill(tour, noise);
