@@ -82,8 +82,12 @@ pub struct ElementKpis {
     pub max_queue: f64,
     /// Mean wait of everyone who waited here, s.
     pub mean_wait_s: f64,
-    /// People who entered.
+    /// People who entered: at a place, those for whom it was the
+    /// destination (screened at a gate, served, seated, staying).
     pub entries: u64,
+    /// Places: people who crossed it on their way elsewhere (not in `entries`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub passed_through: Option<u64>,
     /// Walkways: flow between the first and last exit, P/s.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flow_p_per_s: Option<f64>,
@@ -193,7 +197,11 @@ impl RunOutput {
             .enumerate()
             .map(|(index, e)| {
                 let walkway = index.checked_sub(places).map(|w| (&scenario.walkways[w], &world.walkways[w]));
-                e.kpis(walkway, scenario.start_clock_s)
+                let mut kpis = e.kpis(walkway, scenario.start_clock_s);
+                if index < places {
+                    kpis.passed_through = Some(world.places[index].counters.passed_through);
+                }
+                kpis
             })
             .collect();
         let kpis = run_kpis(sim, seed, element_kpis);
@@ -253,6 +261,7 @@ impl ElementSeries {
             max_queue: (0..n).map(|i| e.queue(i)).fold(0.0, f64::max),
             mean_wait_s: if waits > 0 { wait_sum / waits as f64 } else { 0.0 },
             entries: e.bins.iter().map(|b| b.entries as u64).sum(),
+            passed_through: None,
             flow_p_per_s: walkway.and_then(|(_, state)| state.exits.flow_p_per_s()),
             specific_flow_p_per_m_s: walkway
                 .and_then(|(spec, state)| state.exits.flow_p_per_s().map(|f| f / spec.width_m)),

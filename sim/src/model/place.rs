@@ -78,6 +78,8 @@ pub struct PlaceCounters {
     pub turned_back: u64,
     /// Customers who saw the queue and went elsewhere.
     pub balked: u64,
+    /// People who crossed the place on their way elsewhere.
+    pub passed_through: u64,
     /// Per session that ended (venues): its end (after any delay) and when
     /// its last seated spectator left the stands.
     pub egress: Vec<SessionEgress>,
@@ -320,6 +322,7 @@ impl PlaceState {
             return self.queue(shared, index, person, ctx);
         }
         if person.destination as usize != index {
+            self.counters.passed_through += 1;
             self.recorder.transient(now, now + shared.site.handoff);
             return self.forward(shared, index, person, ctx);
         }

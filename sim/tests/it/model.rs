@@ -5,7 +5,8 @@ use crate::{crowd_group, element, entry_seconds, header, plaza, queued_s, run_to
 use crowdtwin_sim::error::{DeliveryProblem, RunMismatch, SavedShardError};
 use crowdtwin_sim::kernel::{Event, ShardRun};
 use crowdtwin_sim::model::{
-    self as crowd, Los, RunOutput, congested_density_p_per_m2, weidmann_capacity_p_per_m_s, weidmann_speed_mps,
+    self as crowd, ElementKind, Los, RunOutput, congested_density_p_per_m2, weidmann_capacity_p_per_m_s,
+    weidmann_speed_mps,
 };
 use crowdtwin_sim::scenario::{ModelParams, Scenario, format_clock};
 use crowdtwin_sim::{ActorId, SimDuration, SimError, SimTime, Simulation};
@@ -388,6 +389,12 @@ fn gangneung_day_seats_its_spectators_and_sends_them_home() {
     assert!(kpis.departed_by_transit as f64 >= 0.99 * visitors as f64, "{}", kpis.departed_by_transit);
     assert_eq!(kpis.stranded, 0);
     assert!(kpis.orders > 10_000);
+    // Nobody's destination is the central plaza, but tens of thousands
+    // cross it; walkways have no such count.
+    let plaza = kpis.elements.iter().find(|e| e.id == "olympic-plaza").unwrap();
+    assert_eq!(plaza.entries, 0);
+    assert!(plaza.passed_through.unwrap() > 20_000, "{plaza:?}");
+    assert!(kpis.elements.iter().filter(|e| e.kind == ElementKind::Walkway).all(|e| e.passed_through.is_none()));
     // Egress crowds the walkways: some reach level of service E or worse.
     assert!(kpis.elements.iter().any(|e| e.kind == "walkway" && e.peak_los >= Los::E));
 }
