@@ -12,6 +12,9 @@
 //!   and shops, the walkway thresholds at fan zones), the place is closed to
 //!   further plans in that step ([`FULL_WAIT_S`]).
 //!
+//! The twin counts the same load in its forecasts: [`Bookings::expected_presence`]
+//! is added to every member's future at the booked places.
+//!
 //! Since the search prefers, among equal scores, the day with the least
 //! walking and queueing, visitors with the same wishes go to the nearest
 //! place while it has spare capacity and then to the next: stops are spread
@@ -21,6 +24,7 @@
 use crowdtwin_sim::itinerary::{Congestion, Plan, Problem, StopKind};
 use crowdtwin_sim::model::{ElementKind, Los};
 use crowdtwin_sim::scenario::Scenario;
+use crowdtwin_sim::{SimDuration, SimTime};
 
 /// Share of visitors assumed to follow an issued plan, until a measured one
 /// is given ([`Bookings::set_compliance`]).
@@ -86,6 +90,32 @@ impl Bookings {
         if share.is_finite() {
             self.compliance = share.clamp(0.0, 1.0);
         }
+    }
+
+    /// Mean people present at place `p` over `[from, to)` by the plans
+    /// booked (whole plans, before the compliance share); 0 for an element
+    /// that is not a place. An empty interval reads the step holding `from`.
+    pub fn booked_presence(&self, p: usize, from: SimTime, to: SimTime) -> f64 {
+        if p >= self.places || self.plans == 0 {
+            return 0.0;
+        }
+        let to = to.max(from + SimDuration(1));
+        let (from, to) = (from.as_secs_f64(), to.as_secs_f64());
+        let first = ((from / self.step_s) as usize).min(self.steps - 1);
+        let last = ((to / self.step_s).ceil() as usize).clamp(first + 1, self.steps);
+        let person_s: f64 = (first..last)
+            .map(|step| {
+                let (a, b) = (step as f64 * self.step_s, (step + 1) as f64 * self.step_s);
+                self.present[step * self.places + p] * (to.min(b) - from.max(a)).max(0.0)
+            })
+            .sum();
+        person_s / (to - from)
+    }
+
+    /// [`Bookings::booked_presence`] times the compliance share: the
+    /// people of issued plans expected at place `p` over `[from, to)`.
+    pub fn expected_presence(&self, p: usize, from: SimTime, to: SimTime) -> f64 {
+        self.booked_presence(p, from, to) * self.compliance
     }
 
     /// Books `copies` visitors following `plan` (of `problem`): its errands'
