@@ -6,7 +6,7 @@
 //! from forks of it.
 
 use super::bias::SensorBias;
-use super::bookings::{Bookings, COMPLIANCE_DEFAULT};
+use super::bookings::{Bookings, COMPLIANCE_BOOKED_MIN, ComplianceEstimate};
 use super::calibration::{Calibration, Issued, prior_persistence};
 use super::observation::{self, Checked, IngestReport, Observation, ObservationError, Timed};
 use crowdtwin_sim::kernel::ActorRng;
@@ -274,6 +274,9 @@ pub struct Twin {
     /// The issued plans' load, shared with the planner that books it
     /// ([`Twin::set_bookings`]); none: no plans are counted.
     bookings: Option<Arc<Mutex<Bookings>>>,
+    /// The share of visitors who follow their plan, learned from counts
+    /// at booked places.
+    compliance: ComplianceEstimate,
 }
 
 /// How a twin with `config` builds its members' simulation (also on the
@@ -333,6 +336,16 @@ pub fn observed_mean(people: f64, sigma: f64) -> f64 {
     let cdf = 0.5 * (1.0 + erf(z / std::f64::consts::SQRT_2));
     let pdf = (-0.5 * z * z).exp() / (2.0 * std::f64::consts::PI).sqrt();
     people * cdf + sigma * pdf
+}
+
+/// The variance of a count total's error against a member's: the
+/// sensors' `sensor_variance`, the model's error
+/// ([`COUNT_MODEL_ERROR_SHARE`] of the `observed` total) and a floor of 5
+/// people. It depends on the observation only, so a weight is symmetric
+/// in over- and under-prediction.
+fn count_error_variance(observed: f64, sensor_variance: f64) -> f64 {
+    let model_error = COUNT_MODEL_ERROR_SHARE * observed;
+    sensor_variance + model_error * model_error + 25.0
 }
 
 /// The error function (Abramowitz & Stegun 7.1.26, |error| < 1.5e-7).
@@ -543,6 +556,7 @@ impl Twin {
             bias,
             plan: Some(plan),
             bookings: None,
+            compliance: ComplianceEstimate::default(),
         })
     }
 
@@ -600,14 +614,59 @@ impl Twin {
         (0..self.world().element_count()).map(|e| bookings.expected_presence(e, self.now, self.now)).collect()
     }
 
-    /// The issued plans counted, for the forecast and the state.
+    /// The issued plans counted and the share in use, for the forecast
+    /// and the state.
     fn booked_plans(&self) -> BookedPlans {
-        match &self.bookings {
+        let (plans, compliance) = match &self.bookings {
             Some(bookings) => {
                 let bookings = bookings.lock().unwrap_or_else(|e| e.into_inner());
-                BookedPlans { plans: bookings.plans(), compliance: bookings.compliance() }
+                (bookings.plans(), bookings.compliance())
             }
-            None => BookedPlans { plans: 0, compliance: COMPLIANCE_DEFAULT },
+            None => (0, self.compliance.share()),
+        };
+        BookedPlans {
+            plans,
+            compliance,
+            compliance_sd: self.compliance.sd(),
+            compliance_counts: self.compliance.counts(),
+            compliance_learned: self.compliance.learned(),
+        }
+    }
+
+    /// Learns the share of visitors who follow their plan from this
+    /// step's counts `observed_counts` (element, count, sigma) at booked
+    /// places (see [`ComplianceEstimate`]): each count's residual against
+    /// the members' weighted mean (which holds no plan followers) over the
+    /// people booked there now, its error the sensor's, the model's and
+    /// the members' spread, tempered by `temper`. Once learned, the share
+    /// replaces the prior in the bookings, for forecasts and later plans.
+    fn learn_compliance(&mut self, observed_counts: &[(usize, f64, f64)], temper: f64) {
+        let weights = self.weights();
+        let evidence: Vec<(f64, f64, f64)> = {
+            let Some(bookings) = self.booked() else { return };
+            observed_counts
+                .iter()
+                .filter_map(|&(element, count, sigma)| {
+                    let booked = bookings.booked_presence(element, self.now, self.now);
+                    if booked < COMPLIANCE_BOOKED_MIN {
+                        return None;
+                    }
+                    let people: Vec<f64> =
+                        self.members.iter().map(|m| m.sim.world().element_people(element) as f64).collect();
+                    let mean: f64 = people.iter().zip(&weights).map(|(p, w)| p * w).sum();
+                    let spread: f64 = people.iter().zip(&weights).map(|(p, w)| (p - mean).powi(2) * w).sum();
+                    let residual = count - observed_mean(mean, sigma);
+                    Some((booked, residual, count_error_variance(count, sigma * sigma) + spread))
+                })
+                .collect()
+        };
+        for (booked, residual, variance) in evidence {
+            self.compliance.observe(booked, residual, variance, temper);
+        }
+        if self.compliance.learned()
+            && let Some(bookings) = &self.bookings
+        {
+            bookings.lock().unwrap_or_else(|e| e.into_inner()).set_compliance(self.compliance.share());
         }
     }
 
@@ -801,6 +860,8 @@ impl Twin {
         self.totals.assimilated += counts.len() as u64;
         let booked = self.booked_now();
         let observed_counts = self.sensor_counts(&counts, &booked);
+        let temper = (self.config.step.as_secs_f64() / (60.0 * COUNT_ERROR_MEMORY_MIN)).min(1.0);
+        self.learn_compliance(&observed_counts, temper);
         // The state has hundreds of dimensions and the ensemble a few dozen
         // members: weighing on every count at once collapses it. Counts are
         // summed by kind of element (gates, venues, fan zones, walkways...)
@@ -839,7 +900,6 @@ impl Twin {
             let at = at.as_micros();
             (at > bin as u64 * interval && at <= (bin as u64 + 1) * interval).then_some((count, sigma))
         });
-        let temper = (self.config.step.as_secs_f64() / (60.0 * COUNT_ERROR_MEMORY_MIN)).min(1.0);
         self.weigh(&Totals { observed, variance, members_of }, &gate_entries, &booked, temper);
         if self.config.local_assimilation && self.members.len() > 1 {
             self.assimilate_locally(&observed_counts, temper);
@@ -870,8 +930,7 @@ impl Twin {
             let mut term = |observed: f64, predicted: f64, variance: f64| {
                 // The spread depends on the observation only, so the weight is
                 // symmetric in over- and under-prediction.
-                let model_error = COUNT_MODEL_ERROR_SHARE * observed;
-                let sd = (variance + model_error * model_error + 25.0).sqrt();
+                let sd = count_error_variance(observed, variance).sqrt();
                 let z = (observed - predicted) / sd;
                 log_likelihood += -0.5 * z * z - sd.ln();
             };
@@ -984,8 +1043,7 @@ impl Twin {
                 for &element in &near {
                     let Some((count, sigma)) = count_at[element] else { continue };
                     let predicted = observed_mean(world.element_people(element) as f64, sigma);
-                    let model_error = COUNT_MODEL_ERROR_SHARE * count;
-                    let sd = (sigma * sigma + model_error * model_error + 25.0).sqrt();
+                    let sd = count_error_variance(count, sigma * sigma).sqrt();
                     let z = (count - predicted) / sd;
                     log_likelihood += -0.5 * z * z;
                 }

@@ -39,8 +39,15 @@ fn is_zero(value: &f64) -> bool {
 pub struct BookedPlans {
     /// Plans issued and booked so far.
     pub plans: u64,
-    /// Share of visitors assumed to follow their plan, in [0, 1].
+    /// Share of visitors who follow their plan, in [0, 1]: the prior until
+    /// counts at booked places have said enough, then learned from them.
     pub compliance: f64,
+    /// Standard deviation of the learned share (the prior's before any count).
+    pub compliance_sd: f64,
+    /// Counts at booked places the share was learned from.
+    pub compliance_counts: u64,
+    /// Whether the share in use is learned (else the prior).
+    pub compliance_learned: bool,
 }
 
 /// The forecast of one place or walkway.
