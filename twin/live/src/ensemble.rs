@@ -6,16 +6,19 @@
 //! from forks of it.
 
 use super::bias::SensorBias;
+use super::bookings::{Bookings, COMPLIANCE_BOOKED_MIN, ComplianceEstimate};
 use super::calibration::{Calibration, Issued, prior_persistence};
 use super::observation::{self, Checked, IngestReport, Observation, ObservationError, Timed};
 use crowdtwin_sim::kernel::ActorRng;
 use crowdtwin_sim::model::{self, BuildOptions, CrowdWorld, ElementKind, Los, Message, Tuning};
 use crowdtwin_sim::scenario::{Intervention, Scenario, format_clock};
 use crowdtwin_sim::{ActorId, SimDuration, SimTime, Simulation};
-use crowdtwin_wire::{Alert, ElementForecast, ElementState, Forecast, MinuteQuantiles, ObservationTotals, TwinState};
+use crowdtwin_wire::{
+    Alert, BookedPlans, ElementForecast, ElementState, Forecast, MinuteQuantiles, ObservationTotals, TwinState,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashSet, VecDeque};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Largest ensemble.
 pub const MEMBERS_MAX: usize = 256;
@@ -205,12 +208,14 @@ fn elements_near(world: &CrowdWorld, place: usize, radius: usize) -> Vec<usize> 
 }
 
 /// The members' futures for a forecast (element-major, see
-/// [`member_future`]), their weights, the plan member's future and one
+/// [`member_future`]), their weights, the plan member's future, the
+/// issued plans' expected people (in the futures already) and one
 /// element's anomaly.
 struct ElementFutures<'a> {
     futures: &'a [Vec<f64>],
     weights: &'a [f64],
     plan: &'a [f64],
+    booked: &'a [f64],
     anomaly: f64,
 }
 
@@ -266,6 +271,12 @@ pub struct Twin {
     /// events, never weighed nor corrected (taken out only while it runs
     /// with the members).
     plan: Option<Member>,
+    /// The issued plans' load, shared with the planner that books it
+    /// ([`Twin::set_bookings`]); none: no plans are counted.
+    bookings: Option<Arc<Mutex<Bookings>>>,
+    /// The share of visitors who follow their plan, learned from counts
+    /// at booked places.
+    compliance: ComplianceEstimate,
 }
 
 /// How a twin with `config` builds its members' simulation (also on the
@@ -325,6 +336,16 @@ pub fn observed_mean(people: f64, sigma: f64) -> f64 {
     let cdf = 0.5 * (1.0 + erf(z / std::f64::consts::SQRT_2));
     let pdf = (-0.5 * z * z).exp() / (2.0 * std::f64::consts::PI).sqrt();
     people * cdf + sigma * pdf
+}
+
+/// The variance of a count total's error against a member's: the
+/// sensors' `sensor_variance`, the model's error
+/// ([`COUNT_MODEL_ERROR_SHARE`] of the `observed` total) and a floor of 5
+/// people. It depends on the observation only, so a weight is symmetric
+/// in over- and under-prediction.
+fn count_error_variance(observed: f64, sensor_variance: f64) -> f64 {
+    let model_error = COUNT_MODEL_ERROR_SHARE * observed;
+    sensor_variance + model_error * model_error + 25.0
 }
 
 /// The error function (Abramowitz & Stegun 7.1.26, |error| < 1.5e-7).
@@ -534,6 +555,8 @@ impl Twin {
             anomalies: Vec::new(),
             bias,
             plan: Some(plan),
+            bookings: None,
+            compliance: ComplianceEstimate::default(),
         })
     }
 
@@ -568,6 +591,83 @@ impl Twin {
     /// The configuration.
     pub fn config(&self) -> &TwinConfig {
         &self.config
+    }
+
+    /// Counts the issued plans booked in `bookings` (shared with the
+    /// planner that books them): their expected people are added to the
+    /// members' futures at the booked places and to what the members are
+    /// weighed against (the members themselves hold no plan followers).
+    pub fn set_bookings(&mut self, bookings: Arc<Mutex<Bookings>>) {
+        self.bookings = Some(bookings);
+    }
+
+    /// The issued plans' load, if any plan is booked.
+    fn booked(&self) -> Option<MutexGuard<'_, Bookings>> {
+        let bookings = self.bookings.as_ref()?.lock().unwrap_or_else(|e| e.into_inner());
+        (bookings.plans() > 0).then_some(bookings)
+    }
+
+    /// The people of issued plans expected at each element now (times the
+    /// compliance share; 0 at walkways); empty when none are booked.
+    fn booked_now(&self) -> Vec<f64> {
+        let Some(bookings) = self.booked() else { return Vec::new() };
+        (0..self.world().element_count()).map(|e| bookings.expected_presence(e, self.now, self.now)).collect()
+    }
+
+    /// The issued plans counted and the share in use, for the forecast
+    /// and the state.
+    fn booked_plans(&self) -> BookedPlans {
+        let (plans, compliance) = match &self.bookings {
+            Some(bookings) => {
+                let bookings = bookings.lock().unwrap_or_else(|e| e.into_inner());
+                (bookings.plans(), bookings.compliance())
+            }
+            None => (0, self.compliance.share()),
+        };
+        BookedPlans {
+            plans,
+            compliance,
+            compliance_sd: self.compliance.sd(),
+            compliance_counts: self.compliance.counts(),
+            compliance_learned: self.compliance.learned(),
+        }
+    }
+
+    /// Learns the share of visitors who follow their plan from this
+    /// step's counts `observed_counts` (element, count, sigma) at booked
+    /// places (see [`ComplianceEstimate`]): each count's residual against
+    /// the members' weighted mean (which holds no plan followers) over the
+    /// people booked there now, its error the sensor's, the model's and
+    /// the members' spread, tempered by `temper`. Once learned, the share
+    /// replaces the prior in the bookings, for forecasts and later plans.
+    fn learn_compliance(&mut self, observed_counts: &[(usize, f64, f64)], temper: f64) {
+        let weights = self.weights();
+        let evidence: Vec<(f64, f64, f64)> = {
+            let Some(bookings) = self.booked() else { return };
+            observed_counts
+                .iter()
+                .filter_map(|&(element, count, sigma)| {
+                    let booked = bookings.booked_presence(element, self.now, self.now);
+                    if booked < COMPLIANCE_BOOKED_MIN {
+                        return None;
+                    }
+                    let people: Vec<f64> =
+                        self.members.iter().map(|m| m.sim.world().element_people(element) as f64).collect();
+                    let mean: f64 = people.iter().zip(&weights).map(|(p, w)| p * w).sum();
+                    let spread: f64 = people.iter().zip(&weights).map(|(p, w)| (p - mean).powi(2) * w).sum();
+                    let residual = count - observed_mean(mean, sigma);
+                    Some((booked, residual, count_error_variance(count, sigma * sigma) + spread))
+                })
+                .collect()
+        };
+        for (booked, residual, variance) in evidence {
+            self.compliance.observe(booked, residual, variance, temper);
+        }
+        if self.compliance.learned()
+            && let Some(bookings) = &self.bookings
+        {
+            bookings.lock().unwrap_or_else(|e| e.into_inner()).set_compliance(self.compliance.share());
+        }
     }
 
     /// Checks a batch and keeps it for assimilation; refuses the whole batch
@@ -758,7 +858,10 @@ impl Twin {
             return;
         }
         self.totals.assimilated += counts.len() as u64;
-        let observed_counts = self.sensor_counts(&counts);
+        let booked = self.booked_now();
+        let observed_counts = self.sensor_counts(&counts, &booked);
+        let temper = (self.config.step.as_secs_f64() / (60.0 * COUNT_ERROR_MEMORY_MIN)).min(1.0);
+        self.learn_compliance(&observed_counts, temper);
         // The state has hundreds of dimensions and the ensemble a few dozen
         // members: weighing on every count at once collapses it. Counts are
         // summed by kind of element (gates, venues, fan zones, walkways...)
@@ -797,8 +900,7 @@ impl Twin {
             let at = at.as_micros();
             (at > bin as u64 * interval && at <= (bin as u64 + 1) * interval).then_some((count, sigma))
         });
-        let temper = (self.config.step.as_secs_f64() / (60.0 * COUNT_ERROR_MEMORY_MIN)).min(1.0);
-        self.weigh(&Totals { observed, variance, members_of }, &gate_entries, temper);
+        self.weigh(&Totals { observed, variance, members_of }, &gate_entries, &booked, temper);
         if self.config.local_assimilation && self.members.len() > 1 {
             self.assimilate_locally(&observed_counts, temper);
         }
@@ -810,8 +912,16 @@ impl Twin {
     }
 
     /// Weighs every member on the count totals per kind of element and
-    /// the gate entries (tempered by `temper`, see [`COUNT_ERROR_MEMORY_MIN`]).
-    fn weigh(&mut self, totals: &Totals, gate_entries: &[(usize, std::ops::Range<usize>, f64)], temper: f64) {
+    /// the gate entries (tempered by `temper`, see [`COUNT_ERROR_MEMORY_MIN`]),
+    /// each member's people with the issued plans' expected people `booked`
+    /// (per element; empty: none) added.
+    fn weigh(
+        &mut self,
+        totals: &Totals,
+        gate_entries: &[(usize, std::ops::Range<usize>, f64)],
+        booked: &[f64],
+        temper: f64,
+    ) {
         let Totals { observed, variance, members_of } = totals;
         let noise = self.sensor_noise;
         for member in &mut self.members {
@@ -820,8 +930,7 @@ impl Twin {
             let mut term = |observed: f64, predicted: f64, variance: f64| {
                 // The spread depends on the observation only, so the weight is
                 // symmetric in over- and under-prediction.
-                let model_error = COUNT_MODEL_ERROR_SHARE * observed;
-                let sd = (variance + model_error * model_error + 25.0).sqrt();
+                let sd = count_error_variance(observed, variance).sqrt();
                 let z = (observed - predicted) / sd;
                 log_likelihood += -0.5 * z * z - sd.ln();
             };
@@ -831,7 +940,9 @@ impl Twin {
                 }
                 let predicted: f64 = members_of[group]
                     .iter()
-                    .map(|&(e, sigma)| observed_mean(world.element_people(e) as f64, sigma))
+                    .map(|&(e, sigma)| {
+                        observed_mean(world.element_people(e) as f64 + booked.get(e).copied().unwrap_or(0.0), sigma)
+                    })
                     .sum();
                 term(observed[group], predicted, variance[group]);
             }
@@ -849,8 +960,10 @@ impl Twin {
     /// [`crate::bias`]); counts with no stated sigma get the noise the twin has
     /// learned from its own errors: the median relative error of busy
     /// elements' counts against the ensemble's mean (model error included,
-    /// so it errs on the wide side), smoothed over steps.
-    fn sensor_counts(&mut self, counts: &[Checked]) -> Vec<(usize, f64, f64)> {
+    /// so it errs on the wide side), smoothed over steps. The anomaly is
+    /// the count beyond the ensemble's estimate and the issued plans'
+    /// expected people `booked` (per element; empty: none).
+    fn sensor_counts(&mut self, counts: &[Checked], booked: &[f64]) -> Vec<(usize, f64, f64)> {
         let weights = self.weights();
         let mut relative_errors = Vec::new();
         let mut usable = Vec::with_capacity(counts.len());
@@ -886,7 +999,8 @@ impl Twin {
             .into_iter()
             .map(|(element, count, sigma, estimate)| {
                 let sigma = sigma.unwrap_or(noise * count + SENSOR_NOISE_ABSOLUTE);
-                let anomaly = count - observed_mean(estimate, sigma);
+                let expected = estimate + booked.get(element).copied().unwrap_or(0.0);
+                let anomaly = count - observed_mean(expected, sigma);
                 let smoothed = match self.anomalies[element] {
                     Some((at, before)) if at + observation::OBSERVATION_ASSIMILATION_LAG >= now => {
                         (1.0 - ANOMALY_SMOOTHING) * before + ANOMALY_SMOOTHING * anomaly
@@ -929,8 +1043,7 @@ impl Twin {
                 for &element in &near {
                     let Some((count, sigma)) = count_at[element] else { continue };
                     let predicted = observed_mean(world.element_people(element) as f64, sigma);
-                    let model_error = COUNT_MODEL_ERROR_SHARE * count;
-                    let sd = (sigma * sigma + model_error * model_error + 25.0).sqrt();
+                    let sd = count_error_variance(count, sigma * sigma).sqrt();
                     let z = (count - predicted) / sd;
                     log_likelihood += -0.5 * z * z;
                 }
@@ -1111,13 +1224,22 @@ impl Twin {
         self.members.push(self.plan.take().expect("the plan member is kept"));
         let mut futures = self.futures(window);
         self.plan = self.members.pop();
+        let booked = self.booked_futures(window);
+        if !booked.is_empty() {
+            for future in &mut futures {
+                for (value, extra) in future.iter_mut().zip(&booked) {
+                    *value += extra;
+                }
+            }
+        }
         let plan = futures.pop().expect("the plan member's future");
+        let booked = if booked.is_empty() { vec![0.0; elements * horizon] } else { booked };
         let anomaly = self.forecast_anomalies();
         let mut forecast_elements = Vec::with_capacity(elements);
         let mut alerts = Vec::new();
         let mut issued = Vec::with_capacity(elements);
         for (e, &anomaly) in anomaly.iter().enumerate() {
-            let values = ElementFutures { futures: &futures, weights: &weights, plan: &plan, anomaly };
+            let values = ElementFutures { futures: &futures, weights: &weights, plan: &plan, booked: &booked, anomaly };
             let (element, alert, verified) = self.element_forecast(e, window, &values);
             forecast_elements.push(element);
             alerts.extend(alert);
@@ -1132,9 +1254,26 @@ impl Twin {
             effective_members: 1.0 / weights.iter().map(|w| w * w).sum::<f64>(),
             elements: forecast_elements,
             alerts,
+            booked: self.booked_plans(),
         };
         self.calibration.issue(first_bin + horizon - 1, issued.into_iter());
         forecast
+    }
+
+    /// The issued plans' expected people per element per interval of
+    /// `window` (element-major, as [`member_future`]); empty when none
+    /// are booked.
+    fn booked_futures(&self, window: FutureWindow) -> Vec<f64> {
+        let Some(bookings) = self.booked() else { return Vec::new() };
+        let interval = self.world().element_recorder(0).interval();
+        let elements = self.world().element_count();
+        (0..elements)
+            .flat_map(|e| (0..window.horizon).map(move |k| (e, k)))
+            .map(|(e, k)| {
+                let from = SimTime((window.first_bin + k) as u64 * interval.as_micros());
+                bookings.expected_presence(e, from, from + interval)
+            })
+            .collect()
     }
 
     /// What the sensors saw beyond what the ensemble holds now, per element:
@@ -1208,6 +1347,7 @@ impl Twin {
                 density_p50: band.p50 / area,
                 density_p90: band.p90 / area,
                 probability_los_e_or_worse: p_bad.clamp(0.0, 1.0),
+                booked: values.booked[e * horizon + k],
             });
         }
         let id = world.element_id(e);
@@ -1312,6 +1452,7 @@ impl Twin {
             unplanned_walk_in_share: mean_of(|t| t.unplanned_walk_in_share),
             observations: self.totals,
             elements,
+            booked: self.booked_plans(),
         }
     }
 }

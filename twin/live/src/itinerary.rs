@@ -63,8 +63,9 @@ pub struct Planner {
     /// Session start and end with announced delays.
     sessions: Vec<(SimTime, SimTime)>,
     overlay: RwLock<Option<(u64, Arc<Congestion>)>>,
-    /// The plans issued so far, as demand later plans see.
-    bookings: Mutex<Bookings>,
+    /// The plans issued so far, as demand later plans see (shared with the
+    /// twin, which counts them in its forecasts).
+    bookings: Arc<Mutex<Bookings>>,
 }
 
 /// One plan made for a request and booked, with the congestion it was made on.
@@ -98,7 +99,7 @@ impl Planner {
                 sessions[session].1 += delay;
             }
         }
-        let bookings = Mutex::new(Bookings::new(&baseline, scenario.places.len()));
+        let bookings = Arc::new(Mutex::new(Bookings::new(&baseline, scenario.places.len())));
         Planner {
             bookings,
             free_flow: Congestion::free_flow(&scenario),
@@ -371,6 +372,12 @@ impl Planner {
         self.bookings.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The issued plans' load itself, to share with the twin
+    /// ([`crate::Twin::set_bookings`]).
+    pub fn shared_bookings(&self) -> Arc<Mutex<Bookings>> {
+        self.bookings.clone()
+    }
+
     /// Plans a day on `forecast` with the load of the plans issued before,
     /// and books the plan as demand for the plans after it.
     pub fn plan_issued(
@@ -402,7 +409,6 @@ impl Planner {
         }
         let base = self.congestion(forecast);
         let issued = forecast.map(|f| f.issued_at.clone());
-        let mut bookings = self.bookings();
         // Per distinct request: the last plan and how many more it fits.
         let mut shared: HashMap<String, (Planned, u64)> = HashMap::new();
         let mut answers = Vec::with_capacity(requests.len());
@@ -410,6 +416,9 @@ impl Planner {
             let mut request = request.clone();
             request.budget_ms = Some(request.budget_ms.unwrap_or(BATCH_BUDGET_MS_DEFAULT));
             let key = serde_json::to_string(&request).unwrap_or_default();
+            // Held for one request at a time, so the twin is not kept waiting
+            // for the whole batch.
+            let mut bookings = self.bookings();
             if let Some((planned, left)) = shared.get_mut(&key)
                 && *left > 0
             {

@@ -33,8 +33,8 @@ pub mod itinerary;
 pub mod observation;
 
 pub use crowdtwin_wire::{
-    Alert, ElementForecast, ElementState, Forecast, IngestReport, MinuteQuantiles, Observation, ObservationError,
-    ObservationTotals, TwinState,
+    Alert, BookedPlans, ElementForecast, ElementState, Forecast, IngestReport, MinuteQuantiles, Observation,
+    ObservationError, ObservationTotals, TwinState,
 };
 pub use ensemble::{Twin, TwinConfig};
 pub use error::LiveError;

@@ -4,6 +4,7 @@
 
 use crate::state::{AppState, Metrics, Published};
 use crate::{OBSERVATION_LOG_BATCHES_MAX, TWIN_CALL_TIMEOUT_S};
+use crowdtwin_live::bookings::Bookings;
 use crowdtwin_live::clock::Clock;
 use crowdtwin_live::itinerary::Planner;
 use crowdtwin_live::{IngestReport, Observation, ObservationError, Twin, TwinConfig};
@@ -44,6 +45,8 @@ pub struct TwinArguments {
     metrics: Arc<Metrics>,
     /// Accepted batches with the twin time they were accepted at.
     log: ObservationLog,
+    /// The planner's issued plans, counted in the forecasts.
+    bookings: Arc<Mutex<Bookings>>,
 }
 
 /// The twin actor's state.
@@ -90,6 +93,7 @@ impl Actor for TwinActor {
         if let Some(run_ahead) = &arguments.run_ahead {
             twin.set_run_ahead(run_ahead.clone());
         }
+        twin.set_bookings(arguments.bookings.clone());
         // After a restart: replay what had been accepted, in order.
         let log = arguments.log.lock().unwrap_or_else(|e| e.into_inner()).clone();
         tokio::task::block_in_place(|| {
@@ -244,6 +248,7 @@ impl Service {
             published: published.clone(),
             metrics: metrics.clone(),
             log: Arc::new(Mutex::new(Vec::new())),
+            bookings: planner.shared_bookings(),
         };
         let slot = Arc::new(RwLock::new(None));
         let (supervisor, _) =

@@ -22,6 +22,32 @@ pub struct MinuteQuantiles {
     pub density_p90: f64,
     /// Probability that the level of service is E or F.
     pub probability_los_e_or_worse: f64,
+    /// People of the issued plans expected here (booked presence times the
+    /// compliance share), already in the figures above; absent: none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub booked: f64,
+}
+
+fn is_zero(value: &f64) -> bool {
+    *value == 0.0
+}
+
+/// The issued plans the twin counts as demand, and the share of visitors
+/// who follow theirs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BookedPlans {
+    /// Plans issued and booked so far.
+    pub plans: u64,
+    /// Share of visitors who follow their plan, in [0, 1]: the prior until
+    /// counts at booked places have said enough, then learned from them.
+    pub compliance: f64,
+    /// Standard deviation of the learned share (the prior's before any count).
+    pub compliance_sd: f64,
+    /// Counts at booked places the share was learned from.
+    pub compliance_counts: u64,
+    /// Whether the share in use is learned (else the prior).
+    pub compliance_learned: bool,
 }
 
 /// The forecast of one place or walkway.
@@ -76,6 +102,9 @@ pub struct Forecast {
     pub elements: Vec<ElementForecast>,
     /// Alerts, soonest first.
     pub alerts: Vec<Alert>,
+    /// The issued plans counted in it (see `MinuteQuantiles::booked`).
+    #[serde(default)]
+    pub booked: BookedPlans,
 }
 
 /// The current estimate of one element.
@@ -125,6 +154,9 @@ pub struct TwinState {
     pub unplanned_walk_in_share: f64,
     /// Observation totals.
     pub observations: ObservationTotals,
+    /// The issued plans counted as demand and the learned compliance share.
+    #[serde(default)]
+    pub booked: BookedPlans,
     /// Per element.
     pub elements: Vec<ElementState>,
 }

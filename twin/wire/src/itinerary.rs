@@ -188,6 +188,7 @@ pub struct ItineraryBatchOut {
     pub plans: Vec<ItineraryBatchItem>,
     /// Plans issued so far (this batch included), booked as demand.
     pub plans_issued: u64,
-    /// Share of visitors assumed to follow their plan.
+    /// Share of visitors who follow their plan (the prior 0.5 until the
+    /// twin has learned it from counts; see `BookedPlans`).
     pub compliance: f64,
 }

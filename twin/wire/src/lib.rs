@@ -15,7 +15,9 @@ pub mod observation;
 pub mod orders;
 pub mod problem;
 
-pub use forecast::{Alert, ElementForecast, ElementState, Forecast, MinuteQuantiles, ObservationTotals, TwinState};
+pub use forecast::{
+    Alert, BookedPlans, ElementForecast, ElementState, Forecast, MinuteQuantiles, ObservationTotals, TwinState,
+};
 pub use itinerary::{
     ItineraryBatchItem, ItineraryBatchOut, ItineraryBatchRequest, ItineraryOut, ItineraryRequest, RouteOut,
     ScheduleEntry, StopOut, WalkOut,

@@ -468,3 +468,136 @@ fn the_share_table_compares_each_share_with_nobody_over_paired_seeds() {
         assert!(error.contains(needle), "{error}");
     }
 }
+
+/// The morning with 20,000 visitors: a planner, and a twin (4 members,
+/// `horizon_min`) that counts its bookings, at 09:00; and the wish of a
+/// visitor at the KTX shuttle stop at 09:00 who wants a meal.
+fn booked_twin_at_nine(horizon_min: u32) -> (Scenario, Planner, crowdtwin_live::Twin, ItineraryRequest) {
+    let scenario = crate::live::morning(20_000);
+    let planner = Planner::new(scenario.clone(), 1);
+    let config = TwinConfig { members: 4, threads: 1, horizon_min, ..Default::default() };
+    let mut twin = crowdtwin_live::Twin::new(scenario.clone(), config).unwrap();
+    twin.set_bookings(planner.shared_bookings());
+    twin.advance(SimTime::from_secs(2 * 3600));
+    let mut wish = request("ktx-shuttle-stop", "09:00", "10:55");
+    wish.food = 2.0;
+    (scenario, planner, twin, wish)
+}
+
+#[test]
+fn the_forecast_counts_the_issued_plans_at_the_booked_outlets_and_nowhere_else() {
+    // Issue 20: a burst of identical plans with a meal; the twin shares the
+    // planner's bookings, so the forecast at the booked outlets rises by
+    // the booked people times the compliance share, and nothing else moves.
+    let (scenario, planner, mut twin, wish) = booked_twin_at_nine(30);
+    let issued_at = twin.now();
+    let before = twin.forecast();
+    assert_eq!(before, twin.forecast(), "a second forecast at the same time is the same");
+    assert!(before.elements.iter().all(|e| e.minutes.iter().all(|m| m.booked == 0.0)));
+
+    let plans = 300;
+    let answers = planner.plan_batch(&vec![wish; plans], None).unwrap();
+    let compliance = planner.bookings().compliance();
+    let after = twin.forecast();
+    assert_eq!((after.booked.plans, after.booked.compliance), (plans as u64, compliance));
+
+    // What the plans themselves say: per outlet and minute of the horizon,
+    // the share of the minute each booked visitor is there.
+    let interval_s = scenario.params.output_interval_s;
+    let first_bin = (issued_at.as_secs_f64() / interval_s).ceil();
+    let mut expected: BTreeMap<(String, usize), f64> = BTreeMap::new();
+    let mut stays_s = Vec::new();
+    for answer in &answers {
+        let planned = answer.as_ref().unwrap();
+        for visit in &planned.plan.visits {
+            let place = planned.problem.candidates[visit.candidate].place;
+            if scenario.places[place].kind != PlaceKind::Food {
+                continue;
+            }
+            let (arrive, leave) = (visit.leg.arrive.as_secs_f64(), visit.leave.as_secs_f64());
+            stays_s.push(leave - arrive);
+            for k in 0..30 {
+                let (a, b) = ((first_bin + k as f64) * interval_s, (first_bin + k as f64 + 1.0) * interval_s);
+                let share = (leave.min(b) - arrive.max(a)).max(0.0) / interval_s;
+                *expected.entry((scenario.places[place].id.clone(), k)).or_default() += compliance * share;
+            }
+        }
+    }
+    assert_eq!(stays_s.len(), plans, "every plan has its meal");
+    let mut risen = 0;
+    for (element_before, element_after) in before.elements.iter().zip(&after.elements) {
+        for (k, (m0, m1)) in element_before.minutes.iter().zip(&element_after.minutes).enumerate() {
+            let booked = expected.get(&(element_before.id.clone(), k)).copied().unwrap_or(0.0);
+            if booked == 0.0 {
+                assert_eq!(m0, m1, "{} minute {}: no plan there, no change", element_before.id, k + 1);
+                continue;
+            }
+            assert!(
+                (m1.booked - booked).abs() < 1e-6,
+                "{} minute {}: {} vs {booked}",
+                element_before.id,
+                k + 1,
+                m1.booked
+            );
+            // The median moves by the booked people; the band's upper end
+            // at least as far (more people, more count noise), the lower
+            // end up, and the chance of LOS E or worse does not fall.
+            let (id, minute) = (&element_before.id, k + 1);
+            assert!((m1.occupancy_p50 - m0.occupancy_p50 - booked).abs() < 1e-6, "{id} {minute}: {m0:?} {m1:?}");
+            assert!(m1.occupancy_p90 - m0.occupancy_p90 >= booked - 1e-6, "{id} {minute}: {m0:?} {m1:?}");
+            assert!(m1.occupancy_p10 > m0.occupancy_p10, "{id} {minute}: {m0:?} {m1:?}");
+            assert!(m1.probability_los_e_or_worse >= m0.probability_los_e_or_worse, "{id} {minute}");
+            risen += 1;
+        }
+    }
+    // A whole minute inside every stay at an outlet: about its visitors
+    // times the compliance share.
+    let (outlet, peak) = expected.iter().max_by(|a, b| a.1.total_cmp(b.1)).map(|(k, v)| (k.clone(), *v)).unwrap();
+    println!("{risen} outlet-minutes risen; peak +{peak:.1} at {} minute {}", outlet.0, outlet.1 + 1);
+    assert!(risen > 0 && peak > 0.2 * plans as f64 * compliance, "{expected:?}");
+}
+
+#[test]
+fn the_twin_learns_the_share_of_visitors_who_follow_their_plans_from_counts() {
+    // A synthetic truth: at the booked outlet the sensor counts the
+    // people the twin expects without plans, plus a known share of the
+    // booked ones. From the prior 0.5 the learned share moves to it.
+    let learned = |truth: f64| {
+        let (scenario, planner, mut twin, wish) = booked_twin_at_nine(10);
+        let answers = planner.plan_batch(&vec![wish; 300], None).unwrap();
+        let outlet = answers[0].as_ref().unwrap().out.stops.iter().find(|s| s.kind == "food").unwrap().place.clone();
+        let p = scenario.places.iter().position(|place| place.id == outlet).unwrap();
+        let prior = twin.state().booked;
+        assert_eq!((prior.compliance, prior.compliance_counts, prior.compliance_learned), (0.5, 0, false));
+        for minute in 1..=60 {
+            let now = twin.now();
+            let without_plans = twin.state().elements[p].people_mean;
+            let booked = planner.bookings().booked_presence(p, now, now);
+            let observation = crowdtwin_live::Observation::PlaceCount {
+                version: 1,
+                id: format!("c{minute}"),
+                at: clock((now.as_secs_f64() / 60.0) as u64 + 7 * 60),
+                place: outlet.clone(),
+                count: (without_plans + truth * booked).round(),
+                sigma: Some(3.0),
+            };
+            twin.ingest(&[observation]).unwrap();
+            twin.advance(now + SimDuration::from_secs(60));
+        }
+        let state = twin.state().booked;
+        assert!(state.compliance_learned && state.compliance_counts >= 10, "{state:?}");
+        // The share in use is the learned one, for forecasts and plans.
+        assert_eq!(planner.bookings().compliance(), state.compliance);
+        state
+    };
+    for truth in [0.3, 0.8] {
+        let state = learned(truth);
+        println!(
+            "truth {truth}: learned {:.3} ± {:.3} from {} counts",
+            state.compliance, state.compliance_sd, state.compliance_counts
+        );
+        // Past half way from the prior to the truth, and surer than the prior.
+        assert!((state.compliance - truth).abs() < 0.5 * (0.5 - truth).abs(), "truth {truth}: {state:?}");
+        assert!(state.compliance_sd < 0.5 * crowdtwin_live::bookings::COMPLIANCE_PRIOR_SD, "{state:?}");
+    }
+}

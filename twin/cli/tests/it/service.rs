@@ -104,6 +104,36 @@ async fn the_router_answers_every_endpoint() {
     let (_, _, metrics) = call(&service, "GET", "/metrics", None).await;
     assert!(metrics.contains("crowdtwin_observations_accepted_total 2"), "{metrics}");
     assert!(metrics.contains("crowdtwin_observation_batches_refused_total 3"), "{metrics}");
+
+    // Issued plans are in the next forecast, at the booked outlet only,
+    // and said apart (`booked`) from the rest of the figure (issue 20).
+    let (_, quiet, _) = call(&service, "GET", "/v1/forecast", None).await;
+    assert_eq!(quiet["booked"]["plans"].as_u64(), Some(0), "{}", quiet["booked"]);
+    let meal = r#"{"start_place":"food-court-central","start_time":"07:31","end_time":"09:00","food":2}"#;
+    let batch = format!(r#"{{"requests":[{}]}}"#, vec![meal; 40].join(","));
+    let (status, out, text) = call(&service, "POST", "/v1/itineraries/batch", Some(&batch)).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let outlet = out["plans"][0]["plan"]["stops"][0]["place"].as_str().unwrap().to_string();
+    let compliance = out["compliance"].as_f64().unwrap();
+    clock.set(SimTime::from_secs(1_860));
+    reach(&service, 1_860).await;
+    let (status, forecast, _) = call(&service, "GET", "/v1/forecast", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!((forecast["issued_at"].as_str(), forecast["booked"]["plans"].as_u64()), (Some("07:31"), Some(40)));
+    let booked_at = |element: &serde_json::Value| -> Vec<f64> {
+        element["minutes"].as_array().unwrap().iter().map(|m| m["booked"].as_f64().unwrap_or(0.0)).collect()
+    };
+    for element in forecast["elements"].as_array().unwrap() {
+        let booked = booked_at(element);
+        if element["id"] == outlet.as_str() {
+            let peak = booked.iter().copied().fold(0.0, f64::max);
+            assert!(peak > 0.5 * 40.0 * compliance && peak <= 40.0 * compliance + 1e-9, "{outlet}: {booked:?}");
+        } else {
+            assert!(booked.iter().all(|&b| b == 0.0), "{}: {booked:?}", element["id"]);
+        }
+    }
+    let (_, state, _) = call(&service, "GET", "/v1/state", None).await;
+    assert_eq!(state["booked"]["plans"].as_u64(), Some(40), "{}", state["booked"]);
     service.stop();
 }
 

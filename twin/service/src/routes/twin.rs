@@ -9,7 +9,7 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use crowdtwin_live::{Forecast, IngestReport, Observation, TwinState};
+use crowdtwin_live::{BookedPlans, Forecast, IngestReport, Observation, TwinState};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -24,6 +24,10 @@ pub struct ForecastQuery {
 }
 
 /// Forecast per place per minute of the horizon (P10/P50/P90) and alerts.
+/// The people of the plans issued before the forecast (booked presence
+/// times the compliance share) are in every figure, and each minute's
+/// `booked` says how many of them there are; `booked` at the top counts the
+/// plans and gives the share.
 #[utoipa::path(get, path = "/v1/forecast", params(ForecastQuery), responses((status = 200, body = Forecast), (status = 404, body = Problem), (status = 503, body = Problem)))]
 async fn forecast(
     State(app): State<AppState>,
@@ -67,7 +71,9 @@ async fn alerts(State(app): State<AppState>) -> Result<Response, ApiError> {
     Ok(Json(&published.alerts).into_response())
 }
 
-/// The twin's current estimate per place, learned parameters, observation totals.
+/// The twin's current estimate per place, learned parameters, observation
+/// totals, and the issued plans counted with the share who follow them (learned
+/// from counts at booked places; the prior 0.5 until 10 such counts).
 #[utoipa::path(get, path = "/v1/state", responses((status = 200, body = TwinState), (status = 503, body = Problem)))]
 async fn state(State(app): State<AppState>) -> Result<Response, ApiError> {
     let published = app.published.state().ok_or_else(|| ApiError::Unavailable("no state yet".into()))?;
@@ -155,7 +161,7 @@ async fn metrics(State(app): State<AppState>) -> Response {
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(forecast, alerts, state, observations, healthz, readyz, metrics),
-    components(schemas(Forecast, TwinState, Observation, ObservationBody, IngestReport, Problem))
+    components(schemas(Forecast, BookedPlans, TwinState, Observation, ObservationBody, IngestReport, Problem))
 )]
 struct TwinDoc;
 
