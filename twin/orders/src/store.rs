@@ -33,8 +33,8 @@ pub fn store_file_name(shard: usize) -> String {
 /// redb's page cache per store, bytes. redb keeps every page it writes in
 /// this cache until it is full (its default, 1 GiB a store, four stores):
 /// each group's pages were fresh memory the kernel zeroed (about 8% of the
-/// shards' time under the batch load, and 400 MB more resident after 10 s
-/// of it), for pages the book reads again only to answer
+/// shards' time under the batch load, and 0.4–0.6 GB more resident after
+/// 10 s of it), for pages the book reads again only to answer
 /// `GET /v1/orders/{id}` (a group's blob, from the file system's cache when
 /// not here). Bounded, the cache keeps the B-tree's upper pages and its
 /// memory is reused.
