@@ -9,21 +9,23 @@
 //! ~0.75 ms each with two writers). The idempotency key index is shared by
 //! the shards (one lock per group, one more after its commit), so a key
 //! names one order of its principal whatever shop; keys are scoped per
-//! principal (`principal NUL key`). The index names an order only after
-//! the commit holding it returned: while a group is being decided and
-//! committed its keys are in the shard's own pending map and marked in
-//! flight in the shared index, so another shard meeting such a key answers
-//! "in flight, retry" (409) without citing an order that is not durable.
-//! Checking a request's shape (shop and item names, quantities, key)
-//! happens before, on the caller's task, so the book's thread does only
-//! what must be sequential.
+//! principal (the index's key is the principal's number and the key). The
+//! index names an order only after the commit holding it returned: while a
+//! group is being decided and committed its keys are marked in flight by
+//! their shard, so another shard meeting such a key answers "in flight,
+//! retry" (409) without citing an order that is not durable, and only the
+//! shard's own group (answered after the same commit) reads their
+//! decision; after the commit the shard marks them committed.
+//! Checking a request's shape (shop and item names, quantities, key) and
+//! hashing its key happen before, on the caller's task, so the book's
+//! thread does only what must be sequential.
 //!
 //! A failed commit stops the book: nothing of the failed group was
 //! acknowledged, later calls answer [`OrderError::Store`], and a restart
 //! recovers from what the store holds.
 
 use super::shop::{Catalogue, Shop, ShopMessage, ShopReply};
-use super::store::{Decision, OrderRecord, Record, Store};
+use super::store::{Decision, OrderRecord, OrderRef, Record, Store};
 use super::{
     COMMIT_ORDERS_MAX, IDEMPOTENCY_KEY_BYTES_MAX, ItemStock, ORDER_LINES_MAX, ORDER_QUANTITY_MAX,
     ORDER_QUEUE_REQUESTS_MAX, ORDER_SHARDS, Order, OrderError, OrderId, OrderLine, OrderReceipt, OrderRequest,
@@ -31,14 +33,16 @@ use super::{
 };
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use crowdtwin_sim::scenario::{format_clock, parse_clock};
+use hashbrown::HashTable;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use rand::{RngCore, SeedableRng};
 use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasher;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 use tokio::sync::oneshot;
 
@@ -53,18 +57,24 @@ pub struct OrderBookConfig {
 #[derive(Clone, Debug)]
 pub struct CheckedOrder {
     key: String,
-    /// Who places it.
-    principal: Arc<str>,
-    /// The key in the index: `principal NUL key`.
-    scoped: Box<str>,
+    /// [`KeyHasher::hash`] of the principal's number and the key.
+    hash: u64,
     shop: u16,
     lines: Vec<(u16, u32)>,
     pickup_s: Option<u32>,
     body_hash: u64,
 }
 
+/// Orders of one principal for one shard.
+struct Placement {
+    principal: Arc<str>,
+    /// The principal's number ([`Principals`]).
+    principal_id: u32,
+    orders: Vec<CheckedOrder>,
+}
+
 enum Command {
-    Place(Vec<CheckedOrder>, oneshot::Sender<Result<Vec<OrderReceipt>, OrderError>>),
+    Place(Placement, oneshot::Sender<Result<Vec<OrderReceipt>, OrderError>>),
     Get(OrderId, Option<Box<str>>, oneshot::Sender<Result<Order, OrderError>>),
     Cancel(OrderId, Option<Box<str>>, oneshot::Sender<Result<Order, OrderError>>),
     Restock(u16, Vec<(u16, u32)>, oneshot::Sender<Result<(), OrderError>>),
@@ -126,56 +136,163 @@ pub struct OrderBook {
     catalogue: Arc<Catalogue>,
     shop_positions: HashMap<String, u16>,
     published: Arc<Published>,
+    principals: Arc<Principals>,
+    hasher: KeyHasher,
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
 
 /// Units to be picked up, by `(pickup s, shop, item)`.
 type Pickups = std::collections::BTreeMap<(u32, u16, u16), u64>;
 
-/// Parts of the key index: growing one part (a rehash) holds the index's
-/// lock for 1/64 of the time growing the whole would.
+/// Parts of the key index's table: growing one part (a rehash) holds the
+/// index's lock for 1/64 of the time growing the whole would.
 const KEY_INDEX_PARTS: usize = 64;
+/// Keys per chunk of the key index's slab (3.5 MiB).
+const KEY_SLAB_CHUNK: usize = 1 << 16;
 
-/// One key of the shared index.
-#[derive(Clone, Copy)]
-enum Slot {
-    /// Decided by a shard whose commit has not returned yet.
-    InFlight,
-    /// Durable.
-    Committed(KeyEntry),
+const _: () = assert!(ORDER_SHARDS <= u8::MAX as usize, "a shard's number fits the key index's in-flight mark");
+
+/// Principals by name, numbered as first met: the key index keys an order
+/// by its principal's number and its key, so no `principal NUL key` string
+/// is built per order. Principals come from the tokens file (or
+/// `anonymous` with auth off), so there are few.
+#[derive(Default)]
+struct Principals {
+    ids: RwLock<HashMap<Arc<str>, u32>>,
 }
 
-/// The idempotency key index, shared by the shards.
+impl Principals {
+    /// The principal's number and its name as kept here (shared, not copied per request).
+    fn get(&self, name: &str) -> (u32, Arc<str>) {
+        if let Some((kept, &id)) = self.ids.read().unwrap_or_else(|e| e.into_inner()).get_key_value(name) {
+            return (id, kept.clone());
+        }
+        let mut ids = self.ids.write().unwrap_or_else(|e| e.into_inner());
+        let next = u32::try_from(ids.len()).expect("fewer than 2^32 principals");
+        let kept: Arc<str> = Arc::from(name);
+        let &mut id = ids.entry(kept).or_insert(next);
+        (id, ids.get_key_value(name).expect("just kept").0.clone())
+    }
+
+    fn id(&self, name: &str) -> u32 {
+        self.get(name).0
+    }
+}
+
+/// Hashes the key index's keys: SipHash-1-3 with this process's random
+/// keys (std's `RandomState`), so that clients, who choose the keys, cannot
+/// aim them at one bucket. Each order's key is hashed once, on the caller's
+/// task; the index keeps the hash, so the book's threads never hash and
+/// growing a part never hashes a key again.
+#[derive(Clone)]
+struct KeyHasher(std::hash::RandomState);
+
+impl KeyHasher {
+    fn new() -> KeyHasher {
+        KeyHasher(std::hash::RandomState::new())
+    }
+
+    fn hash(&self, principal: u32, key: &str) -> u64 {
+        self.0.hash_one((principal, key))
+    }
+}
+
+/// Where a key of the shared index stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum KeyState {
+    /// Decided by this shard, whose commit has not returned yet.
+    InFlight(u8),
+    /// Durable.
+    Committed,
+}
+
+/// One key of the shared index (56 bytes, and the key's own allocation).
+struct IndexEntry {
+    key: Box<str>,
+    entry: KeyEntry,
+    principal: u32,
+    state: KeyState,
+}
+
+const _: () = assert!(std::mem::size_of::<IndexEntry>() == 56);
+
+/// The idempotency key index, shared by the shards: the keys in a slab
+/// (chunks filled in order, never moved), found through hash tables of
+/// `(slab position, 32 bits of the key's hash)`, 8 bytes a key. Growing a
+/// table moves those 8 bytes and hashes nothing (the hash bits are there);
+/// a key's entry is written once. (Tables of whole entries, 64 bytes, moved
+/// every entry at each growth into fresh pages the kernel had to zero
+/// first: most of the shards' time under the batch load.)
 struct KeyIndex {
-    parts: Vec<HashMap<Box<str>, Slot>>,
+    parts: Vec<HashTable<(u32, u32)>>,
+    slab: Vec<Vec<IndexEntry>>,
+    len: usize,
+}
+
+/// A key's hash in the index's table of its part, from the 32 bits it keeps.
+fn table_hash(bits: u32) -> u64 {
+    u64::from(bits).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
 impl KeyIndex {
     fn new() -> KeyIndex {
-        KeyIndex { parts: (0..KEY_INDEX_PARTS).map(|_| HashMap::new()).collect() }
+        KeyIndex { parts: (0..KEY_INDEX_PARTS).map(|_| HashTable::new()).collect(), slab: Vec::new(), len: 0 }
     }
 
-    fn part(key: &str) -> usize {
-        let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
-        (hash >> 32) as usize % KEY_INDEX_PARTS
+    /// The part of a [`KeyHasher::hash`] (its low bits) and the bits its table keeps (its high half).
+    fn split(hash: u64) -> (usize, u32) {
+        (hash as usize % KEY_INDEX_PARTS, (hash >> 32) as u32)
     }
 
-    fn get(&self, key: &str) -> Option<&Slot> {
-        self.parts[KeyIndex::part(key)].get(key)
+    fn entry(&self, at: u32) -> &IndexEntry {
+        &self.slab[at as usize / KEY_SLAB_CHUNK][at as usize % KEY_SLAB_CHUNK]
     }
 
-    fn insert(&mut self, key: Box<str>, slot: Slot) -> Option<Slot> {
-        self.parts[KeyIndex::part(&key)].insert(key, slot)
+    fn entry_mut(&mut self, at: u32) -> &mut IndexEntry {
+        &mut self.slab[at as usize / KEY_SLAB_CHUNK][at as usize % KEY_SLAB_CHUNK]
     }
-}
 
-/// The key of `key` of `principal` in the index.
-fn scoped_key(principal: &str, key: &str) -> Box<str> {
-    let mut scoped = String::with_capacity(principal.len() + 1 + key.len());
-    scoped.push_str(principal);
-    scoped.push('\0');
-    scoped.push_str(key);
-    scoped.into_boxed_str()
+    fn get(&self, hash: u64, principal: u32, key: &str) -> Option<&IndexEntry> {
+        let (part, bits) = KeyIndex::split(hash);
+        let found = self.parts[part].find(table_hash(bits), |&(at, kept)| {
+            kept == bits && {
+                let entry = self.entry(at);
+                entry.principal == principal && *entry.key == *key
+            }
+        });
+        found.map(|&(at, _)| self.entry(at))
+    }
+
+    /// Adds a key known to be absent; answers its slab position.
+    fn insert_new(&mut self, hash: u64, principal: u32, key: &str, state: KeyState, entry: KeyEntry) -> u32 {
+        // Memory runs out long before: 2^32 keys take over 400 GB.
+        let at = u32::try_from(self.len).expect("fewer than 2^32 idempotency keys");
+        if self.len.is_multiple_of(KEY_SLAB_CHUNK) {
+            self.slab.push(Vec::with_capacity(KEY_SLAB_CHUNK));
+        }
+        let chunk = self.slab.last_mut().expect("a chunk with room");
+        chunk.push(IndexEntry { key: key.into(), entry, principal, state });
+        self.len += 1;
+        let (part, bits) = KeyIndex::split(hash);
+        self.parts[part].insert_unique(table_hash(bits), (at, bits), |&(_, kept)| table_hash(kept));
+        at
+    }
+
+    /// Adds a durable key (recovery); false if the key was there.
+    fn insert_committed(&mut self, hash: u64, principal: u32, key: &str, entry: KeyEntry) -> bool {
+        if self.get(hash, principal, key).is_some() {
+            return false;
+        }
+        self.insert_new(hash, principal, key, KeyState::Committed, entry);
+        true
+    }
+
+    /// Marks the key at slab position `at`, in flight on `shard`, committed.
+    fn commit(&mut self, at: u32, shard: u8) {
+        let entry = self.entry_mut(at);
+        debug_assert_eq!(entry.state, KeyState::InFlight(shard), "a key is committed by the shard that decided it");
+        entry.state = KeyState::Committed;
+    }
 }
 
 /// Who may see an order, from a command's owner (none: an operator).
@@ -208,8 +325,13 @@ struct Book {
     catalogue: Arc<Catalogue>,
     shops: Vec<Shop>,
     keys: Arc<Mutex<KeyIndex>>,
-    /// Keys of the group being built (not yet in the shared index as committed).
-    pending: HashMap<Box<str>, KeyEntry>,
+    /// Where the keys of the group being built are in the shared index
+    /// (in flight until its commit returns).
+    pending: Vec<u32>,
+    /// Orders of the group being built confirmed and rejected for stock
+    /// (counted once its commit returned).
+    group_confirmed: u64,
+    group_rejected: u64,
     /// Draws the random half of order ids.
     rng: rand::rngs::StdRng,
     shard: usize,
@@ -247,6 +369,18 @@ impl Answer {
     }
 }
 
+/// The receipt of an order refused before reaching the book (nothing is recorded).
+fn refuse(request: OrderRequest, code: RejectCode, reason: String) -> OrderReceipt {
+    OrderReceipt {
+        id: None,
+        idempotency_key: request.idempotency_key,
+        status: OrderStatus::Rejected,
+        code: Some(code),
+        reason: Some(reason),
+        replayed: false,
+    }
+}
+
 fn reject_reason(catalogue: &Catalogue, shop: u16, lines: &[(u16, u32)], line: u8, available: u32) -> String {
     let shop = &catalogue.shops[shop as usize];
     let (item, units) = lines[line as usize];
@@ -254,9 +388,11 @@ fn reject_reason(catalogue: &Catalogue, shop: u16, lines: &[(u16, u32)], line: u
 }
 
 impl Book {
-    fn receipt(&self, key: &str, entry: &KeyEntry, shop: u16, lines: &[(u16, u32)], replayed: bool) -> OrderReceipt {
+    /// The receipt of an order decided before (`fresh` false: it may have
+    /// been cancelled since) or just now.
+    fn receipt(&self, key: String, entry: &KeyEntry, shop: u16, lines: &[(u16, u32)], fresh: bool) -> OrderReceipt {
         let (status, code, reason) = match entry.decision {
-            Decision::Confirmed if self.cancelled.contains(&entry.id) => (OrderStatus::Cancelled, None, None),
+            Decision::Confirmed if !fresh && self.cancelled.contains(&entry.id) => (OrderStatus::Cancelled, None, None),
             Decision::Confirmed => (OrderStatus::Confirmed, None, None),
             Decision::OutOfStock { line, available } => (
                 OrderStatus::Rejected,
@@ -264,24 +400,27 @@ impl Book {
                 Some(reject_reason(&self.catalogue, shop, lines, line, available)),
             ),
         };
-        let id = OrderId { secret: entry.secret, sequence: entry.id }.to_string();
-        OrderReceipt { id: Some(id), idempotency_key: key.to_string(), status, code, reason, replayed }
+        let id = OrderId { secret: entry.secret, sequence: entry.id }.to_hex();
+        OrderReceipt { id: Some(id), idempotency_key: key, status, code, reason, replayed: !fresh }
     }
 
-    fn place(&mut self, orders: Vec<CheckedOrder>) -> Vec<OrderReceipt> {
+    fn place(&mut self, placement: Placement) -> Vec<OrderReceipt> {
+        let Placement { principal, principal_id, orders } = placement;
         let mut receipts = Vec::with_capacity(orders.len());
         let keys = self.keys.clone();
         let mut keys = keys.lock().unwrap_or_else(|e| e.into_inner());
+        let shard = self.shard as u8;
         for order in orders {
             debug_assert_eq!(shard_of_shop(order.shop), self.shard, "an order goes to its shop's shard");
-            // This group's own keys first (answered after the same commit),
-            // then the durable ones; a key another shard is committing now
-            // is in flight: no order can be cited yet.
-            let known = match self.pending.get(&order.scoped) {
-                Some(entry) => Some(*entry),
-                None => match keys.get(&order.scoped) {
-                    Some(Slot::Committed(entry)) => Some(*entry),
-                    Some(Slot::InFlight) => {
+            // A key durable, or decided in this group (answered after the
+            // same commit), is known; a key another shard is committing
+            // now is in flight: no order can be cited yet.
+            let known = match keys.get(order.hash, principal_id, &order.key) {
+                None => None,
+                Some(found) => match found.state {
+                    KeyState::Committed => Some(found.entry),
+                    KeyState::InFlight(owner) if owner == shard => Some(found.entry),
+                    KeyState::InFlight(_) => {
                         receipts.push(OrderReceipt {
                             id: None,
                             reason: Some(OrderError::KeyInFlight(order.key.clone()).to_string()),
@@ -292,15 +431,14 @@ impl Book {
                         });
                         continue;
                     }
-                    None => None,
                 },
             };
             if let Some(entry) = known {
                 if entry.body_hash == order.body_hash {
                     self.published.metrics.replayed.inc();
-                    receipts.push(self.receipt(&order.key, &entry, order.shop, &order.lines, true));
+                    receipts.push(self.receipt(order.key, &entry, order.shop, &order.lines, false));
                 } else {
-                    let id = OrderId { secret: entry.secret, sequence: entry.id }.to_string();
+                    let id = OrderId { secret: entry.secret, sequence: entry.id }.to_hex();
                     let error = OrderError::KeyConflict(order.key.clone(), id.clone());
                     receipts.push(OrderReceipt {
                         id: Some(id),
@@ -323,27 +461,31 @@ impl Book {
                     for &(item, units) in &order.lines {
                         self.confirmed_in_group.push((order.pickup_s, order.shop, item, units));
                     }
+                    self.group_confirmed += 1;
                     Decision::Confirmed
                 }
-                ShopReply::Short { line, available } => Decision::OutOfStock { line: line as u8, available },
+                ShopReply::Short { line, available } => {
+                    self.group_rejected += 1;
+                    Decision::OutOfStock { line: line as u8, available }
+                }
                 ShopReply::Overflow { .. } => unreachable!("a reservation never adds stock"),
             };
             let entry = KeyEntry { id, secret, body_hash: order.body_hash, decision };
-            receipts.push(self.receipt(&order.key, &entry, order.shop, &order.lines, false));
-            keys.insert(order.scoped.clone(), Slot::InFlight);
-            self.pending.insert(order.scoped, entry);
-            let record = OrderRecord {
+            let at = keys.insert_new(order.hash, principal_id, &order.key, KeyState::InFlight(shard), entry);
+            self.pending.push(at);
+            OrderRef {
                 id,
                 secret,
-                principal: order.principal.to_string(),
+                principal: &principal,
                 shop: order.shop,
                 decision,
                 pickup_s: order.pickup_s,
                 body_hash: order.body_hash,
-                key: order.key,
-                lines: order.lines,
-            };
-            Record::Order(record).encode(&mut self.blob);
+                key: &order.key,
+                lines: &order.lines,
+            }
+            .encode(&mut self.blob);
+            receipts.push(self.receipt(order.key, &entry, order.shop, &order.lines, true));
         }
         receipts
     }
@@ -380,7 +522,7 @@ impl Book {
         let shop = &self.catalogue.shops[record.shop as usize];
         let entry =
             KeyEntry { id: record.id, secret: record.secret, body_hash: record.body_hash, decision: record.decision };
-        let receipt = self.receipt(&record.key, &entry, record.shop, &record.lines, false);
+        let receipt = self.receipt(record.key.clone(), &entry, record.shop, &record.lines, false);
         Order {
             id: receipt.id.expect("a stored order has an id"),
             principal: record.principal.clone(),
@@ -467,8 +609,8 @@ impl Book {
             if !self.pending.is_empty() {
                 // Durable now: the shared index may name these orders.
                 let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
-                for (key, entry) in self.pending.drain() {
-                    keys.insert(key, Slot::Committed(entry));
+                for at in self.pending.drain(..) {
+                    keys.commit(at, self.shard as u8);
                 }
             }
             if let Some(first) = self.group_first_id.take() {
@@ -478,19 +620,9 @@ impl Book {
             self.blob.clear();
         }
         self.publish();
+        self.published.metrics.confirmed.inc_by(std::mem::take(&mut self.group_confirmed));
+        self.published.metrics.rejected.inc_by(std::mem::take(&mut self.group_rejected));
         for answer in answers {
-            if let Answer::Place(_, receipts) = &answer {
-                for receipt in receipts {
-                    let counter = match (receipt.status, receipt.code, receipt.replayed) {
-                        (OrderStatus::Confirmed, _, false) => &self.published.metrics.confirmed,
-                        (OrderStatus::Rejected, Some(RejectCode::OutOfStock), false) => {
-                            &self.published.metrics.rejected
-                        }
-                        _ => continue,
-                    };
-                    counter.inc();
-                }
-            }
             answer.send(None);
         }
         Ok(())
@@ -526,9 +658,9 @@ impl Book {
             let mut next = Some(first);
             while let Some(command) = next.take() {
                 match command {
-                    Command::Place(batch, port) => {
-                        orders += batch.len();
-                        let receipts = self.place(batch);
+                    Command::Place(placement, port) => {
+                        orders += placement.orders.len();
+                        let receipts = self.place(placement);
                         self.answers.push(Answer::Place(port, receipts));
                     }
                     Command::Get(id, owner, port) => {
@@ -566,7 +698,8 @@ impl OrderBook {
     /// `catalogue` if new), recovers stock, keys and cancels from them, and
     /// starts the shards' threads.
     pub fn open(config: &OrderBookConfig, catalogue: Catalogue) -> Result<OrderBook, OrderError> {
-        let (books, readers, catalogue, published) = OrderBook::recover_shards(config, catalogue)?;
+        let Shards { books, readers, catalogue, published, principals, hasher } =
+            OrderBook::recover_shards(config, catalogue)?;
         let mut senders = Vec::with_capacity(ORDER_SHARDS);
         let mut threads = Vec::with_capacity(ORDER_SHARDS);
         for (shard, book) in books.into_iter().enumerate() {
@@ -579,15 +712,21 @@ impl OrderBook {
             threads.push(thread);
         }
         let shop_positions = catalogue.shops.iter().enumerate().map(|(i, s)| (s.id.clone(), i as u16)).collect();
-        Ok(OrderBook { senders, stores: readers, catalogue, shop_positions, published, threads: Mutex::new(threads) })
+        Ok(OrderBook {
+            senders,
+            stores: readers,
+            catalogue,
+            shop_positions,
+            published,
+            principals,
+            hasher,
+            threads: Mutex::new(threads),
+        })
     }
 
-    /// The shards' states (not started), the stores to read, the catalogue and the published counters.
-    #[allow(clippy::type_complexity)]
-    fn recover_shards(
-        config: &OrderBookConfig,
-        catalogue: Catalogue,
-    ) -> Result<(Vec<Book>, Vec<Store>, Arc<Catalogue>, Arc<Published>), OrderError> {
+    /// The shards' states (not started), the stores to read, the catalogue,
+    /// the published counters and what keys the index.
+    fn recover_shards(config: &OrderBookConfig, catalogue: Catalogue) -> Result<Shards, OrderError> {
         if catalogue.shops.len() > u16::MAX as usize
             || catalogue.shops.iter().any(|s| s.items.len() > u16::MAX as usize)
         {
@@ -603,10 +742,13 @@ impl OrderBook {
         let catalogue = Arc::new(stored);
         let readers = stores.clone();
         let keys = Arc::new(Mutex::new(KeyIndex::new()));
+        let principals = Arc::new(Principals::default());
+        let hasher = KeyHasher::new();
         let mut recovered = Vec::with_capacity(ORDER_SHARDS);
         for (shard, store) in stores.into_iter().enumerate() {
             let mut index = keys.lock().unwrap_or_else(|e| e.into_inner());
-            recovered.push(recover(store, &catalogue, shard, &mut index)?);
+            let keyed = Keyed { index: &mut index, principals: &principals, hasher: &hasher };
+            recovered.push(recover(store, &catalogue, shard, keyed)?);
         }
         let owner = |shop: usize| &recovered[shard_of_shop(shop as u16)];
         let published = Arc::new(Published {
@@ -628,7 +770,9 @@ impl OrderBook {
                 touched: vec![false; state.shops.len()],
                 shops: state.shops,
                 keys: keys.clone(),
-                pending: HashMap::new(),
+                pending: Vec::new(),
+                group_confirmed: 0,
+                group_rejected: 0,
                 rng: rand::rngs::StdRng::from_os_rng(),
                 shard,
                 cancelled: state.cancelled,
@@ -642,7 +786,7 @@ impl OrderBook {
                 confirmed_in_group: Vec::new(),
             });
         }
-        Ok((books, readers, catalogue, published))
+        Ok(Shards { books, readers, catalogue, published, principals, hasher })
     }
 
     /// Every order committed so far as Parquet (the file `crowdtwin orders
@@ -689,23 +833,11 @@ impl OrderBook {
         OrderBook::answer(self.post(shard, command)?).await
     }
 
-    /// Checks an order of `principal` (see [`valid_principal`]), its shape,
-    /// and resolves its names; a refusal is the receipt to send back
-    /// (nothing is recorded for it).
-    pub fn check(&self, principal: &Arc<str>, request: OrderRequest) -> Result<CheckedOrder, OrderReceipt> {
+    /// Checks an order's shape and resolves its names, and hashes its key
+    /// for the principal numbered `principal_id`; a refusal is the receipt
+    /// to send back (nothing is recorded for it).
+    fn check(&self, principal_id: u32, request: OrderRequest) -> Result<CheckedOrder, OrderReceipt> {
         let hash = body_hash(&request);
-        let refuse = |request: OrderRequest, code: RejectCode, reason: String| OrderReceipt {
-            id: None,
-            idempotency_key: request.idempotency_key,
-            status: OrderStatus::Rejected,
-            code: Some(code),
-            reason: Some(reason),
-            replayed: false,
-        };
-        if !valid_principal(principal) {
-            let reason = format!("`{principal}` cannot name a principal");
-            return Err(refuse(request, RejectCode::BadOrder, reason));
-        }
         if request.idempotency_key.is_empty() || request.idempotency_key.len() > IDEMPOTENCY_KEY_BYTES_MAX {
             let reason = format!("idempotency_key must be 1 to {IDEMPOTENCY_KEY_BYTES_MAX} bytes");
             return Err(refuse(request, RejectCode::BadOrder, reason));
@@ -743,11 +875,9 @@ impl OrderBook {
                 Err(problem) => return Err(refuse(request, RejectCode::BadOrder, format!("pickup_at: {problem}"))),
             },
         };
-        let scoped = scoped_key(principal, &request.idempotency_key);
         Ok(CheckedOrder {
+            hash: self.hasher.hash(principal_id, &request.idempotency_key),
             key: request.idempotency_key,
-            principal: principal.clone(),
-            scoped,
             shop,
             lines,
             pickup_s,
@@ -759,28 +889,47 @@ impl OrderBook {
     /// one request to the book, and answers once they are durable; receipts
     /// in request order.
     pub async fn place(&self, principal: &str, requests: Vec<OrderRequest>) -> Result<Vec<OrderReceipt>, OrderError> {
-        let principal: Arc<str> = Arc::from(principal);
-        let mut receipts: Vec<Option<OrderReceipt>> = Vec::with_capacity(requests.len());
-        let mut checked = Vec::with_capacity(requests.len());
-        for request in requests {
-            match self.check(&principal, request) {
+        let count = requests.len();
+        if !valid_principal(principal) {
+            let reason = format!("`{principal}` cannot name a principal");
+            return Ok(requests.into_iter().map(|r| refuse(r, RejectCode::BadOrder, reason.clone())).collect());
+        }
+        let (principal_id, principal) = self.principals.get(principal);
+        if count == 1 {
+            // One order (`POST /v1/orders`): straight to its shard.
+            let request = requests.into_iter().next().expect("one order");
+            let order = match self.check(principal_id, request) {
+                Ok(order) => order,
+                Err(receipt) => return Ok(vec![receipt]),
+            };
+            let shard = shard_of_shop(order.shop);
+            let placement = Placement { principal, principal_id, orders: vec![order] };
+            return OrderBook::answer(self.post(shard, |port| Command::Place(placement, port))?).await;
+        }
+        // Refusals with their positions; the rest go to the shards.
+        let mut refused: Vec<(usize, OrderReceipt)> = Vec::new();
+        let mut checked = Vec::with_capacity(count);
+        let mut per_shard_count = [0usize; ORDER_SHARDS];
+        for (at, request) in requests.into_iter().enumerate() {
+            match self.check(principal_id, request) {
                 Ok(order) => {
+                    per_shard_count[shard_of_shop(order.shop)] += 1;
                     checked.push(order);
-                    receipts.push(None);
                 }
-                Err(receipt) => receipts.push(Some(receipt)),
+                Err(receipt) => refused.push((at, receipt)),
             }
         }
         // One request per shard concerned, all in flight at once.
-        let mut per_shard: Vec<Vec<CheckedOrder>> = vec![Vec::new(); ORDER_SHARDS];
-        let shards: Vec<usize> = checked.iter().map(|o| shard_of_shop(o.shop)).collect();
+        let shards: Vec<u8> = checked.iter().map(|o| shard_of_shop(o.shop) as u8).collect();
+        let mut per_shard: Vec<Vec<CheckedOrder>> = per_shard_count.iter().map(|&n| Vec::with_capacity(n)).collect();
         for order in checked {
             per_shard[shard_of_shop(order.shop)].push(order);
         }
-        let mut asks = Vec::new();
+        let mut asks = Vec::with_capacity(ORDER_SHARDS);
         for (shard, orders) in per_shard.into_iter().enumerate() {
             if !orders.is_empty() {
-                asks.push((shard, self.post(shard, |port| Command::Place(orders, port))?));
+                let placement = Placement { principal: principal.clone(), principal_id, orders };
+                asks.push((shard, self.post(shard, |port| Command::Place(placement, port))?));
             }
         }
         let mut decided: Vec<std::vec::IntoIter<OrderReceipt>> =
@@ -788,16 +937,20 @@ impl OrderBook {
         for (shard, answer) in asks {
             decided[shard] = OrderBook::answer(answer).await?.into_iter();
         }
+        // Receipts in request order.
+        let mut receipts = Vec::with_capacity(count);
+        let mut refused = refused.into_iter().peekable();
         let mut shards = shards.into_iter();
-        Ok(receipts
-            .into_iter()
-            .map(|receipt| {
-                receipt.unwrap_or_else(|| {
-                    let shard = shards.next().expect("one shard per order sent");
-                    decided[shard].next().expect("one receipt per order sent")
-                })
-            })
-            .collect())
+        for at in 0..count {
+            match refused.next_if(|(position, _)| *position == at) {
+                Some((_, receipt)) => receipts.push(receipt),
+                None => {
+                    let shard = shards.next().expect("one shard per order sent") as usize;
+                    receipts.push(decided[shard].next().expect("one receipt per order sent"));
+                }
+            }
+        }
+        Ok(receipts)
     }
 
     /// One order as stored, if `viewer` may see it (else "no order", as
@@ -915,6 +1068,24 @@ fn owner(viewer: Viewer<'_>) -> Option<Box<str>> {
     }
 }
 
+/// The shards recovered from their stores, not started.
+struct Shards {
+    books: Vec<Book>,
+    /// The stores, to read beside the shards (exports).
+    readers: Vec<Store>,
+    catalogue: Arc<Catalogue>,
+    published: Arc<Published>,
+    principals: Arc<Principals>,
+    hasher: KeyHasher,
+}
+
+/// The key index being rebuilt, with what keys it.
+struct Keyed<'a> {
+    index: &'a mut KeyIndex,
+    principals: &'a Principals,
+    hasher: &'a KeyHasher,
+}
+
 /// One shard's state rebuilt from its store.
 struct Recovered {
     store: Store,
@@ -928,7 +1099,7 @@ struct Recovered {
 }
 
 /// Reads shard `shard`'s groups back in order: stock, keys (into `keys`), cancels.
-fn recover(store: Store, catalogue: &Catalogue, shard: usize, keys: &mut KeyIndex) -> Result<Recovered, OrderError> {
+fn recover(store: Store, catalogue: &Catalogue, shard: usize, keys: Keyed<'_>) -> Result<Recovered, OrderError> {
     let mut shops: Vec<Shop> = catalogue.shops.iter().map(Shop::new).collect();
     let mut cancelled = HashSet::new();
     let mut locations = Vec::new();
@@ -972,7 +1143,9 @@ fn recover(store: Store, catalogue: &Catalogue, shard: usize, keys: &mut KeyInde
                         body_hash: order.body_hash,
                         decision: order.decision,
                     };
-                    if keys.insert(scoped_key(&order.principal, &order.key), Slot::Committed(entry)).is_some() {
+                    let principal = keys.principals.id(&order.principal);
+                    let hash = keys.hasher.hash(principal, &order.key);
+                    if !keys.index.insert_committed(hash, principal, &order.key, entry) {
                         problem
                             .get_or_insert(format!("group {sequence}: order {}'s key names another order", order.id));
                     }
@@ -1018,52 +1191,70 @@ mod tests {
         Catalogue { shops: vec![shop("north"), shop("south")] }
     }
 
-    fn checked(principal: &str, key: &str, shop: u16) -> CheckedOrder {
+    /// One order of one unit of `shop`'s pin, as the shard gets it.
+    fn order(shards: &Shards, principal: &str, key: &str, shop: u16) -> Placement {
         let request = OrderRequest {
             idempotency_key: key.into(),
             shop: ["north", "south"][shop as usize].into(),
             items: vec![OrderLine { item: "pin".into(), quantity: 1 }],
             pickup_at: None,
         };
-        CheckedOrder {
-            scoped: scoped_key(principal, key),
-            principal: principal.into(),
+        let principal_id = shards.principals.id(principal);
+        let checked = CheckedOrder {
+            hash: shards.hasher.hash(principal_id, key),
             key: key.into(),
             shop,
             lines: vec![(0, 1)],
             pickup_s: None,
             body_hash: body_hash(&request),
-        }
+        };
+        Placement { principal: principal.into(), principal_id, orders: vec![checked] }
     }
 
     /// The shared key index names an order only after its commit: until
     /// then another shard meeting the key answers "in flight" citing no
-    /// order; after it, a conflict citing the durable order. Keys of two
-    /// principals never meet.
+    /// order (its own group answers a retry of it); after it, a conflict
+    /// citing the durable order. Keys of two principals never meet, and
+    /// the index is rebuilt from the store.
     #[test]
     fn the_key_index_names_an_order_only_after_its_commit() {
         let dir = std::env::temp_dir().join(format!("crowdtwin-book-keys-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let config = OrderBookConfig { data_dir: dir.clone() };
-        let (mut books, _, _, _) = OrderBook::recover_shards(&config, two_shops()).unwrap();
-        let mut south = books.remove(1);
-        let mut north = books.remove(0);
-        let placed = north.place(vec![checked("alice", "k", 0)]);
+        let mut shards = OrderBook::recover_shards(&config, two_shops()).unwrap();
+        let mut south = shards.books.remove(1);
+        let mut north = shards.books.remove(0);
+        let placed = north.place(order(&shards, "alice", "k", 0));
         assert_eq!(placed[0].status, OrderStatus::Confirmed);
+        // The same group meets its own key: the same order, answered after the same commit.
+        let own = north.place(order(&shards, "alice", "k", 0));
+        assert_eq!((own[0].replayed, &own[0].id), (true, &placed[0].id), "{own:?}");
         // North has decided but not committed: south may not cite it.
-        let early = south.place(vec![checked("alice", "k", 1)]);
+        let early = south.place(order(&shards, "alice", "k", 1));
         assert_eq!((early[0].code, early[0].id.as_ref()), (Some(RejectCode::KeyConflict), None), "{early:?}");
         assert!(early[0].reason.as_deref().unwrap().contains("being committed"), "{early:?}");
         // Another principal's key `k` is another key.
-        let bob = south.place(vec![checked("bob", "k", 1)]);
+        let bob = south.place(order(&shards, "bob", "k", 1));
         assert_eq!(bob[0].status, OrderStatus::Confirmed);
         north.flush().unwrap();
-        let late = south.place(vec![checked("alice", "k", 1)]);
+        let late = south.place(order(&shards, "alice", "k", 1));
         assert_eq!((late[0].code, &late[0].id), (Some(RejectCode::KeyConflict), &placed[0].id), "{late:?}");
         assert!(late[0].reason.as_deref().unwrap().contains("was used for another order"), "{late:?}");
         // The same body again, once durable, is a replay of the same order.
-        let again = north.place(vec![checked("alice", "k", 0)]);
+        let again = north.place(order(&shards, "alice", "k", 0));
         assert_eq!((again[0].replayed, &again[0].id), (true, &placed[0].id));
+        south.flush().unwrap();
+        drop((north, south, shards));
+        // After a restart: both keys durable, each its principal's.
+        let mut shards = OrderBook::recover_shards(&config, two_shops()).unwrap();
+        let mut south = shards.books.remove(1);
+        let mut north = shards.books.remove(0);
+        let alice = north.place(order(&shards, "alice", "k", 0));
+        assert_eq!((alice[0].replayed, &alice[0].id), (true, &placed[0].id), "{alice:?}");
+        let bob_again = south.place(order(&shards, "bob", "k", 1));
+        assert_eq!((bob_again[0].replayed, &bob_again[0].id), (true, &bob[0].id), "{bob_again:?}");
+        let carol = south.place(order(&shards, "carol", "k", 1));
+        assert_eq!((carol[0].status, carol[0].replayed), (OrderStatus::Confirmed, false), "{carol:?}");
         let _ = std::fs::remove_dir_all(dir);
     }
 }

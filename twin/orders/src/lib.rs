@@ -73,9 +73,25 @@ pub struct OrderId {
     pub sequence: u64,
 }
 
+impl OrderId {
+    /// The id as written: 32 lowercase hex digits, secret first (what
+    /// `Display` writes, without the formatting machinery: every receipt
+    /// carries one).
+    pub fn to_hex(&self) -> String {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut text = [0u8; 32];
+        for (half, value) in [self.secret, self.sequence].into_iter().enumerate() {
+            for (i, digit) in text[half * 16..half * 16 + 16].iter_mut().enumerate() {
+                *digit = DIGITS[(value >> (60 - 4 * i) & 0xf) as usize];
+            }
+        }
+        String::from_utf8(text.to_vec()).expect("hex digits are ASCII")
+    }
+}
+
 impl std::fmt::Display for OrderId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:016x}{:016x}", self.secret, self.sequence)
+        f.write_str(&self.to_hex())
     }
 }
 

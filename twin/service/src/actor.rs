@@ -254,7 +254,7 @@ impl Service {
         let (supervisor, _) =
             Actor::spawn(None, TwinSupervisor, (arguments, slot.clone())).await.map_err(|e| e.to_string())?;
         let tokens = Arc::new(crate::auth::Tokens::disabled());
-        let state = AppState {
+        let state = AppState::new(crate::state::Shared {
             twin: slot,
             published,
             metrics,
@@ -263,7 +263,7 @@ impl Service {
             tokens,
             clock: arguments_clock,
             end: scenario_end,
-        };
+        });
         Ok(Service { state, supervisor })
     }
 

@@ -78,9 +78,21 @@ pub enum Denied {
 }
 
 /// The known tokens, or none (auth off).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Tokens {
     roles: Option<HashMap<String, Caller>>,
+    /// The caller of every request with auth off.
+    anonymous: Caller,
+}
+
+impl Default for Tokens {
+    fn default() -> Tokens {
+        Tokens::disabled()
+    }
+}
+
+fn anonymous() -> Caller {
+    Caller { principal: Arc::from(ANONYMOUS), role: Role::Operator }
 }
 
 /// The principal of an unnamed token: its role and a 64-bit FNV-1a hash of it.
@@ -92,7 +104,7 @@ fn default_principal(role: Role, token: &str) -> String {
 impl Tokens {
     /// Auth off: every caller is an operator.
     pub fn disabled() -> Tokens {
-        Tokens { roles: None }
+        Tokens { roles: None, anonymous: anonymous() }
     }
 
     /// Whether tokens are checked.
@@ -154,7 +166,7 @@ impl Tokens {
         if roles.is_empty() {
             return Err("the tokens file lists no token".into());
         }
-        Ok(Tokens { roles: Some(roles) })
+        Ok(Tokens { roles: Some(roles), anonymous: anonymous() })
     }
 
     /// Reads a tokens file.
@@ -166,7 +178,7 @@ impl Tokens {
     /// Checks an `Authorization` header value for `needed`; answers who calls.
     pub fn check(&self, authorization: Option<&str>, needed: Role) -> Result<Caller, Denied> {
         let Some(roles) = &self.roles else {
-            return Ok(Caller { principal: Arc::from(ANONYMOUS), role: Role::Operator });
+            return Ok(self.anonymous.clone());
         };
         let token = authorization
             .and_then(|value| value.strip_prefix("Bearer "))

@@ -58,25 +58,21 @@ async fn no_route(method: axum::http::Method, uri: axum::http::Uri) -> ApiError 
 }
 
 /// The router (no socket), so tests can call it directly.
+///
+/// The layers every answer passes (request counting, the request's span,
+/// compression, problems, the timeout, the body limit) wrap the routes
+/// once, as one service: `Router::layer` would wrap each route in each
+/// layer, boxing and cloning every layer again for every request.
 pub fn router(app: AppState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .merge(routes::twin::routes())
         .merge(routes::itineraries::routes())
         .merge(routes::orders::routes())
         .route("/openapi.json", get(openapi_json))
         .fallback(no_route)
-        .layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(REQUEST_TIMEOUT_S),
-        ))
-        .layer(axum::middleware::map_response(error::problems_everywhere))
-        // Large answers (the whole forecast is ~300 KB of JSON) leave
-        // compressed when the caller accepts gzip or br; small ones as they are.
-        .layer(
-            tower_http::compression::CompressionLayer::new()
-                .compress_when(tower_http::compression::predicate::SizeAbove::new(COMPRESS_BYTES_MIN)),
-        )
+        .with_state(app.clone());
+    let layered = tower::ServiceBuilder::new()
+        .layer(CountRequestsLayer(app.metrics.requests.clone()))
         .layer(
             tower_http::trace::TraceLayer::new_for_http()
                 .make_span_with(tower_http::trace::DefaultMakeSpan::new().level(tracing::Level::INFO))
@@ -85,20 +81,60 @@ pub fn router(app: AppState) -> Router {
                 // at info it would be a line per order under load.
                 .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::DEBUG)),
         )
-        .layer(axum::middleware::from_fn_with_state(app.clone(), count_requests))
-        .with_state(app)
+        // Large answers (the whole forecast is ~300 KB of JSON) leave
+        // compressed when the caller accepts gzip or br; small ones as they are.
+        .layer(
+            tower_http::compression::CompressionLayer::new()
+                .compress_when(tower_http::compression::predicate::SizeAbove::new(COMPRESS_BYTES_MIN)),
+        )
+        .layer(axum::middleware::map_response(error::problems_everywhere))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(REQUEST_TIMEOUT_S),
+        ))
+        .layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
+        .service(routes);
+    Router::new().fallback_service(layered)
 }
 
 /// Counts the API's requests (paths under `/v1/`) for `/metrics`.
-async fn count_requests(
-    axum::extract::State(app): axum::extract::State<AppState>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    if request.uri().path().starts_with("/v1/") {
-        app.metrics.requests.inc();
+#[derive(Clone)]
+struct CountRequestsLayer(prometheus_client::metrics::counter::Counter);
+
+impl<S> tower::Layer<S> for CountRequestsLayer {
+    type Service = CountRequests<S>;
+
+    fn layer(&self, inner: S) -> CountRequests<S> {
+        CountRequests { inner, requests: self.0.clone() }
     }
-    next.run(request).await
+}
+
+/// [`CountRequestsLayer`]'s service: counts, then calls the inner service
+/// (no boxed future, no clone of the inner service per request).
+#[derive(Clone)]
+struct CountRequests<S> {
+    inner: S,
+    requests: prometheus_client::metrics::counter::Counter,
+}
+
+impl<S, B> tower::Service<axum::http::Request<B>> for CountRequests<S>
+where
+    S: tower::Service<axum::http::Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: axum::http::Request<B>) -> S::Future {
+        if request.uri().path().starts_with("/v1/") {
+            self.requests.inc();
+        }
+        self.inner.call(request)
+    }
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then finishes

@@ -122,9 +122,36 @@ impl Metrics {
     }
 }
 
-/// Everything a request handler shares.
+/// Everything a request handler shares, behind one `Arc`: every request
+/// clones it (its `State` extractor), one reference count rather than one
+/// per field.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub(crate) fn new(shared: Shared) -> AppState {
+        AppState(Arc::new(shared))
+    }
+
+    /// A copy of the shared state with `change` made to it.
+    fn with(&self, change: impl FnOnce(&mut Shared)) -> AppState {
+        let mut shared = (*self.0).clone();
+        change(&mut shared);
+        AppState::new(shared)
+    }
+}
+
+/// What [`AppState`] shares.
+#[derive(Clone)]
+pub struct Shared {
     pub(crate) twin: Arc<RwLock<Option<ActorRef<TwinMessage>>>>,
     pub(crate) published: Arc<Published>,
     pub(crate) metrics: Arc<Metrics>,
@@ -164,16 +191,14 @@ impl AppState {
 
 impl AppState {
     /// Checks tokens on the order and operator endpoints (default: auth off).
-    pub fn with_tokens(mut self, tokens: Tokens) -> Self {
-        self.tokens = Arc::new(tokens);
-        self
+    pub fn with_tokens(self, tokens: Tokens) -> Self {
+        self.with(|shared| shared.tokens = Arc::new(tokens))
     }
 
     /// Serves the order endpoints from `book` (without it they answer 503).
-    pub fn with_orders(mut self, book: Arc<OrderBook>) -> Self {
+    pub fn with_orders(self, book: Arc<OrderBook>) -> Self {
         self.metrics.register_orders(&book);
-        self.orders = Some(book);
-        self
+        self.with(|shared| shared.orders = Some(book))
     }
 
     /// Refuses a request whose bearer token is missing (401) or lacks
