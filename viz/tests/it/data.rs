@@ -191,7 +191,7 @@ fn kpis_read_in_words_and_people_are_counted_where_they_are() {
     assert!(seated > 5_000, "{seated} seated at 10:30");
     let total: f64 = frame.elements.iter().map(|e| e.occupancy).sum();
     assert!((people.at_places + people.walking - total).abs() < 1e-6);
-    assert!(people.queueing <= people.at_places && people.queueing > 0.0, "{people:?}");
+    assert!(people.queueing <= people.at_places, "{people:?}");
     assert_eq!(count_people(site, &frame, None).seated, None, "no attendance, no seated count");
 }
 
