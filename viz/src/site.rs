@@ -392,13 +392,18 @@ impl Site {
         format!("{}-{}", format_clock(s.start_clock_s), format_clock(s.end_clock_s))
     }
 
+    /// The points of every pad and walkway strip as drawn on the ground.
+    pub fn drawn_points(&self) -> impl Iterator<Item = [f32; 2]> + '_ {
+        let meshes = self.places.iter().map(|p| &p.pad).chain(self.walkways.iter().map(|w| &w.strip));
+        meshes.flat_map(|m| m.points.iter().copied())
+    }
+
     /// The smallest rectangle `(min, max)` on the ground holding every pad
     /// and walkway strip.
     pub fn bounds(&self) -> ([f32; 2], [f32; 2]) {
         let mut min = [f32::INFINITY; 2];
         let mut max = [f32::NEG_INFINITY; 2];
-        let meshes = self.places.iter().map(|p| &p.pad).chain(self.walkways.iter().map(|w| &w.strip));
-        for point in meshes.flat_map(|m| &m.points) {
+        for point in self.drawn_points() {
             for axis in 0..2 {
                 min[axis] = min[axis].min(point[axis]);
                 max[axis] = max[axis].max(point[axis]);

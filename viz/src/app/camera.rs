@@ -56,20 +56,25 @@ pub struct Orbit {
 
 impl Orbit {
     /// The view that shows the whole site in a viewport of `viewport_px`:
-    /// the closest orbit from which every corner of the site's bounds is on
-    /// screen with a small margin, its focus moved north or south so that
-    /// the site sits in the middle of the view (perspective draws the near
-    /// side larger than the far side).
+    /// the closest orbit from which every point of every pad and walkway
+    /// strip is on screen with a small margin (so the drawn site, not its
+    /// bounding rectangle, fills the view), its focus moved north or south
+    /// so that the site sits in the middle of the view (perspective draws
+    /// the near side larger than the far side).
     pub fn home(site: &Site, viewport_px: Vec2) -> Orbit {
         let (min, max) = site.bounds();
         let aspect = (viewport_px.x / viewport_px.y.max(1.0)).max(0.1);
         let clip_from_view = Mat4::perspective_infinite_reverse_rh(FIELD_OF_VIEW_RAD, aspect, NEAR_PLANE_M);
-        let corners = [[min[0], min[1]], [min[0], max[1]], [max[0], min[1]], [max[0], max[1]]];
-        // The corners' lowest and highest NDC y, or None when one is behind the camera.
+        let mut points: Vec<[f32; 2]> = site.drawn_points().collect();
+        if points.is_empty() {
+            points = vec![[min[0], min[1]], [min[0], max[1]], [max[0], min[1]], [max[0], max[1]]];
+        }
+        // The points' lowest and highest NDC y and widest NDC x, or None
+        // when one is behind the camera.
         let span = |orbit: &Orbit| {
             let clip_from_world = clip_from_view * orbit.transform().to_matrix().inverse();
             let (mut low, mut high, mut wide) = (f32::INFINITY, f32::NEG_INFINITY, 0.0_f32);
-            for &[x, z] in &corners {
+            for &[x, z] in &points {
                 let clip = clip_from_world * Vec4::new(x, 0.0, z, 1.0);
                 if clip.w <= 0.0 {
                     return None;

@@ -20,7 +20,7 @@ pub const BEACON_HEIGHT_M: f32 = 50.0;
 pub const BEACON_RADIUS_M: f32 = 5.0;
 /// Radius of the alert ring around a walkway's middle, m (around a place:
 /// its outline's reach plus [`ALERT_RING_GAP_M`], at least this).
-pub const ALERT_RING_RADIUS_M_MIN: f32 = 36.0;
+pub const ALERT_RING_RADIUS_M_MIN: f32 = 48.0;
 /// Gap between a place's outline and its alert ring, m.
 pub const ALERT_RING_GAP_M: f32 = 10.0;
 /// Heights of the flat parts above the ground, m: walkways under places,
@@ -38,7 +38,7 @@ pub struct Palette {
     pub disc: Handle<Mesh>,
     /// A ring from radius 1 m to 1.3 m, lying flat.
     pub ring: Handle<Mesh>,
-    /// A ring from radius 1 m to 1.25 m, lying flat (alerts).
+    /// A ring from radius 1 m to 1.3 m, lying flat (alerts).
     pub alert_ring: Handle<Mesh>,
     /// Unlit level-of-service colours, A to F.
     pub levels: [Handle<StandardMaterial>; 6],
@@ -103,7 +103,7 @@ fn make_palette(
         cube: meshes.add(Cuboid::new(1.0, 1.0, 1.0)),
         disc: meshes.add(Cylinder::new(1.0, 1.0)),
         ring: meshes.add(Annulus::new(1.0, 1.3)),
-        alert_ring: meshes.add(Annulus::new(1.0, 1.25)),
+        alert_ring: meshes.add(Annulus::new(1.0, 1.3)),
         levels,
         wall: materials.add(StandardMaterial {
             base_color: Color::srgb_u8(205, 208, 214),
