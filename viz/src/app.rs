@@ -4,6 +4,7 @@
 pub mod camera;
 pub mod capture;
 pub mod crowd;
+pub mod labels;
 pub mod panels;
 pub mod playback;
 pub mod scene;
@@ -127,14 +128,19 @@ pub fn los_rgb(los: Los) -> [u8; 3] {
     los.colour_rgb()
 }
 
-/// The sRGB bytes of the visitors' shade of a level's colour: paler, so
-/// that people stand out on their pad or walkway.
+/// The sRGB bytes of the visitors' shade of a level's colour: a third as
+/// bright, so that people stand out as dark dots on their pad or walkway
+/// and its own colour still shows around them.
 pub fn visitor_rgb(los: Los) -> [u8; 3] {
-    los_rgb(los).map(|c| c + ((255 - c) as f32 * 0.6) as u8)
+    los_rgb(los).map(|c| c / 3)
 }
 
-/// The sRGB bytes of the alert beacons' colour.
+/// The sRGB bytes of the alert markers' colour (no level uses magenta).
 pub const BEACON_RGB: [u8; 3] = [255, 40, 200];
+/// The sRGB bytes of the plates under place names.
+pub const LABEL_PLATE_RGB: [u8; 3] = [12, 14, 20];
+/// The sRGB bytes of place names.
+pub const LABEL_TEXT_RGB: [u8; 3] = [255, 255, 255];
 
 /// All six levels, A to F.
 pub const LEVELS: [Los; 6] = Los::ALL;
@@ -166,6 +172,7 @@ pub fn run(options: ViewerOptions) -> Result<(), VizError> {
             playback::PlaybackPlugin { start, speed, playing: !matches!(mode, Mode::Screenshot { .. }) },
             camera::CameraPlugin { headless_size: headless.then_some(size) },
             scene::ScenePlugin,
+            labels::LabelsPlugin,
             crowd::CrowdPlugin { visitors_max: visitors_max.min(VISITORS_MAX), fill: visitors_fill },
             panels::PanelsPlugin,
             capture::CapturePlugin { mode },

@@ -76,9 +76,39 @@ pub fn alerts_at_e_or_f(site: &Site, elements: &[ElementFrame], clock: &str) -> 
             element,
             level: e.los,
             at: clock.to_string(),
-            detail: format!("{} at {:.2} P/m²", site.element_id(element), e.density_p_per_m2),
+            detail: format!("{} at {:.2} P/m²", site.element_name(element), e.density_p_per_m2),
         })
         .collect();
     alerts.sort_by(|a, b| b.level.cmp(&a.level).then(a.element.cmp(&b.element)));
     alerts
+}
+
+/// Where the people of a frame are.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PeopleCounts {
+    /// In the places' walkable areas, queueing included (the run's place
+    /// occupancy, which leaves out seated spectators).
+    pub at_places: f64,
+    /// Of those, queueing.
+    pub queueing: f64,
+    /// On walkways.
+    pub walking: f64,
+    /// Seated at the sessions under way: their attendance as the run
+    /// reported it (`None`: the data has no attendance, as live).
+    pub seated: Option<u64>,
+}
+
+/// Counts the people of `frame` where they are; `attendance` holds the
+/// spectators seated per session of the site, where known.
+pub fn count_people(site: &Site, frame: &Frame, attendance: Option<&[u32]>) -> PeopleCounts {
+    let places = site.places.len();
+    let seated = attendance.map(|seated| {
+        site.sessions_under_way(frame.clock_s).map(|(s, _)| seated.get(s).copied().unwrap_or(0) as u64).sum()
+    });
+    PeopleCounts {
+        at_places: frame.elements.iter().take(places).map(|e| e.occupancy).sum(),
+        queueing: frame.elements.iter().take(places).map(|e| e.queue_length).sum(),
+        walking: frame.elements.iter().skip(places).map(|e| e.occupancy).sum(),
+        seated,
+    }
 }

@@ -1,17 +1,23 @@
 //! Where the viewer draws visitors. Run outputs and the live service give
 //! counts per place and walkway, not positions, so the viewer places people
-//! deterministically: on a place, a sunflower spiral filling its pad from the
-//! centre out; on a walkway, walkers spread along it, half each way, moving at
-//! the walkway's speed. The same frame and time always give the same layout.
+//! deterministically: on a place, a sunflower spiral filling the middle of its
+//! pad from the centre out; on a walkway, walkers spread along its centre
+//! line, half each way, keeping to the middle of its width and moving at the
+//! walkway's speed. A rim of each place and walkway stays free of visitors,
+//! so that its level-of-service colour shows. The same frame and time always
+//! give the same layout.
 
 use crate::frame::Frame;
-use crate::site::Site;
+use crate::site::{Site, point_along};
 use crowdtwin_sim::model::Los;
 
 /// Golden angle, rad: successive spiral points never line up.
 const GOLDEN_ANGLE_RAD: f32 = 2.399_963_3;
 /// People per m² at which a pad's spiral reaches its rim.
 pub const PAD_FILL_P_PER_M2: f32 = 1.0;
+/// Share of a place's inner radius (and of a walkway's half width) where
+/// its visitors stand; the rest is a rim in its level-of-service colour.
+pub const CROWD_SHARE: f32 = 0.6;
 
 /// One visitor to draw.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -59,10 +65,12 @@ pub fn place_visitors(site: &Site, frame: &Frame, clock_s: f64, budget: usize, f
         let los = state.los;
         if let Some(place) = site.places.get(element) {
             // The spiral grows with the number of people until it fills the
-            // pad at PAD_FILL_P_PER_M2; beyond that it packs the pad tighter.
+            // middle of the pad at PAD_FILL_P_PER_M2; beyond that it packs
+            // the middle tighter.
             let full = (place.area_m2 as f32 * PAD_FILL_P_PER_M2).max(n as f32).max(1.0);
+            let reach = place.inner_radius_m * CROWD_SHARE;
             for k in 0..n {
-                let radius = place.pad_radius_m * ((k as f32 + 0.5) / full).sqrt();
+                let radius = reach * ((k as f32 + 0.5) / full).sqrt();
                 let angle = k as f32 * GOLDEN_ANGLE_RAD;
                 let ground = [place.centre[0] + radius * angle.cos(), place.centre[1] + radius * angle.sin()];
                 out.push(Placed { ground, los });
@@ -71,26 +79,21 @@ pub fn place_visitors(site: &Site, frame: &Frame, clock_s: f64, budget: usize, f
         }
         let walkway = &site.walkways[element - site.places.len()];
         let (a, b) = (&site.places[walkway.a], &site.places[walkway.b]);
-        let delta = [b.centre[0] - a.centre[0], b.centre[1] - a.centre[1]];
-        let straight = (delta[0] * delta[0] + delta[1] * delta[1]).sqrt().max(1e-3);
-        let across = [-delta[1] / straight, delta[0] / straight];
+        let length = walkway.line_length_m.max(1e-3);
         // Walkers are drawn between the two pads.
-        let start = (a.pad_radius_m / straight).min(0.45);
-        let end = 1.0 - (b.pad_radius_m / straight).min(0.45);
+        let start = a.pad_radius_m.min(0.45 * length);
+        let end = length - b.pad_radius_m.min(0.45 * length);
         let speed = state.speed_mps.unwrap_or_else(|| site.walking_speed_mps(state.density_p_per_m2));
         let laps = (clock_s * speed / walkway.length_m.max(1.0)).fract() as f32;
-        let width = walkway.width_m as f32;
+        let half_width = walkway.width_m as f32 / 2.0 * CROWD_SHARE;
         for k in 0..n {
             let phase = spread(k, 0.618_033_988_749_895);
             let progress = if k % 2 == 0 { (phase + laps).fract() } else { (phase - laps).rem_euclid(1.0) };
-            let along = start + (end - start) * progress;
+            let (point, direction) = point_along(&walkway.line, start + (end - start) * progress);
             // Each direction keeps to its own half of the walkway.
-            let lane = spread(k, 0.754_877_666_246_693) * 0.45 + 0.05;
-            let offset = width * if k % 2 == 0 { lane } else { -lane };
-            let ground = [
-                a.centre[0] + delta[0] * along + across[0] * offset,
-                a.centre[1] + delta[1] * along + across[1] * offset,
-            ];
+            let lane = spread(k, 0.754_877_666_246_693) * 0.9 + 0.1;
+            let offset = half_width * if k % 2 == 0 { lane } else { -lane };
+            let ground = [point[0] - direction[1] * offset, point[1] + direction[0] * offset];
             out.push(Placed { ground, los });
         }
     }

@@ -216,13 +216,17 @@ impl LiveData {
             .alerts
             .iter()
             .filter_map(|a| {
+                let element = self.site.element_index(&a.place)?;
                 Some(Alert {
-                    element: self.site.element_index(&a.place)?,
+                    element,
                     level: los_from_letter(&a.level)?,
                     at: a.at.clone(),
                     detail: format!(
                         "{} in {} min, p = {:.2}, P90 {:.2} P/m²",
-                        a.place, a.minutes_ahead, a.probability, a.density_p90
+                        self.site.element_name(element),
+                        a.minutes_ahead,
+                        a.probability,
+                        a.density_p90
                     ),
                 })
             })

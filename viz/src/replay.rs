@@ -43,6 +43,9 @@ pub struct Replay {
     samples: Vec<Sample>,
     /// `kpis.json`'s scalar entries, in file order (empty if absent).
     pub kpis: Vec<(String, String)>,
+    /// Spectators seated per session of the site, from `kpis.json` (`None`
+    /// if absent or not the site's sessions).
+    pub attendance: Option<Vec<u32>>,
 }
 
 /// Reads and checks a scenario file.
@@ -83,6 +86,89 @@ pub fn kpi_entries(json: &serde_json::Value) -> Vec<(String, String)> {
         .collect()
 }
 
+/// `kpis.json`'s spectators seated per session, when its sessions are the
+/// site's (same number, same venues, in order).
+pub fn attendance(site: &Site, json: &serde_json::Value) -> Option<Vec<u32>> {
+    let sessions = json.get("sessions")?.as_array()?;
+    if sessions.len() != site.sessions.len() {
+        return None;
+    }
+    sessions
+        .iter()
+        .zip(&site.sessions)
+        .map(|(reported, session)| {
+            let venue = reported.get("venue")?.as_str()?;
+            let seated = reported.get("seated")?.as_u64()?;
+            (venue == site.places[session.venue].id).then_some(u32::try_from(seated).ok()?)
+        })
+        .collect()
+}
+
+/// A human label for a `kpis.json` key: the known ones named in words,
+/// others with their underscores as spaces and their unit in brackets.
+pub fn kpi_label(key: &str) -> String {
+    let known = match key {
+        "scenario" => "Scenario",
+        "seed" => "Seed",
+        "start" => "Start",
+        "end" => "End",
+        "events" => "Simulation events",
+        "departed_by_transit" => "Left by transit",
+        "crowd_arrivals" => "Crowd arrivals",
+        "stranded" => "Stranded (no route)",
+        "turned_back" => "Turned back at closed gates",
+        "total_queue_time_s" => "Total time queueing (h)",
+        "orders" => "Orders",
+        "revenue" => "Revenue",
+        "sold_out" => "Found items sold out",
+        "balked" => "Left a queue unjoined",
+        "peak_density_element" => "Densest place or walkway",
+        "peak_density_p_per_m2" => "Peak density (P/m²)",
+        "peak_density_at" => "Peak density at",
+        _ => "",
+    };
+    if !known.is_empty() {
+        return known.to_string();
+    }
+    let (words, unit) = [("_p_per_m2", " (P/m²)"), ("_s", " (s)"), ("_m", " (m)"), ("_min", " (min)")]
+        .into_iter()
+        .find_map(|(suffix, unit)| key.strip_suffix(suffix).map(|words| (words, unit)))
+        .unwrap_or((key, ""));
+    let words = words.replace('_', " ");
+    let mut chars = words.chars();
+    let first = chars.next().map(|c| c.to_uppercase().collect::<String>()).unwrap_or_default();
+    format!("{first}{}{unit}", chars.as_str())
+}
+
+/// A `kpis.json` value as shown beside its label: whole numbers with
+/// thousands separators, the queueing total in hours, an element's id as
+/// its name.
+pub fn kpi_value(site: &Site, key: &str, value: &str) -> String {
+    if let Some(element) = key.ends_with("_element").then(|| site.element_index(value)).flatten() {
+        return site.element_name(element);
+    }
+    match value.parse::<f64>() {
+        Ok(seconds) if key == "total_queue_time_s" => with_thousands(seconds / 3_600.0, 0),
+        Ok(number) if number.fract() == 0.0 && number.abs() < 1e15 => with_thousands(number, 0),
+        _ => value.to_string(),
+    }
+}
+
+/// `value` with `decimals` decimals and a comma every three digits.
+pub fn with_thousands(value: f64, decimals: usize) -> String {
+    let text = format!("{:.*}", decimals, value.abs());
+    let (whole, fraction) = text.split_once('.').unwrap_or((text.as_str(), ""));
+    let mut grouped = String::new();
+    for (i, digit) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    let sign = if value < 0.0 && text.chars().any(|c| c.is_ascii_digit() && c != '0') { "-" } else { "" };
+    if fraction.is_empty() { format!("{sign}{grouped}") } else { format!("{sign}{grouped}.{fraction}") }
+}
+
 impl Replay {
     /// Loads a run folder; the site comes from `scenario` if given, else from
     /// the folder's `scenario.toml`.
@@ -104,6 +190,7 @@ impl Replay {
             let json: serde_json::Value =
                 serde_json::from_str(&text).map_err(|e| VizError::Input(format!("{}: {e}", kpis_path.display())))?;
             replay.kpis = kpi_entries(&json);
+            replay.attendance = attendance(&replay.site, &json);
         }
         Ok(replay)
     }
@@ -153,7 +240,7 @@ impl Replay {
         for (element, interval, _, sample) in rows {
             samples[element * intervals + interval] = sample;
         }
-        Ok(Replay { site, interval_s, intervals, samples, kpis: Vec::new() })
+        Ok(Replay { site, interval_s, intervals, samples, kpis: Vec::new(), attendance: None })
     }
 
     /// Length of the run, s.

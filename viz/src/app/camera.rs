@@ -23,7 +23,7 @@ pub const FIELD_OF_VIEW_RAD: f32 = FRAC_PI_4;
 /// Near plane, m.
 pub const NEAR_PLANE_M: f32 = 1.0;
 /// Home view: the camera looks down at this angle, rad.
-pub const HOME_PITCH_RAD: f32 = 1.1;
+pub const HOME_PITCH_RAD: f32 = 1.25;
 /// Home view: how far from the centre the site's corners may reach, in
 /// normalised device coordinates (1: the viewport's edge).
 pub const HOME_MARGIN_NDC: f32 = 0.9;
@@ -56,31 +56,64 @@ pub struct Orbit {
 
 impl Orbit {
     /// The view that shows the whole site in a viewport of `viewport_px`:
-    /// the closest orbit from which every corner of the site's bounds is on
-    /// screen with a small margin.
+    /// the closest orbit from which every point of every pad and walkway
+    /// strip is on screen with a small margin (so the drawn site, not its
+    /// bounding rectangle, fills the view), its focus moved north or south
+    /// so that the site sits in the middle of the view (perspective draws
+    /// the near side larger than the far side).
     pub fn home(site: &Site, viewport_px: Vec2) -> Orbit {
         let (min, max) = site.bounds();
-        let focus = Vec3::new((min[0] + max[0]) / 2.0, 0.0, (min[1] + max[1]) / 2.0);
         let aspect = (viewport_px.x / viewport_px.y.max(1.0)).max(0.1);
-        let corners = [[min[0], min[1]], [min[0], max[1]], [max[0], min[1]], [max[0], max[1]]];
-        let fits = |orbit: &Orbit| {
-            let view = orbit.transform().to_matrix().inverse();
-            let clip_from_world = Mat4::perspective_infinite_reverse_rh(FIELD_OF_VIEW_RAD, aspect, NEAR_PLANE_M) * view;
-            corners.iter().all(|&[x, z]| {
+        let clip_from_view = Mat4::perspective_infinite_reverse_rh(FIELD_OF_VIEW_RAD, aspect, NEAR_PLANE_M);
+        let mut points: Vec<[f32; 2]> = site.drawn_points().collect();
+        if points.is_empty() {
+            points = vec![[min[0], min[1]], [min[0], max[1]], [max[0], min[1]], [max[0], max[1]]];
+        }
+        // The points' lowest and highest NDC y and widest NDC x, or None
+        // when one is behind the camera.
+        let span = |orbit: &Orbit| {
+            let clip_from_world = clip_from_view * orbit.transform().to_matrix().inverse();
+            let (mut low, mut high, mut wide) = (f32::INFINITY, f32::NEG_INFINITY, 0.0_f32);
+            for &[x, z] in &points {
                 let clip = clip_from_world * Vec4::new(x, 0.0, z, 1.0);
-                clip.w > 0.0 && (clip.x / clip.w).abs() <= HOME_MARGIN_NDC && (clip.y / clip.w).abs() <= HOME_MARGIN_NDC
+                if clip.w <= 0.0 {
+                    return None;
+                }
+                let (ndc_x, ndc_y) = (clip.x / clip.w, clip.y / clip.w);
+                (low, high, wide) = (low.min(ndc_y), high.max(ndc_y), wide.max(ndc_x.abs()));
+            }
+            Some((low, high, wide))
+        };
+        let fits = |orbit: &Orbit| {
+            span(orbit).is_some_and(|(low, high, wide)| {
+                low >= -HOME_MARGIN_NDC && high <= HOME_MARGIN_NDC && wide <= HOME_MARGIN_NDC
             })
         };
-        let (mut near, mut far) = DISTANCE_RANGE_M;
-        for _ in 0..40 {
-            let middle = (near + far) / 2.0;
-            if fits(&Orbit { focus, distance: middle, yaw: 0.0, pitch: HOME_PITCH_RAD }) {
-                far = middle;
-            } else {
-                near = middle;
+        let closest = |focus: Vec3| {
+            let (mut near, mut far) = DISTANCE_RANGE_M;
+            for _ in 0..40 {
+                let middle = (near + far) / 2.0;
+                if fits(&Orbit { focus, distance: middle, yaw: 0.0, pitch: HOME_PITCH_RAD }) {
+                    far = middle;
+                } else {
+                    near = middle;
+                }
+            }
+            Orbit { focus, distance: far, yaw: 0.0, pitch: HOME_PITCH_RAD }
+        };
+        // Moving the focus south moves the site up the screen.
+        let (mut south, mut north) = (max[1], min[1]);
+        let mut orbit = closest(Vec3::new((min[0] + max[0]) / 2.0, 0.0, (min[1] + max[1]) / 2.0));
+        for _ in 0..20 {
+            let z = (south + north) / 2.0;
+            orbit = closest(Vec3::new(orbit.focus.x, 0.0, z));
+            match span(&orbit) {
+                // Too high on the screen: the focus goes north.
+                Some((low, high, _)) if low + high > 0.0 => south = z,
+                _ => north = z,
             }
         }
-        Orbit { focus, distance: far, yaw: 0.0, pitch: HOME_PITCH_RAD }
+        orbit
     }
 
     /// Where the camera stands and looks.
@@ -102,12 +135,13 @@ pub fn viewport_rect(target_px: UVec2, scale: f32) -> (UVec2, UVec2) {
     (UVec2::new(left.min(target_px.x - 1), 0), UVec2::new(width, height))
 }
 
-/// Where `world` appears in a `target_px` image rendered without a window
-/// from the home view, px from the top left (`None`: behind the camera).
-pub fn project_home(site: &Site, target_px: UVec2, world: Vec3) -> Option<Vec2> {
-    let (position, size) = viewport_rect(target_px, 1.0);
-    let size = size.as_vec2();
-    let view = Orbit::home(site, size).transform().to_matrix().inverse();
+/// Where `world` appears from `orbit` in a target of `target_px` physical
+/// px at `scale` physical px per logical px: logical px from the target's
+/// top left (`None`: behind the camera).
+pub fn project(orbit: &Orbit, target_px: UVec2, scale: f32, world: Vec3) -> Option<Vec2> {
+    let (position, size) = viewport_rect(target_px, scale);
+    let (position, size) = (position.as_vec2() / scale, size.as_vec2() / scale);
+    let view = orbit.transform().to_matrix().inverse();
     let clip = Mat4::perspective_infinite_reverse_rh(FIELD_OF_VIEW_RAD, size.x / size.y, NEAR_PLANE_M)
         * view
         * world.extend(1.0);
@@ -115,7 +149,24 @@ pub fn project_home(site: &Site, target_px: UVec2, world: Vec3) -> Option<Vec2> 
         return None;
     }
     let ndc = clip.truncate() / clip.w;
-    Some(position.as_vec2() + Vec2::new((ndc.x + 1.0) / 2.0 * size.x, (1.0 - ndc.y) / 2.0 * size.y))
+    Some(position + Vec2::new((ndc.x + 1.0) / 2.0 * size.x, (1.0 - ndc.y) / 2.0 * size.y))
+}
+
+/// Where `world` appears in a `target_px` image rendered without a window
+/// from the home view, px from the top left (`None`: behind the camera).
+pub fn project_home(site: &Site, target_px: UVec2, world: Vec3) -> Option<Vec2> {
+    let (_, size) = viewport_rect(target_px, 1.0);
+    project(&Orbit::home(site, size.as_vec2()), target_px, 1.0, world)
+}
+
+/// The target's size in physical px and its scale (physical px per logical
+/// px): the headless image's, or the primary window's.
+pub fn target_size(headless: Option<&HeadlessTarget>, window: Option<&Window>) -> Option<(UVec2, f32)> {
+    match (headless, window) {
+        (Some(headless), _) => Some((headless.size, 1.0)),
+        (None, Some(window)) => Some((window.physical_size(), window.scale_factor())),
+        (None, None) => None,
+    }
 }
 
 /// The 3D camera.
@@ -154,11 +205,8 @@ fn spawn_cameras(
         Some(headless) => RenderTarget::Image(headless.image.clone().into()),
         None => RenderTarget::default(),
     };
-    let (target_px, scale) = match (&headless, window.single()) {
-        (Some(headless), _) => (headless.size, 1.0),
-        (None, Ok(window)) => (window.physical_size(), window.scale_factor()),
-        (None, Err(_)) => (UVec2::new(1280, 720), 1.0),
-    };
+    let (target_px, scale) =
+        target_size(headless.as_deref(), window.single().ok()).unwrap_or((UVec2::new(1280, 720), 1.0));
     let (_, size) = viewport_rect(target_px, scale);
     let orbit = Orbit::home(data.site(), size.as_vec2());
     commands.spawn((
@@ -202,11 +250,7 @@ fn fit_viewport(
     window: Query<&Window, With<PrimaryWindow>>,
     mut camera: Query<&mut Camera, With<SceneCamera>>,
 ) {
-    let (target_px, scale) = match (&headless, window.single()) {
-        (Some(headless), _) => (headless.size, 1.0),
-        (None, Ok(window)) => (window.physical_size(), window.scale_factor()),
-        (None, Err(_)) => return,
-    };
+    let Some((target_px, scale)) = target_size(headless.as_deref(), window.single().ok()) else { return };
     let (physical_position, physical_size) = viewport_rect(target_px, scale);
     for mut camera in &mut camera {
         let unchanged = camera

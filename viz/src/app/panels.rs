@@ -6,8 +6,9 @@ use super::playback::Playback;
 use super::{
     CurrentFrame, LEFT_PANEL_WIDTH_PX, RIGHT_PANEL_WIDTH_PX, Selected, Source, TIMELINE_HEIGHT_PX, ViewerData, los_rgb,
 };
+use crate::frame::{Alert, count_people};
 use crate::live::LiveData;
-use crate::replay::Replay;
+use crate::replay::{Replay, kpi_label, kpi_value, with_thousands};
 use bevy::prelude::*;
 use bevy_egui::egui::{self, Color32, LayerId, Pos2, Stroke, Ui, UiBuilder};
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass};
@@ -115,20 +116,42 @@ fn live_timeline(ui: &mut Ui, live: &LiveData, playback: &mut Playback) {
     ui.add(egui::Slider::new(&mut playback.minutes_ahead, 0..=horizon).show_value(false));
 }
 
+/// One alert: its level as a badge in the level's colour (dark letter), the
+/// rest in the panel's own text colour, so that it reads on the selection
+/// highlight too.
+fn alert_row(ui: &mut Ui, alert: &Alert, selected: &mut Selected) {
+    ui.horizontal(|ui| {
+        let badge = egui::RichText::new(format!(" {} ", alert.level.letter()))
+            .strong()
+            .monospace()
+            .color(Color32::BLACK)
+            .background_color(level_colour(alert.level));
+        ui.label(badge);
+        let text = format!("{} {}", alert.at, alert.detail);
+        let chosen = selected.0 == Some(alert.element);
+        if ui.add(egui::Button::selectable(chosen, text).wrap()).clicked() {
+            selected.0 = Some(alert.element);
+        }
+    });
+}
+
 fn overview(ui: &mut Ui, data: &ViewerData, frame: &CurrentFrame, selected: &mut Selected) {
     let site = data.site();
     ui.heading(&site.name);
     ui.monospace(clock(frame.0.clock_s));
-    let places = site.places.len();
-    let on_places: f64 = frame.0.elements.iter().take(places).map(|e| e.occupancy).sum();
-    let walking: f64 = frame.0.elements.iter().skip(places).map(|e| e.occupancy).sum();
-    let queueing: f64 = frame.0.elements.iter().map(|e| e.queue_length).sum();
+    let attendance = match &data.0 {
+        Source::Replay(replay) => replay.attendance.as_deref(),
+        Source::Live { .. } => None,
+    };
+    let people = count_people(site, &frame.0, attendance);
+    let seated = people.seated.map_or("not reported".to_string(), |s| with_thousands(s as f64, 0));
     egui::Grid::new("overview-grid").num_columns(2).show(ui, |ui| {
         for (name, value) in [
-            ("at places", format!("{on_places:.0}")),
-            ("walking", format!("{walking:.0}")),
-            ("queueing", format!("{queueing:.0}")),
-            ("at LOS E/F", format!("{}", frame.0.elements.iter().filter(|e| e.los >= Los::E).count())),
+            ("Seated (sessions under way)", seated),
+            ("At places", with_thousands(people.at_places, 0)),
+            ("  of whom queueing", with_thousands(people.queueing, 0)),
+            ("Walking", with_thousands(people.walking, 0)),
+            ("At LOS E or F", format!("{}", frame.0.elements.iter().filter(|e| e.los >= Los::E).count())),
         ] {
             ui.label(name);
             ui.monospace(value);
@@ -136,20 +159,24 @@ fn overview(ui: &mut Ui, data: &ViewerData, frame: &CurrentFrame, selected: &mut
         }
     });
     ui.separator();
-    ui.strong("KPIs");
+    ui.strong("Key figures");
     egui::ScrollArea::vertical().id_salt("kpis").max_height(200.0).show(ui, |ui| match &data.0 {
         Source::Replay(replay) => {
-            for (name, value) in &replay.kpis {
-                ui.label(format!("{name}: {value}"));
-            }
+            egui::Grid::new("kpi-grid").num_columns(2).show(ui, |ui| {
+                for (name, value) in &replay.kpis {
+                    ui.label(kpi_label(name));
+                    ui.add(egui::Label::new(kpi_value(site, name, value)).wrap());
+                    ui.end_row();
+                }
+            });
         }
         Source::Live { data, .. } => {
             if let Some(state) = &data.state {
-                ui.label(format!("effective members: {:.1}", state.effective_members));
-                ui.label(format!("arrival scale: {:.2}", state.arrival_scale));
+                ui.label(format!("Effective forecast members: {:.1}", state.effective_members));
+                ui.label(format!("Arrivals against plan: {:.2}x", state.arrival_scale));
             }
             if let Some(forecast) = &data.forecast {
-                ui.label(format!("forecast issued {}", forecast.issued_at));
+                ui.label(format!("Forecast issued {}", forecast.issued_at));
             }
         }
     });
@@ -157,11 +184,7 @@ fn overview(ui: &mut Ui, data: &ViewerData, frame: &CurrentFrame, selected: &mut
     ui.strong(format!("Alerts ({})", frame.0.alerts.len()));
     egui::ScrollArea::vertical().id_salt("alerts").show(ui, |ui| {
         for alert in &frame.0.alerts {
-            let text = egui::RichText::new(format!("{} {} {}", alert.level.letter(), alert.at, alert.detail))
-                .color(level_colour(alert.level));
-            if ui.selectable_label(selected.0 == Some(alert.element), text).clicked() {
-                selected.0 = Some(alert.element);
-            }
+            alert_row(ui, alert, selected);
         }
     });
 }
@@ -169,10 +192,10 @@ fn overview(ui: &mut Ui, data: &ViewerData, frame: &CurrentFrame, selected: &mut
 fn inspector(ui: &mut Ui, data: &ViewerData, frame: &CurrentFrame, playback: &Playback, selected: &mut Selected) {
     let site = data.site();
     ui.heading("Inspector");
-    let name = selected.0.map_or("(choose a place)".to_string(), |e| site.element_id(e).to_string());
+    let name = selected.0.map_or("(choose a place)".to_string(), |e| site.element_name(e));
     egui::ComboBox::from_id_salt("element").selected_text(name).width(RIGHT_PANEL_WIDTH_PX - 30.0).show_ui(ui, |ui| {
         for element in 0..site.element_count() {
-            ui.selectable_value(&mut selected.0, Some(element), site.element_id(element));
+            ui.selectable_value(&mut selected.0, Some(element), site.element_name(element));
         }
     });
     let Some(element) = selected.0 else { return };

@@ -1,18 +1,33 @@
-//! The site in 3D: ground, walkways and place pads coloured by level of
-//! service, buildings sized by capacity with roofs in the same colour, rings
-//! in the forecast's 90th-percentile colour, and alert beacons. Every part
-//! shares one mesh per shape and one material per colour.
+//! The site in 3D: ground, walkway strips and place pads (their outlines,
+//! triangulated) coloured by level of service, buildings sized by capacity
+//! with roofs in the same colour, rings in the forecast's 90th-percentile
+//! colour, and alert markers (a wide ring and a pillar). Pads and strips
+//! have a mesh each; every other part shares one mesh per shape, and all
+//! share one material per colour.
 
 use super::playback::Playback;
 use super::{BEACON_RGB, CurrentFrame, LEVELS, ViewerData, ViewerSet, los_color};
+use crate::site::{GroundMesh, Site};
+use bevy::asset::RenderAssetUsages;
+use bevy::mesh::{Indices, PrimitiveTopology};
 use bevy::prelude::*;
 use crowdtwin_sim::model::Los;
 use std::f32::consts::FRAC_PI_2;
 
-/// Height of the alert beacons, m.
-pub const BEACON_HEIGHT_M: f32 = 60.0;
-/// Drawn width of a walkway at least, m (narrow ones would vanish).
-pub const WALKWAY_DRAWN_WIDTH_M_MIN: f32 = 4.0;
+/// Height of the alert pillars, m.
+pub const BEACON_HEIGHT_M: f32 = 50.0;
+/// Radius of the alert pillars, m.
+pub const BEACON_RADIUS_M: f32 = 5.0;
+/// Radius of the alert ring around a walkway's middle, m (around a place:
+/// its outline's reach plus [`ALERT_RING_GAP_M`], at least this).
+pub const ALERT_RING_RADIUS_M_MIN: f32 = 48.0;
+/// Gap between a place's outline and its alert ring, m.
+pub const ALERT_RING_GAP_M: f32 = 10.0;
+/// Heights of the flat parts above the ground, m: walkways under places,
+/// rings on top.
+const WALKWAY_Y_M: f32 = 0.1;
+const PAD_Y_M: f32 = 0.3;
+const RING_Y_M: f32 = 0.5;
 
 /// The shared meshes and materials of the scene and the crowd.
 #[derive(Resource, Clone, Debug)]
@@ -23,6 +38,8 @@ pub struct Palette {
     pub disc: Handle<Mesh>,
     /// A ring from radius 1 m to 1.3 m, lying flat.
     pub ring: Handle<Mesh>,
+    /// A ring from radius 1 m to 1.3 m, lying flat (alerts).
+    pub alert_ring: Handle<Mesh>,
     /// Unlit level-of-service colours, A to F.
     pub levels: [Handle<StandardMaterial>; 6],
     /// Lit walls.
@@ -86,6 +103,7 @@ fn make_palette(
         cube: meshes.add(Cuboid::new(1.0, 1.0, 1.0)),
         disc: meshes.add(Cylinder::new(1.0, 1.0)),
         ring: meshes.add(Annulus::new(1.0, 1.3)),
+        alert_ring: meshes.add(Annulus::new(1.0, 1.3)),
         levels,
         wall: materials.add(StandardMaterial {
             base_color: Color::srgb_u8(205, 208, 214),
@@ -97,7 +115,27 @@ fn make_palette(
     });
 }
 
-fn spawn_site(mut commands: Commands, data: Res<ViewerData>, palette: Res<Palette>) {
+/// A flat mesh of `shape`, `y_m` above the ground, facing up.
+pub fn flat_mesh(shape: &GroundMesh, y_m: f32) -> Mesh {
+    let positions: Vec<[f32; 3]> = shape.points.iter().map(|&[x, z]| [x, y_m, z]).collect();
+    let normals = vec![[0.0, 1.0, 0.0]; positions.len()];
+    Mesh::new(PrimitiveTopology::TriangleList, RenderAssetUsages::RENDER_WORLD)
+        .with_inserted_attribute(Mesh::ATTRIBUTE_POSITION, positions)
+        .with_inserted_attribute(Mesh::ATTRIBUTE_NORMAL, normals)
+        .with_inserted_indices(Indices::U32(shape.triangles.iter().flatten().copied().collect()))
+}
+
+/// How far element `element`'s shape reaches from its anchor, m.
+fn reach_m(site: &Site, element: usize) -> f32 {
+    let anchor = site.element_anchor(element);
+    let points = match site.places.get(element) {
+        Some(place) => &place.outline,
+        None => return 0.0,
+    };
+    points.iter().map(|p| ((p[0] - anchor[0]).powi(2) + (p[1] - anchor[1]).powi(2)).sqrt()).fold(0.0, f32::max)
+}
+
+fn spawn_site(mut commands: Commands, data: Res<ViewerData>, palette: Res<Palette>, mut meshes: ResMut<Assets<Mesh>>) {
     let site = data.site();
     let (min, max) = site.bounds();
     let margin = 80.0;
@@ -113,36 +151,27 @@ fn spawn_site(mut commands: Commands, data: Res<ViewerData>, palette: Res<Palett
     ));
     let places = site.places.len();
     for (w, walkway) in site.walkways.iter().enumerate() {
-        let (a, b) = (site.places[walkway.a].centre, site.places[walkway.b].centre);
-        let (a, b) = (Vec3::new(a[0], 0.1, a[1]), Vec3::new(b[0], 0.1, b[1]));
-        let along = b - a;
-        let width = (walkway.width_m as f32).max(WALKWAY_DRAWN_WIDTH_M_MIN);
         commands.spawn((
             LevelColoured { element: places + w },
-            Mesh3d(palette.cube.clone()),
+            Mesh3d(meshes.add(flat_mesh(&walkway.strip, WALKWAY_Y_M))),
             MeshMaterial3d(palette.level(Los::A).clone()),
-            Transform::from_translation((a + b) / 2.0)
-                .with_rotation(Quat::from_rotation_y(-along.z.atan2(along.x)))
-                .with_scale(Vec3::new(along.length(), 0.2, width)),
         ));
-        commands.spawn(beacon(&palette, places + w, (a + b) / 2.0));
+        spawn_alert_marker(&mut commands, &palette, site, places + w, 0.0);
     }
     for (p, place) in site.places.iter().enumerate() {
         let ground = Vec3::new(place.centre[0], 0.0, place.centre[1]);
-        let radius = place.pad_radius_m;
         commands.spawn((
             LevelColoured { element: p },
-            Mesh3d(palette.disc.clone()),
+            Mesh3d(meshes.add(flat_mesh(&place.pad, PAD_Y_M))),
             MeshMaterial3d(palette.level(Los::A).clone()),
-            Transform::from_translation(ground + Vec3::Y * 0.15).with_scale(Vec3::new(radius, 0.3, radius)),
         ));
         commands.spawn((
             P90Ring { element: p },
             Mesh3d(palette.ring.clone()),
             MeshMaterial3d(palette.level(Los::A).clone()),
-            Transform::from_translation(ground + Vec3::Y * 0.35)
+            Transform::from_translation(ground + Vec3::Y * RING_Y_M)
                 .with_rotation(Quat::from_rotation_x(-FRAC_PI_2))
-                .with_scale(Vec3::splat(radius)),
+                .with_scale(Vec3::splat(reach_m(site, p).max(1.0))),
             Visibility::Hidden,
         ));
         let mut top = 0.0;
@@ -165,22 +194,37 @@ fn spawn_site(mut commands: Commands, data: Res<ViewerData>, palette: Res<Palett
             ));
             top = height;
         }
-        commands.spawn(beacon(&palette, p, ground + Vec3::Y * top));
+        spawn_alert_marker(&mut commands, &palette, site, p, top);
     }
 }
 
-fn beacon(palette: &Palette, element: usize, base: Vec3) -> impl Bundle {
-    (
+/// The alert marker of `element`, hidden until it has an alert: a wide
+/// ring around it on the ground and a pillar standing `base_m` up (on its
+/// building's roof).
+fn spawn_alert_marker(commands: &mut Commands, palette: &Palette, site: &Site, element: usize, base_m: f32) {
+    let [x, z] = site.element_anchor(element);
+    let ground = Vec3::new(x, 0.0, z);
+    let radius = (reach_m(site, element) + ALERT_RING_GAP_M).max(ALERT_RING_RADIUS_M_MIN);
+    commands.spawn((
+        AlertBeacon { element },
+        Mesh3d(palette.alert_ring.clone()),
+        MeshMaterial3d(palette.beacon.clone()),
+        Transform::from_translation(ground + Vec3::Y * RING_Y_M)
+            .with_rotation(Quat::from_rotation_x(-FRAC_PI_2))
+            .with_scale(Vec3::splat(radius)),
+        Visibility::Hidden,
+    ));
+    commands.spawn((
         AlertBeacon { element },
         Mesh3d(palette.disc.clone()),
         MeshMaterial3d(palette.beacon.clone()),
-        Transform::from_translation(base + Vec3::Y * (BEACON_HEIGHT_M / 2.0 + 2.0)).with_scale(Vec3::new(
-            2.5,
+        Transform::from_translation(ground + Vec3::Y * (base_m + BEACON_HEIGHT_M / 2.0)).with_scale(Vec3::new(
+            BEACON_RADIUS_M,
             BEACON_HEIGHT_M,
-            2.5,
+            BEACON_RADIUS_M,
         )),
         Visibility::Hidden,
-    )
+    ));
 }
 
 type ColouredParts<'w, 's> = Query<

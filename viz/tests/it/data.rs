@@ -2,9 +2,10 @@
 
 use crate::{run_into, scenario_path, temporary_folder};
 use crowdtwin_sim::model::Los;
-use crowdtwin_viz::frame::{ElementFrame, Frame};
+use crowdtwin_sim::scenario::Scenario;
+use crowdtwin_viz::frame::{ElementFrame, Frame, count_people};
 use crowdtwin_viz::layout::{counts, place_visitors};
-use crowdtwin_viz::replay::Replay;
+use crowdtwin_viz::replay::{Replay, kpi_label, kpi_value, with_thousands};
 use crowdtwin_viz::site::Site;
 
 fn morning_run(name: &str) -> std::path::PathBuf {
@@ -97,28 +98,128 @@ fn visitors_are_placed_deterministically_on_pads_and_walkways_and_walk() {
     assert_eq!(first.len(), 400 * site.element_count());
     assert_eq!(first, again, "same frame and time, same layout");
     let places = site.places.len();
-    // On a place: within its pad.
+    // On a place: on its pad, within its inner disc.
     for (p, place) in site.places.iter().enumerate() {
         for person in &first[p * 400..(p + 1) * 400] {
             let d =
                 ((person.ground[0] - place.centre[0]).powi(2) + (person.ground[1] - place.centre[1]).powi(2)).sqrt();
-            assert!(d <= place.pad_radius_m + 0.01, "{d} from the centre of {}", place.id);
+            assert!(d <= place.inner_radius_m + 0.01, "{d} from the centre of {}", place.id);
+            assert!(place.pad.contains(person.ground), "{person:?} off {}", place.id);
         }
     }
-    // On a walkway: between its two ends, and moving.
+    // On a walkway: on its strip, and moving.
     for (w, walkway) in site.walkways.iter().enumerate() {
         let range = (places + w) * 400..(places + w + 1) * 400;
-        let (a, b) = (site.places[walkway.a].centre, site.places[walkway.b].centre);
         for person in &first[range.clone()] {
-            for axis in 0..2 {
-                let (low, high) = (a[axis].min(b[axis]), a[axis].max(b[axis]));
-                let slack = walkway.width_m as f32;
-                assert!((low - slack..=high + slack).contains(&person.ground[axis]), "{walkway:?} {person:?}");
-            }
+            assert!(walkway.strip.contains(person.ground), "{} {person:?}", walkway.id);
         }
         let moved = first[range.clone()].iter().zip(&later[range]).filter(|(x, y)| x != y).count();
         assert!(moved > 390, "walkers move: {moved} of 400 on {}", walkway.id);
     }
     // Places do not move.
     assert_eq!(first[..places * 400], later[..places * 400]);
+}
+
+#[test]
+fn the_site_is_drawn_from_the_scenarios_outlines_and_centre_lines() {
+    let text = std::fs::read_to_string(scenario_path()).unwrap();
+    let scenario = crowdtwin_sim::scenario::Scenario::parse(&text, "gangneung").unwrap();
+    let site = Site::from_scenario(&scenario);
+    for (place, from) in site.places.iter().zip(&scenario.places) {
+        let outline = from.polygon_m.as_ref().expect("every Gangneung place has an outline");
+        assert!(place.outlined && place.outline.len() == outline.len(), "{}", place.id);
+        // The pad is the outline (y north becomes -z) and covers its area.
+        assert_eq!(place.outline[0], [outline[0][0] as f32, -outline[0][1] as f32]);
+        let ratio = place.pad.area_m2() as f64 / from.area_m2;
+        assert!((0.9..1.3).contains(&ratio), "{}: pad {} m² for {} m²", place.id, place.pad.area_m2(), from.area_m2);
+        assert!(place.pad.contains(place.centre) && place.inner_radius_m > 2.0, "{}", place.id);
+    }
+    let mut bent = 0;
+    for (walkway, from) in site.walkways.iter().zip(&scenario.walkways) {
+        assert!(walkway.line.iter().all(|&p| walkway.strip.contains(p)), "{} covers its line", walkway.id);
+        if let Some(line) = &from.line_m {
+            assert_eq!(walkway.line.len(), line.len());
+            bent += 1;
+        }
+    }
+    assert!(bent >= 2, "the Gangneung day has centre lines");
+    // Without outlines: a disc of the place's area.
+    let plain =
+        Scenario::parse(&text.lines().filter(|l| !l.starts_with("polygon_m")).collect::<Vec<_>>().join("\n"), "g")
+            .unwrap();
+    let discs = Site::from_scenario(&plain);
+    for place in &discs.places {
+        assert!(!place.outlined);
+        let ratio = place.pad.area_m2() as f64 / place.area_m2;
+        assert!((0.99..=1.0).contains(&ratio), "{}: {ratio}", place.id);
+    }
+    // The bounds hold every pad and strip.
+    let (min, max) = site.bounds();
+    let inside = |p: &[f32; 2]| (min[0]..=max[0]).contains(&p[0]) && (min[1]..=max[1]).contains(&p[1]);
+    assert!(site.places.iter().all(|p| p.outline.iter().all(inside)));
+    assert!(site.walkways.iter().all(|w| w.strip.points.iter().all(inside)));
+}
+
+#[test]
+fn kpis_read_in_words_and_people_are_counted_where_they_are() {
+    assert_eq!(kpi_label("peak_density_p_per_m2"), "Peak density (P/m²)");
+    assert_eq!(kpi_label("mean_wait_s"), "Mean wait (s)");
+    assert_eq!(with_thousands(28_448.0, 0), "28,448");
+    assert_eq!(with_thousands(-1_234_567.5, 1), "-1,234,567.5");
+    assert_eq!(with_thousands(999.0, 0), "999");
+    let out = morning_run("counts");
+    let replay = Replay::load(&out, None).unwrap();
+    let site = &replay.site;
+    for (name, value) in &replay.kpis {
+        let label = kpi_label(name);
+        assert!(!label.contains('_') && label.starts_with(char::is_uppercase), "{name}: {label}");
+        assert!(!kpi_value(site, name, value).is_empty());
+    }
+    assert_eq!(
+        kpi_value(site, "peak_density_element", "ice-arena"),
+        site.places[site.element_index("ice-arena").unwrap()].name
+    );
+
+    // 10:30: the figure-skating session at the ice arena is under way.
+    let attendance = replay.attendance.as_deref().expect("the run reports attendance per session");
+    let frame = replay.frame(3.5 * 3_600.0);
+    let people = count_people(site, &frame, Some(attendance));
+    let under_way: Vec<usize> = site.sessions_under_way(frame.clock_s).map(|(s, _)| s).collect();
+    assert!(!under_way.is_empty(), "a session is under way at 10:30");
+    let seated: u64 = under_way.iter().map(|&s| attendance[s] as u64).sum();
+    assert_eq!(people.seated, Some(seated));
+    assert!(seated > 5_000, "{seated} seated at 10:30");
+    let total: f64 = frame.elements.iter().map(|e| e.occupancy).sum();
+    assert!((people.at_places + people.walking - total).abs() < 1e-6);
+    assert!(people.queueing <= people.at_places, "{people:?}");
+    assert_eq!(count_people(site, &frame, None).seated, None, "no attendance, no seated count");
+}
+
+#[test]
+fn place_names_are_laid_out_apart_and_only_inside_the_view() {
+    use bevy::math::{Rect, Vec2};
+    use crowdtwin_viz::app::labels::arrange_labels;
+    let site = site();
+    let view = Rect::new(270.0, 0.0, 980.0, 736.0);
+    let size = Vec2::new(80.0, 20.0);
+    let sizes = vec![size; site.places.len()];
+    // Everything at one point: the largest place keeps it, the next ones
+    // move a line up, down, two lines up, two down; the rest stay put.
+    let at = Vec2::new(600.0, 300.0);
+    let mut anchors = vec![Some(at); site.places.len()];
+    anchors[0] = Some(Vec2::new(100.0, 300.0)); // over the left panel
+    anchors[1] = None; // behind the camera
+    let plates = arrange_labels(&site, &anchors, &sizes, view);
+    assert_eq!(plates.len(), site.places.len() - 2, "names off the view are left out");
+    assert!(plates.iter().all(|(p, _)| *p >= 2));
+    let largest = (2..site.places.len())
+        .max_by(|&a, &b| site.places[a].area_m2.total_cmp(&site.places[b].area_m2).then(b.cmp(&a)));
+    assert_eq!(plates[0], (largest.unwrap(), Rect::from_center_size(at, size)));
+    let centres: Vec<f32> = plates.iter().take(5).map(|(_, r)| r.center().y).collect();
+    assert_eq!(centres, [300.0, 280.0, 320.0, 260.0, 340.0]);
+    for (i, (_, a)) in plates.iter().take(5).enumerate() {
+        for (_, b) in plates.iter().take(5).skip(i + 1) {
+            assert!(a.intersect(*b).is_empty(), "{a:?} and {b:?} overlap");
+        }
+    }
 }

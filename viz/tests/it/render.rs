@@ -5,10 +5,11 @@ use crate::{run_into, scenario_path, temporary_folder, viewer};
 use bevy::math::{UVec2, Vec2, Vec3};
 use crowdtwin_sim::model::Los;
 use crowdtwin_sim::scenario::format_clock;
-use crowdtwin_viz::app::camera::project_home;
-use crowdtwin_viz::app::{BEACON_RGB, los_rgb, visitor_rgb};
+use crowdtwin_viz::app::camera::{project_home, viewport_rect};
+use crowdtwin_viz::app::labels::label_anchor;
+use crowdtwin_viz::app::{BEACON_RGB, LABEL_PLATE_RGB, LABEL_TEXT_RGB, los_rgb, visitor_rgb};
 use crowdtwin_viz::replay::Replay;
-use crowdtwin_viz::site::Site;
+use crowdtwin_viz::site::{Site, WALKWAY_DRAWN_WIDTH_M_MIN, WALKWAY_RIM_M, point_along};
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -45,52 +46,108 @@ fn near(pixel: &[u8], colour: [u8; 3]) -> bool {
     pixel.iter().zip(colour).all(|(&p, c)| p.abs_diff(c) <= 3)
 }
 
-/// The pixels (indices into the RGB bytes) within `radius` px of `centre`.
-fn disc(centre: Vec2, radius: f32, into: &mut BTreeSet<usize>) {
-    for y in (centre.y - radius).floor() as i64..=(centre.y + radius).ceil() as i64 {
-        for x in (centre.x - radius).floor() as i64..=(centre.x + radius).ceil() as i64 {
-            let inside = (x as f32 - centre.x).powi(2) + (y as f32 - centre.y).powi(2) <= radius * radius;
-            if inside && x >= 0 && y >= 0 && x < SIZE.x as i64 && y < SIZE.y as i64 {
-                into.insert(((y as u32 * SIZE.x + x as u32) * 3) as usize);
-            }
-        }
-    }
+/// The pixel (index into the RGB bytes) where ground point `ground` appears
+/// from the home view, if inside the image.
+fn pixel_at(site: &Site, ground: [f32; 2], y_m: f32) -> Option<usize> {
+    let at = project_home(site, SIZE, Vec3::new(ground[0], y_m, ground[1]))?;
+    let (x, y) = (at.x.floor() as i64, at.y.floor() as i64);
+    ((0..SIZE.x as i64).contains(&x) && (0..SIZE.y as i64).contains(&y))
+        .then(|| ((y as u32 * SIZE.x + x as u32) * 3) as usize)
 }
 
-/// The pixels where element `element` is drawn from the home view: a
-/// place's pad, or the middle of a walkway (its ends may hide behind
-/// buildings).
+/// How far inside a walkway strip's edge its pixels are sampled, m: the
+/// edge pixels are the ground's or the strip's depending on rasterisation.
+const STRIP_INSET_M: f32 = 1.5;
+
+/// The smallest rectangle `(min, max)` holding `points`.
+fn extent(points: &[[f32; 2]]) -> ([f32; 2], [f32; 2]) {
+    points.iter().fold(([f32::INFINITY; 2], [f32::NEG_INFINITY; 2]), |(lo, hi), p| {
+        ([lo[0].min(p[0]), lo[1].min(p[1])], [hi[0].max(p[0]), hi[1].max(p[1])])
+    })
+}
+
+/// The pixels where element `element` is drawn from the home view: its
+/// pad, sampled every metre; or a walkway's strip where no place's pad is
+/// drawn over it, sampled every half metre along and across,
+/// [`STRIP_INSET_M`] inside its edges.
 fn element_pixels(site: &Site, element: usize) -> BTreeSet<usize> {
-    let project = |ground: [f32; 2]| {
-        project_home(site, SIZE, Vec3::new(ground[0], 0.3, ground[1])).expect("in front of the camera")
-    };
     let mut pixels = BTreeSet::new();
     if let Some(place) = site.places.get(element) {
-        let centre = project(place.centre);
-        let rim = project([place.centre[0] + place.pad_radius_m, place.centre[1]]);
-        disc(centre, (rim - centre).length().max(4.0), &mut pixels);
+        let (min, max) = extent(&place.pad.points);
+        for x in (min[0] as i32)..=(max[0] as i32) {
+            for z in (min[1] as i32)..=(max[1] as i32) {
+                let point = [x as f32, z as f32];
+                if place.pad.contains(point) {
+                    pixels.extend(pixel_at(site, point, 0.3));
+                }
+            }
+        }
         return pixels;
     }
     let walkway = &site.walkways[element - site.places.len()];
-    let (a, b) = (site.places[walkway.a].centre, site.places[walkway.b].centre);
-    for step in 6..=14 {
-        let t = step as f32 / 20.0;
-        let point = [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t];
-        let centre = project(point);
-        let side = project([point[0] + walkway.width_m as f32 / 2.0, point[1]]);
-        disc(centre, (side - centre).length().max(2.0), &mut pixels);
+    let length = walkway.line_length_m;
+    let half_width = (walkway.width_m as f32 / 2.0 + WALKWAY_RIM_M).max(WALKWAY_DRAWN_WIDTH_M_MIN / 2.0);
+    let reach = half_width - STRIP_INSET_M;
+    let pads: Vec<_> = site.places.iter().map(|p| (&p.pad, extent(&p.pad.points))).collect();
+    let under_a_pad = |point: [f32; 2]| {
+        pads.iter().any(|(pad, (min, max))| {
+            (min[0]..=max[0]).contains(&point[0]) && (min[1]..=max[1]).contains(&point[1]) && pad.contains(point)
+        })
+    };
+    for step in 0..=(length * 2.0) as i32 {
+        let (point, direction) = point_along(&walkway.line, step as f32 / 2.0);
+        for across in -(reach * 2.0) as i32..=(reach * 2.0) as i32 {
+            let across = across as f32 / 2.0;
+            let sample = [point[0] - direction[1] * across, point[1] + direction[0] * across];
+            if walkway.strip.contains(sample) && !under_a_pad(sample) {
+                pixels.extend(pixel_at(site, sample, 0.1));
+            }
+        }
     }
     pixels
 }
 
-/// Of `pixels`, those drawn in `los`'s colour (pads, roofs, walkways) or its
-/// visitors' shade: `(matching, all)`.
-fn level_pixels(image: &[u8], pixels: &BTreeSet<usize>, los: Los) -> (usize, usize) {
-    let matching = pixels
-        .iter()
-        .filter(|&&i| near(&image[i..i + 3], los_rgb(los)) || near(&image[i..i + 3], visitor_rgb(los)))
-        .count();
-    (matching, pixels.len())
+/// How far from a name's plate or an alert marker a pixel counts as
+/// covered by it, px (a name's letters lie on its plate, a few px from
+/// plate-coloured pixels).
+const OVERLAY_REACH_PX: i64 = 2;
+
+/// The pixels covered by what is drawn over the site's ground: names
+/// (their plates and letters) and alert markers.
+fn overlays(image: &[u8]) -> BTreeSet<usize> {
+    let (width, height) = (SIZE.x as i64, SIZE.y as i64);
+    let mut covered = BTreeSet::new();
+    for (i, pixel) in image.chunks(3).enumerate() {
+        if !(near(pixel, LABEL_PLATE_RGB) || near(pixel, BEACON_RGB)) {
+            continue;
+        }
+        let (x, y) = (i as i64 % width, i as i64 / width);
+        for dy in -OVERLAY_REACH_PX..=OVERLAY_REACH_PX {
+            for dx in -OVERLAY_REACH_PX..=OVERLAY_REACH_PX {
+                let (x, y) = (x + dx, y + dy);
+                if (0..width).contains(&x) && (0..height).contains(&y) {
+                    covered.insert(((y * width + x) * 3) as usize);
+                }
+            }
+        }
+    }
+    covered
+}
+
+/// Of `pixels`, how many are drawn in `colour`.
+fn coloured(image: &[u8], pixels: &BTreeSet<usize>, colour: [u8; 3]) -> usize {
+    pixels.iter().filter(|&&i| near(&image[i..i + 3], colour)).count()
+}
+
+/// The pixels within `half` px of `centre` (a square).
+fn square(centre: Vec2, half: Vec2) -> BTreeSet<usize> {
+    let mut pixels = BTreeSet::new();
+    for y in (centre.y - half.y).max(0.0) as u32..((centre.y + half.y) as u32).min(SIZE.y) {
+        for x in (centre.x - half.x).max(0.0) as u32..((centre.x + half.x) as u32).min(SIZE.x) {
+            pixels.insert(((y * SIZE.x + x) * 3) as usize);
+        }
+    }
+    pixels
 }
 
 #[test]
@@ -123,32 +180,78 @@ fn screenshot_of_gangneung_draws_crowded_places_in_their_level_of_service_colour
     assert_not_blank(width, height, &image);
 
     let id = site.element_id(element);
-    let (matching, all) = level_pixels(&image, &element_pixels(site, element), level);
-    assert!(
-        all > 20 && matching * 10 >= all * 3,
-        "{id} at LOS {} at {at}: {matching} of {all} pixels where it is drawn in its colour",
+    // Where the element shows: its pixels not under a name or an alert
+    // marker. Of those, its visitors are dark dots in its level's shade,
+    // and the rest is mostly its level's colour.
+    let covered = overlays(&image);
+    let all = element_pixels(site, element);
+    let pixels: BTreeSet<usize> = all.difference(&covered).copied().collect();
+    let (level_colour, people) =
+        (coloured(&image, &pixels, los_rgb(level)), coloured(&image, &pixels, visitor_rgb(level)));
+    eprintln!(
+        "{id}: of {} pixels, {} not under names or markers: {level_colour} in LOS {}, {people} in its visitors' shade",
+        all.len(),
+        pixels.len(),
         level.letter()
     );
+    assert!(
+        pixels.len() >= 50 && level_colour * 10 >= (pixels.len() - people) * 6,
+        "{id} at LOS {} at {at}: {level_colour} of {} pixels without visitors where it shows are in its colour",
+        level.letter(),
+        pixels.len() - people
+    );
+    // Its visitors are visible at the default zoom: dark dots on it.
+    assert!(people * 20 >= pixels.len(), "{id}: {people} of {} pixels show its visitors", pixels.len());
     // The colour belongs to that element: a place at level A then shows
     // almost none of it.
     let calm = (0..site.places.len()).filter(|&p| replay.sample(p, interval).los == Los::A);
     let mut checked = 0;
     for calm in calm {
-        let (matching, all) = level_pixels(&image, &element_pixels(site, calm), level);
+        let pixels = element_pixels(site, calm);
+        let matching = coloured(&image, &pixels, los_rgb(level));
         assert!(
-            matching * 20 <= all,
-            "{} at LOS A shows {matching} of {all} pixels of LOS {}",
+            matching * 20 <= pixels.len(),
+            "{} at LOS A shows {matching} of {} pixels of LOS {}",
             site.element_id(calm),
+            pixels.len(),
             level.letter()
         );
         checked += 1;
     }
     assert!(checked > 0, "some place is calm at {at}");
-    // Alerts are marked: the beacon colour is on screen (a beacon seen from
-    // the default camera covers 15-40 pixels of this 640 px frame; no other
-    // element uses its colour).
+    // Alerts are marked strongly: a wide ring and a pillar in the beacon
+    // colour (no other part uses it) around each alerted element.
+    let alerted = (0..site.element_count()).filter(|&e| replay.sample(e, interval).los >= Los::E).count();
     let beacon = image.chunks(3).filter(|p| near(p, BEACON_RGB)).count();
-    assert!(beacon >= 10, "alert beacons drawn: {beacon} pixels");
+    eprintln!("{alerted} alerts, {beacon} pixels of alert markers");
+    assert!(beacon >= 300 * alerted, "{alerted} alert markers drawn in {beacon} pixels");
+
+    // The site is framed: every pad and walkway strip is inside the 3D
+    // view, and the drawn site spans most of the view's width or height.
+    let (view_at, view_size) = viewport_rect(SIZE, 1.0);
+    let (view_min, view_max) = (view_at.as_vec2(), (view_at + view_size).as_vec2());
+    let drawn: Vec<Vec2> =
+        site.drawn_points().map(|[x, z]| project_home(site, SIZE, Vec3::new(x, 0.0, z)).unwrap()).collect();
+    let (low, high) = drawn.iter().fold((Vec2::INFINITY, Vec2::NEG_INFINITY), |(l, h), &c| (l.min(c), h.max(c)));
+    assert!(
+        low.cmpge(view_min).all() && high.cmple(view_max).all(),
+        "site {low}..{high} inside {view_min}..{view_max}"
+    );
+    let share = (high - low) / (view_max - view_min);
+    assert!(share.max_element() >= 0.85, "the site spans {share} of the view");
+
+    // Every place is named: a dark plate with white text at or near its
+    // place (names may move two lines up or down to stay apart).
+    let mut plates_total = 0;
+    for (p, place) in site.places.iter().enumerate() {
+        let anchor = project_home(site, SIZE, label_anchor(site, p)).unwrap();
+        let around = square(anchor, Vec2::new(40.0, 40.0));
+        let (plate, text) = (coloured(&image, &around, LABEL_PLATE_RGB), coloured(&image, &around, LABEL_TEXT_RGB));
+        assert!(plate >= 150 && text >= 10, "{}: {plate} plate and {text} text pixels near {anchor}", place.name);
+        plates_total += plate;
+    }
+    let plates_anywhere = coloured(&image, &square(SIZE.as_vec2() / 2.0, SIZE.as_vec2() / 2.0), LABEL_PLATE_RGB);
+    eprintln!("{plates_total} plate pixels near places, {plates_anywhere} in the image");
 }
 
 #[test]
