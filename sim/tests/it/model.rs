@@ -365,6 +365,7 @@ fn gangneung_day_seats_its_spectators_and_sends_them_home() {
     let kpis = &output.kpis;
     let population = &kpis.population;
     assert!((55_000..=60_000).contains(&population.ticket_holders), "{population:?}");
+    let scenario = Scenario::parse(GANGNEUNG, "gangneung-2018.toml").unwrap();
     for session in &kpis.sessions {
         // Nearly everyone with a ticket gets in; most before the start.
         assert!(session.seated as f64 >= 0.95 * session.tickets as f64, "{session:?}");
@@ -372,7 +373,6 @@ fn gangneung_day_seats_its_spectators_and_sends_them_home() {
         // Every session ends by 01:00 and its stands empty at the venue's
         // egress capacity, one spectator per headway from the end (no
         // concourse fills on this day).
-        let scenario = Scenario::parse(GANGNEUNG, "gangneung-2018.toml").unwrap();
         let venue = scenario.places.iter().find(|p| p.id == session.venue).unwrap();
         let spec = scenario
             .sessions
