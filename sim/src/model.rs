@@ -49,6 +49,9 @@ pub const FLAG_SCREENED: u8 = 1;
 pub const FLAG_CROWD: u8 = 2;
 /// The person is going home: at their transit stop they wait for a departure.
 pub const FLAG_LEAVING: u8 = 4;
+/// The person is stopping on a plaza they cross (back to the plaza's own
+/// actor after their stay, then on their way).
+pub const FLAG_LINGERING: u8 = 8;
 
 /// A person moving through the site, as carried in messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -176,6 +176,10 @@ pub struct Visitors {
     pub eat_s: [f64; 2],
     /// Fan zone dwell, s: uniform.
     pub fan_zone_dwell_s: [f64; 2],
+    /// Probability that a visitor crossing a plaza stops there.
+    pub plaza_linger_probability: f64,
+    /// Time stopped on a plaza, s: uniform.
+    pub plaza_linger_s: [f64; 2],
     /// Sport preference weights.
     pub sport_preferences: BTreeMap<String, f64>,
 }

@@ -4,7 +4,7 @@
 use super::recorder::Bin;
 use super::{CrowdWorld, ElementKind, Los, PlaceCounters, PopulationSummary, WalkwayState};
 use crate::kernel::{SimTime, Simulation};
-use crate::scenario::{Walkway, format_clock};
+use crate::scenario::{PlaceKind, Walkway, format_clock};
 use serde::Serialize;
 
 /// One place or walkway with its per-interval bins.
@@ -83,11 +83,21 @@ pub struct ElementKpis {
     /// Mean wait of everyone who waited here, s.
     pub mean_wait_s: f64,
     /// People who entered: at a place, those for whom it was the
-    /// destination (screened at a gate, served, seated, staying).
+    /// destination (screened at a gate, served, seated, staying) and, on
+    /// a plaza, those who stopped there on their way.
     pub entries: u64,
-    /// Places: people who crossed it on their way elsewhere (not in `entries`).
+    /// Places: people who crossed it on their way elsewhere (not in
+    /// `entries` unless they stopped on a plaza).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub passed_through: Option<u64>,
+    /// Plazas: of those who crossed, people who stopped for a while
+    /// (`visitors.plaza_linger_probability`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lingered: Option<u64>,
+    /// Food outlets and shops: customers who saw the queue and went
+    /// elsewhere (counted in `entries`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub balked: Option<u64>,
     /// Walkways: flow between the first and last exit, P/s.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flow_p_per_s: Option<f64>,
@@ -200,6 +210,12 @@ impl RunOutput {
                 let mut kpis = e.kpis(walkway, scenario.start_clock_s);
                 if index < places {
                     kpis.passed_through = Some(world.places[index].counters.passed_through);
+                    let counters = &world.places[index].counters;
+                    match scenario.places[index].kind {
+                        PlaceKind::Plaza => kpis.lingered = Some(counters.lingered),
+                        PlaceKind::Food | PlaceKind::Shop => kpis.balked = Some(counters.balked),
+                        _ => {}
+                    }
                 }
                 kpis
             })
@@ -262,6 +278,8 @@ impl ElementSeries {
             mean_wait_s: if waits > 0 { wait_sum / waits as f64 } else { 0.0 },
             entries: e.bins.iter().map(|b| b.entries as u64).sum(),
             passed_through: None,
+            lingered: None,
+            balked: None,
             flow_p_per_s: walkway.and_then(|(_, state)| state.exits.flow_p_per_s()),
             specific_flow_p_per_m_s: walkway
                 .and_then(|(spec, state)| state.exits.flow_p_per_s().map(|f| f / spec.width_m)),

@@ -3,7 +3,8 @@
 //! transit stops (departures with a capacity).
 
 use super::{
-    FLAG_CROWD, FLAG_LEAVING, FLAG_SCREENED, Message, NO_SESSION, NO_WALKWAY, PLACE, Person, Shared, VISITOR, WALKWAY,
+    FLAG_CROWD, FLAG_LEAVING, FLAG_LINGERING, FLAG_SCREENED, Message, NO_SESSION, NO_WALKWAY, PLACE, Person, Shared,
+    VISITOR, WALKWAY,
 };
 use crate::kernel::{ActorId, Context, SimDuration, SimTime};
 use crate::model::recorder::Recorder;
@@ -80,6 +81,8 @@ pub struct PlaceCounters {
     pub balked: u64,
     /// People who crossed the place on their way elsewhere.
     pub passed_through: u64,
+    /// Of those, people who stopped here for a while (plazas).
+    pub lingered: u64,
     /// Per session that ended (venues): its end (after any delay) and when
     /// its last seated spectator left the stands.
     pub egress: Vec<SessionEgress>,
@@ -322,14 +325,63 @@ impl PlaceState {
             return self.queue(shared, index, person, ctx);
         }
         if person.destination as usize != index {
-            self.counters.passed_through += 1;
-            self.recorder.transient(now, now + shared.site.handoff);
-            return self.forward(shared, index, person, ctx);
+            return self.pass_through(shared, index, person, ctx);
         }
         self.counters.arrivals += 1;
         self.recorder.entry(now);
         self.change_occupancy(now, 1);
         self.at_destination(shared, index, person, ctx);
+    }
+
+    /// A person crossing on their way elsewhere: on a plaza they may stop
+    /// for a while (counted in the occupancy meanwhile, then sent on), and
+    /// elsewhere they walk straight on.
+    fn pass_through(&mut self, shared: &Shared, index: usize, mut person: Person, ctx: &mut Context<'_, Message>) {
+        let now = ctx.now();
+        if person.flags & FLAG_LINGERING != 0 {
+            // Back from a stay on this plaza.
+            person.flags &= !FLAG_LINGERING;
+            self.change_occupancy(now, -1);
+            return self.forward(shared, index, person, ctx);
+        }
+        self.counters.passed_through += 1;
+        let Some(stay) = self.linger_s(shared, index, &person, ctx) else {
+            self.recorder.transient(now, now + shared.site.handoff);
+            return self.forward(shared, index, person, ctx);
+        };
+        self.counters.lingered += 1;
+        self.recorder.entry(now);
+        self.change_occupancy(now, 1);
+        person.flags |= FLAG_LINGERING;
+        ctx.send(ctx.me(), SimDuration::from_secs_f64(stay), Message::Arrive { person });
+    }
+
+    /// How long `person`, crossing this place, stops here, s: on a plaza,
+    /// with `plaza_linger_probability`, a stay drawn from
+    /// `plaza_linger_min`, cut to the time they have to spare before their
+    /// session; `None` when they walk straight on.
+    fn linger_s(&self, shared: &Shared, index: usize, person: &Person, ctx: &mut Context<'_, Message>) -> Option<f64> {
+        let scenario = &shared.site.scenario;
+        let visitors = scenario.visitors.as_ref().filter(|v| {
+            scenario.places[index].kind == PlaceKind::Plaza
+                && person.flags & FLAG_CROWD == 0
+                && v.plaza_linger_probability > 0.0
+        })?;
+        if !ctx.rng().chance(visitors.plaza_linger_probability) {
+            return None;
+        }
+        let [shortest, longest] = visitors.plaza_linger_s;
+        let mut stay = super::visitor::uniform(ctx.rng(), shortest, longest);
+        if person.session != NO_SESSION {
+            let session = &scenario.sessions[person.session as usize];
+            let now = ctx.now();
+            let travel = shared.site.routing_at(now).cost_s(index, session.venue);
+            let spare = (session.start.as_micros() as f64 - now.as_micros() as f64) / 1e6
+                - travel
+                - super::visitor::VENUE_ENTRY_BUFFER_S;
+            stay = stay.min(spare);
+        }
+        (stay > 0.0).then_some(stay)
     }
 
     /// A person (counted in the occupancy) is at their destination.

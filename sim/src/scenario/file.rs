@@ -431,6 +431,15 @@ pub struct VisitorSpec {
     /// Time spent in a fan zone, minutes: uniform (shortest, longest).
     #[serde(default = "default_fan_zone_dwell")]
     pub fan_zone_dwell_min: [f64; 2],
+    /// Probability that a visitor crossing a plaza stops there for a while
+    /// (a photo, a meeting point, the screens) before walking on (default
+    /// 0: plazas are only crossed).
+    #[serde(default)]
+    pub plaza_linger_probability: f64,
+    /// Time a visitor who stops on a plaza stays there, minutes: uniform
+    /// (shortest, longest).
+    #[serde(default = "default_plaza_linger")]
+    pub plaza_linger_min: [f64; 2],
     /// Preference weight per sport when tickets are drawn (default 1 each).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub sport_preferences: BTreeMap<String, f64>,
@@ -468,6 +477,9 @@ fn default_eat_min() -> [f64; 2] {
 }
 fn default_fan_zone_dwell() -> [f64; 2] {
     [10.0, 45.0]
+}
+fn default_plaza_linger() -> [f64; 2] {
+    [2.0, 15.0]
 }
 
 /// How the members of a crowd are released over its window.

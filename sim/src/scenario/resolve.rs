@@ -407,6 +407,8 @@ impl<'a> Resolver<'a> {
             recommended_share: v.recommended_share,
             eat_s: minutes_range("eat_min", v.eat_min)?,
             fan_zone_dwell_s: minutes_range("fan_zone_dwell_min", v.fan_zone_dwell_min)?,
+            plaza_linger_probability: v.plaza_linger_probability,
+            plaza_linger_s: minutes_range("plaza_linger_min", v.plaza_linger_min)?,
             sport_preferences: v.sport_preferences.clone(),
         })
     }
@@ -826,6 +828,7 @@ fn check_visitor_shares(v: &VisitorSpec) -> Result<(), String> {
     probability("food_probability", v.food_probability)?;
     probability("shop_probability", v.shop_probability)?;
     probability("fan_zone_probability", v.fan_zone_probability)?;
+    probability("plaza_linger_probability", v.plaza_linger_probability)?;
     probability("recommended_share", v.recommended_share)?;
     if v.count > VISITORS_MAX {
         return Err(format!("count {} is above the limit of {VISITORS_MAX}", v.count));

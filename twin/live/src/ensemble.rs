@@ -52,6 +52,15 @@ pub const LOCALISATION_RADIUS_HOPS: usize = 1;
 /// halts, a screening line slows, service resumes), so the ensemble always
 /// holds a few members that try a change the plan does not have.
 pub const SERVICE_JUMP_CHANCE: f64 = 0.01;
+/// When a place's count lies more than this many standard deviations
+/// (count error, see `count_error_variance`) from the members' mean, the
+/// members missed a change there: a regime switch gets
+/// [`SERVICE_JUMP_CHANCE_SURPRISED`] per member instead.
+pub const SURPRISE_SD: f64 = 3.0;
+/// See [`SURPRISE_SD`].
+pub const SERVICE_JUMP_CHANCE_SURPRISED: f64 = 0.25;
+/// Lowest local service-rate factor (a halted stop or line).
+pub const SERVICE_FACTOR_MIN: f64 = 0.01;
 /// Smallest spread (log) the local service-rate factors keep.
 pub const SERVICE_SPREAD_MIN: f64 = 0.05;
 /// Share of the innovation (observed minus the member's count) added to
@@ -1045,9 +1054,14 @@ impl Twin {
                     let predicted = observed_mean(world.element_people(element) as f64, sigma);
                     let sd = count_error_variance(count, sigma * sigma).sqrt();
                     let z = (count - predicted) / sd;
-                    log_likelihood += -0.5 * z * z;
+                    // The place's own count (a stop's queue, a gate's line) is
+                    // the state the factor drives, corrected every step: each
+                    // step's count is fresh evidence on the factor, so it is
+                    // not tempered; the counts around it are.
+                    let weight = if element == place { 1.0 } else { temper };
+                    log_likelihood += -0.5 * z * z * weight;
                 }
-                member.local_log_weight[local] += temper * log_likelihood;
+                member.local_log_weight[local] += log_likelihood;
             }
             let weights = normalise(self.members.iter().map(|m| m.local_log_weight[local]));
             let ess = 1.0 / weights.iter().map(|w| w * w).sum::<f64>();
@@ -1060,14 +1074,33 @@ impl Twin {
                     member.local_log_weight[local] = 0.0;
                 }
             }
+            // A surprise at the place itself (its count far outside what
+            // the members hold) makes a regime switch likelier.
+            let jump_chance = match count_at[place] {
+                Some((count, sigma)) => {
+                    let mean =
+                        self.members.iter().map(|m| m.sim.world().element_people(place) as f64).sum::<f64>() / n as f64;
+                    let sd = count_error_variance(count, sigma * sigma).sqrt();
+                    if (count - mean).abs() > SURPRISE_SD * sd {
+                        SERVICE_JUMP_CHANCE_SURPRISED
+                    } else {
+                        SERVICE_JUMP_CHANCE
+                    }
+                }
+                _ => SERVICE_JUMP_CHANCE,
+            };
             for factor in &mut new_factors {
-                if self.rng.chance(SERVICE_JUMP_CHANCE) {
-                    // A regime switch: anywhere from halted to normal.
-                    *factor = if self.rng.chance(0.5) { 0.0 } else { (0.02f64).ln() * self.rng.uniform() };
+                if self.rng.chance(jump_chance) {
+                    // A regime switch: normal, halted, or in between (log-uniform).
+                    *factor = match self.rng.below(3) {
+                        0 => 0.0,
+                        1 => SERVICE_FACTOR_MIN.ln(),
+                        _ => (0.02f64).ln() * self.rng.uniform(),
+                    };
                 }
             }
             for (member, factor) in self.members.iter_mut().zip(&new_factors) {
-                member.sim.world_mut().places[place].service_rate_factor = factor.exp().clamp(0.01, 1.5);
+                member.sim.world_mut().places[place].service_rate_factor = factor.exp().clamp(SERVICE_FACTOR_MIN, 1.5);
             }
             if self.world().scenario().places[place].kind == crowdtwin_sim::scenario::PlaceKind::Transit
                 && let Some((count, sigma)) = count_at[place]

@@ -249,6 +249,7 @@ pub fn write_report(path: &Path, output: &RunOutput, scenario: &Scenario) -> Res
             total_queue_time_s: e.total_queue_time_s,
             max_queue: e.max_queue,
             entries: e.entries,
+            balked: e.balked.unwrap_or(0),
             mean_wait_s: e.mean_wait_s,
         })
         .collect();

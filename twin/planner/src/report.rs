@@ -101,8 +101,11 @@ pub struct KpiRow {
     pub total_queue_time_s: f64,
     /// Longest queue, persons.
     pub max_queue: f64,
-    /// People who entered (food outlets and shops: customers served).
+    /// People who entered (food outlets and shops: customers who came,
+    /// balked ones included).
     pub entries: u64,
+    /// Food outlets and shops: customers who saw the queue and went elsewhere.
+    pub balked: u64,
     /// Mean wait of everyone who waited here, s.
     pub mean_wait_s: f64,
 }
@@ -921,8 +924,8 @@ fn kpi_table(out: &mut String, kpis: &[KpiRow]) {
 }
 
 /// `part` of `whole` in per cent, one decimal ("–" when `whole` is 0).
-fn percent(part: u32, whole: u32) -> String {
-    if whole == 0 { "\u{2013}".to_string() } else { num(100.0 * f64::from(part) / f64::from(whole), 1) }
+fn percent(part: u64, whole: u64) -> String {
+    if whole == 0 { "\u{2013}".to_string() } else { num(100.0 * part as f64 / whole as f64, 1) }
 }
 
 /// The sessions and their attendance, one row per session in the order given.
@@ -948,9 +951,9 @@ fn sessions_section(out: &mut String, sessions: &[SessionRow]) {
             name_cell(&s.venue, &s.venue_id),
             num_grouped(f64::from(s.tickets), 0),
             num_grouped(f64::from(s.seated), 0),
-            percent(s.seated, s.tickets),
+            percent(s.seated.into(), s.tickets.into()),
             num_grouped(f64::from(s.seated_on_time), 0),
-            percent(s.seated_on_time, s.seated),
+            percent(s.seated_on_time.into(), s.seated.into()),
             s.ended.as_deref().map_or_else(|| "\u{2013}".to_string(), esc),
             s.egress_min.map_or_else(|| "\u{2013}".to_string(), |m| num(m, 1))
         );
@@ -963,14 +966,20 @@ fn sessions_section(out: &mut String, sessions: &[SessionRow]) {
 /// queue time first.
 fn errands_section(out: &mut String, kpis: &[KpiRow], balked: u64) {
     out.push_str("<section id=\"errands\">\n<h2>Food outlets and shops: balks and waits</h2>\n");
+    let mut outlets: Vec<&KpiRow> = kpis.iter().filter(|k| k.kind == "food" || k.kind == "shop").collect();
+    let came: u64 = outlets.iter().map(|k| k.entries).sum();
     w!(
         out,
         "<p><strong class=\"balked\">{}</strong> {} saw a queue too long at a food outlet or shop and went \
-         elsewhere (balked).</p>\n",
+         elsewhere (balked){}.</p>\n",
         num_grouped(balked as f64, 0),
-        if balked == 1 { "customer" } else { "customers" }
+        if balked == 1 { "customer" } else { "customers" },
+        if came > 0 {
+            format!(": {}% of the {} who came", percent(balked, came), num_grouped(came as f64, 0))
+        } else {
+            String::new()
+        }
     );
-    let mut outlets: Vec<&KpiRow> = kpis.iter().filter(|k| k.kind == "food" || k.kind == "shop").collect();
     if outlets.is_empty() {
         out.push_str("<p class=\"note\">No food outlets or shops in this run.</p>\n</section>\n");
         return;
@@ -978,17 +987,19 @@ fn errands_section(out: &mut String, kpis: &[KpiRow], balked: u64) {
     outlets.sort_by(|a, b| clean(b.total_queue_time_s).total_cmp(&clean(a.total_queue_time_s)));
     out.push_str(
         "<table>\n<thead><tr><th>Outlet</th><th>Kind</th><th class=\"n\">Customers (entries)</th>\
-         <th class=\"n\">Mean wait (min)</th><th class=\"n\">Total queue time (min)</th>\
+         <th class=\"n\">Balked</th><th class=\"n\">Mean wait (min)</th><th class=\"n\">Total queue time (min)</th>\
          <th class=\"n\">Max queue (persons)</th></tr></thead>\n<tbody>\n",
     );
     for k in outlets {
         w!(
             out,
-            "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
-             <td class=\"n\">{}</td></tr>\n",
+            "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{} ({}%)</td><td class=\"n\">{}</td>\
+             <td class=\"n\">{}</td><td class=\"n\">{}</td></tr>\n",
             name_cell(&k.name, &k.place),
             esc(&k.kind),
             num_grouped(k.entries as f64, 0),
+            num_grouped(k.balked as f64, 0),
+            percent(k.balked, k.entries),
             num_grouped(clean(k.mean_wait_s) / 60.0, 1),
             num_grouped(clean(k.total_queue_time_s) / 60.0, 1),
             num_grouped(clean(k.max_queue), 1)

@@ -173,6 +173,8 @@ fn visitor_spec(visitors: u64) -> VisitorSpec {
         fan_zone_probability: 0.3,
         eat_min: [10.0, 25.0],
         fan_zone_dwell_min: [10.0, 45.0],
+        plaza_linger_probability: 0.0,
+        plaza_linger_min: [2.0, 15.0],
         sport_preferences: Default::default(),
         recommended_share: 0.0,
     }

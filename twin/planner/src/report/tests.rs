@@ -428,6 +428,7 @@ fn balks_and_waits_at_food_and_shops() {
             name: "Noodle bar".into(),
             kind: "food".into(),
             entries: 1_234,
+            balked: 123,
             mean_wait_s: 150.0,
             total_queue_time_s: 185_100.0,
             max_queue: 40.0,
@@ -443,17 +444,22 @@ fn balks_and_waits_at_food_and_shops() {
         },
     ];
     let mut inp = input(&[], &kpis);
-    inp.balked = 4_321;
+    inp.balked = 1_123;
     let html = render_html(&inp);
     let sec = section(&html, "errands");
-    assert!(sec.contains("<strong class=\"balked\">4,321</strong> customers"));
+    // The run's balks against everyone who came to an outlet (1,234 + 56).
+    assert!(sec.contains("<strong class=\"balked\">1,123</strong> customers"));
+    assert!(sec.contains("(balked): 87.1% of the 1,290 who came."), "{sec}");
     let body = sec.split("<tbody>").nth(1).unwrap();
     assert_eq!(body.matches("<tr>").count(), 2, "food and shops only");
     assert!(!body.contains("gate-1"));
-    // Longest total queue time first: entries, mean wait (min), total queue time (min).
+    // Longest total queue time first: entries, balked (share of entries),
+    // mean wait (min), total queue time (min).
     assert!(body.find("Noodle bar").unwrap() < body.find("shop-1").unwrap());
-    assert!(body.contains(">1,234</td><td class=\"n\">2.5</td><td class=\"n\">3,085.0</td><td class=\"n\">40.0</td>"));
-    assert!(body.contains(">56</td><td class=\"n\">0.5</td><td class=\"n\">28.0</td>"));
+    assert!(body.contains(
+        ">1,234</td><td class=\"n\">123 (10.0%)</td><td class=\"n\">2.5</td><td class=\"n\">3,085.0</td><td class=\"n\">40.0</td>"
+    ));
+    assert!(body.contains(">56</td><td class=\"n\">0 (0.0%)</td><td class=\"n\">0.5</td><td class=\"n\">28.0</td>"));
 }
 
 #[test]
