@@ -158,6 +158,14 @@ pub enum Message {
         /// Whether walkers may leave into it.
         open: bool,
     },
+    /// To a place, from a walkway leading out of it: how many people wait
+    /// at the walkway's entrance, standing in the place (they fill it).
+    Backlog {
+        /// Walkway index.
+        walkway: u16,
+        /// People waiting there to step on.
+        waiting: u32,
+    },
 }
 
 /// Read-only data every actor shares.

@@ -98,6 +98,15 @@ pub struct ElementKpis {
     /// elsewhere (counted in `entries`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub balked: Option<u64>,
+    /// Transit stops, and any place where someone came onto the site
+    /// while it was full: people who waited off the site (on their
+    /// shuttle) until it had room.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_off_site: Option<u64>,
+    /// Their mean wait off the site, s (those still waiting at the end
+    /// counted to the end).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_off_site_mean_s: Option<f64>,
     /// Walkways: flow between the first and last exit, P/s.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flow_p_per_s: Option<f64>,
@@ -216,6 +225,12 @@ impl RunOutput {
                         PlaceKind::Food | PlaceKind::Shop => kpis.balked = Some(counters.balked),
                         _ => {}
                     }
+                    if scenario.places[index].kind == PlaceKind::Transit || counters.held > 0 {
+                        kpis.held_off_site = Some(counters.held);
+                        let waited_s = world.places[index].held_wait_s(sim.now());
+                        kpis.held_off_site_mean_s =
+                            Some(if counters.held > 0 { waited_s / counters.held as f64 } else { 0.0 });
+                    }
                 }
                 kpis
             })
@@ -280,6 +295,8 @@ impl ElementSeries {
             passed_through: None,
             lingered: None,
             balked: None,
+            held_off_site: None,
+            held_off_site_mean_s: None,
             flow_p_per_s: walkway.and_then(|(_, state)| state.exits.flow_p_per_s()),
             specific_flow_p_per_m_s: walkway
                 .and_then(|(spec, state)| state.exits.flow_p_per_s().map(|f| f / spec.width_m)),

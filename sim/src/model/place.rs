@@ -11,6 +11,11 @@ use crate::model::recorder::Recorder;
 use crate::scenario::PlaceKind;
 use std::collections::VecDeque;
 
+/// A full place still takes people from a walkway while those waiting to
+/// step onto that walkway here number up to `1 / SWAP_SHARE_INVERSE` of
+/// what it holds (see `PlaceState::update_supply`).
+pub const SWAP_SHARE_INVERSE: u32 = 10;
+
 /// Customers who would wait longer than this for a shop or food server
 /// (queue length / servers x mean service time) go elsewhere, s.
 pub const SHOP_BALK_WAIT_S: f64 = 900.0;
@@ -83,6 +88,11 @@ pub struct PlaceCounters {
     pub passed_through: u64,
     /// Of those, people who stopped here for a while (plazas).
     pub lingered: u64,
+    /// People who came onto the site here while it was full and waited off
+    /// the site until it had room.
+    pub held: u64,
+    /// The time they waited, person-seconds (counted as they come in).
+    pub held_s: f64,
     /// Per session that ended (venues): its end (after any delay) and when
     /// its last seated spectator left the stands.
     pub egress: Vec<SessionEgress>,
@@ -97,6 +107,15 @@ pub struct SessionEgress {
     pub ended: SimTime,
     /// When its last seated spectator left the stands (`ended` if none was seated).
     pub out: SimTime,
+}
+
+/// People the walkways into place `index` can bring in during three
+/// handoffs at their capacity: how long word of a queue there takes to
+/// stop them (see `PlaceState::update_supply`).
+fn round_trip_inflow_p(shared: &Shared, index: usize) -> u32 {
+    let walkways = &shared.site.scenario.walkways;
+    let per_s: f64 = shared.site.exits[index].iter().map(|e| walkways[e.walkway as usize].capacity_p_per_s).sum();
+    (3.0 * shared.site.handoff.as_secs_f64() * per_s).ceil() as u32
 }
 
 /// State of one place.
@@ -119,8 +138,25 @@ pub struct PlaceState {
     pub service_rate_factor: f64,
     /// KPI counters.
     pub counters: PlaceCounters,
-    /// Whether its walkways have been told it is full (see [`PlaceState::update_supply`]).
+    /// Whether it is full: it holds as many as it can, its queues at its
+    /// exits' entrances included (see [`PlaceState::update_supply`]).
     full: bool,
+    /// Per exit (in `Site::exits` order): people waiting at that walkway's
+    /// entrance, standing here, as its walkway last reported.
+    backlog: Vec<u32>,
+    /// Their sum.
+    backlog_total: u32,
+    /// People coming onto the site here while it was full, waiting off the
+    /// site (on their shuttle, behind the crowd's start) until it has
+    /// room, with since when.
+    held: VecDeque<(Person, SimTime)>,
+    /// Per exit: whether the walkway has been told this place takes nobody
+    /// more from it.
+    closed_to: Vec<bool>,
+    /// How many exits are closed to.
+    closed: u32,
+    /// When the held last came in.
+    held_released: SimTime,
 }
 
 impl PlaceState {
@@ -143,6 +179,12 @@ impl PlaceState {
             service_rate_factor: 1.0,
             counters: PlaceCounters::default(),
             full: false,
+            backlog: vec![0; shared.site.exits[index].len()],
+            backlog_total: 0,
+            held: VecDeque::new(),
+            closed_to: vec![false; shared.site.exits[index].len()],
+            closed: 0,
+            held_released: SimTime::ZERO,
         }
     }
 
@@ -219,7 +261,31 @@ impl PlaceState {
 
     fn change_occupancy(&mut self, now: SimTime, delta: i32) {
         self.occupancy = self.occupancy.checked_add_signed(delta).expect("place occupancy went negative");
-        self.recorder.set_level(now, self.occupancy);
+        self.recorder.set_level(now, self.occupancy + self.backlog_total);
+    }
+
+    /// Person-seconds waited off the site by those held here, up to `now`
+    /// (those still waiting included).
+    pub fn held_wait_s(&self, now: SimTime) -> f64 {
+        self.counters.held_s
+            + self.held.iter().map(|(_, since)| now.saturating_since(*since).as_secs_f64()).sum::<f64>()
+    }
+
+    /// People waiting here at the entrances of its walkways out (as last
+    /// reported; they are counted in the place's density and fill it).
+    pub fn backlog(&self) -> u32 {
+        self.backlog_total
+    }
+
+    /// A walkway out of here reports how many wait at its entrance.
+    fn set_backlog(&mut self, shared: &Shared, index: usize, walkway: u16, waiting: u32, now: SimTime) {
+        let slot = shared.site.exits[index]
+            .iter()
+            .position(|e| e.walkway == u32::from(walkway))
+            .expect("a backlog comes from a walkway out of the place");
+        self.backlog_total = self.backlog_total - self.backlog[slot] + waiting;
+        self.backlog[slot] = waiting;
+        self.recorder.set_level(now, self.occupancy + self.backlog_total);
     }
 
     /// Whether the place holds as many as it can (its walkways hold back
@@ -228,33 +294,80 @@ impl PlaceState {
         self.full
     }
 
-    /// The place's supply: once it holds `hold_p` people it tells every
-    /// walkway leading in to hold its walkers back; once it is 2% below
-    /// (at least one person) it lets them come again, and a venue resumes
-    /// its egress. The word takes a handoff to reach the walkways and the
-    /// walkers they release a handoff to come in, so it may pass `hold_p`
-    /// by what its walkways carry in two handoffs.
+    /// The place's supply: once it holds `hold_p` people, those waiting at
+    /// its exits' entrances included, it tells every walkway leading in to
+    /// hold its walkers back and holds off whoever would come onto the
+    /// site here; once it is 2% below (at least one person) it lets them
+    /// come again, and a venue resumes its egress. The word takes a
+    /// handoff to reach the walkways and the walkers they release a
+    /// handoff to come in, so it may pass `hold_p` by what its walkways
+    /// carry in two handoffs (three when the queue at an exit filled it:
+    /// its report takes one).
     fn update_supply(&mut self, shared: &Shared, index: usize, ctx: &mut Context<'_, Message>) {
         let hold = shared.site.scenario.places[index].hold_p;
-        let full = if self.full { self.occupancy + hold.div_ceil(50).max(1) > hold } else { self.occupancy >= hold };
-        if full == self.full {
-            return;
+        let level = self.occupancy + self.backlog_total;
+        if self.closed == 0 && !self.full && level < hold && self.held.is_empty() {
+            return; // nothing to tell anyone
         }
-        self.full = full;
+        let margin = hold.div_ceil(50).max(1);
+        // Word of a queue at an exit reaches the walkways in only after a
+        // round trip (the walkway's report, the place's word, the last
+        // walkers coming in): a place cannot hold its queues to fewer than
+        // its walkways bring in meanwhile, or it stops and starts them and
+        // starves its own exits. What it cannot hold so stands in the
+        // walkways before it; a small junction counts it at its own area.
+        let limit = hold.max(round_trip_inflow_p(shared, index));
+        let occupancy = self.occupancy;
+        let is_full = |was: bool, count: u32| {
+            if was { occupancy + margin > hold || count + margin > limit } else { occupancy >= hold || count >= limit }
+        };
         let walkways = &shared.site.scenario.walkways;
-        for exit in &shared.site.exits[index] {
+        // Towards each walkway, up to a tenth of what the place holds of
+        // the people waiting to step onto that same walkway is left out of
+        // the count: two full places joined by a walkway still swap the
+        // people who wait to cross it, instead of waiting on each other
+        // for ever, and a place passes its limit so by at most a tenth.
+        let swap = hold / SWAP_SHARE_INVERSE;
+        for (slot, exit) in shared.site.exits[index].iter().enumerate() {
+            let closed = is_full(self.closed_to[slot], level - self.backlog[slot].min(swap));
+            if closed == self.closed_to[slot] {
+                continue;
+            }
+            self.closed_to[slot] = closed;
+            if closed {
+                self.closed += 1;
+            } else {
+                self.closed -= 1;
+            }
             let walkway = exit.walkway as usize;
             let direction = u8::from(walkways[walkway].b != index);
-            let supply = Message::Supply { direction, open: !full };
+            let supply = Message::Supply { direction, open: !closed };
             ctx.send(ActorId::new(WALKWAY, walkway as u32), shared.site.handoff, supply);
         }
-        if let Some(venue) = self.venue.as_mut()
-            && !full
-            && !venue.egress_pending
-            && !venue.egress.is_empty()
-        {
-            venue.egress_pending = true;
-            ctx.send(ctx.me(), SimDuration::ZERO, Message::EgressRelease);
+        let full = is_full(self.full, level);
+        if full != self.full {
+            self.full = full;
+            if let Some(venue) = self.venue.as_mut()
+                && !full
+                && !venue.egress_pending
+                && !venue.egress.is_empty()
+            {
+                venue.egress_pending = true;
+                ctx.send(ctx.me(), SimDuration::ZERO, Message::EgressRelease);
+            }
+        }
+        let now = ctx.now();
+        if !full && !self.held.is_empty() && now >= self.held_released + shared.site.handoff {
+            // Let in as many as there is room for, at most a fiftieth of
+            // what it holds per handoff: those who walk on reach the count
+            // only when their walkway reports its queue.
+            self.held_released = now;
+            let room = limit.saturating_sub(level).min(margin);
+            for _ in 0..room.min(self.held.len() as u32) {
+                let (person, since) = self.held.pop_front().expect("someone is held");
+                self.counters.held_s += now.saturating_since(since).as_secs_f64();
+                self.come_in(shared, index, person, ctx);
+            }
         }
     }
 
@@ -267,6 +380,7 @@ impl PlaceState {
         let now = ctx.now();
         match message {
             Message::Arrive { person } => self.arrive(shared, index, person, ctx),
+            Message::Backlog { walkway, waiting } => self.set_backlog(shared, index, walkway, waiting, now),
             Message::Depart { person } if person.destination as usize == index => {
                 // Staying: already counted here.
                 self.at_destination(shared, index, person, ctx);
@@ -312,6 +426,19 @@ impl PlaceState {
     }
 
     fn arrive(&mut self, shared: &Shared, index: usize, person: Person, ctx: &mut Context<'_, Message>) {
+        let now = ctx.now();
+        if person.via == NO_WALKWAY && person.flags & FLAG_LINGERING == 0 && (self.full || !self.held.is_empty()) {
+            // Coming onto the site here while it is full: they wait off
+            // the site, first come first in, until it has room.
+            self.counters.held += 1;
+            self.held.push_back((person, now));
+            return;
+        }
+        self.come_in(shared, index, person, ctx);
+    }
+
+    /// A person arriving who may come in.
+    fn come_in(&mut self, shared: &Shared, index: usize, person: Person, ctx: &mut Context<'_, Message>) {
         let place = &shared.site.scenario.places[index];
         let now = ctx.now();
         if place.kind == PlaceKind::Gate && person.flags & FLAG_SCREENED == 0 {

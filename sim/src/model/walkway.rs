@@ -13,8 +13,12 @@
 //!   direction, and holds at most its storage: the area times the density on
 //!   the congested branch of the speed-density relation whose flow is the
 //!   outflow capacity. Whoever comes when it cannot take them waits at its
-//!   entrance (first come, first on, both directions in one line), in the
-//!   place before it, and is counted in the walkway's queue.
+//!   entrance (one line at each end, the longest-waiting first), in the
+//!   place before it: counted in the walkway's queue and reported to that
+//!   place, which counts them in its density and towards being full, so a
+//!   queue spills back place by place. While one direction is held back by
+//!   a full place, the other may still fill half the storage: people
+//!   walking away from a jam squeeze past it.
 //!
 //! So a walkway fed above its capacity discharges at capacity and the queue
 //! grows at its entrance; one behind a narrower exit fills to the congested
@@ -35,6 +39,10 @@ use crate::model::Tuning;
 use crate::model::recorder::Recorder;
 use crate::scenario::ModelParams;
 use std::collections::VecDeque;
+
+/// The fewest people by which a walkway's entrance queue changes before
+/// the place it stands in is told (see `WalkwayState::report_backlog`).
+pub const BACKLOG_STEP_MIN: u32 = 5;
 
 /// Weidmann's (1993) fundamental diagram: walking speed at density `rho`.
 pub fn weidmann_speed_mps(params: &ModelParams, rho: f64) -> f64 {
@@ -128,8 +136,11 @@ pub struct WalkwayState {
     walked_m: f64,
     updated: SimTime,
     lanes: [Lane; 2],
-    /// People waiting to step on a full walkway: who, direction, since when.
-    entrance: VecDeque<(Person, u8, SimTime)>,
+    /// People waiting to step on, per entrance (0: at `a`, heading for
+    /// `b`; 1: at `b`): who and since when.
+    entrance: [VecDeque<(Person, SimTime)>; 2],
+    /// What the place at each end was last told of them (see [`Message::Backlog`]).
+    reported: [u32; 2],
     /// When the pending admission is scheduled (`None`: none is).
     admit_at: Option<SimTime>,
     /// Admissions carry this number; an older one is stale and ignored.
@@ -150,7 +161,8 @@ impl WalkwayState {
             walked_m: 0.0,
             updated: SimTime::ZERO,
             lanes: Default::default(),
-            entrance: VecDeque::new(),
+            entrance: Default::default(),
+            reported: [0; 2],
             admit_at: None,
             admit_generation: 0,
             exits: WalkwayExits::default(),
@@ -166,13 +178,13 @@ impl WalkwayState {
 
     /// People waiting to step on.
     pub fn entrance_queue(&self) -> usize {
-        self.entrance.len()
+        self.entrance[0].len() + self.entrance[1].len()
     }
 
     /// Since when everyone still queueing has queued, as of `now`: those at
     /// the entrance, and those who reached the far end and wait for the exit.
     pub(crate) fn waiting_since(&self, now: SimTime, length_m: f64) -> Vec<SimTime> {
-        let entrance = self.entrance.iter().map(|e| e.2);
+        let entrance = self.entrance.iter().flatten().map(|e| e.1);
         let walked = self.walked_m + self.speed_mps * now.saturating_since(self.updated).as_secs_f64();
         self.lanes
             .iter()
@@ -243,9 +255,28 @@ impl WalkwayState {
         let direction = u8::from(from as usize != spec.a);
         let now = ctx.now();
         self.advance(now);
-        self.entrance.push_back((person, direction, now));
+        self.entrance[direction as usize].push_back((person, now));
         if self.admit_waiting(shared, index, ctx) {
             self.settle(shared, tuning, index, ctx);
+        }
+        self.report_backlog(shared, index, ctx);
+    }
+
+    /// Tells the place at each end how many wait at the entrance there,
+    /// standing in it, once that has changed by [`BACKLOG_STEP_MIN`] people
+    /// or a fiftieth of what the place holds, whichever is more: a place
+    /// counts them towards being full, so a queue spills back place by
+    /// place.
+    fn report_backlog(&mut self, shared: &Shared, index: usize, ctx: &mut Context<'_, Message>) {
+        let spec = &shared.site.scenario.walkways[index];
+        for (direction, at) in [(0, spec.a), (1, spec.b)] {
+            let (waiting, reported) = (self.entrance[direction].len() as u32, self.reported[direction]);
+            let step = (shared.site.scenario.places[at].hold_p / 50).max(BACKLOG_STEP_MIN);
+            if waiting.abs_diff(reported) >= step || (waiting == 0 && reported != 0) {
+                self.reported[direction] = waiting;
+                let backlog = Message::Backlog { walkway: index as u16, waiting };
+                ctx.send(ActorId::new(PLACE, at as u32), shared.site.handoff, backlog);
+            }
         }
     }
 
@@ -282,37 +313,55 @@ impl WalkwayState {
         if self.admit_waiting(shared, index, ctx) {
             self.settle(shared, tuning, index, ctx);
         }
+        self.report_backlog(shared, index, ctx);
     }
 
-    /// Steps on whoever waits at the entrance while there is room (storage)
-    /// and the entrance is free (capacity per direction); schedules the next
-    /// admission when the head waits only for the entrance. Whether anyone
-    /// stepped on.
+    /// Steps on whoever waits at the two entrances while there is room and
+    /// their entrance is free (capacity per direction), the one who has
+    /// waited longest first; schedules the next admission when a head waits
+    /// only for its entrance. Room: the walkway holds less than its storage;
+    /// or, while the lane the other way is held back by a full place, the
+    /// lane this way holds less than half of it (people heading away from
+    /// a jam squeeze past it, so the two directions never wait on each
+    /// other). Whether anyone stepped on.
     fn admit_waiting(&mut self, shared: &Shared, index: usize, ctx: &mut Context<'_, Message>) -> bool {
         let spec = &shared.site.scenario.walkways[index];
         let now = ctx.now();
         let headway = SimDuration::from_secs_f64(1.0 / spec.entry_capacity_p_per_s);
         let mut stepped = false;
-        while let Some(&(person, direction, since)) = self.entrance.front() {
-            if self.count >= spec.storage_p {
-                break; // the next release makes room
-            }
-            let next_entry = self.lanes[direction as usize].next_entry;
-            if next_entry > now {
-                if self.admit_at != Some(next_entry) {
-                    self.admit_at = Some(next_entry);
-                    self.admit_generation = self.admit_generation.wrapping_add(1);
-                    ctx.send_at(ctx.me(), next_entry, Message::Admit { generation: self.admit_generation });
+        let mut wake: Option<SimTime> = None;
+        loop {
+            let mut pick: Option<(usize, SimTime)> = None;
+            for direction in 0..2 {
+                let Some(&(_, since)) = self.entrance[direction].front() else { continue };
+                let room = self.count < spec.storage_p
+                    || (self.lanes[1 - direction].blocked
+                        && (self.lanes[direction].walkers.len() as u32) < spec.storage_p / 2);
+                if !room {
+                    continue; // the next release makes room
                 }
-                break;
+                let next_entry = self.lanes[direction].next_entry;
+                if next_entry > now {
+                    wake = Some(wake.map_or(next_entry, |w| w.min(next_entry)));
+                } else if pick.is_none_or(|(_, first)| since < first) {
+                    pick = Some((direction, since));
+                }
             }
-            self.entrance.pop_front();
+            let Some((direction, since)) = pick else { break };
+            let (person, _) = self.entrance[direction].pop_front().expect("the head just seen");
             if since < now {
                 self.recorder.queued(since, now);
             }
-            self.lanes[direction as usize].next_entry = now + headway;
-            self.step_on(person, direction, now);
+            self.lanes[direction].next_entry = now + headway;
+            self.step_on(person, direction as u8, now);
             stepped = true;
+        }
+        if let Some(at) = wake
+            && self.admit_at != Some(at)
+        {
+            self.admit_at = Some(at);
+            self.admit_generation = self.admit_generation.wrapping_add(1);
+            ctx.send_at(ctx.me(), at, Message::Admit { generation: self.admit_generation });
         }
         stepped
     }
@@ -357,6 +406,7 @@ impl WalkwayState {
         self.count -= 1;
         self.admit_waiting(shared, index, ctx);
         self.settle(shared, tuning, index, ctx);
+        self.report_backlog(shared, index, ctx);
         let to = if direction == 0 { spec.b } else { spec.a };
         let person = Person { via: index as u16, ..walker.person };
         ctx.send(ActorId::new(PLACE, to as u32), shared.site.handoff, Message::Arrive { person });

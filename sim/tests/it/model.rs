@@ -116,6 +116,92 @@ fn a_full_place_holds_its_walkways_back_and_the_queue_spills_back_upstream() {
     assert_eq!(run_toml(&slow_gate(5.4), 1, 3), output);
 }
 
+/// A square, a small plaza, a slow gate and the inside, in a row: the
+/// queue for the gate has to pass the plaza to reach the square.
+fn chain_to_slow_gate() -> String {
+    let mut toml = header("spill-back-chain", 120);
+    toml += &plaza("square", 0.0, 0.0, 10_000.0);
+    toml += &plaza("mid", 60.0, 0.0, 40.0);
+    toml +=
+        "[[places]]\nid = \"gate\"\nkind = \"gate\"\nposition_m = [120, 0]\narea_m2 = 20\nlanes = 1\nservice_s = 3\n";
+    toml += &plaza("inside", 180.0, 0.0, 10_000.0);
+    toml += &(walkway("square", "mid", 50.0, 3.0, false)
+        + &walkway("mid", "gate", 50.0, 3.0, false)
+        + &walkway("gate", "inside", 50.0, 3.0, false));
+    toml + "[[crowds]]\nname = \"fans\"\ncount = 1500\nfrom = \"square\"\nto = \"inside\"\nstart = \"07:00\"\nspread_s = 60\nscreening = true\n"
+}
+
+#[test]
+fn a_queue_spills_back_place_by_place() {
+    // Issue 16: the gate (20 m², 108 people at most) screens 1 person per
+    // 3 s and 1,500 come. The walkway into it fills, the queue at that
+    // walkway's entrance stands on the small plaza before it (40 m², 216
+    // people at most) and fills it, so the walkway into the plaza is held
+    // back too, fills, and the rest wait on the square.
+    let output = run_toml(&chain_to_slow_gate(), 1, 1);
+    let (gate, mid) = (peak_occupancy(&output, "gate"), peak_occupancy(&output, "mid"));
+    let first = element(&output, "square--mid");
+    let first_peak = (0..first.intervals()).map(|i| first.occupancy(i)).fold(0.0, f64::max);
+    println!(
+        "gate peak {gate:.0}, mid peak {mid:.0} (its queue for the gate included), walkway in peak {first_peak:.0}"
+    );
+    assert!(gate <= 108.0 + 11.0, "the gate holds {gate} people on 20 m²");
+    // The plaza fills with the queue for the gate, to its limit (216) and
+    // past it by at most the 5 people a backlog report may lag and what its
+    // walkway in carries in three handoffs (the report, the word that the
+    // plaza is full, the last walkers coming in: 3 × 1.68 P/(m·s) × 3 m,
+    // rounded up).
+    assert!(mid >= 200.0, "the queue for the gate fills the plaza: {mid}");
+    assert!(mid <= 216.0 + 5.0 + 16.0, "the plaza holds {mid} people on 40 m²");
+    // So the walkway into it is held back, fills behind it, and the rest
+    // queue on the square.
+    assert!(first_peak >= 150.0, "the walkway onto the plaza fills: {first_peak}");
+    assert!(queued_s(&output, "square--mid") > 60.0 * 500.0, "{} s", queued_s(&output, "square--mid"));
+    assert_eq!(entry_seconds(&output, "inside").len(), 1500, "everyone gets through");
+    // Same bytes with 1 and 3 shards (the backlog reports cross shards).
+    assert_eq!(run_toml(&chain_to_slow_gate(), 1, 3), output);
+}
+
+/// Two small squares either side of a slow gate, each the start of a
+/// crowd bound for the other: counterflow through a jam.
+fn crossing_crowds() -> String {
+    let mut toml = header("counterflow", 240);
+    toml += &plaza("west", 0.0, 0.0, 100.0);
+    toml +=
+        "[[places]]\nid = \"gate\"\nkind = \"gate\"\nposition_m = [60, 0]\narea_m2 = 20\nlanes = 1\nservice_s = 3\n";
+    toml += &plaza("east", 120.0, 0.0, 100.0);
+    toml += &(walkway("west", "gate", 50.0, 3.0, false) + &walkway("gate", "east", 50.0, 3.0, false));
+    toml += "[[crowds]]\nname = \"in\"\ncount = 2000\nfrom = \"west\"\nto = \"east\"\nstart = \"07:00\"\nspread_s = 60\nscreening = true\n";
+    toml + "[[crowds]]\nname = \"out\"\ncount = 2000\nfrom = \"east\"\nto = \"west\"\nstart = \"07:00\"\nspread_s = 60\n"
+}
+
+#[test]
+fn crowds_crossing_a_jam_both_ways_get_through_and_the_rest_wait_off_site() {
+    // Issue 16: 2,000 people start on each 100 m² square (540 at most on
+    // each), bound for the other one through a gate that screens one
+    // person per 3 s one way. Both squares fill with the people waiting to
+    // cross, so each holds the walkway from the other back: without a swap
+    // rule that is a gridlock. Those who cannot come onto a full square
+    // wait off the site.
+    let output = run_toml(&crossing_crowds(), 1, 1);
+    let (west, east) = (peak_occupancy(&output, "west"), peak_occupancy(&output, "east"));
+    println!("west peak {west:.0}, east peak {east:.0}, gate peak {:.0}", peak_occupancy(&output, "gate"));
+    // A full square still takes people from the walkway its own crowd
+    // waits to step onto (a swap), up to a tenth of its limit past it, and
+    // what the report (11 people), the word and the walk in add.
+    for (id, peak) in [("west", west), ("east", east)] {
+        assert!(peak <= 1.1 * 540.0 + 11.0 + 16.0, "{id} holds {peak} people on 100 m²");
+        let kpis = output.kpis.elements.iter().find(|e| e.id == id).unwrap();
+        let held = kpis.held_off_site.unwrap_or(0);
+        assert!(held >= 1000, "{id}: most of its crowd waits off the site first: {kpis:?}");
+    }
+    let gate = peak_occupancy(&output, "gate");
+    assert!(gate <= 1.1 * 108.0 + 5.0 + 16.0, "the gate holds {gate} people on 20 m²");
+    // Everyone gets across, both ways: no gridlock.
+    assert_eq!(output.kpis.crowd_arrivals, 4000, "{:?}", output.kpis);
+    assert_eq!(run_toml(&crossing_crowds(), 1, 3), output);
+}
+
 fn bottleneck_room(width: f64, people: u32) -> String {
     let mut toml = header("bottleneck", 30) + &plaza("room", 0.0, 0.0, 1000.0) + &plaza("outside", 20.0, 0.0, 10000.0);
     toml += &walkway("room", "outside", 2.0, width, true);
