@@ -52,13 +52,6 @@ pub const LOCALISATION_RADIUS_HOPS: usize = 1;
 /// halts, a screening line slows, service resumes), so the ensemble always
 /// holds a few members that try a change the plan does not have.
 pub const SERVICE_JUMP_CHANCE: f64 = 0.01;
-/// When a place's count lies more than this many standard deviations
-/// (count error, see `count_error_variance`) from the members' mean, the
-/// members missed a change there: a regime switch gets
-/// [`SERVICE_JUMP_CHANCE_SURPRISED`] per member instead.
-pub const SURPRISE_SD: f64 = 3.0;
-/// See [`SURPRISE_SD`].
-pub const SERVICE_JUMP_CHANCE_SURPRISED: f64 = 0.25;
 /// Lowest local service-rate factor (a halted stop or line).
 pub const SERVICE_FACTOR_MIN: f64 = 0.01;
 /// Smallest spread (log) the local service-rate factors keep.
@@ -1074,23 +1067,8 @@ impl Twin {
                     member.local_log_weight[local] = 0.0;
                 }
             }
-            // A surprise at the place itself (its count far outside what
-            // the members hold) makes a regime switch likelier.
-            let jump_chance = match count_at[place] {
-                Some((count, sigma)) => {
-                    let mean =
-                        self.members.iter().map(|m| m.sim.world().element_people(place) as f64).sum::<f64>() / n as f64;
-                    let sd = count_error_variance(count, sigma * sigma).sqrt();
-                    if (count - mean).abs() > SURPRISE_SD * sd {
-                        SERVICE_JUMP_CHANCE_SURPRISED
-                    } else {
-                        SERVICE_JUMP_CHANCE
-                    }
-                }
-                _ => SERVICE_JUMP_CHANCE,
-            };
             for factor in &mut new_factors {
-                if self.rng.chance(jump_chance) {
+                if self.rng.chance(SERVICE_JUMP_CHANCE) {
                     // A regime switch: normal, halted, or in between (log-uniform).
                     *factor = match self.rng.below(3) {
                         0 => 0.0,

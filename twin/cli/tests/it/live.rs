@@ -212,8 +212,7 @@ fn a_halted_stop_is_forecast_only_with_local_assimilation() {
     // queue drains in every member and the forecast misses it. A filter of
     // 12 members can still lock onto the wrong rate, so three twins (seeds
     // 5-7) run on one truth and at least two of them must hold the queue
-    // (measured: two of three on this truth, four of six over truth seeds
-    // 7 and 8; benches/README.md).
+    // (measured: two of three; benches/README.md).
     let day = |halted: bool| {
         let mut text = GANGNEUNG
             .replace("end = \"25:00\"", "end = \"15:30\"")
