@@ -203,6 +203,9 @@ fn distance_to_segment(p: [f32; 2], a: [f32; 2], b: [f32; 2]) -> f32 {
     distance(p, [a[0] + along[0] * t, a[1] + along[1] * t])
 }
 
+/// Spacing of the points along a walkway that [`Site::element_ground_points`] gives, m.
+pub const GROUND_POINT_SPACING_M: f32 = 5.0;
+
 /// The point `distance_m` along `line` and the unit direction there,
 /// clamped to the line's ends.
 pub fn point_along(line: &[[f32; 2]], distance_m: f32) -> ([f32; 2], [f32; 2]) {
@@ -359,6 +362,26 @@ impl Site {
             Some(w) => {
                 let walkway = &self.walkways[w];
                 point_along(&walkway.line, walkway.line_length_m / 2.0).0
+            }
+        }
+    }
+
+    /// Points on the ground `(x, z)` that show where element `index` lies:
+    /// a place's centre and outline, a walkway's line every
+    /// [`GROUND_POINT_SPACING_M`] metres and its ends (for keeping names
+    /// off it).
+    pub fn element_ground_points(&self, index: usize) -> Vec<[f32; 2]> {
+        match index.checked_sub(self.places.len()) {
+            None => {
+                let place = &self.places[index];
+                std::iter::once(place.centre).chain(place.outline.iter().copied()).collect()
+            }
+            Some(w) => {
+                let walkway = &self.walkways[w];
+                let steps = (walkway.line_length_m / GROUND_POINT_SPACING_M).ceil().max(1.0) as usize;
+                (0..=steps)
+                    .map(|i| point_along(&walkway.line, walkway.line_length_m * i as f32 / steps as f32).0)
+                    .collect()
             }
         }
     }

@@ -1,7 +1,8 @@
 //! Place names over the 3D view (egui): each name on a dark plate at its
 //! place as the camera sees it (on the roof where a building stands),
-//! largest place first, moved a line up or down where it would cover a name
-//! already placed; an alerted place's plate has a border in the alert colour.
+//! largest place first, moved up or down a line or more where it would cover
+//! a name already placed or an element at alert (whose colour must show);
+//! an alerted place's plate has a border in the alert colour.
 
 use super::camera::{HeadlessTarget, Orbit, SceneCamera, project, target_size, viewport_rect};
 use super::{BEACON_RGB, CurrentFrame, LABEL_PLATE_RGB, LABEL_TEXT_RGB, ViewerData};
@@ -32,21 +33,43 @@ pub fn label_anchor(site: &Site, place: usize) -> Vec3 {
     Vec3::new(place.centre[0], height, place.centre[1])
 }
 
+/// Plate positions tried for a name, in plate heights from its anchor.
+const PLATE_LINES: [f32; 7] = [0.0, -1.0, 1.0, -2.0, 2.0, -3.0, 3.0];
+
+/// Clear space kept between a name's plate and an alerted element, logical px.
+pub const KEEP_OFF_MARGIN_PX: f32 = 3.0;
+
 /// The plates of the places' labels in `view`: `(place, plate)` for every
 /// place whose anchor projects (`anchors[place]`) inside `view`, a plate of
 /// `sizes[place]` centred there or, where that would cover a plate already
-/// placed (largest place first), one or two plate heights above or below.
-pub fn arrange_labels(site: &Site, anchors: &[Option<Vec2>], sizes: &[Vec2], view: Rect) -> Vec<(usize, Rect)> {
+/// placed (largest place first) or a point of an alerted element
+/// (`keep_off`, on screen), up to three plate heights above or below; where
+/// no such place is free, the first that covers no other plate, else the
+/// anchor.
+pub fn arrange_labels(
+    site: &Site,
+    anchors: &[Option<Vec2>],
+    sizes: &[Vec2],
+    view: Rect,
+    keep_off: &[Vec2],
+) -> Vec<(usize, Rect)> {
     let mut order: Vec<usize> = (0..site.places.len()).collect();
     order.sort_by(|&a, &b| site.places[b].area_m2.total_cmp(&site.places[a].area_m2).then(a.cmp(&b)));
     let mut placed: Vec<(usize, Rect)> = Vec::new();
     for place in order {
         let Some(anchor) = anchors[place].filter(|&a| view.contains(a)) else { continue };
         let size = sizes[place];
-        let plate = [0.0, -1.0, 1.0, -2.0, 2.0]
-            .into_iter()
-            .map(|lines| Rect::from_center_size(anchor + Vec2::Y * lines * size.y, size))
-            .find(|plate| placed.iter().all(|(_, other)| other.intersect(*plate).is_empty()))
+        let plates = PLATE_LINES.map(|lines| Rect::from_center_size(anchor + Vec2::Y * lines * size.y, size));
+        let apart = |plate: &Rect| placed.iter().all(|(_, other)| other.intersect(*plate).is_empty());
+        let clear = |plate: &Rect| {
+            let around = plate.inflate(KEEP_OFF_MARGIN_PX);
+            keep_off.iter().all(|&point| !around.contains(point))
+        };
+        let plate = plates
+            .iter()
+            .find(|plate| apart(plate) && clear(plate))
+            .or_else(|| plates[..5].iter().find(|plate| apart(plate)))
+            .copied()
             .unwrap_or(Rect::from_center_size(anchor, size));
         placed.push((place, plate));
     }
@@ -86,7 +109,15 @@ fn draw_labels(
         galleys.iter().map(|g| Vec2::new(g.size().x, g.size().y) + Vec2::splat(2.0 * LABEL_PADDING_PX)).collect();
     let anchors: Vec<Option<Vec2>> =
         (0..site.places.len()).map(|p| project(orbit, target_px, scale, label_anchor(site, p))).collect();
-    for (place, plate) in arrange_labels(site, &anchors, &sizes, view) {
+    // Names keep off the elements at alert, so their colour shows.
+    let keep_off: Vec<Vec2> = frame
+        .0
+        .alerts
+        .iter()
+        .flat_map(|a| site.element_ground_points(a.element))
+        .filter_map(|[x, z]| project(orbit, target_px, scale, Vec3::new(x, 0.0, z)))
+        .collect();
+    for (place, plate) in arrange_labels(site, &anchors, &sizes, view, &keep_off) {
         let rect = egui::Rect::from_min_max(egui::pos2(plate.min.x, plate.min.y), egui::pos2(plate.max.x, plate.max.y));
         painter.rect_filled(rect, 3.0, colour(LABEL_PLATE_RGB));
         if frame.0.alerts.iter().any(|a| a.element == place) {

@@ -209,7 +209,7 @@ fn place_names_are_laid_out_apart_and_only_inside_the_view() {
     let mut anchors = vec![Some(at); site.places.len()];
     anchors[0] = Some(Vec2::new(100.0, 300.0)); // over the left panel
     anchors[1] = None; // behind the camera
-    let plates = arrange_labels(&site, &anchors, &sizes, view);
+    let plates = arrange_labels(&site, &anchors, &sizes, view, &[]);
     assert_eq!(plates.len(), site.places.len() - 2, "names off the view are left out");
     assert!(plates.iter().all(|(p, _)| *p >= 2));
     let largest = (2..site.places.len())
@@ -221,5 +221,55 @@ fn place_names_are_laid_out_apart_and_only_inside_the_view() {
         for (_, b) in plates.iter().take(5).skip(i + 1) {
             assert!(a.intersect(*b).is_empty(), "{a:?} and {b:?} overlap");
         }
+    }
+}
+
+#[test]
+fn place_names_keep_off_elements_at_alert() {
+    use bevy::math::{Rect, Vec2};
+    use crowdtwin_viz::app::labels::{KEEP_OFF_MARGIN_PX, arrange_labels};
+    let site = site();
+    let view = Rect::new(0.0, 0.0, 1000.0, 800.0);
+    let size = Vec2::new(80.0, 20.0);
+    let sizes = vec![size; site.places.len()];
+    // Two names far apart; an alerted walkway runs through where the first
+    // would sit (a row of points across it) and just below it.
+    let mut anchors = vec![None; site.places.len()];
+    anchors[0] = Some(Vec2::new(300.0, 300.0));
+    anchors[1] = Some(Vec2::new(700.0, 300.0));
+    let walkway: Vec<Vec2> = (0..=20).map(|i| Vec2::new(250.0 + 5.0 * i as f32, 305.0)).collect();
+    let plates = arrange_labels(&site, &anchors, &sizes, view, &walkway);
+    let first = plates.iter().find(|(p, _)| *p == 0).unwrap().1;
+    let second = plates.iter().find(|(p, _)| *p == 1).unwrap().1;
+    // The first moved a line up, clear of the walkway by the margin; the
+    // other one, with nothing under it, stays on its anchor.
+    assert_eq!(first, Rect::from_center_size(Vec2::new(300.0, 280.0), size));
+    assert!(walkway.iter().all(|&p| !first.inflate(KEEP_OFF_MARGIN_PX).contains(p)));
+    assert_eq!(second, Rect::from_center_size(Vec2::new(700.0, 300.0), size));
+    // Where every nearby line is covered, the name still shows, at its anchor.
+    let everywhere: Vec<Vec2> = (0..=40)
+        .flat_map(|y| (0..=20).map(move |x| Vec2::new(250.0 + 5.0 * x as f32, 220.0 + 4.0 * y as f32)))
+        .collect();
+    let plates = arrange_labels(&site, &anchors, &sizes, view, &everywhere);
+    assert_eq!(plates.iter().find(|(p, _)| *p == 0).unwrap().1, Rect::from_center_size(Vec2::new(300.0, 300.0), size));
+}
+
+#[test]
+fn an_element_s_ground_points_follow_its_outline_or_line() {
+    let site = site();
+    let place = &site.places[0];
+    let points = site.element_ground_points(0);
+    assert_eq!(points[0], place.centre);
+    assert_eq!(points.len(), place.outline.len() + 1);
+    let w = site.places.len();
+    let walkway = &site.walkways[0];
+    let points = site.element_ground_points(w);
+    assert_eq!(points.first().copied(), walkway.line.first().copied());
+    let last = *points.last().unwrap();
+    let end = *walkway.line.last().unwrap();
+    assert!((last[0] - end[0]).abs() < 1e-2 && (last[1] - end[1]).abs() < 1e-2, "{last:?} against {end:?}");
+    for pair in points.windows(2) {
+        let gap = ((pair[1][0] - pair[0][0]).powi(2) + (pair[1][1] - pair[0][1]).powi(2)).sqrt();
+        assert!(gap <= crowdtwin_viz::site::GROUND_POINT_SPACING_M + 1e-3, "{gap} m between points");
     }
 }
