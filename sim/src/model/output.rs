@@ -218,8 +218,8 @@ impl RunOutput {
                 let walkway = index.checked_sub(places).map(|w| (&scenario.walkways[w], &world.walkways[w]));
                 let mut kpis = e.kpis(walkway, scenario.start_clock_s);
                 if index < places {
-                    kpis.passed_through = Some(world.places[index].counters.passed_through);
                     let counters = &world.places[index].counters;
+                    kpis.passed_through = Some(counters.passed_through);
                     match scenario.places[index].kind {
                         PlaceKind::Plaza => kpis.lingered = Some(counters.lingered),
                         PlaceKind::Food | PlaceKind::Shop => kpis.balked = Some(counters.balked),

@@ -271,12 +271,6 @@ impl PlaceState {
             + self.held.iter().map(|(_, since)| now.saturating_since(*since).as_secs_f64()).sum::<f64>()
     }
 
-    /// People waiting here at the entrances of its walkways out (as last
-    /// reported; they are counted in the place's density and fill it).
-    pub fn backlog(&self) -> u32 {
-        self.backlog_total
-    }
-
     /// A walkway out of here reports how many wait at its entrance.
     fn set_backlog(&mut self, shared: &Shared, index: usize, walkway: u16, waiting: u32, now: SimTime) {
         let slot = shared.site.exits[index]
@@ -500,13 +494,7 @@ impl PlaceState {
         let [shortest, longest] = visitors.plaza_linger_s;
         let mut stay = super::visitor::uniform(ctx.rng(), shortest, longest);
         if person.session != NO_SESSION {
-            let session = &scenario.sessions[person.session as usize];
-            let now = ctx.now();
-            let travel = shared.site.routing_at(now).cost_s(index, session.venue);
-            let spare = (session.start.as_micros() as f64 - now.as_micros() as f64) / 1e6
-                - travel
-                - super::visitor::VENUE_ENTRY_BUFFER_S;
-            stay = stay.min(spare);
+            stay = stay.min(super::visitor::slack_s(shared, index, person.session, ctx.now()));
         }
         (stay > 0.0).then_some(stay)
     }

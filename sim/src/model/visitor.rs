@@ -168,9 +168,7 @@ impl Visitor {
 
     /// Free time before leaving for `session`, s.
     fn slack_s(&self, shared: &Shared, session: u16, now: SimTime) -> f64 {
-        let session = &shared.site.scenario.sessions[session as usize];
-        let travel = shared.site.routing_at(now).cost_s(self.location as usize, session.venue);
-        session.start.as_micros() as f64 / 1e6 - now.as_micros() as f64 / 1e6 - travel - VENUE_ENTRY_BUFFER_S
+        slack_s(shared, self.location as usize, session, now)
     }
 
     /// The next destination (and session, if it is a ticketed venue).
@@ -306,6 +304,15 @@ fn place(index: u16) -> ActorId {
 }
 
 /// Uniform in `[low, high]`.
+/// Free time, s, that someone at place `from` has at `now` before they must
+/// leave for `session` (its start less the walk there and
+/// [`VENUE_ENTRY_BUFFER_S`]).
+pub(crate) fn slack_s(shared: &Shared, from: usize, session: u16, now: SimTime) -> f64 {
+    let session = &shared.site.scenario.sessions[session as usize];
+    let travel = shared.site.routing_at(now).cost_s(from, session.venue);
+    session.start.as_micros() as f64 / 1e6 - now.as_micros() as f64 / 1e6 - travel - VENUE_ENTRY_BUFFER_S
+}
+
 pub(crate) fn uniform(rng: &mut ActorRng, low: f64, high: f64) -> f64 {
     low + (high - low) * rng.uniform()
 }

@@ -44,8 +44,8 @@ pub const KEEP_OFF_MARGIN_PX: f32 = 3.0;
 /// `sizes[place]` centred there or, where that would cover a plate already
 /// placed (largest place first) or a point of an alerted element
 /// (`keep_off`, on screen), up to three plate heights above or below; where
-/// no such place is free, the first that covers no other plate, else the
-/// anchor.
+/// no such place is free, the first of those that covers no other plate,
+/// else the anchor.
 pub fn arrange_labels(
     site: &Site,
     anchors: &[Option<Vec2>],
@@ -68,7 +68,7 @@ pub fn arrange_labels(
         let plate = plates
             .iter()
             .find(|plate| apart(plate) && clear(plate))
-            .or_else(|| plates[..5].iter().find(|plate| apart(plate)))
+            .or_else(|| plates.iter().find(|plate| apart(plate)))
             .copied()
             .unwrap_or(Rect::from_center_size(anchor, size));
         placed.push((place, plate));

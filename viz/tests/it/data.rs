@@ -204,7 +204,8 @@ fn place_names_are_laid_out_apart_and_only_inside_the_view() {
     let size = Vec2::new(80.0, 20.0);
     let sizes = vec![size; site.places.len()];
     // Everything at one point: the largest place keeps it, the next ones
-    // move a line up, down, two lines up, two down; the rest stay put.
+    // move a line up, down, two lines up, two down, three up, three down;
+    // the rest stay put.
     let at = Vec2::new(600.0, 300.0);
     let mut anchors = vec![Some(at); site.places.len()];
     anchors[0] = Some(Vec2::new(100.0, 300.0)); // over the left panel
