@@ -231,6 +231,37 @@ pub struct StressPoint {
     pub peak_density_element: String,
     /// That density, P/m².
     pub peak_density_p_per_m2: f64,
+    /// What the day carried: who came in, who left, who was stuck.
+    #[serde(flatten)]
+    pub throughput: Throughput,
+}
+
+/// What a day carried, so a sweep shows that people still get through
+/// where the site is full (a queue, not a standstill).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Throughput {
+    /// People screened at the gates.
+    pub entered: u64,
+    /// People who left the site by transit.
+    pub departed: u64,
+    /// People who found no route and gave up.
+    pub stranded: u64,
+    /// People who waited off the site (on their shuttle) at a full stop.
+    pub held_off_site: u64,
+}
+
+impl Throughput {
+    /// The totals of a finished run.
+    pub fn of(output: &RunOutput) -> Throughput {
+        let kpis = &output.kpis;
+        let gates = kpis.elements.iter().filter(|e| e.kind == ElementKind::Place(PlaceKind::Gate));
+        Throughput {
+            entered: gates.map(|e| e.entries).sum(),
+            departed: kpis.departed_by_transit,
+            stranded: kpis.stranded,
+            held_off_site: kpis.elements.iter().filter_map(|e| e.held_off_site).sum(),
+        }
+    }
 }
 
 /// One place or walkway over the sweep.
@@ -399,6 +430,8 @@ pub struct PointResult {
     pub peak_density_bits: u64,
     /// Every place and walkway, in scenario order.
     pub elements: Vec<ElementPeak>,
+    /// Who came in, left and was stuck.
+    pub throughput: Throughput,
 }
 
 impl PointResult {
@@ -420,6 +453,7 @@ impl PointResult {
                     peak_at: e.peak_at.clone(),
                 })
                 .collect(),
+            throughput: Throughput::of(output),
         }
     }
 }
@@ -578,6 +612,7 @@ fn summarise(base: &Scenario, seed: u64, options: &StressOptions, outputs: &[(f6
             failing,
             peak_density_element: output.peak_density_element.clone(),
             peak_density_p_per_m2: f64::from_bits(output.peak_density_bits),
+            throughput: output.throughput,
         });
     }
     let first_failure = points.iter().position(|p| !p.failing.is_empty()).map(|index| {

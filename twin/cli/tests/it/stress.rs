@@ -195,3 +195,73 @@ fn fewer_gate_lanes_crowd_the_gates_and_later_sessions_move_the_peaks() {
     assert!(at[1] > at[0], "{busiest}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn gangneung_to_four_times_the_arrivals_queues_at_the_entrances_and_no_walkway_jams() {
+    // Issue 16: past capacity a walkway discharges at capacity and the
+    // queue grows upstream, place by place, to the gates and transit stops.
+    let dir = folder("four-times");
+    let out = dir.join("out");
+    let scenario = gangneung();
+    let args = [
+        "stress",
+        scenario.to_str().unwrap(),
+        "--vary",
+        "arrivals.scale=1..4",
+        "--steps",
+        "7",
+        "--scope",
+        "places",
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ];
+    let output = crowdtwin(&args);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report = report(&out);
+    let points = report["points"].as_array().unwrap();
+    let elements = report["elements"].as_array().unwrap();
+    let last = points.len() - 1;
+    let params = crowdtwin_sim::scenario::ModelParams::default();
+    let kind = |id: &str| elements.iter().find(|e| e["id"] == id).unwrap()["kind"].as_str().unwrap().to_string();
+
+    // The first places past LOS D are screening queues, by twice the plan.
+    let first = &report["first_failure"];
+    assert!(first["value"].as_f64().unwrap() <= 2.0, "{first}");
+    for id in first["elements"].as_array().unwrap() {
+        assert_eq!(kind(id.as_str().unwrap()), "gate", "{first}");
+    }
+    for element in elements {
+        let peaks: Vec<f64> =
+            element["peak_density_p_per_m2"].as_array().unwrap().iter().map(|d| d.as_f64().unwrap()).collect();
+        let los = element["peak_los"][last].as_str().unwrap();
+        let kind = element["kind"].as_str().unwrap();
+        // At four times the arrivals every gate and every transit stop
+        // queues (LOS E or F).
+        if kind == "gate" || kind == "transit" {
+            assert!(los == "E" || los == "F", "{element}");
+        }
+        for peak in &peaks {
+            if kind == "walkway" {
+                // No walkway fills to the jam density, where its flow would
+                // stop: it discharges at capacity and the rest waits at its
+                // entrance, counted in the place before it.
+                assert!(*peak < 0.6 * params.jam_density_p_per_m2, "{element}");
+            } else {
+                // No place holds more than its holding limit (the entrance
+                // lines of its walkways are reported at most a step late).
+                assert!(*peak <= 1.05 * params.place_hold_density_p_per_m2, "{element}");
+            }
+        }
+    }
+    // The gates screen at capacity however long the queue: more arrivals
+    // never get fewer people in, and nobody is stuck without a route. Past
+    // what the stops take, arrivals wait on their shuttle.
+    for pair in points.windows(2) {
+        assert!(pair[1]["entered"].as_u64() >= pair[0]["entered"].as_u64(), "{} then {}", pair[0], pair[1]);
+    }
+    assert!(points.iter().all(|p| p["stranded"] == 0));
+    assert_eq!(points[0]["held_off_site"], 0);
+    assert!(points[last]["held_off_site"].as_u64().unwrap() > 10_000, "{}", points[last]);
+    std::fs::remove_dir_all(&dir).ok();
+}
