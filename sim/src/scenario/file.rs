@@ -336,6 +336,10 @@ pub struct ItemSpec {
     /// Price per unit.
     #[serde(default)]
     pub price: f64,
+    /// Sports whose fans it suits (sports of the scenario's sessions; none:
+    /// an item for everyone). Day plans recommend items by these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sports: Vec<String>,
 }
 
 /// A walkway between two places.

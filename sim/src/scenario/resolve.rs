@@ -60,6 +60,9 @@ impl Scenario {
         }
         let interventions =
             if sessions_passed { kept(&mut errors, resolver.interventions(&places, &sessions)) } else { Vec::new() };
+        if sessions_passed {
+            errors.extend(resolver.item_sports(&places, &sessions));
+        }
         if let Some([lat, lon]) = raw.origin_lat_lon
             && !(lat.is_finite() && lon.is_finite() && lat.abs() <= 85.0 && lon.abs() <= 180.0)
         {
@@ -234,6 +237,40 @@ impl<'a> Resolver<'a> {
         )?;
         self.index_of = index_of;
         Ok(places)
+    }
+
+    /// Items' sports that no session has (a misspelt sport would never be
+    /// recommended), one error per place. A site without sessions (a
+    /// skeleton imported from GeoJSON, say) is not checked: its sessions
+    /// are still to come.
+    fn item_sports(&self, places: &[Place], sessions: &[Session]) -> Vec<ScenarioError> {
+        let known: BTreeSet<&str> = sessions.iter().map(|s| s.sport.as_str()).collect();
+        let mut errors = Vec::new();
+        if known.is_empty() {
+            return errors;
+        }
+        for (place, spanned) in places.iter().zip(&self.raw.places) {
+            let unknown: Vec<String> = place
+                .items
+                .iter()
+                .flat_map(|item| item.sports.iter().map(move |sport| (item, sport)))
+                .filter(|(_, sport)| !known.contains(sport.as_str()))
+                .map(|(item, sport)| format!("`{sport}` (item `{}`)", item.id))
+                .collect();
+            if !unknown.is_empty() {
+                let sports: Vec<&str> = known.iter().copied().collect();
+                errors.push(self.at(
+                    spanned.span(),
+                    format!(
+                        "place `{}`: no session has the sport {}; the sessions' sports are: {}",
+                        place.id,
+                        unknown.join(", "),
+                        sports.join(", ")
+                    ),
+                ));
+            }
+        }
+        errors
     }
 
     fn walkways(&self, places: &[Place]) -> Result<Vec<Walkway>, ScenarioError> {
@@ -801,6 +838,12 @@ fn check_items(items: &[ItemSpec]) -> Result<(), String> {
         }
         if !(item.price.is_finite() && item.price >= 0.0) {
             return Err(format!("item `{}`: price must be >= 0", item.id));
+        }
+        let mut sports = BTreeSet::new();
+        for sport in &item.sports {
+            if sport.trim().is_empty() || !sports.insert(sport.as_str()) {
+                return Err(format!("item `{}`: sports must be named once each, not empty", item.id));
+            }
         }
     }
     Ok(())

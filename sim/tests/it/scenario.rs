@@ -59,6 +59,11 @@ fn semantic_errors_are_refused() {
         (GANGNEUNG.replace("food_probability = 0.55", "food_probability = 1.5"), "food_probability"),
         (GANGNEUNG.replace("id = \"plaza-north\"", "id = \"olympic-plaza\""), "used twice"),
         (GANGNEUNG.replace("seats = 12000", "seats = 0"), "seats = 0: a venue needs at least one seat"),
+        (
+            GANGNEUNG.replace("sports = [\"curling\"]", "sports = [\"curlling\"]"),
+            "place `superstore`: no session has the sport `curlling` (item `curling-stone-keyring`)",
+        ),
+        (GANGNEUNG.replace("sports = [\"curling\"]", "sports = [\"curling\", \"curling\"]"), "named once each"),
     ];
     for (text, message) in cases {
         let error = error(&text);

@@ -2,7 +2,8 @@
 //! expected visits (place, arrival, stay), and later plans are made on the
 //! congestion with that load added.
 //!
-//! A booked errand (food, shop, fan zone) adds, times the share of visitors
+//! A booked errand (food, shop, fan zone), and the pickup of a plan's
+//! products ([`crate::products`]), adds, times the share of visitors
 //! who follow their plan:
 //! - its arrivals to a fluid queue at the place: per step of the congestion
 //!   grid the place serves `servers · step / service_s` people; what is
@@ -22,6 +23,7 @@
 //! over the alternatives in proportion to their capacity, and each plan is
 //! still the best for its visitor on the load it sees.
 
+use crate::products::Pickup;
 use crowdtwin_sim::itinerary::{Congestion, Plan, Problem, StopKind};
 use crowdtwin_sim::model::{ElementKind, Los};
 use crowdtwin_sim::scenario::Scenario;
@@ -130,17 +132,19 @@ impl Bookings {
     }
 
     /// Books `copies` visitors following `plan` (of `problem`): its errands'
-    /// arrivals and stays.
-    pub fn book(&mut self, congestion: &Congestion, problem: &Problem, plan: &Plan, copies: f64) {
-        for visit in &plan.visits {
-            let candidate = &problem.candidates[visit.candidate];
-            if !matches!(candidate.kind, StopKind::Errand { .. }) {
-                continue;
-            }
-            let p = candidate.place;
-            let arrive = congestion.step_index(visit.leg.arrive).min(self.steps - 1);
-            self.arrivals[arrive * self.places + p] += copies;
-            let (from, to) = (visit.leg.arrive.as_secs_f64(), visit.leave.as_secs_f64());
+    /// arrivals and stays, and the pickup of its products if any.
+    pub fn book(
+        &mut self,
+        congestion: &Congestion,
+        problem: &Problem,
+        plan: &Plan,
+        pickup: Option<&Pickup>,
+        copies: f64,
+    ) {
+        for (p, arrive, leave) in stays(problem, plan, pickup) {
+            let step = congestion.step_index(arrive).min(self.steps - 1);
+            self.arrivals[step * self.places + p] += copies;
+            let (from, to) = (arrive.as_secs_f64(), leave.as_secs_f64());
             let first = (from / self.step_s) as usize;
             let last = ((to / self.step_s).ceil() as usize).min(self.steps);
             for step in first.min(self.steps - 1)..last.max(first + 1).min(self.steps) {
@@ -199,17 +203,19 @@ impl Bookings {
     /// How many more visitors could follow `plan` before one of its errands
     /// takes its place past what it serves in the step of arrival or past
     /// level of service D (at least 1: the plan was made on this load).
-    pub fn copies_that_fit(&self, base: &Congestion, scenario: &Scenario, problem: &Problem, plan: &Plan) -> u64 {
+    pub fn copies_that_fit(
+        &self,
+        base: &Congestion,
+        scenario: &Scenario,
+        problem: &Problem,
+        plan: &Plan,
+        pickup: Option<&Pickup>,
+    ) -> u64 {
         let share = self.compliance.max(1e-9);
         let mut fit = f64::INFINITY;
-        for visit in &plan.visits {
-            let candidate = &problem.candidates[visit.candidate];
-            if !matches!(candidate.kind, StopKind::Errand { .. }) {
-                continue;
-            }
-            let p = candidate.place;
+        for (p, arrive, _) in stays(problem, plan, pickup) {
             let capacity = self.capacity(scenario, p);
-            let step = base.step_index(visit.leg.arrive).min(self.steps - 1);
+            let step = base.step_index(arrive).min(self.steps - 1);
             let index = step * self.places + p;
             let carried = self.backlog_before(p, step, capacity.served);
             let served_left = (capacity.served - carried - self.arrivals[index] * share) / share;
@@ -218,6 +224,21 @@ impl Bookings {
         }
         if fit.is_finite() { fit.floor().max(1.0) as u64 } else { u64::MAX }
     }
+}
+
+/// The stays a plan books, (place, arrival, departure): its errands and the
+/// pickup of its products (a pickup is served at the shop's counter like
+/// an order).
+fn stays<'a>(
+    problem: &'a Problem,
+    plan: &'a Plan,
+    pickup: Option<&'a Pickup>,
+) -> impl Iterator<Item = (usize, SimTime, SimTime)> + 'a {
+    plan.visits
+        .iter()
+        .filter(|visit| matches!(problem.candidates[visit.candidate].kind, StopKind::Errand { .. }))
+        .map(|visit| (problem.candidates[visit.candidate].place, visit.leg.arrive, visit.leave))
+        .chain(pickup.map(|p| (p.place, p.at, p.leave)))
 }
 
 /// The share of visitors who follow their plan, learned from counts at

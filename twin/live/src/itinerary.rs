@@ -9,6 +9,7 @@
 
 use crate::Forecast;
 use crate::bookings::Bookings;
+use crate::products::{PICKUP_S, PRODUCTS_MAX, Pickup};
 use crowdtwin_sim::itinerary::{self, Candidate, Congestion, ErrandGroup, Leg, Network, Plan, Problem, StopKind};
 use crowdtwin_sim::model;
 use crowdtwin_sim::scenario::{Intervention, PlaceKind, Scenario, format_clock, parse_clock};
@@ -66,7 +67,14 @@ pub struct Planner {
     /// The plans issued so far, as demand later plans see (shared with the
     /// twin, which counts them in its forecasts).
     bookings: Arc<Mutex<Bookings>>,
+    /// The shops' stock now, for recommended products (none: the
+    /// scenario's starting stock).
+    stock: RwLock<Option<StockSource>>,
 }
+
+/// A shop's stock per item now (the scenario's item order), by shop id;
+/// `None` for a shop it does not know. The service reads the order book.
+pub type StockSource = Arc<dyn Fn(&str) -> Option<Vec<u32>> + Send + Sync>;
 
 /// One plan made for a request and booked, with the congestion it was made on.
 #[derive(Clone, Debug)]
@@ -79,6 +87,8 @@ pub struct Planned {
     pub out: ItineraryOut,
     /// The congestion (forecast and earlier plans' load) it was made on.
     pub congestion: Arc<Congestion>,
+    /// Where and when its products are fetched, if it recommends any.
+    pub pickup: Option<Pickup>,
 }
 
 impl Planner {
@@ -110,7 +120,28 @@ impl Planner {
             elements,
             sessions,
             overlay: RwLock::new(None),
+            stock: RwLock::new(None),
         }
+    }
+
+    /// Reads the shops' stock from `source` for recommended products.
+    pub fn set_stock_source(&self, source: StockSource) {
+        *self.stock.write().unwrap_or_else(|e| e.into_inner()) = Some(source);
+    }
+
+    /// Shop `p`'s stock per item now.
+    fn stock_of(&self, p: usize) -> Vec<u32> {
+        let place = &self.scenario.places[p];
+        let source = self.stock.read().unwrap_or_else(|e| e.into_inner()).clone();
+        source.and_then(|read| read(&place.id)).unwrap_or_else(|| place.items.iter().map(|i| i.stock).collect())
+    }
+
+    /// Where and when `out`'s products are fetched (none: no products).
+    fn pickup_of(&self, out: &ItineraryOut) -> Option<Pickup> {
+        let products = out.products.as_ref()?;
+        let place = *self.places.get(&products.shop)?;
+        let at = self.time(&products.pickup_at, "pickup_at").ok()?;
+        Some(Pickup { place, at, leave: at + SimDuration::from_secs(PICKUP_S) })
     }
 
     /// The scenario planned on.
@@ -165,7 +196,7 @@ impl Planner {
         Ok(at)
     }
 
-    fn clock(&self, t: SimTime) -> String {
+    pub(crate) fn clock(&self, t: SimTime) -> String {
         format_clock(self.scenario.clock_s(t))
     }
 
@@ -338,6 +369,10 @@ impl Planner {
         forecast_issued_at: Option<String>,
     ) -> Result<(Problem, Plan, ItineraryOut), RequestError> {
         let problem = self.problem(request)?;
+        let products = request.products.unwrap_or(0);
+        if products > PRODUCTS_MAX {
+            return Err(bad(format!("products = {products} must be between 0 and {PRODUCTS_MAX}")));
+        }
         let budget = request.budget_ms.unwrap_or(PLAN_BUDGET_MS_DEFAULT);
         if budget == 0 || budget > PLAN_BUDGET_MS_MAX {
             return Err(bad(format!("budget_ms = {budget} must be between 1 and {PLAN_BUDGET_MS_MAX}")));
@@ -363,7 +398,13 @@ impl Planner {
             itinerary::PlanError::Invalid(m) => RequestError::Bad(m),
             itinerary::PlanError::Infeasible(m) => RequestError::Infeasible(m),
         })?;
-        let out = self.describe(&problem, &plan, forecast_issued_at);
+        let mut out = self.describe(&problem, &plan, forecast_issued_at);
+        if products > 0 {
+            match self.recommend_products(request, &problem, &plan, congestion, &|p| self.stock_of(p)) {
+                Ok((products, _)) => out.products = Some(products),
+                Err(note) => out.products_note = Some(note),
+            }
+        }
         Ok((problem, plan, out))
     }
 
@@ -389,8 +430,9 @@ impl Planner {
         let congestion = Arc::new(self.bookings().apply(&base, &self.scenario));
         let issued = forecast.map(|f| f.issued_at.clone());
         let (problem, plan, out) = self.plan(request, &congestion, issued)?;
-        self.bookings().book(&congestion, &problem, &plan, 1.0);
-        Ok(Planned { problem, plan, out, congestion })
+        let pickup = self.pickup_of(&out);
+        self.bookings().book(&congestion, &problem, &plan, pickup.as_ref(), 1.0);
+        Ok(Planned { problem, plan, out, congestion, pickup })
     }
 
     /// Plans for many visitors at once, in order, each on the load of the
@@ -423,15 +465,16 @@ impl Planner {
                 && *left > 0
             {
                 *left -= 1;
-                bookings.book(&planned.congestion, &planned.problem, &planned.plan, 1.0);
+                bookings.book(&planned.congestion, &planned.problem, &planned.plan, planned.pickup.as_ref(), 1.0);
                 answers.push(Ok(planned.clone()));
                 continue;
             }
             let congestion = Arc::new(bookings.apply(&base, &self.scenario));
             let answer = self.plan(&request, &congestion, issued.clone()).map(|(problem, plan, out)| {
-                let fit = bookings.copies_that_fit(&base, &self.scenario, &problem, &plan);
-                bookings.book(&congestion, &problem, &plan, 1.0);
-                let planned = Planned { problem, plan, out, congestion };
+                let pickup = self.pickup_of(&out);
+                let fit = bookings.copies_that_fit(&base, &self.scenario, &problem, &plan, pickup.as_ref());
+                bookings.book(&congestion, &problem, &plan, pickup.as_ref(), 1.0);
+                let planned = Planned { problem, plan, out, congestion, pickup };
                 shared.insert(key, (planned.clone(), fit.saturating_sub(1)));
                 planned
             });
@@ -483,6 +526,8 @@ impl Planner {
             queue_min: round2(plan.queue_s / 60.0),
             forecast_issued_at,
             iterations: plan.iterations,
+            products: None,
+            products_note: None,
         }
     }
 

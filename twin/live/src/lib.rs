@@ -31,6 +31,7 @@ mod error;
 pub mod eval;
 pub mod itinerary;
 pub mod observation;
+pub mod products;
 
 pub use crowdtwin_wire::{
     Alert, BookedPlans, ElementForecast, ElementState, Forecast, IngestReport, MinuteQuantiles, Observation,

@@ -103,13 +103,13 @@ impl Cluster {
         let mut food = place(self.id("food"), PlaceKind::Food, fx, fy, 2_500.0);
         food.servers = Some(30);
         food.service_s = Some(75.0);
-        food.items = vec![ItemSpec { id: "meal".into(), stock: 20_000, price: 9.0 }];
+        food.items = vec![ItemSpec { id: "meal".into(), stock: 20_000, price: 9.0, sports: Vec::new() }];
         places.push(food);
         let (sx, sy) = self.at(150.0, 2.4);
         let mut shop = place(self.id("shop"), PlaceKind::Shop, sx, sy, 1_500.0);
         shop.servers = Some(20);
         shop.service_s = Some(100.0);
-        shop.items = vec![ItemSpec { id: "souvenir".into(), stock: 20_000, price: 20.0 }];
+        shop.items = vec![ItemSpec { id: "souvenir".into(), stock: 20_000, price: 20.0, sports: Vec::new() }];
         places.push(shop);
         let (zx, zy) = self.at(180.0, std::f64::consts::PI);
         places.push(place(self.id("fan-zone"), PlaceKind::FanZone, zx, zy, 8_000.0));

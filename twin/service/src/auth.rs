@@ -97,7 +97,7 @@ fn anonymous() -> Caller {
 
 /// The principal of an unnamed token: its role and a 64-bit FNV-1a hash of it.
 fn default_principal(role: Role, token: &str) -> String {
-    let hash = token.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    let hash = crowdtwin_wire::fnv1a64(token.as_bytes());
     format!("{}-{hash:016x}", role.as_str())
 }
 

@@ -196,8 +196,23 @@ impl AppState {
     }
 
     /// Serves the order endpoints from `book` (without it they answer 503).
+    /// Plans' recommended products then come from its stock now.
     pub fn with_orders(self, book: Arc<OrderBook>) -> Self {
         self.metrics.register_orders(&book);
+        let scenario_items: std::collections::HashMap<String, Vec<String>> = self
+            .planner
+            .scenario()
+            .places
+            .iter()
+            .map(|p| (p.id.clone(), p.items.iter().map(|i| i.id.clone()).collect()))
+            .collect();
+        // Weak: the planner must not keep a closed book alive.
+        let reader = Arc::downgrade(&book);
+        self.planner.set_stock_source(Arc::new(move |shop: &str| {
+            let stock = reader.upgrade()?.stock(shop).ok()?;
+            let units = |id: &String| stock.items.iter().find(|i| &i.item == id).map_or(0, |i| i.stock);
+            Some(scenario_items.get(shop)?.iter().map(units).collect())
+        }));
         self.with(|shared| shared.orders = Some(book))
     }
 

@@ -47,6 +47,11 @@ pub struct ItineraryRequest {
     /// Date of the day, "YYYY-MM-DD", for the calendar form.
     #[serde(default)]
     pub date: Option<String>,
+    /// Recommend up to this many products (0 to 5; default 0, none) from
+    /// the shops' stock, chosen by `sports`, with a shop and a pickup time
+    /// the forecast shows as quiet that fit between the plan's stops.
+    #[serde(default)]
+    pub products: Option<u32>,
 }
 
 /// One walk of a plan.
@@ -121,6 +126,54 @@ pub struct ItineraryOut {
     pub forecast_issued_at: Option<String>,
     /// Search iterations.
     pub iterations: u64,
+    /// Recommended products with their shop and pickup time (when asked
+    /// for with `products` and some shop has them in stock on the way).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub products: Option<ProductsOut>,
+    /// Why products were asked for and none are recommended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub products_note: Option<String>,
+}
+
+/// Products recommended with a plan, to order now and pick up later.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProductsOut {
+    /// Shop place id.
+    pub shop: String,
+    /// Shop name.
+    pub shop_name: String,
+    /// Pickup, "HH:MM": the quietest time at the shop (expected people per
+    /// m², forecast and issued plans) that fits between two of the plan's
+    /// stops or before its end.
+    pub pickup_at: String,
+    /// Expected density at the shop at the pickup, P/m².
+    pub pickup_density_p_per_m2: f64,
+    /// The busiest expected density among the pickup times that fitted, P/m²
+    /// (what the chosen time avoids).
+    pub busiest_density_p_per_m2: f64,
+    /// Minutes the detour to the shop adds to the walk between the stops.
+    pub detour_min: f64,
+    /// The items, best suited first.
+    pub items: Vec<ProductOut>,
+    /// The order, ready to send as it is to `POST /v1/orders` with a
+    /// customer token (its key makes a resend of the same plan's order
+    /// answer with the order already placed).
+    pub order: crate::OrderRequest,
+}
+
+/// One recommended product.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProductOut {
+    /// Item id at the shop.
+    pub item: String,
+    /// Price per unit.
+    pub price: f64,
+    /// Sports it suits (empty: everyone).
+    pub sports: Vec<String>,
+    /// Units in stock when the plan was made.
+    pub in_stock: u32,
 }
 
 /// A session of the schedule.

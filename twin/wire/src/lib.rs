@@ -19,8 +19,8 @@ pub use forecast::{
     Alert, BookedPlans, ElementForecast, ElementState, Forecast, MinuteQuantiles, ObservationTotals, TwinState,
 };
 pub use itinerary::{
-    ItineraryBatchItem, ItineraryBatchOut, ItineraryBatchRequest, ItineraryOut, ItineraryRequest, RouteOut,
-    ScheduleEntry, StopOut, WalkOut,
+    ItineraryBatchItem, ItineraryBatchOut, ItineraryBatchRequest, ItineraryOut, ItineraryRequest, ProductOut,
+    ProductsOut, RouteOut, ScheduleEntry, StopOut, WalkOut,
 };
 pub use observation::{IngestReport, OBSERVATION_FORMAT_VERSION, Observation, ObservationError};
 pub use orders::{
@@ -28,3 +28,9 @@ pub use orders::{
     RejectCode, RestockRequest, ShopStock,
 };
 pub use problem::Problem;
+
+/// A stable 64-bit FNV-1a hash of `bytes` (the same on every machine and
+/// version, unlike `std`'s hashers): for ids that outlive a process.
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
+}

@@ -42,6 +42,7 @@ fn request(start: &str, begin: &str, end: &str) -> ItineraryRequest {
         seed: None,
         budget_ms: None,
         date: None,
+        products: None,
     }
 }
 

@@ -9,6 +9,7 @@ mod itinerary;
 mod live;
 mod openapi;
 mod orders;
+mod products;
 mod service;
 mod site;
 mod stress;

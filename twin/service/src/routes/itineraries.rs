@@ -162,6 +162,8 @@ async fn route(
     components(schemas(
         ItineraryRequest,
         ItineraryOut,
+        crowdtwin_wire::ProductsOut,
+        crowdtwin_wire::ProductOut,
         ItineraryBatchRequest,
         ItineraryBatchItem,
         ItineraryBatchOut,
