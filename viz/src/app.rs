@@ -64,19 +64,30 @@ pub enum Source {
 #[derive(Resource)]
 pub struct ViewerData(pub Source);
 
-impl ViewerData {
+impl Source {
     /// The site.
     pub fn site(&self) -> &Site {
-        match &self.0 {
+        match self {
             Source::Replay(replay) => &replay.site,
             Source::Live { data, .. } => &data.site,
         }
     }
 }
 
+impl ViewerData {
+    /// The site.
+    pub fn site(&self) -> &Site {
+        self.0.site()
+    }
+}
+
 /// The frame on screen.
 #[derive(Resource, Clone, Debug, PartialEq)]
 pub struct CurrentFrame(pub Frame);
+
+/// A comparison colouring the site by change (`--compare`), if any.
+#[derive(Resource, Clone, Debug, Default, PartialEq)]
+pub struct Comparison(pub Option<crate::change::ChangeMap>);
 
 /// The element the inspector shows.
 #[derive(Resource, Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -115,6 +126,8 @@ pub struct ViewerOptions {
     pub visitors_max: usize,
     /// Draw exactly `visitors_max` visitors, scaling the crowd (bench).
     pub visitors_fill: bool,
+    /// Colour the site by this comparison's change instead of the level of service.
+    pub comparison: Option<crate::change::ChangeMap>,
 }
 
 /// The colour of a level of service (green through red to purple).
@@ -148,7 +161,7 @@ pub const LEVELS: [Los; 6] = Los::ALL;
 /// Builds and runs the viewer; returns when the window closes or the
 /// screenshot or bench is done.
 pub fn run(options: ViewerOptions) -> Result<(), VizError> {
-    let ViewerOptions { source, mode, size, start, speed, visitors_max, visitors_fill } = options;
+    let ViewerOptions { source, mode, size, start, speed, visitors_max, visitors_fill, comparison } = options;
     let data = ViewerData(source);
     let headless = mode != Mode::Window;
     let mut app = App::new();
@@ -166,6 +179,7 @@ pub fn run(options: ViewerOptions) -> Result<(), VizError> {
     }
     app.configure_sets(Update, (ViewerSet::Input, ViewerSet::Sample, ViewerSet::Scene).chain())
         .insert_resource(data)
+        .insert_resource(Comparison(comparison))
         .init_resource::<Selected>()
         .add_plugins(bevy_egui::EguiPlugin::default())
         .add_plugins((

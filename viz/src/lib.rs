@@ -3,10 +3,14 @@
 //! moving along walkways, alerts, a timeline and panels. It can also render
 //! one frame without a window (`--screenshot`) and time frames (`--bench-frames`).
 //!
-//! The data side (`site`, `frame`, `replay`, `live`, `layout`) is plain Rust;
+//! With `--compare FILE` it colours the site by a scenario comparison's
+//! change instead of the level of service.
+//!
+//! The data side (`site`, `frame`, `replay`, `live`, `layout`, `change`) is plain Rust;
 //! `app` holds the Bevy plugins, one per file.
 
 pub mod app;
+pub mod change;
 pub mod error;
 pub mod frame;
 pub mod layout;

@@ -1,12 +1,14 @@
 //! `crowdtwin-viz`: the 3D viewer. `--replay DIR` plays a run's output,
 //! `--live URL` follows the live service; `--screenshot FILE.png` renders
-//! one frame without a window, `--bench-frames N` times frames.
+//! one frame without a window, `--bench-frames N` times frames; `--compare
+//! compare.json` colours the site by a comparison's change.
 
 use bevy::math::UVec2;
 use clap::{ArgGroup, Parser};
 use crowdtwin_sim::scenario::{Scenario, parse_clock};
 use crowdtwin_viz::VizError;
 use crowdtwin_viz::app::{self, Mode, Source, VISITORS_DEFAULT_MAX, ViewerOptions};
+use crowdtwin_viz::change::ChangeMap;
 use crowdtwin_viz::live::{self, LiveData, Update};
 use crowdtwin_viz::replay::{Replay, load_scenario};
 use crowdtwin_viz::site::Site;
@@ -56,6 +58,12 @@ struct Cli {
     /// Most visitors drawn.
     #[arg(long, default_value_t = VISITORS_DEFAULT_MAX)]
     visitors: usize,
+    /// Colour the site by a comparison's change (`crowdtwin compare ...
+    /// --out DIR` writes DIR/compare.json): red where crowding rose
+    /// significantly, blue where it fell, grey where nothing changed beyond
+    /// noise.
+    #[arg(long, value_name = "compare.json")]
+    compare: Option<PathBuf>,
 }
 
 fn parse_size(text: &str) -> Result<UVec2, VizError> {
@@ -127,7 +135,20 @@ fn run(cli: Cli) -> Result<(), VizError> {
         (None, None) => unreachable!("clap requires --replay or --live"),
     };
     let visitors_fill = matches!(mode, Mode::Bench { .. });
-    app::run(ViewerOptions { source, mode, size, start, speed: cli.speed, visitors_max: cli.visitors, visitors_fill })
+    let comparison = match &cli.compare {
+        Some(path) => Some(ChangeMap::load(path, source.site())?),
+        None => None,
+    };
+    app::run(ViewerOptions {
+        source,
+        mode,
+        size,
+        start,
+        speed: cli.speed,
+        visitors_max: cli.visitors,
+        visitors_fill,
+        comparison,
+    })
 }
 
 fn main() {

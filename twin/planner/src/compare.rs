@@ -20,7 +20,7 @@ use crate::report::{esc, num};
 use crate::run::{RunOptions, simulate};
 use crowdtwin_sim::model::ElementKpis;
 use crowdtwin_sim::scenario::Scenario;
-use serde::Serialize;
+pub use crowdtwin_wire::compare::{Change, CompareReport, Comparison};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -55,44 +55,6 @@ pub struct CompareOptions {
     pub threads: usize,
     /// Progress lines on stderr.
     pub progress: bool,
-}
-
-/// One element's metric, base against variant.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Comparison {
-    /// Place id, or `from--to` for a walkway.
-    pub id: String,
-    /// The metric (one of [`METRICS`]).
-    pub metric: String,
-    /// Mean over the seeds in the base scenario.
-    pub base_mean: f64,
-    /// Mean over the seeds in the variant.
-    pub variant_mean: f64,
-    /// Mean paired difference, variant − base.
-    pub delta: f64,
-    /// Lower end of the 95% confidence interval of `delta`.
-    pub ci_low: f64,
-    /// Upper end.
-    pub ci_high: f64,
-    /// Two-sided p-value of the paired t-test (1 when every difference is 0).
-    pub p_value: f64,
-    /// Significant after false-discovery-rate control over all comparisons.
-    pub significant: bool,
-}
-
-/// A whole comparison.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct CompareReport {
-    /// The base scenario's name.
-    pub base: String,
-    /// The variant's name.
-    pub variant: String,
-    /// The seeds run, each in both scenarios.
-    pub seeds: Vec<u64>,
-    /// Elements present in only one of the two scenarios (not compared).
-    pub unmatched: Vec<String>,
-    /// Per element and metric, sorted by effect (significant first).
-    pub elements: Vec<Comparison>,
 }
 
 /// Per run: element id → its KPIs.
@@ -242,39 +204,13 @@ pub fn write_report(out: &Path, report: &CompareReport, base: &Scenario) -> Resu
     Ok(vec![json, html])
 }
 
-/// How an element changed: +1 significantly worse crowding (peak density
-/// or minutes at E/F up), −1 significantly better, 0 no significant change.
-fn crowding_change(report: &CompareReport, id: &str) -> i8 {
-    let mut change = 0;
-    for c in report.elements.iter().filter(|c| c.id == id && c.significant) {
-        if c.metric == "peak_density_p_per_m2" || c.metric == "minutes_at_los_e_or_f" {
-            change = if c.delta > 0.0 {
-                1
-            } else if change == 0 {
-                -1
-            } else {
-                change
-            };
-        }
-    }
-    change
-}
-
-fn change_colour(change: i8) -> &'static str {
-    match change {
-        1 => "#d73027",
-        -1 => "#4575b4",
-        _ => "#bdbdbd",
-    }
-}
-
 /// The change map: the site as the report draws it (outlines or circles of
 /// their area, centre lines), red where crowding rose significantly, blue
 /// where it fell, grey where nothing changed beyond noise.
 fn change_map(report: &CompareReport, site: &Scenario) -> String {
     let mut svg = String::new();
     let map = crate::output::site_map(site, &[]);
-    crate::report::site_svg(&mut svg, &map, "change map", &|e| change_colour(crowding_change(report, &e.id)));
+    crate::report::site_svg(&mut svg, &map, "change map", &|e| report.crowding_change(&e.id).colour_hex());
     svg
 }
 
@@ -384,9 +320,9 @@ mod tests {
             let at = svg.find(&format!("data-id=\"{id}\"")).unwrap_or_else(|| panic!("{id} not drawn"));
             svg[at..].split("fill=\"").nth(1).unwrap().split('"').next().unwrap().to_string()
         };
-        assert_eq!(fill("gate-south"), change_colour(1));
-        assert_eq!(fill("gate-west"), change_colour(-1));
-        assert_eq!(fill("olympic-plaza"), change_colour(0));
+        assert_eq!(fill("gate-south"), Change::Rose.colour_hex());
+        assert_eq!(fill("gate-west"), Change::Fell.colour_hex());
+        assert_eq!(fill("olympic-plaza"), Change::Same.colour_hex());
         assert!(svg.contains(">Olympic Park central plaza</text>"), "place names as labels");
     }
 }

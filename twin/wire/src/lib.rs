@@ -9,6 +9,7 @@
 
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod compare;
 pub mod forecast;
 pub mod itinerary;
 pub mod observation;

@@ -3,8 +3,10 @@
 //! left, the place inspector with a small time series on the right.
 
 use super::playback::Playback;
+use super::scene::CHANGES;
 use super::{
-    CurrentFrame, LEFT_PANEL_WIDTH_PX, RIGHT_PANEL_WIDTH_PX, Selected, Source, TIMELINE_HEIGHT_PX, ViewerData, los_rgb,
+    Comparison, CurrentFrame, LEFT_PANEL_WIDTH_PX, RIGHT_PANEL_WIDTH_PX, Selected, Source, TIMELINE_HEIGHT_PX,
+    ViewerData, los_rgb,
 };
 use crate::frame::{Alert, count_people};
 use crate::live::LiveData;
@@ -44,6 +46,7 @@ fn draw_panels(
     frame: Res<CurrentFrame>,
     mut playback: ResMut<Playback>,
     mut selected: ResMut<Selected>,
+    comparison: Res<Comparison>,
 ) -> Result {
     // Until the user picks one, the inspector shows the first alert's element.
     if selected.0.is_none() {
@@ -62,6 +65,9 @@ fn draw_panels(
         }
     });
     egui::Panel::left("overview").exact_size(LEFT_PANEL_WIDTH_PX).resizable(false).show(&mut root, |ui| {
+        if let Some(map) = &comparison.0 {
+            change_legend(ui, map);
+        }
         overview(ui, &data, &frame, &mut selected);
     });
     egui::Panel::right("inspector").exact_size(RIGHT_PANEL_WIDTH_PX).resizable(false).show(&mut root, |ui| {
@@ -133,6 +139,24 @@ fn alert_row(ui: &mut Ui, alert: &Alert, selected: &mut Selected) {
             selected.0 = Some(alert.element);
         }
     });
+}
+
+/// What the colours mean when the site shows a comparison.
+fn change_legend(ui: &mut Ui, map: &crate::change::ChangeMap) {
+    ui.strong("Coloured by change");
+    // (egui's default fonts have no arrow.)
+    ui.add(egui::Label::new(format!("base: {}", map.base)).wrap());
+    ui.add(egui::Label::new(format!("variant: {}", map.variant)).wrap());
+    ui.label(format!("{} paired seeds", map.seeds));
+    for change in CHANGES {
+        let [r, g, b] = change.colour_rgb();
+        ui.horizontal(|ui| {
+            let badge = egui::RichText::new("   ").background_color(Color32::from_rgb(r, g, b));
+            ui.label(badge);
+            ui.label(format!("{}: {}", change.label(), map.count(change)));
+        });
+    }
+    ui.separator();
 }
 
 fn overview(ui: &mut Ui, data: &ViewerData, frame: &CurrentFrame, selected: &mut Selected) {

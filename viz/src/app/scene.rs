@@ -6,12 +6,13 @@
 //! share one material per colour.
 
 use super::playback::Playback;
-use super::{BEACON_RGB, CurrentFrame, LEVELS, ViewerData, ViewerSet, los_color};
+use super::{BEACON_RGB, Comparison, CurrentFrame, LEVELS, ViewerData, ViewerSet, los_color};
 use crate::site::{GroundMesh, Site};
 use bevy::asset::RenderAssetUsages;
 use bevy::mesh::{Indices, PrimitiveTopology};
 use bevy::prelude::*;
 use crowdtwin_sim::model::Los;
+use crowdtwin_wire::compare::Change;
 use std::f32::consts::FRAC_PI_2;
 
 /// Height of the alert pillars, m.
@@ -48,6 +49,8 @@ pub struct Palette {
     pub ground: Handle<StandardMaterial>,
     /// Alert beacons.
     pub beacon: Handle<StandardMaterial>,
+    /// Unlit change colours: rose, fell, same (`--compare`).
+    pub changes: [Handle<StandardMaterial>; 3],
 }
 
 impl Palette {
@@ -55,7 +58,15 @@ impl Palette {
     pub fn level(&self, los: Los) -> &Handle<StandardMaterial> {
         &self.levels[los.rank() as usize]
     }
+
+    /// The material of a change.
+    pub fn change(&self, change: Change) -> &Handle<StandardMaterial> {
+        &self.changes[CHANGES.iter().position(|&c| c == change).unwrap_or(2)]
+    }
 }
+
+/// The changes, in the order of [`Palette::changes`].
+pub const CHANGES: [Change; 3] = [Change::Rose, Change::Fell, Change::Same];
 
 /// A part drawn in its element's level-of-service colour (pad, roof, walkway).
 #[derive(Component, Clone, Copy, Debug)]
@@ -112,6 +123,10 @@ fn make_palette(
         }),
         ground: unlit(&mut materials, Color::srgb_u8(52, 60, 58)),
         beacon: unlit(&mut materials, Color::srgb_u8(BEACON_RGB[0], BEACON_RGB[1], BEACON_RGB[2])),
+        changes: CHANGES.map(|c| {
+            let [r, g, b] = c.colour_rgb();
+            unlit(&mut materials, Color::srgb_u8(r, g, b))
+        }),
     });
 }
 
@@ -234,11 +249,13 @@ type ColouredParts<'w, 's> = Query<
     (Without<P90Ring>, Without<AlertBeacon>),
 >;
 
-/// Follows the frame: colours, P90 rings, beacons.
+/// Follows the frame: colours (or, with a comparison, its change), P90
+/// rings, beacons.
 fn recolour(
     frame: Res<CurrentFrame>,
     playback: Res<Playback>,
     palette: Res<Palette>,
+    comparison: Res<Comparison>,
     mut parts: ColouredParts,
     mut rings: Query<(&P90Ring, &mut MeshMaterial3d<StandardMaterial>, &mut Visibility), Without<AlertBeacon>>,
     mut beacons: Query<(&AlertBeacon, &mut Visibility), Without<P90Ring>>,
@@ -249,7 +266,10 @@ fn recolour(
     let elements = &frame.0.elements;
     for (part, mut material) in &mut parts {
         let Some(element) = elements.get(part.element) else { continue };
-        let wanted = palette.level(element.los);
+        let wanted = match &comparison.0 {
+            Some(map) => palette.change(map.changes[part.element]),
+            None => palette.level(element.los),
+        };
         if material.0 != *wanted {
             material.0 = wanted.clone();
         }

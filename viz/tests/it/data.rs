@@ -274,3 +274,49 @@ fn an_element_s_ground_points_follow_its_outline_or_line() {
         assert!(gap <= crowdtwin_viz::site::GROUND_POINT_SPACING_M + 1e-3, "{gap} m between points");
     }
 }
+
+#[test]
+fn a_comparison_colours_each_element_by_its_crowding_change_and_another_sites_is_refused() {
+    use crowdtwin_viz::change::ChangeMap;
+    use crowdtwin_wire::compare::{Change, CompareReport, Comparison};
+    let scenario = Scenario::parse(&std::fs::read_to_string(scenario_path()).unwrap(), "gangneung.toml").unwrap();
+    let site = Site::from_scenario(&scenario);
+    let comparison = |id: &str, delta: f64| Comparison {
+        id: id.into(),
+        metric: "peak_density_p_per_m2".into(),
+        base_mean: 1.0,
+        variant_mean: 1.0 + delta,
+        delta,
+        ci_low: delta - 0.1,
+        ci_high: delta + 0.1,
+        p_value: 0.001,
+        significant: true,
+    };
+    let report = CompareReport {
+        base: "plan".into(),
+        variant: "west gate closed".into(),
+        seeds: vec![1, 2, 3],
+        unmatched: Vec::new(),
+        elements: vec![comparison("gate-west", -0.4), comparison("gate-south", 0.6)],
+    };
+    let map = ChangeMap::of(&report, &site).unwrap();
+    assert_eq!(map.changes.len(), site.element_count());
+    assert_eq!(map.changes[site.element_index("gate-west").unwrap()], Change::Fell);
+    assert_eq!(map.changes[site.element_index("gate-south").unwrap()], Change::Rose);
+    assert_eq!((map.count(Change::Rose), map.count(Change::Fell)), (1, 1));
+    assert_eq!(map.count(Change::Same), site.element_count() - 2);
+    assert_eq!(map.seeds, 3);
+
+    // Another site's comparison, and a file that is not one, are refused with why.
+    let mut other = report.clone();
+    other.elements = vec![comparison("c0-gate", 0.5)];
+    let error = ChangeMap::of(&other, &site).unwrap_err();
+    assert!(error.contains("not this site's"), "{error}");
+    let dir = temporary_folder("bad-compare");
+    let bad = dir.join("compare.json");
+    std::fs::write(&bad, "{\"elements\": 3}").unwrap();
+    let error = ChangeMap::load(&bad, &site).unwrap_err().to_string();
+    assert!(error.contains("not a comparison") && error.contains("compare.json"), "{error}");
+    let error = ChangeMap::load(&dir.join("missing.json"), &site).unwrap_err().to_string();
+    assert!(error.contains("missing.json"), "{error}");
+}

@@ -5,7 +5,7 @@ use crate::{run_into, scenario_path, temporary_folder, viewer};
 use bevy::math::{UVec2, Vec2, Vec3};
 use crowdtwin_sim::model::Los;
 use crowdtwin_sim::scenario::format_clock;
-use crowdtwin_viz::app::camera::{project_home, viewport_rect};
+use crowdtwin_viz::app::camera::{Orbit, project, project_home, viewport_rect};
 use crowdtwin_viz::app::labels::label_anchor;
 use crowdtwin_viz::app::{BEACON_RGB, LABEL_PLATE_RGB, LABEL_TEXT_RGB, los_rgb, visitor_rgb};
 use crowdtwin_viz::replay::Replay;
@@ -47,12 +47,18 @@ fn near(pixel: &[u8], colour: [u8; 3]) -> bool {
 }
 
 /// The pixel (index into the RGB bytes) where ground point `ground` appears
-/// from the home view, if inside the image.
-fn pixel_at(site: &Site, ground: [f32; 2], y_m: f32) -> Option<usize> {
-    let at = project_home(site, SIZE, Vec3::new(ground[0], y_m, ground[1]))?;
+/// from `home` (the home view, [`home_view`]), if inside the image.
+fn pixel_at(home: &Orbit, ground: [f32; 2], y_m: f32) -> Option<usize> {
+    let at = project(home, SIZE, 1.0, Vec3::new(ground[0], y_m, ground[1]))?;
     let (x, y) = (at.x.floor() as i64, at.y.floor() as i64);
     ((0..SIZE.x as i64).contains(&x) && (0..SIZE.y as i64).contains(&y))
         .then(|| ((y as u32 * SIZE.x + x as u32) * 3) as usize)
+}
+
+/// The camera's home view of `site` on the screenshot.
+fn home_view(site: &Site) -> Orbit {
+    let (_, size) = viewport_rect(SIZE, 1.0);
+    Orbit::home(site, size.as_vec2())
 }
 
 /// How far inside a walkway strip's edge its pixels are sampled, m: the
@@ -71,6 +77,8 @@ fn extent(points: &[[f32; 2]]) -> ([f32; 2], [f32; 2]) {
 /// drawn over it, sampled every half metre along and across,
 /// [`STRIP_INSET_M`] inside its edges.
 fn element_pixels(site: &Site, element: usize) -> BTreeSet<usize> {
+    // The home view once: it measures the whole site.
+    let home = home_view(site);
     let mut pixels = BTreeSet::new();
     if let Some(place) = site.places.get(element) {
         let (min, max) = extent(&place.pad.points);
@@ -78,7 +86,7 @@ fn element_pixels(site: &Site, element: usize) -> BTreeSet<usize> {
             for z in (min[1] as i32)..=(max[1] as i32) {
                 let point = [x as f32, z as f32];
                 if place.pad.contains(point) {
-                    pixels.extend(pixel_at(site, point, 0.3));
+                    pixels.extend(pixel_at(&home, point, 0.3));
                 }
             }
         }
@@ -100,7 +108,7 @@ fn element_pixels(site: &Site, element: usize) -> BTreeSet<usize> {
             let across = across as f32 / 2.0;
             let sample = [point[0] - direction[1] * across, point[1] + direction[0] * across];
             if walkway.strip.contains(sample) && !under_a_pad(sample) {
-                pixels.extend(pixel_at(site, sample, 0.1));
+                pixels.extend(pixel_at(&home, sample, 0.1));
             }
         }
     }
@@ -280,4 +288,79 @@ fn bench_times_frames_with_the_visitors_asked_for() {
     assert_eq!(figures["visitors"], 5000, "the crowd is scaled to the visitors asked for");
     let (mean, p95) = (figures["mean_ms"].as_f64().unwrap(), figures["p95_ms"].as_f64().unwrap());
     assert!(mean > 0.0 && p95 >= mean * 0.5, "{figures}");
+}
+
+#[test]
+fn a_comparison_colours_the_site_by_change() {
+    // The bundled variant (the west gate closed from noon) against the day
+    // as planned, three paired seeds; the base run replayed under it.
+    use crowdtwin_planner::compare::{CompareOptions, compare, write_report};
+    use crowdtwin_viz::change::ChangeMap;
+    use crowdtwin_wire::compare::Change;
+    let dir = temporary_folder("compare");
+    let scenarios = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let parse = |path: &Path| {
+        crowdtwin_sim::scenario::Scenario::parse(&std::fs::read_to_string(path).unwrap(), "s.toml").unwrap()
+    };
+    let base = parse(&scenario_path());
+    let variant = parse(&scenarios.join("variants/gangneung-west-gate-closed-noon.toml"));
+    let options = CompareOptions { seeds: 3, threads: 2, progress: false };
+    let report = compare(&base, &variant, &options).unwrap();
+    write_report(&dir, &report, &base).unwrap();
+    let out = dir.join("out");
+    run_into(&scenario_path(), &out);
+    let replay = Replay::load(&out, None).unwrap();
+    let site = &replay.site;
+    let map = ChangeMap::of(&report, site).unwrap();
+    assert!(map.count(Change::Rose) > 0 && map.count(Change::Fell) > 0, "{map:?}");
+
+    let shot = dir.join("change.png");
+    let size = format!("{}x{}", SIZE.x, SIZE.y);
+    let compare_json = dir.join("compare.json");
+    let args = ["--replay", out.to_str().unwrap(), "--at", "07:00", "--visitors", "0", "--size", &size];
+    let extra = ["--compare", compare_json.to_str().unwrap(), "--screenshot", shot.to_str().unwrap()];
+    viewer(&[&args[..], &extra[..]].concat());
+    let (width, height, image) = load_png(&shot);
+    assert_not_blank(width, height, &image);
+    // Each element shows in its change's colour where it is not under a
+    // name or an alert marker; no level-of-service colouring is left.
+    let covered = overlays(&image);
+    let mut shown = [0; 3];
+    for element in 0..site.element_count() {
+        let pixels: BTreeSet<usize> = element_pixels(site, element).difference(&covered).copied().collect();
+        if pixels.len() < 50 {
+            continue;
+        }
+        let change = map.changes[element];
+        let counts = [Change::Rose, Change::Fell, Change::Same].map(|c| coloured(&image, &pixels, c.colour_rgb()));
+        let matching = coloured(&image, &pixels, change.colour_rgb());
+        // A walkway's strip (off the pads) is all its own; a place's pad
+        // also has the strips of the walkways that end on it drawn over it.
+        let share = if element < site.places.len() { 5 } else { 8 };
+        assert!(
+            matching * 10 >= pixels.len() * share && counts.iter().all(|&n| n <= matching),
+            "{} ({}): {matching} of {} pixels in its change's colour; rose, fell, same: {counts:?}",
+            site.element_id(element),
+            change.label(),
+            pixels.len()
+        );
+        shown[[Change::Rose, Change::Fell, Change::Same].iter().position(|&c| c == change).unwrap()] += 1;
+    }
+    eprintln!("elements shown rose, fell, same: {shown:?}");
+    assert!(shown.iter().all(|&n| n > 0), "every kind of change is on screen: {shown:?}");
+    // A comparison of another site is refused before anything is drawn.
+    let other = dir.join("other.json");
+    let mut elsewhere = report.clone();
+    for comparison in &mut elsewhere.elements {
+        comparison.id = format!("elsewhere-{}", comparison.id);
+    }
+    std::fs::write(&other, serde_json::to_string(&elsewhere).unwrap()).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_crowdtwin-viz"))
+        .args(["--replay", out.to_str().unwrap(), "--compare", other.to_str().unwrap(), "--screenshot"])
+        .arg(dir.join("none.png"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success() && stderr.contains("other.json"), "{stderr}");
+    assert!(!dir.join("none.png").exists());
 }
