@@ -14,9 +14,10 @@
 //!   [`PICKUP_S`] at its counter, and walking on, still in time for the next
 //!   session's start (its expected queue included) or the end of the day,
 //!   and within the walking limit. Pickup times are tried every
-//!   [`PICKUP_STEP_S`] in each such gap; the chosen one has the lowest
-//!   expected density at the shop (ties: the earlier, then the shorter
-//!   detour). Among shops, the best value with any time that fits.
+//!   [`PICKUP_STEP_S`] in each such gap, from the first arrival at the shop
+//!   for at most [`PICKUP_SLOTS_MAX`] of them (three hours); the chosen one
+//!   has the lowest expected density at the shop (ties: the earlier, then
+//!   the shorter detour). Among shops, the best value with any time that fits.
 //!
 //! The plan's stops do not move: the pickup lies in the slack the plan
 //! already has. The pickup is booked like a stop ([`crate::bookings`]), so

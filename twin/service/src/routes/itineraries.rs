@@ -36,7 +36,10 @@ pub struct ItineraryQuery {
 /// food, shops and fan zone, with walking and queueing times from the plan
 /// run, the live forecast and the plans issued before (each plan is booked
 /// as demand that later plans see). The plan keeps every session window,
-/// the walking limit and the end time.
+/// the walking limit and the end time. With `products`, it also recommends
+/// items from the shops' stock by the visitor's sports, with a shop, the
+/// quietest pickup time that fits between its stops, and the order ready to
+/// send to `POST /v1/orders`.
 #[utoipa::path(post, path = "/v1/itineraries", params(ItineraryQuery), request_body = ItineraryRequest, responses((status = 200, body = ItineraryOut), (status = 400, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn itineraries(
     State(app): State<AppState>,
