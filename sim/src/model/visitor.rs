@@ -303,7 +303,6 @@ fn place(index: u16) -> ActorId {
     ActorId::new(PLACE, index as u32)
 }
 
-/// Uniform in `[low, high]`.
 /// Free time, s, that someone at place `from` has at `now` before they must
 /// leave for `session` (its start less the walk there and
 /// [`VENUE_ENTRY_BUFFER_S`]).
@@ -313,6 +312,7 @@ pub(crate) fn slack_s(shared: &Shared, from: usize, session: u16, now: SimTime) 
     session.start.as_micros() as f64 / 1e6 - now.as_micros() as f64 / 1e6 - travel - VENUE_ENTRY_BUFFER_S
 }
 
+/// Uniform in `[low, high]`.
 pub(crate) fn uniform(rng: &mut ActorRng, low: f64, high: f64) -> f64 {
     low + (high - low) * rng.uniform()
 }

@@ -9,7 +9,7 @@
 
 use crate::Forecast;
 use crate::bookings::Bookings;
-use crate::products::{PICKUP_S, PRODUCTS_MAX, Pickup};
+use crate::products::{PRODUCTS_MAX, Pickup};
 use crowdtwin_sim::itinerary::{self, Candidate, Congestion, ErrandGroup, Leg, Network, Plan, Problem, StopKind};
 use crowdtwin_sim::model;
 use crowdtwin_sim::scenario::{Intervention, PlaceKind, Scenario, format_clock, parse_clock};
@@ -130,18 +130,10 @@ impl Planner {
     }
 
     /// Shop `p`'s stock per item now.
-    fn stock_of(&self, p: usize) -> Vec<u32> {
+    pub(crate) fn stock_of(&self, p: usize) -> Vec<u32> {
         let place = &self.scenario.places[p];
         let source = self.stock.read().unwrap_or_else(|e| e.into_inner()).clone();
         source.and_then(|read| read(&place.id)).unwrap_or_else(|| place.items.iter().map(|i| i.stock).collect())
-    }
-
-    /// Where and when `out`'s products are fetched (none: no products).
-    fn pickup_of(&self, out: &ItineraryOut) -> Option<Pickup> {
-        let products = out.products.as_ref()?;
-        let place = *self.places.get(&products.shop)?;
-        let at = self.time(&products.pickup_at, "pickup_at").ok()?;
-        Some(Pickup { place, at, leave: at + SimDuration::from_secs(PICKUP_S) })
     }
 
     /// The scenario planned on.
@@ -368,6 +360,18 @@ impl Planner {
         congestion: &Congestion,
         forecast_issued_at: Option<String>,
     ) -> Result<(Problem, Plan, ItineraryOut), RequestError> {
+        self.plan_with_pickup(request, congestion, forecast_issued_at)
+            .map(|(problem, plan, out, _)| (problem, plan, out))
+    }
+
+    /// [`Planner::plan`], with where and when the plan's products are
+    /// fetched, if it recommends any.
+    fn plan_with_pickup(
+        &self,
+        request: &ItineraryRequest,
+        congestion: &Congestion,
+        forecast_issued_at: Option<String>,
+    ) -> Result<(Problem, Plan, ItineraryOut, Option<Pickup>), RequestError> {
         let problem = self.problem(request)?;
         let products = request.products.unwrap_or(0);
         if products > PRODUCTS_MAX {
@@ -399,13 +403,14 @@ impl Planner {
             itinerary::PlanError::Infeasible(m) => RequestError::Infeasible(m),
         })?;
         let mut out = self.describe(&problem, &plan, forecast_issued_at);
+        let mut pickup = None;
         if products > 0 {
-            match self.recommend_products(request, &problem, &plan, congestion, &|p| self.stock_of(p)) {
-                Ok((products, _)) => out.products = Some(products),
+            match self.recommend_products(request, &problem, &plan, congestion) {
+                Ok((products, fetched)) => (out.products, pickup) = (Some(products), Some(fetched)),
                 Err(note) => out.products_note = Some(note),
             }
         }
-        Ok((problem, plan, out))
+        Ok((problem, plan, out, pickup))
     }
 
     /// The issued plans' load (see [`crate::bookings`]).
@@ -429,8 +434,7 @@ impl Planner {
         let base = self.congestion(forecast);
         let congestion = Arc::new(self.bookings().apply(&base, &self.scenario));
         let issued = forecast.map(|f| f.issued_at.clone());
-        let (problem, plan, out) = self.plan(request, &congestion, issued)?;
-        let pickup = self.pickup_of(&out);
+        let (problem, plan, out, pickup) = self.plan_with_pickup(request, &congestion, issued)?;
         self.bookings().book(&congestion, &problem, &plan, pickup.as_ref(), 1.0);
         Ok(Planned { problem, plan, out, congestion, pickup })
     }
@@ -470,14 +474,14 @@ impl Planner {
                 continue;
             }
             let congestion = Arc::new(bookings.apply(&base, &self.scenario));
-            let answer = self.plan(&request, &congestion, issued.clone()).map(|(problem, plan, out)| {
-                let pickup = self.pickup_of(&out);
-                let fit = bookings.copies_that_fit(&base, &self.scenario, &problem, &plan, pickup.as_ref());
-                bookings.book(&congestion, &problem, &plan, pickup.as_ref(), 1.0);
-                let planned = Planned { problem, plan, out, congestion, pickup };
-                shared.insert(key, (planned.clone(), fit.saturating_sub(1)));
-                planned
-            });
+            let answer =
+                self.plan_with_pickup(&request, &congestion, issued.clone()).map(|(problem, plan, out, pickup)| {
+                    let fit = bookings.copies_that_fit(&base, &self.scenario, &problem, &plan, pickup.as_ref());
+                    bookings.book(&congestion, &problem, &plan, pickup.as_ref(), 1.0);
+                    let planned = Planned { problem, plan, out, congestion, pickup };
+                    shared.insert(key, (planned.clone(), fit.saturating_sub(1)));
+                    planned
+                });
             answers.push(answer);
         }
         Ok(answers)

@@ -24,9 +24,9 @@
 //! the forecast and later plans count it.
 
 use crate::itinerary::Planner;
-use crowdtwin_sim::SimTime;
 use crowdtwin_sim::itinerary::{Congestion, Plan, Problem, StopKind};
 use crowdtwin_sim::scenario::{ItemSpec, PlaceKind};
+use crowdtwin_sim::{SimDuration, SimTime};
 use crowdtwin_wire::{ItineraryRequest, OrderLine, OrderRequest, ProductOut, ProductsOut, fnv1a64};
 use std::collections::BTreeMap;
 
@@ -113,16 +113,15 @@ fn gaps(problem: &Problem, plan: &Plan) -> Vec<Gap> {
 }
 
 impl Planner {
-    /// Products for `plan` (`request.products` of them), with the shop's
-    /// `stock` per item (in the scenario's item order), on `congestion`:
-    /// the products and their pickup, or why there are none.
+    /// Products for `plan` (`request.products` of them), from the shops'
+    /// stock now ([`Planner::set_stock_source`]), on `congestion`: the
+    /// products and their pickup, or why there are none.
     pub fn recommend_products(
         &self,
         request: &ItineraryRequest,
         problem: &Problem,
         plan: &Plan,
         congestion: &Congestion,
-        stock: &dyn Fn(usize) -> Vec<u32>,
     ) -> Result<(ProductsOut, Pickup), String> {
         let wanted = request.products.unwrap_or(0) as usize;
         let scenario = self.scenario();
@@ -144,7 +143,7 @@ impl Planner {
         type Items = Vec<(f64, usize, u32)>;
         let mut shops: Vec<(f64, usize, Items)> = Vec::new();
         for (p, place) in scenario.places.iter().enumerate().filter(|(_, p)| p.kind == PlaceKind::Shop) {
-            let units = stock(p);
+            let units = self.stock_of(p);
             let mut items: Vec<(f64, usize, u32)> = place
                 .items
                 .iter()
@@ -204,7 +203,7 @@ impl Planner {
                 order,
             };
             let at = slot.at;
-            let pickup = Pickup { place: *shop, at, leave: at + crowdtwin_sim::SimDuration::from_secs(PICKUP_S) };
+            let pickup = Pickup { place: *shop, at, leave: at + SimDuration::from_secs(PICKUP_S) };
             return Ok((out, pickup));
         }
         Err("no shop with these items can be reached between the plan's stops in time".into())
@@ -230,7 +229,7 @@ impl Planner {
             let step = PICKUP_STEP_S * 1_000_000;
             let mut at = SimTime(arrive.as_micros().div_ceil(step) * step);
             for _ in 0..PICKUP_SLOTS_MAX {
-                let leave = at + crowdtwin_sim::SimDuration::from_secs(PICKUP_S);
+                let leave = at + SimDuration::from_secs(PICKUP_S);
                 if leave > gap.deadline {
                     break;
                 }
@@ -254,7 +253,7 @@ impl Planner {
                 if better {
                     best = Some(slot);
                 }
-                at += crowdtwin_sim::SimDuration::from_secs(PICKUP_STEP_S);
+                at += SimDuration::from_secs(PICKUP_STEP_S);
             }
         }
         best.map(|b| (b, busiest))
