@@ -128,6 +128,11 @@ pub struct ForecastEvalArgs {
     /// unusual happens; see benches/README.md).
     #[arg(long)]
     pub local_assimilation: bool,
+    /// Share of the way the learned parameters other than the arrival
+    /// scale return to the plan's values at each resampling (0: a free
+    /// walk; between 0 and 1).
+    #[arg(long, default_value_t = crowdtwin_live::ensemble::PRIOR_PULL)]
+    pub prior_pull: f64,
 }
 
 /// What every load run takes: where, how long, how many connections.
@@ -212,6 +217,9 @@ pub fn forecast_eval(args: ForecastEvalArgs) -> Result<(), CliError> {
     if args.every_min == 0 {
         return Err(CliError::InvalidOption("--every-min must be at least 1".into()));
     }
+    if !(0.0..=1.0).contains(&args.prior_pull) {
+        return Err(CliError::InvalidOption(format!("--prior-pull {} must be between 0 and 1", args.prior_pull)));
+    }
     let nominal = run::load_scenario(scenario)?;
     let truth = run::load_scenario(truth)?;
     let run_ahead = match &args.cluster {
@@ -223,6 +231,7 @@ pub fn forecast_eval(args: ForecastEvalArgs) -> Result<(), CliError> {
             members: args.members,
             horizon_min: args.horizon_min,
             local_assimilation: args.local_assimilation,
+            prior_pull: args.prior_pull,
             ..Default::default()
         },
         forecast_every_min: args.every_min,

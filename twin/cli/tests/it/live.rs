@@ -271,3 +271,24 @@ fn a_halted_stop_is_forecast_only_with_local_assimilation() {
     assert!(holding >= 2, "with local assimilation, only {holding} of 3 twins held the queue: {held:?}");
     assert!(missed_by_global >= 2, "without local assimilation the forecast should miss the queue");
 }
+
+/// With the truth equal to the plan, learned parameters that wander with
+/// the counts' noise only add error: the pull back towards the plan
+/// (`TwinConfig::prior_pull`) lowers the twin's error on every seed
+/// (measured 3.62 -> 3.16, 3.40 -> 3.29, 2.94 -> 2.85 persons).
+#[test]
+fn with_nothing_changed_the_pull_towards_the_plan_lowers_the_twins_error() {
+    for seed in 1..=3 {
+        let mae = |prior_pull: f64| {
+            let config = EvalConfig {
+                twin: TwinConfig { members: 8, threads: 2, prior_pull, ..Default::default() },
+                forecast_every_min: 20,
+                first_forecast_clock_s: Some(8 * 3600),
+                sensors: SensorConfig::default(),
+            };
+            forecast_eval(morning(20_000), morning(20_000), &config, seed).unwrap().mae_twin
+        };
+        let (free, pulled) = (mae(0.0), mae(crowdtwin_live::ensemble::PRIOR_PULL));
+        assert!(pulled < free, "seed {seed}: {pulled:.3} with the pull, {free:.3} without");
+    }
+}
