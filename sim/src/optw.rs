@@ -19,7 +19,8 @@
 //! "Iterated local search for the team orienteering problem with time
 //! windows", Computers & Operations Research 36(12): greedy insertion by
 //! `score^2 / added time` with `wait`/`maxShift` bookkeeping (each insertion
-//! checked in O(1)), shaking by removing a block of consecutive visits, plus
+//! checked in O(1); customers scanned by the highest ratio they could have,
+//! the scan cut short once none left can beat the best found), plus
 //! tour-shortening moves (2-opt, or-opt, swap) checked in O(1) each with the
 //! time-window segment concatenation of Vidal et al. (2013), restricted to
 //! edges between near neighbours and, with don't-look bits, to the visits
@@ -29,6 +30,22 @@
 //! drops any visit for an unvisited customer with a higher score inserted
 //! anywhere next to a near neighbour, each pair checked in O(1) with the
 //! same segments.
+//!
+//! Each iteration shakes the current tour, repairs it with the insertion
+//! and the moves above, and accepts the result like simulated annealing at
+//! a fixed temperature, going back to the best tour after 200 iterations
+//! without a better one. The shake is Vansteenwegen et al.'s removal of a
+//! block of consecutive visits (cycling start, growing length) or, once 50
+//! iterations have passed without a better tour, sometimes a forced
+//! insertion: a random unvisited customer is put where it adds the least
+//! travel and the visits around it are taken out until the tour is feasible
+//! again, and kept out of the first repair. It is a ruin-and-recreate step
+//! (Schrimpf, Schneider, Stamm-Wilbrandt & Dueck 2000, "Record breaking
+//! optimization results using the ruin and recreate principle", Journal of
+//! Computational Physics 159) whose ruin is chosen by the customer that
+//! goes in; it moves the tour to other places and times than block
+//! removals do, which matters where a tour visits only a small share of the
+//! customers (its probability is 0.6 times the share left out).
 //!
 //! No clock is read here: [`solve`] stops when the caller's `stop` says so
 //! (a caller with a time budget checks its own clock), [`solve_iterations`]

@@ -78,6 +78,12 @@ impl Instance {
         self.score[1..].iter().sum()
     }
 
+    /// The step distances are truncated to, in time units: each truncated
+    /// distance is less than this below the Euclidean one.
+    pub(super) fn distance_step(&self) -> i64 {
+        10i64.pow(self.unit_decimals - self.distance_decimals)
+    }
+
     #[inline]
     pub(super) fn d(&self, i: usize, j: usize) -> i64 {
         self.dist[i * self.n + j]

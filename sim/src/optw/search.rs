@@ -1,7 +1,11 @@
 //! The iterated local search (Vansteenwegen et al. 2009) with the
 //! tour-shortening and exchange moves checked in O(1) each (Vidal et al. 2013);
 //! the shortening moves are tried only from visits near a change since they
-//! were last tried (don't-look bits, Bentley 1992).
+//! were last tried (don't-look bits, Bentley 1992). The shake is either the
+//! block removal of Vansteenwegen et al. or a forced insertion (an
+//! unvisited customer put in and the visits around it taken out until the
+//! tour is feasible, those kept out of the first repair, as in the
+//! ejection moves of ruin-and-recreate searches).
 
 use super::tour::{Seg, Tour};
 use super::{Instance, Solution};
@@ -16,6 +20,12 @@ const NOISE: f64 = 1.0;
 /// Acceptance temperature, in mean customer scores: a tour worse by `t`
 /// is accepted with probability `exp(-t / (TEMPERATURE * mean score))`.
 const TEMPERATURE: f64 = 0.5;
+/// Probability of a forced insertion instead of a block removal in a tour
+/// that visits none of the candidates; scaled by the share of candidates
+/// the tour leaves out (so rarely in tours that visit nearly all).
+const FORCE: f64 = 0.6;
+/// Iterations without a new best tour before forced insertions start.
+const FORCE_AFTER: u64 = 50;
 /// Iterations without a new best tour before the search returns to it.
 const RESTART_AFTER: u64 = 200;
 
@@ -49,6 +59,14 @@ struct Search<'a> {
     /// Don't-look bits: the customers whose shortening moves are worth
     /// trying again (near a change since they were last tried).
     active: Vec<bool>,
+    /// `top[k]`: the highest insertion ratio customer `k` can have,
+    /// `score^2 / (service - 2 step + 1)`: an insertion adds at least the
+    /// service time less two truncation steps plus one unit (truncated
+    /// distances break the triangle inequality by less than one step per
+    /// edge).
+    top: Vec<f64>,
+    /// Customers the next fill must not insert.
+    tabu: Vec<bool>,
 }
 
 impl<'a> Search<'a> {
@@ -77,6 +95,9 @@ impl<'a> Search<'a> {
             }
             nearest.extend_from_slice(&order[..k]);
         }
+        let step = inst.distance_step();
+        let top =
+            (0..n).map(|k| inst.score[k] * inst.score[k] / (inst.service[k] - 2 * step + 1).max(1) as f64).collect();
         Search {
             inst,
             rng: ActorRng::for_actor(seed, 0),
@@ -87,6 +108,8 @@ impl<'a> Search<'a> {
             near,
             nearest,
             active: vec![true; n],
+            top,
+            tabu: vec![false; n],
         }
     }
 
@@ -110,38 +133,54 @@ impl<'a> Search<'a> {
 
     /// Greedy insertion: repeatedly inserts the customer with the best
     /// `score^2 / added time` at its cheapest position, each ratio scaled by
-    /// a random factor in `(1 - noise, 1]`, until none fits.
+    /// a random factor in `(1 - noise, 1]`, until none fits. Customers are
+    /// scanned by their highest possible ratio ([`Search::top`]) and the
+    /// scan ends once no later one can beat the best found; a customer
+    /// whose scaled bound cannot beat it is skipped without its insertion.
     fn fill(&mut self, tour: &mut Tour, noise: f64) {
         let inst = self.inst;
         // Insertions only take time away, so a customer that fits nowhere
         // now fits nowhere later in this fill either.
         self.open.clear();
-        self.open.extend(self.candidates.iter().copied().filter(|&k| !tour.visited[k]));
+        let tabu = &self.tabu;
+        self.open.extend(self.candidates.iter().copied().filter(|&k| !tour.visited[k] && !tabu[k]));
+        let top = &self.top;
+        self.open.sort_unstable_by(|&a, &b| top[b].total_cmp(&top[a]).then(a.cmp(&b)));
         loop {
             let mut best: Option<(f64, usize, usize)> = None;
-            let mut t = 0;
-            while t < self.open.len() {
+            let len = self.open.len();
+            let (mut t, mut kept) = (0, 0);
+            while t < len {
                 let k = self.open[t];
-                let Some((after, shift)) = tour.best_insertion(inst, k) else {
-                    self.open.swap_remove(t);
-                    continue;
-                };
                 t += 1;
-                let s = inst.score[k];
-                let mut ratio = s * s / shift.max(1) as f64;
-                if noise > 0.0 {
-                    ratio *= 1.0 - noise * self.rng.uniform();
+                // No ratio from here on can beat the best: keep the rest.
+                if best.is_some_and(|(r, ..)| self.top[k] <= r) {
+                    self.open.copy_within(t - 1..len, kept);
+                    kept += len - (t - 1);
+                    break;
                 }
+                let factor = if noise > 0.0 { 1.0 - noise * self.rng.uniform() } else { 1.0 };
+                if best.is_some_and(|(r, ..)| self.top[k] * factor <= r) {
+                    self.open[kept] = k;
+                    kept += 1;
+                    continue;
+                }
+                let Some((after, shift)) = tour.best_insertion(inst, k) else { continue };
+                self.open[kept] = k;
+                kept += 1;
+                let s = inst.score[k];
+                let ratio = s * s / shift.max(1) as f64 * factor;
                 if best.is_none_or(|(r, _, _)| ratio > r) {
                     best = Some((ratio, k, after));
                 }
             }
+            self.open.truncate(kept);
             let Some((_, k, after)) = best else { break };
             tour.insert(inst, k, after);
             self.touch_at(tour, after);
             self.touch_at(tour, after + 1);
             let at = self.open.iter().position(|&v| v == k).expect("inserted customer was open");
-            self.open.swap_remove(at);
+            self.open.remove(at);
         }
     }
 
@@ -350,6 +389,7 @@ impl<'a> Search<'a> {
     /// Local search: fill, then shorten and fill again while that helps.
     fn improve(&mut self, tour: &mut Tour, noise: f64) {
         self.fill(tour, noise);
+        self.tabu.fill(false);
         loop {
             while self.shorten(tour) {
                 let before = tour.len();
@@ -367,6 +407,67 @@ impl<'a> Search<'a> {
 }
 
 impl Search<'_> {
+    /// Forced insertion: puts the unvisited customer `k` where it adds the
+    /// least travel (among the places its window can still be met from)
+    /// and removes the visits around it, alternately before and after,
+    /// until the tour is feasible again; the removed visits are kept out of
+    /// the next fill ([`Search::tabu`]). False (tour unchanged) when no
+    /// removal makes room.
+    fn force(&mut self, tour: &mut Tour, k: usize) -> bool {
+        let inst = self.inst;
+        self.segments(tour);
+        let m = tour.nodes.len();
+        let nodes = &tour.nodes;
+        let mut best: Option<(i64, usize)> = None;
+        for p in 0..m - 1 {
+            let (i, j) = (nodes[p], nodes[p + 1]);
+            // Only where k's window can be met after the visits before.
+            if self.prefix[p].early + self.prefix[p].duration + inst.d(i, k) > inst.close[k] {
+                break;
+            }
+            let add = inst.d(i, k) + inst.d(k, j) - inst.d(i, j);
+            if best.is_none_or(|(a, _)| add < a) {
+                best = Some((add, p));
+            }
+        }
+        let Some((_, p)) = best else { return false };
+        let ck = Seg::customer(inst, k);
+        // Take out the visits strictly between a and b, one more on
+        // alternate sides, until the tour with k is feasible.
+        let (mut a, mut b) = (p, p + 1);
+        let mut left = true;
+        loop {
+            let seg = self.prefix[a].then(inst, ck).then(inst, self.suffix[b]);
+            if seg.warp == 0 {
+                break;
+            }
+            let can_left = a > 0;
+            let can_right = b < m - 1;
+            if !can_left && !can_right {
+                return false;
+            }
+            if (left && can_left) || !can_right {
+                a -= 1;
+            } else {
+                b += 1;
+            }
+            left = !left;
+        }
+        for q in a + 1..b {
+            let v = tour.nodes[q];
+            tour.visited[v] = false;
+            self.tabu[v] = true;
+        }
+        for q in a..=b.min(m - 1) {
+            self.touch(tour.nodes[q]);
+        }
+        self.touch(k);
+        tour.nodes.splice(a + 1..b, [k]);
+        tour.visited[k] = true;
+        tour.update(inst);
+        true
+    }
+
     /// Marks the visits around the block [`Tour::remove_block`] removes, and
     /// their near vertices, for [`Search::shorten`].
     fn touch_block(&mut self, tour: &Tour, first: usize, count: usize) {
@@ -552,8 +653,11 @@ impl Anchor<'_> {
 }
 
 /// The iterated local search. Each iteration shakes a copy of the current
-/// tour (removes a block of consecutive visits: Vansteenwegen et al.'s
-/// cycling start and growing length), repairs and improves it
+/// tour (with probability [`FORCE`] times the share of candidates left out,
+/// a forced insertion of a random unvisited customer, [`Search::force`];
+/// otherwise, or when that finds no room, removes a block of consecutive
+/// visits: Vansteenwegen et al.'s cycling start and growing length),
+/// repairs and improves it
 /// ([`Search::improve`] with noisy ratios) and accepts it like simulated
 /// annealing at a fixed temperature; after [`RESTART_AFTER`] iterations
 /// without a better tour it goes back to the best one.
@@ -576,8 +680,20 @@ pub(super) fn search(inst: &Instance, seed: u64, mut stop: impl FnMut(u64) -> bo
     while best.score < all && !stop(iterations) {
         iterations += 1;
         let mut candidate = current.clone();
-        s.touch_block(&candidate, first, block);
-        candidate.remove_block(inst, first, block);
+        // Shake: a forced insertion, more often the fewer of the customers
+        // the tour visits; a block removal otherwise (or when the forced
+        // customer cannot be made room for).
+        let unvisited = s.candidates.len().saturating_sub(candidate.len());
+        let force = FORCE * unvisited as f64 / s.candidates.len().max(1) as f64;
+        let forced = since_best >= FORCE_AFTER && unvisited > 0 && s.rng.uniform() < force && {
+            let pick = s.rng.below(unvisited as u64) as usize;
+            let k = s.candidates.iter().copied().filter(|&v| !candidate.visited[v]).nth(pick).expect("unvisited");
+            s.force(&mut candidate, k)
+        };
+        if !forced {
+            s.touch_block(&candidate, first, block);
+            candidate.remove_block(inst, first, block);
+        }
         s.improve(&mut candidate, NOISE);
         if candidate.score >= current.score || s.rng.uniform() < ((candidate.score - current.score) / temperature).exp()
         {
@@ -590,7 +706,7 @@ pub(super) fn search(inst: &Instance, seed: u64, mut stop: impl FnMut(u64) -> bo
         } else {
             since_best += 1;
         }
-        // Next shake: start further on, one visit longer, up to half the
+        // Next block: start further on, one visit longer, up to half the
         // tour (all of a tour of up to 4 visits).
         let len = current.len().max(1);
         first += block;
