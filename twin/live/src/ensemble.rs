@@ -43,6 +43,16 @@ pub const COUNT_ERROR_MEMORY_MIN: f64 = ANOMALY_MEMORY_MIN;
 /// a day that changes: 3% on the arrival scale and dwell factor, 1% of the
 /// planned visitors in unplanned walk-ins, 5% on each activity's attraction.
 pub const PARAMETER_SPREAD_MIN: [f64; PARAMETERS] = [0.03, 0.03, 0.01, 0.05, 0.05, 0.05];
+/// Share of the variance of the learned count noise that the forecast
+/// band counts as the sensors' own (see `calibration`: the band of errors
+/// against counts is narrowed by the sensors' share to be a band of the
+/// people present). The learned noise is the median error of counts
+/// against the ensemble's estimate now, sensor and model error together,
+/// which the counts cannot split; half each. Counting all of it as sensor
+/// noise narrowed the band to 0.56-0.65 coverage on the bundled day
+/// (benches/README.md, "Live twin"). Counts that state their sigma are
+/// narrowed by it in full.
+pub const LEARNED_NOISE_SENSOR_SHARE: f64 = 0.5;
 /// Default of `TwinConfig::prior_pull`: measured on the bundled day (16
 /// members, the plan and eight truths; benches/README.md, "Live twin"),
 /// 0.2-0.4 did about equally well; pulling the arrival scale too cost the
@@ -274,6 +284,9 @@ pub struct Twin {
     resamplings: u64,
     /// Latest count per element: (time, people, sensor sigma).
     latest_counts: Vec<Option<(SimTime, f64, f64)>>,
+    /// Per element: whether its latest count's sigma is the twin's learned
+    /// noise (the count stated none).
+    sigma_learned: Vec<bool>,
     /// Anomaly persistence and forecast band, learned from past forecasts.
     calibration: Calibration,
     /// Where forecasts run the members ahead, if not here.
@@ -577,6 +590,7 @@ impl Twin {
             totals: ObservationTotals::default(),
             resamplings: 0,
             latest_counts: Vec::new(),
+            sigma_learned: Vec::new(),
             run_ahead: None,
             local,
             sensor_noise: SENSOR_NOISE_PRIOR,
@@ -923,11 +937,14 @@ impl Twin {
             .collect();
         self.latest_counts = latest;
         let interval = self.world().element_recorder(0).interval().as_micros();
-        let latest = &self.latest_counts;
+        let (latest, learned) = (&self.latest_counts, &self.sigma_learned);
         self.calibration.score((now.as_micros() / interval) as usize, |element, bin| {
             let (at, count, sigma) = latest.get(element).copied().flatten()?;
             let at = at.as_micros();
-            (at > bin as u64 * interval && at <= (bin as u64 + 1) * interval).then_some((count, sigma))
+            // The band may narrow by the sensors' noise only: of a learned
+            // noise, the share `LEARNED_NOISE_SENSOR_SHARE` of its variance.
+            let share = if learned.get(element) == Some(&true) { LEARNED_NOISE_SENSOR_SHARE } else { 1.0 };
+            (at > bin as u64 * interval && at <= (bin as u64 + 1) * interval).then_some((count, sigma * share.sqrt()))
         });
         self.weigh(&Totals { observed, variance, members_of }, &gate_entries, &booked, temper);
         if self.config.local_assimilation && self.members.len() > 1 {
@@ -1024,9 +1041,11 @@ impl Twin {
         let noise = self.sensor_noise;
         let now = self.now;
         self.anomalies.resize(self.repeats.len(), None);
+        self.sigma_learned.resize(self.repeats.len(), false);
         usable
             .into_iter()
             .map(|(element, count, sigma, estimate)| {
+                self.sigma_learned[element] = sigma.is_none();
                 let sigma = sigma.unwrap_or(noise * count + SENSOR_NOISE_ABSOLUTE);
                 let expected = estimate + booked.get(element).copied().unwrap_or(0.0);
                 let anomaly = count - observed_mean(expected, sigma);
