@@ -1560,6 +1560,12 @@ mod tests {
 
     #[test]
     fn resampling_pulls_the_learned_parameters_but_the_arrival_scale_towards_the_plan() {
+        let scenario = Scenario::parse(include_str!("../../../scenarios/gangneung-2018.toml"), "g.toml").unwrap();
+        for refused in [-0.1, 1.5, f64::NAN] {
+            let config = TwinConfig { members: 2, prior_pull: refused, ..Default::default() };
+            let error = Twin::new(scenario.clone(), config).err().expect("refused");
+            assert!(error.contains("prior pull") && error.contains("between 0 and 1"), "{error}");
+        }
         // Arrivals 20% up, dwell 10% up, fan zones 30% up, food 20% down.
         let start = [1.2f64.ln(), 1.1f64.ln(), 0.0, 0.8f64.ln(), 0.0, 1.3f64.ln()];
         let pulled = mean_after_resampling(0.3, start);

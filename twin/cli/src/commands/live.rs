@@ -217,9 +217,6 @@ pub fn forecast_eval(args: ForecastEvalArgs) -> Result<(), CliError> {
     if args.every_min == 0 {
         return Err(CliError::InvalidOption("--every-min must be at least 1".into()));
     }
-    if !(0.0..=1.0).contains(&args.prior_pull) {
-        return Err(CliError::InvalidOption(format!("--prior-pull {} must be between 0 and 1", args.prior_pull)));
-    }
     let nominal = run::load_scenario(scenario)?;
     let truth = run::load_scenario(truth)?;
     let run_ahead = match &args.cluster {
