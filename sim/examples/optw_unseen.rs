@@ -9,7 +9,9 @@
 //! ```
 //!
 //! Arguments: output folder, reference budget per instance in ms of wall
-//! time (default 10,000), instances per kind (default 3). The reference is
+//! time (default 10,000), instances per kind (default 3), number of the
+//! first instance of each kind (default 1; e.g. 5 with 4 per kind writes
+//! `*-u05` to `*-u08`, another set of the same kinds and sizes). The reference is
 //! the better of two runs of half the budget each (seeds 1001 and 1002),
 //! each tour checked by `evaluate`.
 
@@ -125,13 +127,15 @@ fn instance(kind: &Kind, n: usize, g: &mut Gen) -> String {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let dir = args.get(1).expect("usage: optw_unseen <dir> [reference-ms] [per-kind]");
+    let dir = args.get(1).expect("usage: optw_unseen <dir> [reference-ms] [per-kind] [first]");
     let reference = Duration::from_millis(args.get(2).map_or(10_000, |a| a.parse().expect("reference ms")));
     let per_kind: usize = args.get(3).map_or(3, |a| a.parse().expect("instances per kind"));
+    let first: usize = args.get(4).map_or(1, |a| a.parse().expect("first instance number"));
+    assert!(first >= 1, "instances are numbered from 1");
     std::fs::create_dir_all(dir).expect("output folder");
     let mut bks = String::from("instance,score,source\n");
     for (k, kind) in KINDS.iter().enumerate() {
-        for t in 0..per_kind {
+        for t in first - 1..first - 1 + per_kind {
             let mut g = Gen(0x5EED_0000 + 100 * k as u64 + t as u64);
             let n = kind.customers[t % kind.customers.len()];
             let name = format!("{}-u{:02}.txt", kind.prefix, t + 1);

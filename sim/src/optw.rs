@@ -47,6 +47,18 @@
 //! removals do, which matters where a tour visits only a small share of the
 //! customers (its probability is 0.6 times the share left out).
 //!
+//! Where the tour leaves at least 70% of the customers out (the pr
+//! instances; r2 and rc2 tours visit about half), two beam searches are
+//! added. The gap a block removal leaves is, with probability 0.8 times the
+//! share left out, rebuilt before the repair by a beam search over paths of
+//! unvisited customers from the visit before the gap, each feasible with
+//! the rest of the tour (width 16, paths ranked by their noisy score less a
+//! random rate times the time they end at; the best-scoring path goes in).
+//! And after 100 iterations without a better tour (halfway to the return
+//! to the best one) the search starts afresh from a tour built in visit
+//! order by a beam search from the depot, which lands in other regions of
+//! the day than the greedy insertion's tours.
+//!
 //! No clock is read here: [`solve`] stops when the caller's `stop` says so
 //! (a caller with a time budget checks its own clock), [`solve_iterations`]
 //! after a fixed number of iterations; with one seed both explore the same

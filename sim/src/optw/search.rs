@@ -5,7 +5,11 @@
 //! block removal of Vansteenwegen et al. or a forced insertion (an
 //! unvisited customer put in and the visits around it taken out until the
 //! tour is feasible, those kept out of the first repair, as in the
-//! ejection moves of ruin-and-recreate searches).
+//! ejection moves of ruin-and-recreate searches). Where the tour leaves
+//! most customers out (the pr instances), the gap a block removal leaves is
+//! often rebuilt first by a beam search over paths of unvisited customers,
+//! and halfway to each return to the best tour the search starts afresh
+//! from a tour a beam search builds in visit order.
 
 use super::tour::{Seg, Tour};
 use super::{Instance, Solution};
@@ -28,6 +32,28 @@ const FORCE: f64 = 0.6;
 const FORCE_AFTER: u64 = 50;
 /// Iterations without a new best tour before the search returns to it.
 const RESTART_AFTER: u64 = 200;
+/// The beam searches ([`Search::rebuild`], [`Search::construct`]) are used
+/// only where the tour leaves out at least this share of the candidates
+/// (the pr instances, 0.8 and more; r2 and rc2 visit about half).
+const SPARSE: f64 = 0.7;
+/// Probability that the gap a block removal leaves is rebuilt by a beam
+/// search ([`Search::rebuild`]) before the repair, scaled by the share of
+/// candidates the tour leaves out.
+const BEAM: f64 = 0.8;
+/// Iterations without a new best tour before a fresh start from a
+/// beam-built tour ([`Search::construct`]); not at the multiples of
+/// [`RESTART_AFTER`], where the search returns to the best tour.
+const FRESH_AFTER: u64 = 100;
+/// The rate of a fresh start's beam search: this range times the greedy
+/// tour's score per unit of time, drawn uniformly.
+const FRESH_RATE: (f64, f64) = (0.6, 1.0);
+/// Noise on the scores in [`Search::rebuild`]'s ranking.
+const BEAM_NOISE: f64 = 0.3;
+/// Beam width of [`Search::rebuild`].
+const BEAM_WIDTH: usize = 16;
+/// Most customers [`Search::rebuild`] considers for one gap (the best by
+/// ratio among those that fit in it alone); at most 64 (a bit mask).
+const BEAM_CUSTOMERS: usize = 48;
 
 /// A tour-shortening move found by [`Search::shorten`].
 #[derive(Clone, Copy, Debug)]
@@ -406,7 +432,206 @@ impl<'a> Search<'a> {
     }
 }
 
+/// A partial path of [`Search::rebuild`]: the visits from the depot to its
+/// last customer, their score, the customers it holds (bits of the gap's
+/// customer list), its place in the arena of visits, and the sum of its
+/// customers' noisy scores (for the ranking).
+#[derive(Clone, Copy)]
+struct Partial {
+    seg: Seg,
+    score: f64,
+    mask: u64,
+    node: u32,
+    value: f64,
+}
+
 impl Search<'_> {
+    /// Beam rebuild of the gap between positions `p` and `p + 1`: paths of
+    /// unvisited customers (not tabu) from the visit at `p`, each feasible
+    /// with the rest of the tour, grown one customer at a time, the
+    /// `BEAM_WIDTH` best kept at each length by score less `rate` times the
+    /// time they end at (each customer's score scaled by a random factor in
+    /// `(1 - noise, 1]` for the ranking); the path with the highest score
+    /// (then the shortest tour) of all lengths goes in.
+    fn rebuild(&mut self, tour: &mut Tour, p: usize, rate: f64, noise: f64) {
+        let inst = self.inst;
+        self.segments(tour);
+        let head = self.prefix[p];
+        let tail = self.suffix[p + 1];
+        let base = head.then(inst, tail);
+        if base.warp > 0 {
+            return;
+        }
+        let mut cands: Vec<(f64, usize)> = Vec::new();
+        for &k in &self.candidates {
+            if tour.visited[k] || self.tabu[k] {
+                continue;
+            }
+            let seg = head.then(inst, Seg::customer(inst, k)).then(inst, tail);
+            if seg.warp == 0 {
+                let add = (seg.duration - base.duration).max(1) as f64;
+                cands.push((inst.score[k] * inst.score[k] / add, k));
+            }
+        }
+        if cands.is_empty() {
+            return;
+        }
+        if cands.len() > BEAM_CUSTOMERS {
+            cands.select_nth_unstable_by(BEAM_CUSTOMERS, |a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            cands.truncate(BEAM_CUSTOMERS);
+        }
+        let weight: Vec<f64> = cands
+            .iter()
+            .map(|&(_, k)| inst.score[k] * if noise > 0.0 { 1.0 - noise * self.rng.uniform() } else { 1.0 })
+            .collect();
+        // arena of (customer index in cands, parent arena index or u32::MAX)
+        let mut arena: Vec<(u32, u32)> = Vec::new();
+        let mut beam = vec![Partial { seg: head, score: 0.0, mask: 0, node: u32::MAX, value: 0.0 }];
+        let mut children: Vec<Partial> = Vec::new();
+        // (score, duration, arena node)
+        let mut best = (0.0f64, base.duration, u32::MAX);
+        while !beam.is_empty() {
+            children.clear();
+            for st in &beam {
+                for (c, &(_, k)) in cands.iter().enumerate() {
+                    if st.mask >> c & 1 == 1 {
+                        continue;
+                    }
+                    let seg = st.seg.then(inst, Seg::customer(inst, k));
+                    if seg.warp > 0 {
+                        continue;
+                    }
+                    let whole = seg.then(inst, tail);
+                    if whole.warp > 0 {
+                        continue;
+                    }
+                    let score = st.score + inst.score[k];
+                    arena.push((c as u32, st.node));
+                    let node = (arena.len() - 1) as u32;
+                    if score > best.0 || (score == best.0 && whole.duration < best.1) {
+                        best = (score, whole.duration, node);
+                    }
+                    let value = st.value + weight[c];
+                    children.push(Partial { seg, score, mask: st.mask | 1 << c, node, value });
+                }
+            }
+            let rank = |q: &Partial| q.value - rate * (q.seg.early + q.seg.duration) as f64;
+            children.sort_unstable_by(|a, b| rank(b).total_cmp(&rank(a)));
+            beam.clear();
+            for q in &children {
+                if beam.len() == BEAM_WIDTH {
+                    break;
+                }
+                let last = arena[q.node as usize].0;
+                if beam.iter().any(|b| b.mask == q.mask && arena[b.node as usize].0 == last) {
+                    continue;
+                }
+                beam.push(*q);
+            }
+        }
+        let mut path = Vec::new();
+        let mut node = best.2;
+        while node != u32::MAX {
+            let (c, parent) = arena[node as usize];
+            path.push(cands[c as usize].1);
+            node = parent;
+        }
+        if path.is_empty() {
+            return;
+        }
+        path.reverse();
+        for &k in &path {
+            tour.visited[k] = true;
+            self.touch(k);
+        }
+        self.touch(tour.nodes[p]);
+        self.touch(tour.nodes[p + 1]);
+        tour.nodes.splice(p + 1..p + 1, path);
+        tour.update(inst);
+    }
+
+    /// A tour built in visit order by a beam search from the depot: at
+    /// each length the `width` best partial tours by score less `rate`
+    /// times the time they end at (feasible ones with the way back), each
+    /// grown by every candidate that keeps it feasible; the best complete
+    /// tour of any length (score, then shortest).
+    fn construct(&self, rate: f64, width: usize) -> Tour {
+        let inst = self.inst;
+        let n = inst.n;
+        let words = n.div_ceil(64);
+        let end = Seg::depot_end(inst);
+        // arena of (customer, parent arena index or u32::MAX)
+        let mut arena: Vec<(u32, u32)> = Vec::new();
+        // (seg, score, arena node)
+        let mut beam: Vec<(Seg, f64, u32)> = vec![(Seg::depot_start(), 0.0, u32::MAX)];
+        let mut masks: Vec<u64> = vec![0; words];
+        // (rank, seg, score, parent state, customer)
+        let mut children: Vec<(f64, Seg, f64, u32, u32)> = Vec::new();
+        let mut best = (0.0f64, 0i64, u32::MAX);
+        let mut next_masks: Vec<u64> = Vec::new();
+        let mut next_beam: Vec<(Seg, f64, u32)> = Vec::new();
+        while !beam.is_empty() {
+            children.clear();
+            for (b, &(seg0, score0, _)) in beam.iter().enumerate() {
+                let mask = &masks[b * words..(b + 1) * words];
+                for &k in &self.candidates {
+                    if mask[k / 64] >> (k % 64) & 1 == 1 {
+                        continue;
+                    }
+                    let seg = seg0.then(inst, Seg::customer(inst, k));
+                    if seg.warp > 0 || seg.then(inst, end).warp > 0 {
+                        continue;
+                    }
+                    let score = score0 + inst.score[k];
+                    let rank = score - rate * (seg.early + seg.duration) as f64;
+                    children.push((rank, seg, score, b as u32, k as u32));
+                }
+            }
+            children.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.4.cmp(&b.4)));
+            next_beam.clear();
+            next_masks.clear();
+            for &(_, seg, score, parent, k) in &children {
+                if next_beam.len() == width {
+                    break;
+                }
+                // The same visits in another order: keep the first.
+                let dup = next_beam.iter().any(|&(s2, sc2, node2): &(Seg, f64, u32)| {
+                    sc2 == score && s2.duration == seg.duration && arena[node2 as usize].0 == k
+                });
+                if dup {
+                    continue;
+                }
+                arena.push((k, beam[parent as usize].2));
+                let node = (arena.len() - 1) as u32;
+                let whole = seg.then(inst, end);
+                if score > best.0 || (score == best.0 && whole.duration < best.1) {
+                    best = (score, whole.duration, node);
+                }
+                next_masks.extend_from_slice(&masks[parent as usize * words..(parent as usize + 1) * words]);
+                let at = next_masks.len() - words + k as usize / 64;
+                next_masks[at] |= 1 << (k % 64);
+                next_beam.push((seg, score, node));
+            }
+            std::mem::swap(&mut beam, &mut next_beam);
+            std::mem::swap(&mut masks, &mut next_masks);
+        }
+        let mut tour = Tour::empty(inst);
+        let mut node = best.2;
+        let mut path = Vec::new();
+        while node != u32::MAX {
+            let (k, parent) = arena[node as usize];
+            path.push(k as usize);
+            node = parent;
+        }
+        path.reverse();
+        for &k in &path {
+            tour.visited[k] = true;
+        }
+        tour.nodes.splice(1..1, path);
+        tour.update(inst);
+        tour
+    }
+
     /// Forced insertion: puts the unvisited customer `k` where it adds the
     /// least travel (among the places its window can still be met from)
     /// and removes the visits around it, alternately before and after,
@@ -671,6 +896,9 @@ pub(super) fn search(inst: &Instance, seed: u64, mut stop: impl FnMut(u64) -> bo
     let temperature = TEMPERATURE * mean_score;
     let mut current = Tour::empty(inst);
     s.improve(&mut current, 0.0);
+    // The profit rate of the greedy tour: the scale of the rates that
+    // rank partial tours in the beam searches.
+    let greedy_rate = current.score / current.end().max(1) as f64;
     let mut best = current.clone();
     let (mut block, mut first) = (1usize, 0usize);
     let mut iterations = 0u64;
@@ -692,7 +920,18 @@ pub(super) fn search(inst: &Instance, seed: u64, mut stop: impl FnMut(u64) -> bo
         };
         if !forced {
             s.touch_block(&candidate, first, block);
+            let len = candidate.len();
+            let rate = current.score / current.end().max(1) as f64;
             candidate.remove_block(inst, first, block);
+            // The beam rebuild, where the tour leaves most candidates out.
+            let share = unvisited as f64 / s.candidates.len().max(1) as f64;
+            if len > 0 && share >= SPARSE && s.rng.uniform() < BEAM * share {
+                // The gap after the visits before the block (the end of
+                // the tour when the block wraps round).
+                let p = if first % len + block.min(len) > len { candidate.len() } else { first % len };
+                let rate = rate * (0.5 + s.rng.uniform());
+                s.rebuild(&mut candidate, p, rate, BEAM_NOISE);
+            }
         }
         s.improve(&mut candidate, NOISE);
         if candidate.score >= current.score || s.rng.uniform() < ((candidate.score - current.score) / temperature).exp()
@@ -716,6 +955,24 @@ pub(super) fn search(inst: &Instance, seed: u64, mut stop: impl FnMut(u64) -> bo
         }
         if block > (len / 2).max(len.min(4)) {
             block = 1;
+        }
+        // Halfway to the return to the best tour, a fresh start from a
+        // beam-built tour, where the best tour leaves most candidates out.
+        let sparse = s.candidates.len().saturating_sub(best.len()) as f64 >= SPARSE * s.candidates.len() as f64;
+        if sparse
+            && since_best > 0
+            && since_best.is_multiple_of(FRESH_AFTER)
+            && !since_best.is_multiple_of(RESTART_AFTER)
+        {
+            let rate = greedy_rate * (FRESH_RATE.0 + (FRESH_RATE.1 - FRESH_RATE.0) * s.rng.uniform());
+            current = s.construct(rate, BEAM_WIDTH);
+            s.active.fill(true);
+            s.improve(&mut current, 0.0);
+            if current.score > best.score || (current.score == best.score && current.end() < best.end()) {
+                best = current.clone();
+                block = 1;
+                since_best = 0;
+            }
         }
         if since_best > 0 && since_best.is_multiple_of(RESTART_AFTER) {
             current = best.clone();
