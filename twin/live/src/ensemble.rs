@@ -134,6 +134,18 @@ pub struct TwinConfig {
     /// on the bundled day it makes the forecast worse than the plan when
     /// nothing unusual happens (benches/README.md, "Live twin").
     pub local_assimilation: bool,
+    /// The people waiting at each transit stop corrected towards its count
+    /// every step (the state update of local assimilation alone: an
+    /// ensemble Kalman update, people moved consistently, see
+    /// `correct_transit_queue`); the members keep their service rates, so
+    /// an observed queue drains in them at the stop's planned rate. On by
+    /// default: what the sensors see at a stop (a shuttle that did not
+    /// come) is then in the members' state, not a shift laid on the
+    /// forecast that fades as learned, which kept a queue that had drained
+    /// (on the bundled day with the KTX stop halted unreported, 1.20x ->
+    /// 0.98x the open loop's error; benches/README.md). Implied by
+    /// `local_assimilation`.
+    pub queue_correction: bool,
     /// Share of the way the ensemble's mean of each learned parameter but
     /// the arrival scale (dwell, walk-ins, the attraction of food, shops
     /// and fan zones) returns to the plan's value at each resampling: the
@@ -163,6 +175,7 @@ impl Default for TwinConfig {
             prior_arrival_sigma: 0.25,
             prior_unplanned_walk_in_sigma: 0.03,
             local_assimilation: false,
+            queue_correction: true,
             prior_pull: PRIOR_PULL,
         }
     }
@@ -947,7 +960,7 @@ impl Twin {
             (at > bin as u64 * interval && at <= (bin as u64 + 1) * interval).then_some((count, sigma * share.sqrt()))
         });
         self.weigh(&Totals { observed, variance, members_of }, &gate_entries, &booked, temper);
-        if self.config.local_assimilation && self.members.len() > 1 {
+        if (self.config.local_assimilation || self.config.queue_correction) && self.members.len() > 1 {
             self.assimilate_locally(&observed_counts, temper);
         }
         let weights = self.weights();
@@ -1071,7 +1084,9 @@ impl Twin {
     /// observed (an ensemble Kalman update with perturbed observations and
     /// adaptive inflation), by moving people consistently: extra waiters
     /// leave on a departure, missing ones are people who left from there
-    /// brought back to wait.
+    /// brought back to wait. With queue correction alone
+    /// (`TwinConfig::queue_correction` without `local_assimilation`) only
+    /// that correction runs.
     fn assimilate_locally(&mut self, observed_counts: &[(usize, f64, f64)], temper: f64) {
         let now = self.now;
         let n = self.members.len();
@@ -1083,6 +1098,13 @@ impl Twin {
             let place = self.local.places[local];
             let near = self.local.near[local].clone();
             if near.iter().all(|&e| count_at[e].is_none()) {
+                continue;
+            }
+            if !self.config.local_assimilation {
+                // Queue correction alone: the members keep their service rates.
+                if let Some((count, sigma)) = count_at[place].filter(|_| self.is_transit(place)) {
+                    self.correct_transit_queue(place, count, sigma, now);
+                }
                 continue;
             }
             for member in &mut self.members {
@@ -1126,12 +1148,15 @@ impl Twin {
             for (member, factor) in self.members.iter_mut().zip(&new_factors) {
                 member.sim.world_mut().places[place].service_rate_factor = factor.exp().clamp(SERVICE_FACTOR_MIN, 1.5);
             }
-            if self.world().scenario().places[place].kind == crowdtwin_sim::scenario::PlaceKind::Transit
-                && let Some((count, sigma)) = count_at[place]
-            {
+            if let Some((count, sigma)) = count_at[place].filter(|_| self.is_transit(place)) {
                 self.correct_transit_queue(place, count, sigma, now);
             }
         }
+    }
+
+    /// Whether place `place` is a transit stop.
+    fn is_transit(&self, place: usize) -> bool {
+        self.world().scenario().places[place].kind == crowdtwin_sim::scenario::PlaceKind::Transit
     }
 
     /// A local resampling of the factors `factors` (log) by `weights`:

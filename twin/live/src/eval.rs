@@ -256,6 +256,14 @@ pub struct AffectedScore {
     pub mae_open_loop: f64,
     /// Of persistence.
     pub mae_persistence: f64,
+    /// Of a forecaster that knows the truth exactly from the moment an
+    /// element departs from the plan (the departure as defined above, in a
+    /// minute before the forecast is issued) and says what the open loop
+    /// says before: the error no forecaster can avoid that cannot see a
+    /// surprise before it begins. For a surprise nobody reports, divided by
+    /// `mae_open_loop`: the lowest ratio to the open loop any twin could
+    /// reach on these elements (a reported event is known before it shows).
+    pub mae_unforeseeable: f64,
 }
 
 /// Alert verification. An event is an element's episode at level of
@@ -459,7 +467,7 @@ pub fn forecast_eval_with(
     let mut plan_as_truth = model::build(nominal.clone(), seed ^ TRUTH_SEED_SALT);
     plan_as_truth.run_until(end);
     let plan_as_truth = RunOutput::collect(&plan_as_truth, seed);
-    let affected = affected_score(&scored, &truth_output, &plan_as_truth, &open_loop);
+    let affected = affected_score(&scored, horizon as usize, &truth_output, &plan_as_truth, &open_loop);
     let (alerts, brier) = alert_score(&issued, &truth_output, horizon as usize);
     Ok(EvalReport {
         nominal: nominal.name.clone(),
@@ -493,18 +501,24 @@ fn bad(truth: &RunOutput, e: usize, bin: usize) -> bool {
 }
 
 /// See [`AffectedScore`].
-fn affected_score(scored: &[Scored], truth: &RunOutput, plan: &RunOutput, open_loop: &RunOutput) -> AffectedScore {
+fn affected_score(
+    scored: &[Scored],
+    horizon: usize,
+    truth: &RunOutput,
+    plan: &RunOutput,
+    open_loop: &RunOutput,
+) -> AffectedScore {
     let occupancy = |run: &RunOutput, e: usize, bin: usize| {
         run.elements[e].bins.get(bin).map_or(0.0, |_| run.elements[e].occupancy(bin))
     };
-    let affected: Vec<usize> = (0..truth.elements.len())
-        .filter(|&e| {
-            (0..truth.elements[e].bins.len()).any(|bin| {
-                let (real, planned) = (occupancy(truth, e, bin), occupancy(plan, e, bin));
-                (real - planned).abs() > AFFECTED_PERSONS_MIN.max(AFFECTED_SHARE_MIN * planned)
-            })
-        })
-        .collect();
+    let departs = |e: usize, bin: usize| {
+        let (real, planned) = (occupancy(truth, e, bin), occupancy(plan, e, bin));
+        (real - planned).abs() > AFFECTED_PERSONS_MIN.max(AFFECTED_SHARE_MIN * planned)
+    };
+    // Per element its first departure, if any.
+    let first_departure: Vec<Option<usize>> =
+        (0..truth.elements.len()).map(|e| (0..truth.elements[e].bins.len()).find(|&bin| departs(e, bin))).collect();
+    let affected: Vec<usize> = (0..truth.elements.len()).filter(|&e| first_departure[e].is_some()).collect();
     let mut score = AffectedScore {
         elements: affected.iter().map(|&e| truth.elements[e].id.clone()).collect(),
         ..AffectedScore::default()
@@ -517,9 +531,16 @@ fn affected_score(scored: &[Scored], truth: &RunOutput, plan: &RunOutput, open_l
             }
             let real = truth.elements[e].occupancy(*bin);
             let (_, p50, _, persistence) = values[e];
+            let open_loop_error = (occupancy(open_loop, e, *bin) - real).abs();
             score.mae_twin += (p50 - real).abs();
-            score.mae_open_loop += (occupancy(open_loop, e, *bin) - real).abs();
+            score.mae_open_loop += open_loop_error;
             score.mae_persistence += (persistence - real).abs();
+            // Issued at the start of bin `bin + 1 - horizon`: it saw the
+            // minutes before that one.
+            let issued = (bin + 1).saturating_sub(horizon);
+            if first_departure[e].is_none_or(|first| first >= issued) {
+                score.mae_unforeseeable += open_loop_error;
+            }
             points += 1;
         }
     }
@@ -527,6 +548,7 @@ fn affected_score(scored: &[Scored], truth: &RunOutput, plan: &RunOutput, open_l
     score.mae_twin /= n;
     score.mae_open_loop /= n;
     score.mae_persistence /= n;
+    score.mae_unforeseeable /= n;
     score
 }
 

@@ -122,12 +122,15 @@ pub struct ForecastEvalArgs {
     /// Run the forecasts' members ahead on the worker nodes of this nodes file.
     #[arg(long, conflicts_with = "counts")]
     pub cluster: Option<PathBuf>,
-    /// Also learn per-place service factors and correct transit stops'
-    /// queues where observed (experimental: finds a halted stop on a small
-    /// site, but is worse than the plan on the bundled day when nothing
-    /// unusual happens; see benches/README.md).
+    /// Also learn per-place service factors (experimental: finds a halted
+    /// stop on a small site, but is worse than the plan on the bundled day
+    /// when nothing unusual happens; see benches/README.md).
     #[arg(long)]
     pub local_assimilation: bool,
+    /// Do not correct the people waiting at transit stops towards their
+    /// counts (on by default; the members keep their service rates).
+    #[arg(long, conflicts_with = "local_assimilation")]
+    pub without_queue_correction: bool,
     /// Share of the way the learned parameters other than the arrival
     /// scale return to the plan's values at each resampling (0: a free
     /// walk; between 0 and 1).
@@ -228,6 +231,7 @@ pub fn forecast_eval(args: ForecastEvalArgs) -> Result<(), CliError> {
             members: args.members,
             horizon_min: args.horizon_min,
             local_assimilation: args.local_assimilation,
+            queue_correction: !args.without_queue_correction,
             prior_pull: args.prior_pull,
             ..Default::default()
         },

@@ -3,8 +3,9 @@
 use crowdtwin_live::eval::{EvalConfig, SensorConfig, TruthFeed, forecast_eval};
 use crowdtwin_live::{Observation, Twin, TwinConfig};
 use crowdtwin_sim::SimTime;
+use crowdtwin_sim::model::ElementKind;
 use crowdtwin_sim::model::{self, BuildOptions};
-use crowdtwin_sim::scenario::Scenario;
+use crowdtwin_sim::scenario::{PlaceKind, Scenario};
 
 const GANGNEUNG: &str = include_str!("../../../../scenarios/gangneung-2018.toml");
 
@@ -201,6 +202,56 @@ fn forecast_eval_beats_persistence_on_a_morning() {
     assert!(forecast_eval(morning(20_000), mismatched, &config, 3).is_err());
 }
 
+/// A small day (the bundled site to `end`, 30,000 visitors), with the KTX
+/// shuttle stop sending no shuttle from 14:35 to `halted_until`, unreported.
+fn halted_stop_day(end: &str, halted_until: Option<&str>) -> Scenario {
+    let mut text = GANGNEUNG
+        .replace("end = \"25:00\"", &format!("end = \"{end}\""))
+        .replace("count = 60000", "count = 30000")
+        .replace("ticket_fill = 0.9", "ticket_fill = 1.0");
+    if let Some(until) = halted_until {
+        text.push_str(&format!(
+            "\n[[interventions]]\naction = \"transit_disruption\"\nat = \"14:35\"\nplace = \"ktx-shuttle-stop\"\n\
+             until = \"{until}\"\ncapacity_factor = 0.0\nreported = false\n"
+        ));
+    }
+    Scenario::parse(&text, "small.toml").unwrap()
+}
+
+/// The same stop halted 14:35-15:20, unreported, on a day to 16:30: the
+/// sensors see a queue grow, then drain once shuttles run again. With the
+/// stops' queues corrected towards their counts (the default) the members
+/// hold the queue and drain it at the stop's rate; without, the queue is a
+/// shift laid on the forecast that fades only as learned, so forecasts
+/// keep it after it has drained (measured, 8 members, seed 2: at the
+/// transit stops 116.5 corrected against 144.0 not, at the KTX stop 346
+/// against 429; the open loop 82.9 and 245, of which 86 no forecaster
+/// that cannot see the halt before it begins avoids).
+#[test]
+fn a_queue_seen_at_a_stop_drains_in_the_members() {
+    let config = |queue_correction: bool| EvalConfig {
+        twin: TwinConfig { members: 8, threads: 2, queue_correction, ..Default::default() },
+        forecast_every_min: 10,
+        first_forecast_clock_s: Some(13 * 3600),
+        sensors: SensorConfig::default(),
+    };
+    let (plan, truth) = (halted_stop_day("16:30", None), halted_stop_day("16:30", Some("15:20")));
+    let with = forecast_eval(plan.clone(), truth.clone(), &config(true), 2).unwrap();
+    let without = forecast_eval(plan, truth, &config(false), 2).unwrap();
+    let transit = |r: &crowdtwin_live::eval::EvalReport| {
+        r.by_kind
+            .iter()
+            .find(|k| k.kind == ElementKind::Place(PlaceKind::Transit))
+            .map(|k| (k.mae_twin, k.mae_open_loop))
+            .unwrap()
+    };
+    let ((on, open_loop), (off, _)) = (transit(&with), transit(&without));
+    println!("transit stops, 30-minute MAE: corrected {on:.1}, not corrected {off:.1}, open loop {open_loop:.1}");
+    println!("affected: corrected {:?}, not corrected {:?}", with.affected, without.affected);
+    assert!(with.affected.elements.iter().any(|e| e == "ktx-shuttle-stop"), "{:?}", with.affected);
+    assert!(on < off, "corrected {on:.1}, not corrected {off:.1}");
+}
+
 #[test]
 fn a_halted_stop_is_forecast_only_with_local_assimilation() {
     // A small day (the bundled site to 15:30, 30,000 visitors): the KTX
@@ -213,19 +264,7 @@ fn a_halted_stop_is_forecast_only_with_local_assimilation() {
     // 12 members can still lock onto the wrong rate, so three twins (seeds
     // 5-7) run on one truth and at least two of them must hold the queue
     // (measured: two of three; benches/README.md).
-    let day = |halted: bool| {
-        let mut text = GANGNEUNG
-            .replace("end = \"25:00\"", "end = \"15:30\"")
-            .replace("count = 60000", "count = 30000")
-            .replace("ticket_fill = 0.9", "ticket_fill = 1.0");
-        if halted {
-            text.push_str(
-                "\n[[interventions]]\naction = \"transit_disruption\"\nat = \"14:35\"\nplace = \"ktx-shuttle-stop\"\n\
-                 until = \"15:35\"\ncapacity_factor = 0.0\nreported = false\n",
-            );
-        }
-        Scenario::parse(&text, "small.toml").unwrap()
-    };
+    let day = |halted: bool| halted_stop_day("15:30", halted.then_some("15:35"));
     let at = SimTime::from_secs(8 * 3600);
     let forecast_with = |local_assimilation: bool, seed: u64| {
         let config = TwinConfig { members: 12, threads: 2, seed, local_assimilation, ..Default::default() };
