@@ -445,6 +445,18 @@ struct Partial {
     value: f64,
 }
 
+/// The path of the beam searches' arena (entries of (item, parent index or
+/// `u32::MAX`)) that ends at `node`, first item first.
+fn unwind(arena: &[(u32, u32)], mut node: u32) -> impl Iterator<Item = u32> {
+    let mut items = Vec::new();
+    while node != u32::MAX {
+        let (item, parent) = arena[node as usize];
+        items.push(item);
+        node = parent;
+    }
+    items.into_iter().rev()
+}
+
 impl Search<'_> {
     /// Beam rebuild of the gap between positions `p` and `p + 1`: paths of
     /// unvisited customers (not tabu) from the visit at `p`, each feasible
@@ -529,17 +541,10 @@ impl Search<'_> {
                 beam.push(*q);
             }
         }
-        let mut path = Vec::new();
-        let mut node = best.2;
-        while node != u32::MAX {
-            let (c, parent) = arena[node as usize];
-            path.push(cands[c as usize].1);
-            node = parent;
-        }
+        let path: Vec<usize> = unwind(&arena, best.2).map(|c| cands[c as usize].1).collect();
         if path.is_empty() {
             return;
         }
-        path.reverse();
         for &k in &path {
             tour.visited[k] = true;
             self.touch(k);
@@ -616,14 +621,7 @@ impl Search<'_> {
             std::mem::swap(&mut masks, &mut next_masks);
         }
         let mut tour = Tour::empty(inst);
-        let mut node = best.2;
-        let mut path = Vec::new();
-        while node != u32::MAX {
-            let (k, parent) = arena[node as usize];
-            path.push(k as usize);
-            node = parent;
-        }
-        path.reverse();
+        let path: Vec<usize> = unwind(&arena, best.2).map(|k| k as usize).collect();
         for &k in &path {
             tour.visited[k] = true;
         }
@@ -896,9 +894,8 @@ pub(super) fn search(inst: &Instance, seed: u64, mut stop: impl FnMut(u64) -> bo
     let temperature = TEMPERATURE * mean_score;
     let mut current = Tour::empty(inst);
     s.improve(&mut current, 0.0);
-    // The profit rate of the greedy tour: the scale of the rates that
-    // rank partial tours in the beam searches.
-    let greedy_rate = current.score / current.end().max(1) as f64;
+    // The profit rate of the greedy tour: the scale of the fresh starts' rates.
+    let greedy_rate = current.profit_rate();
     let mut best = current.clone();
     let (mut block, mut first) = (1usize, 0usize);
     let mut iterations = 0u64;
@@ -921,7 +918,7 @@ pub(super) fn search(inst: &Instance, seed: u64, mut stop: impl FnMut(u64) -> bo
         if !forced {
             s.touch_block(&candidate, first, block);
             let len = candidate.len();
-            let rate = current.score / current.end().max(1) as f64;
+            let rate = current.profit_rate();
             candidate.remove_block(inst, first, block);
             // The beam rebuild, where the tour leaves most candidates out.
             let share = unvisited as f64 / s.candidates.len().max(1) as f64;

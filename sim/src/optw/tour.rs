@@ -40,6 +40,12 @@ impl Tour {
         self.start[self.nodes.len() - 1]
     }
 
+    /// Score per unit of time the tour takes (the scale of the rates that
+    /// rank partial tours in the beam searches).
+    pub(super) fn profit_rate(&self) -> f64 {
+        self.score / self.end().max(1) as f64
+    }
+
     pub(super) fn update(&mut self, inst: &Instance) {
         let m = self.nodes.len();
         self.start.resize(m, 0);
