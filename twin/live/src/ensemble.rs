@@ -143,7 +143,7 @@ pub struct TwinConfig {
     /// come) is then in the members' state, not a shift laid on the
     /// forecast that fades as learned, which kept a queue that had drained
     /// (on the bundled day with the KTX stop halted unreported, 1.20x ->
-    /// 0.98x the open loop's error; benches/README.md). Implied by
+    /// 1.01x the open loop's error; benches/README.md). Implied by
     /// `local_assimilation`.
     pub queue_correction: bool,
     /// Share of the way the ensemble's mean of each learned parameter but

@@ -538,7 +538,7 @@ fn affected_score(
             // Issued at the start of bin `bin + 1 - horizon`: it saw the
             // minutes before that one.
             let issued = (bin + 1).saturating_sub(horizon);
-            if first_departure[e].is_none_or(|first| first >= issued) {
+            if first_departure[e].is_some_and(|first| first >= issued) {
                 score.mae_unforeseeable += open_loop_error;
             }
             points += 1;
